@@ -1,0 +1,93 @@
+//! [`CertInfo`]: the facts about one certificate that the registry and broker need, owned.
+
+use crate::PkiError;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// One parsed certificate, owning its DER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    pub der: Vec<u8>,
+    /// certificateId: lowercase hex SHA-256 of the DER.
+    pub id: String,
+    /// Subject and issuer as raw DER names (compared byte for byte to find issuers).
+    pub subject_raw: Vec<u8>,
+    pub issuer_raw: Vec<u8>,
+    /// Subject and issuer as `CN=..., O=...` text, for logs and messages.
+    pub subject: String,
+    pub issuer: String,
+    pub common_name: Option<String>,
+    /// Validity window, seconds since the epoch.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// basicConstraints CA:TRUE.
+    pub is_ca: bool,
+    /// X.509 version as written in the certificate (0 = v1, 2 = v3).
+    pub version: u32,
+    pub serial_hex: String,
+    pub spki_raw: Vec<u8>,
+}
+
+impl CertInfo {
+    /// Parses one DER certificate; `field` names the input in error messages.
+    pub fn from_der(der: &[u8], field: &str) -> Result<Self, PkiError> {
+        let bad = |reason: String| PkiError::BadCertificate {
+            field: field.to_string(),
+            reason,
+        };
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| bad(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(bad(format!("{} trailing bytes after the certificate", rest.len())));
+        }
+        let tbs = &cert.tbs_certificate;
+        Ok(CertInfo {
+            der: der.to_vec(),
+            id: iotmock_model::certificate_id(der),
+            subject_raw: tbs.subject.as_raw().to_vec(),
+            issuer_raw: tbs.issuer.as_raw().to_vec(),
+            subject: tbs.subject.to_string(),
+            issuer: tbs.issuer.to_string(),
+            common_name: tbs
+                .subject
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(str::to_string),
+            not_before: tbs.validity.not_before.timestamp(),
+            not_after: tbs.validity.not_after.timestamp(),
+            is_ca: cert.is_ca(),
+            version: tbs.version.0,
+            serial_hex: hex::encode(tbs.raw_serial()),
+            spki_raw: tbs.subject_pki.raw.to_vec(),
+        })
+    }
+
+    /// The certificate as PEM, 64-column base64, `\n` line ends.
+    pub fn pem(&self) -> String {
+        pem::encode_config(
+            &pem::Pem::new("CERTIFICATE", self.der.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
+    }
+
+    /// True when `issuer`'s subject is this certificate's issuer and its key verifies the
+    /// signature. Works for X.509 v1 certificates, which webpki refuses.
+    pub fn is_signed_by(&self, issuer: &CertInfo) -> bool {
+        self.issuer_raw == issuer.subject_raw && self.signature_verifies_with(issuer)
+    }
+
+    /// True when `issuer`'s public key verifies this certificate's signature (names not compared).
+    pub fn signature_verifies_with(&self, issuer: &CertInfo) -> bool {
+        let (Ok((_, me)), Ok((_, ca))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&issuer.der),
+        ) else {
+            return false;
+        };
+        me.verify_signature(Some(ca.public_key())).is_ok()
+    }
+
+    /// True when `now` (seconds since the epoch) lies inside the validity window.
+    pub fn is_valid_at(&self, now: i64) -> bool {
+        self.not_before <= now && now <= self.not_after
+    }
+}
