@@ -1,1 +1,188 @@
+//! The AWS IoT registry core: CA certificates, device certificates, policies and their
+//! versions, things, and the attachments between them, with the rules AWS enforces on each.
+//! No sockets and no async: the API and broker adapters call in, the clock is injected, and
+//! records are written through a [`Store`] before memory changes, so a call that returns Ok has
+//! been committed.
 
+mod cas;
+mod certs;
+mod paging;
+mod policies;
+mod records;
+mod store;
+mod things;
+mod validate;
+
+pub use cas::RegisterCa;
+pub use certs::{CreatedKeys, Registered};
+pub use paging::{Page, PageRequest};
+pub use policies::{CreatedPolicy, CreatedVersion};
+pub use records::{
+    CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord,
+};
+pub use store::{MemoryStore, SqliteStore, Store, StoreError};
+pub use things::{CreateThing, ThingQuery, UpdateThing};
+
+use iotmock_model::{Arn, EpochMillis, IotError, IotResult};
+use iotmock_pki::MockCa;
+use records::Op;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The time source; tests pin it.
+pub trait Clock: Send + Sync {
+    fn now_millis(&self) -> EpochMillis;
+}
+
+/// The host's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> EpochMillis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as EpochMillis)
+            .unwrap_or(0)
+    }
+}
+
+/// How DescribeEndpoint names the data endpoints.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Returned for every endpoint type when `domain` is unset (default `localhost`).
+    pub host: String,
+    /// When set, AWS-shaped names under this domain: `{prefix}-ats.iot.{region}.{domain}`.
+    pub domain: Option<String>,
+    /// Whether the legacy `iot:Data` type (the default without `endpointType`) is answered.
+    pub legacy_data_endpoint: bool,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            domain: None,
+            legacy_data_endpoint: true,
+        }
+    }
+}
+
+/// The registry of one account across regions.
+pub struct Registry {
+    account: String,
+    endpoint: EndpointConfig,
+    regions: BTreeMap<String, RegionState>,
+    store: Mutex<Box<dyn Store>>,
+    clock: Arc<dyn Clock>,
+    ca: Arc<MockCa>,
+    generation: u64,
+}
+
+impl Registry {
+    /// Opens the registry over `store`, loading every record it holds.
+    pub fn open(
+        account: &str,
+        endpoint: EndpointConfig,
+        mut store: Box<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ca: Arc<MockCa>,
+    ) -> Result<Self, StoreError> {
+        let mut regions = BTreeMap::new();
+        for (kind, value) in store.load()? {
+            let op = Op::from_stored(&kind, &value)
+                .map_err(|e| StoreError(format!("unreadable {kind} record: {e}")))?;
+            op.apply(&mut regions);
+        }
+        Ok(Self {
+            account: account.to_string(),
+            endpoint,
+            regions,
+            store: Mutex::new(store),
+            clock,
+            ca,
+            generation: 0,
+        })
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The mock root CA that signs AWS-issued certificates.
+    pub fn mock_ca(&self) -> &MockCa {
+        &self.ca
+    }
+
+    /// Bumped by every committed change; lets readers notice that trust may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Read access to one region (empty if nothing was ever created there).
+    pub fn region(&self, region: &str) -> Option<&RegionState> {
+        self.regions.get(region)
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = (&String, &RegionState)> {
+        self.regions.iter()
+    }
+
+    fn state(&self, region: &str) -> &RegionState {
+        static EMPTY: std::sync::OnceLock<RegionState> = std::sync::OnceLock::new();
+        self.regions
+            .get(region)
+            .unwrap_or_else(|| EMPTY.get_or_init(RegionState::default))
+    }
+
+    fn arn<'a>(&'a self, region: &'a str) -> Arn<'a> {
+        Arn::new(region, &self.account)
+    }
+
+    fn now(&self) -> EpochMillis {
+        self.clock.now_millis()
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.now().div_euclid(1000)
+    }
+
+    /// Writes `ops` to the store, then to memory. Nothing changes if the store refuses.
+    fn commit(&mut self, ops: Vec<Op>) -> IotResult<()> {
+        let changes: Vec<_> = ops.iter().map(Op::to_change).collect();
+        let mut store = self
+            .store
+            .lock()
+            .map_err(|_| IotError::internal("registry store lock poisoned"))?;
+        store.commit(&changes).map_err(|e| {
+            tracing::error!(error = %e, "registry change not committed");
+            IotError::internal(format!("The change could not be stored: {e}"))
+        })?;
+        drop(store);
+        for op in ops {
+            op.apply(&mut self.regions);
+        }
+        self.generation += 1;
+        Ok(())
+    }
+}
+
+/// Lowercase hex of `n` random bytes.
+pub(crate) fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    // aws-lc's system RNG does not fail on supported platforms; zeros would still be unique enough
+    // to keep the registry consistent, so a failure is not propagated.
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A random (version 4) UUID string.
+pub(crate) fn random_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
+
+#[cfg(test)]
+mod tests;
