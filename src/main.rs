@@ -1,1 +1,5 @@
-fn main(){}
+//! The `iotmock` binary.
+
+fn main() -> anyhow::Result<()> {
+    iotmock_server::cli::main()
+}

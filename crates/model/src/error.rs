@@ -22,6 +22,8 @@ pub enum ErrorCode {
     LimitExceeded,
     InternalFailure,
     ServiceUnavailable,
+    /// No operation is served at the requested method and path.
+    UnknownOperation,
 }
 
 impl ErrorCode {
@@ -44,6 +46,7 @@ impl ErrorCode {
             ErrorCode::LimitExceeded => "LimitExceededException",
             ErrorCode::InternalFailure => "InternalFailureException",
             ErrorCode::ServiceUnavailable => "ServiceUnavailableException",
+            ErrorCode::UnknownOperation => "UnknownOperationException",
         }
     }
 
@@ -56,7 +59,7 @@ impl ErrorCode {
             | ErrorCode::MalformedPolicy
             | ErrorCode::RegistrationCodeValidation => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::ResourceNotFound => 404,
+            ErrorCode::ResourceNotFound | ErrorCode::UnknownOperation => 404,
             ErrorCode::CertificateState => 406,
             ErrorCode::ResourceAlreadyExists
             | ErrorCode::DeleteConflict

@@ -1,0 +1,85 @@
+//! Device certificate operations.
+
+use super::{read, write};
+use crate::request::{ApiRequest, body_str};
+use crate::server::ApiState;
+use crate::views;
+use crate::wire::Reply;
+use iotmock_model::IotResult;
+use iotmock_registry::Registered;
+use serde_json::json;
+
+fn registered(r: Registered) -> Reply {
+    Reply::Json(json!({ "certificateArn": r.arn, "certificateId": r.id }))
+}
+
+pub fn register(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    let body = req.json()?;
+    let out = write(state)?.register_certificate(
+        &req.region,
+        body_str(&body, "certificatePem")?,
+        body_str(&body, "caCertificatePem")?,
+        req.qs_bool("setAsActive")?,
+        body_str(&body, "status")?,
+    )?;
+    Ok(registered(out))
+}
+
+pub fn register_without_ca(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    let body = req.json()?;
+    let out = write(state)?.register_certificate_without_ca(
+        &req.region,
+        body_str(&body, "certificatePem")?,
+        body_str(&body, "status")?,
+    )?;
+    Ok(registered(out))
+}
+
+pub fn create_keys(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    let set_as_active = req.qs_bool("setAsActive")?;
+    let out = write(state)?.create_keys_and_certificate(&req.region, set_as_active)?;
+    Ok(Reply::Json(json!({
+        "certificateArn": out.registered.arn,
+        "certificateId": out.registered.id,
+        "certificatePem": out.keys.certificate_pem,
+        "keyPair": { "PublicKey": out.keys.public_key_pem, "PrivateKey": out.keys.private_key_pem },
+    })))
+}
+
+pub fn create_from_csr(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    let body = req.json()?;
+    let set_as_active = req.qs_bool("setAsActive")?;
+    let csr = body_str(&body, "certificateSigningRequest")?;
+    let (out, pem) = write(state)?.create_certificate_from_csr(&req.region, csr, set_as_active)?;
+    Ok(Reply::Json(json!({
+        "certificateArn": out.arn,
+        "certificateId": out.id,
+        "certificatePem": pem,
+    })))
+}
+
+pub fn describe(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
+    let reg = read(state)?;
+    let cert = reg.describe_certificate(&req.region, id)?;
+    Ok(Reply::Json(json!({ "certificateDescription": views::cert_description(cert, reg.account()) })))
+}
+
+pub fn update(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
+    write(state)?.update_certificate(&req.region, id, req.qs("newStatus"))?;
+    Ok(Reply::Empty)
+}
+
+pub fn list(state: &ApiState, req: &ApiRequest, ca: Option<&str>) -> IotResult<Reply> {
+    let reg = read(state)?;
+    let page = reg.list_certificates(&req.region, &req.page("marker", "pageSize")?, ca)?;
+    let account = reg.account();
+    Ok(Reply::Json(views::page(page, "certificates", "nextMarker", |c| {
+        views::cert_summary(c, account)
+    })))
+}
+
+pub fn delete(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
+    let force = req.qs_bool("forceDelete")?;
+    write(state)?.delete_certificate(&req.region, id, force)?;
+    Ok(Reply::Empty)
+}

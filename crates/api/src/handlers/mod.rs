@@ -1,0 +1,33 @@
+//! One handler module per resource. A handler decodes its inputs from the [`ApiRequest`],
+//! makes one registry call under the lock, and renders the answer; nothing else.
+
+pub mod cas;
+pub mod certs;
+pub mod policies;
+pub mod things;
+
+use crate::server::ApiState;
+use iotmock_model::{IotError, IotResult};
+use iotmock_registry::Registry;
+use std::sync::{RwLockReadGuard, RwLockWriteGuard};
+
+pub(crate) fn read(state: &ApiState) -> IotResult<RwLockReadGuard<'_, Registry>> {
+    state
+        .registry
+        .read()
+        .map_err(|_| IotError::internal("registry lock poisoned"))
+}
+
+pub(crate) fn write(state: &ApiState) -> IotResult<RwLockWriteGuard<'_, Registry>> {
+    state
+        .registry
+        .write()
+        .map_err(|_| IotError::internal("registry lock poisoned"))
+}
+
+/// A fresh `x-amzn-RequestId` (UUID v4).
+pub(crate) fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}

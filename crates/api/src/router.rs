@@ -1,0 +1,94 @@
+//! The one routing table: method and decoded path segments to an operation handler.
+
+use crate::handlers::{cas, certs, policies, things};
+use crate::request::ApiRequest;
+use crate::server::ApiState;
+use crate::wire::Reply;
+use iotmock_model::{IotError, IotResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Other,
+}
+
+impl Method {
+    pub fn parse(m: &str) -> Self {
+        match m {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// Runs the operation `req` names, or refuses a route no operation has.
+pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    use Method::*;
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    match (req.method, segs.as_slice()) {
+        (Get, ["iotmock", "AmazonRootCA1.pem"]) => Ok(Reply::Pem(state.root_ca_pem.to_string())),
+        (Get, ["registrationcode"]) => cas::get_registration_code(state, req),
+        (Delete, ["registrationcode"]) => cas::delete_registration_code(state, req),
+        (Post, ["cacertificate"]) => cas::register_ca(state, req),
+        (Get, ["cacertificates"]) => cas::list_cas(state, req),
+        (Get, ["cacertificate", id]) => cas::describe_ca(state, req, id),
+        (Put, ["cacertificate", id]) => cas::update_ca(state, req, id),
+        (Delete, ["cacertificate", id]) => cas::delete_ca(state, req, id),
+        (Post, ["certificate", "register"]) => certs::register(state, req),
+        (Post, ["certificate", "register-no-ca"]) => certs::register_without_ca(state, req),
+        (Post, ["keys-and-certificate"]) => certs::create_keys(state, req),
+        (Post, ["certificates"]) => certs::create_from_csr(state, req),
+        (Get, ["certificates"]) => certs::list(state, req, None),
+        (Get, ["certificates-by-ca", ca]) => certs::list(state, req, Some(ca)),
+        (Get, ["certificates", id]) => certs::describe(state, req, id),
+        (Put, ["certificates", id]) => certs::update(state, req, id),
+        (Delete, ["certificates", id]) => certs::delete(state, req, id),
+        (Get, ["policies"]) => policies::list(state, req),
+        (Post, ["policies", name]) => policies::create(state, req, name),
+        (Get, ["policies", name]) => policies::get(state, req, name),
+        (Delete, ["policies", name]) => policies::delete(state, req, name),
+        (Post, ["policies", name, "version"]) => policies::create_version(state, req, name),
+        (Get, ["policies", name, "version"]) => policies::list_versions(state, req, name),
+        (Get, ["policies", name, "version", v]) => policies::get_version(state, req, name, v),
+        (Patch, ["policies", name, "version", v]) => policies::set_default(state, req, name, v),
+        (Delete, ["policies", name, "version", v]) => policies::delete_version(state, req, name, v),
+        (Put, ["target-policies", name]) => policies::attach(state, req, name),
+        (Post, ["target-policies", name]) => policies::detach(state, req, name),
+        (Put, ["principal-policies", name]) => policies::attach_principal(state, req, name),
+        (Delete, ["principal-policies", name]) => policies::detach_principal(state, req, name),
+        (Get, ["principal-policies"]) => policies::list_principal_policies(state, req),
+        (Post, ["attached-policies", target]) => policies::list_attached(state, req, target),
+        (Post, ["policy-targets", name]) => policies::list_targets(state, req, name),
+        (Get, ["policy-principals"]) => policies::list_policy_principals(state, req),
+        (Get, ["things"]) => things::list(state, req),
+        (Post, ["things", name]) => things::create(state, req, name),
+        (Get, ["things", name]) => things::describe(state, req, name),
+        (Patch, ["things", name]) => things::update(state, req, name),
+        (Delete, ["things", name]) => things::delete(state, req, name),
+        (Put, ["things", name, "principals"]) => things::attach_principal(state, req, name),
+        (Delete, ["things", name, "principals"]) => things::detach_principal(state, req, name),
+        (Get, ["things", name, "principals"]) => things::list_principals(state, req, name),
+        (Get, ["principals", "things"]) => things::list_principal_things(state, req),
+        (Get, ["endpoint"]) => things::describe_endpoint(state, req),
+        _ => Err(unknown_route(req)),
+    }
+}
+
+fn unknown_route(req: &ApiRequest) -> IotError {
+    let method = format!("{:?}", req.method).to_uppercase();
+    IotError::new(
+        iotmock_model::ErrorCode::UnknownOperation,
+        format!(
+            "No AWS IoT operation is served at {method} {} (Not Found: unknown operation)",
+            req.path
+        ),
+    )
+}

@@ -1,0 +1,112 @@
+//! The `iotmock` command line. `iotmock` alone is `iotmock serve`.
+
+use crate::MockIotCore;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use iotmock_registry::EndpointConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "iotmock", version, about = "A faithful, fast, offline stand-in for AWS IoT Core")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the mock (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Control-plane API address (AWS CLI / SDK `--endpoint-url`).
+    #[arg(long, env = "IOTMOCK_API_ADDR", default_value = "127.0.0.1:4580")]
+    api_addr: SocketAddr,
+    /// Region for requests without a SigV4 credential scope.
+    #[arg(long, env = "IOTMOCK_REGION", default_value = "us-east-1")]
+    region: String,
+    /// The one account the mock serves.
+    #[arg(long, env = "IOTMOCK_ACCOUNT_ID", default_value = "123456789012")]
+    account_id: String,
+    /// Where the registry database and the root CA live.
+    #[arg(long, env = "IOTMOCK_STATE_DIR", default_value = "./.iotmock")]
+    state_dir: PathBuf,
+    /// Host DescribeEndpoint returns for every endpoint type.
+    #[arg(long, env = "IOTMOCK_ENDPOINT_HOST", default_value = "localhost")]
+    endpoint_host: String,
+    /// Return AWS-shaped endpoint names under this domain instead
+    /// (`<prefix>-ats.iot.<region>.<domain>`; needs a hosts entry to resolve).
+    #[arg(long, env = "IOTMOCK_ENDPOINT_DOMAIN")]
+    endpoint_domain: Option<String>,
+    /// Refuse the legacy `iot:Data` endpoint type (as AWS does for new accounts).
+    #[arg(long, env = "IOTMOCK_NO_LEGACY_DATA_ENDPOINT")]
+    no_legacy_data_endpoint: bool,
+}
+
+/// Entry point of the `iotmock` binary.
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        None => runtime.block_on(serve(cli.serve)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let mock = MockIotCore::builder()
+        .api_addr(args.api_addr)
+        .region(&args.region)
+        .account_id(&args.account_id)
+        .state_dir(&args.state_dir)
+        .endpoint(EndpointConfig {
+            host: args.endpoint_host,
+            domain: args.endpoint_domain,
+            legacy_data_endpoint: !args.no_legacy_data_endpoint,
+        })
+        .start()
+        .await?;
+    println!("iotmock API:  {}", mock.api_url());
+    if let Some(path) = mock.root_ca_path() {
+        println!("trust anchor: {}", path.display());
+    }
+    println!("state dir:    {}", args.state_dir.display());
+    tracing::info!(region = %args.region, account = %args.account_id, "iotmock ready");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    mock.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

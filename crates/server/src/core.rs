@@ -1,0 +1,158 @@
+//! [`MockIotCore`]: the whole mock on listeners it binds itself, with a handle that reports
+//! its endpoints and shuts it down (explicitly, or on drop).
+
+use crate::state_dir;
+use anyhow::{Context, Result};
+use iotmock_api::{ApiServer, ApiState};
+use iotmock_pki::MockCa;
+use iotmock_registry::{Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tokio::net::TcpListener;
+
+/// Configures a [`MockIotCore`]. Defaults: loopback ephemeral ports, in-memory state,
+/// `us-east-1`, account `123456789012`.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    api_addr: SocketAddr,
+    region: String,
+    account_id: String,
+    state_dir: Option<PathBuf>,
+    endpoint: EndpointConfig,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            state_dir: None,
+            endpoint: EndpointConfig::default(),
+        }
+    }
+}
+
+impl Builder {
+    pub fn api_addr(mut self, addr: SocketAddr) -> Self {
+        self.api_addr = addr;
+        self
+    }
+
+    /// The region for requests that carry no SigV4 credential scope.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    pub fn account_id(mut self, account: impl Into<String>) -> Self {
+        self.account_id = account.into();
+        self
+    }
+
+    /// Keep the registry (SQLite) and root CA in this directory instead of in memory.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    pub fn endpoint(mut self, endpoint: EndpointConfig) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Binds the listeners and starts serving.
+    pub async fn start(self) -> Result<MockIotCore> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let now = clock.now_millis() / 1000;
+        let (ca, store, root_path): (MockCa, Box<dyn Store>, Option<PathBuf>) = match &self.state_dir {
+            Some(dir) => {
+                let (ca, path) = state_dir::load_or_create_root(dir, now)?;
+                let db = dir.join(state_dir::DATABASE);
+                let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+                (ca, Box::new(store), Some(path))
+            }
+            None => (MockCa::generate(now)?, Box::new(MemoryStore), None),
+        };
+        let root_ca_pem: Arc<str> = Arc::from(ca.cert_pem());
+        let registry = Registry::open(&self.account_id, self.endpoint.clone(), store, clock, Arc::new(ca))
+            .context("loading the registry")?;
+        let registry = Arc::new(RwLock::new(registry));
+        let listener = TcpListener::bind(self.api_addr)
+            .await
+            .with_context(|| format!("binding the API on {}", self.api_addr))?;
+        let api = ApiServer::start(
+            listener,
+            ApiState {
+                registry: registry.clone(),
+                root_ca_pem: root_ca_pem.clone(),
+                default_region: Arc::from(self.region.as_str()),
+            },
+        )?;
+        Ok(MockIotCore {
+            api: Some(api),
+            registry,
+            root_ca_pem,
+            root_ca_path: root_path,
+            region: self.region,
+            account_id: self.account_id,
+        })
+    }
+}
+
+/// A running mock. Dropping it stops every listener.
+pub struct MockIotCore {
+    api: Option<ApiServer>,
+    registry: Arc<RwLock<Registry>>,
+    root_ca_pem: Arc<str>,
+    root_ca_path: Option<PathBuf>,
+    region: String,
+    account_id: String,
+}
+
+impl MockIotCore {
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The control-plane address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api.as_ref().map_or(SocketAddr::from(([127, 0, 0, 1], 0)), ApiServer::local_addr)
+    }
+
+    /// `http://127.0.0.1:<port>`, for `--endpoint-url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_addr())
+    }
+
+    /// The root CA devices trust (their `AmazonRootCA1.pem`).
+    pub fn root_ca_pem(&self) -> &str {
+        &self.root_ca_pem
+    }
+
+    /// Where the root CA is saved, when the mock runs on a state dir.
+    pub fn root_ca_path(&self) -> Option<&PathBuf> {
+        self.root_ca_path.as_ref()
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// The live registry, for assertions that bypass the API.
+    pub fn registry(&self) -> Arc<RwLock<Registry>> {
+        self.registry.clone()
+    }
+
+    /// Stops accepting and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(api) = self.api.take() {
+            api.shutdown().await;
+        }
+    }
+}
