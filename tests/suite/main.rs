@@ -1,1 +1,10 @@
+//! End-to-end tests: the whole mock in-process on ephemeral loopback ports, driven over real
+//! sockets exactly as the AWS CLI and SDKs drive it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_certificates;
+mod api_errors;
+mod api_policies;
+mod api_things;
+mod restart;
+mod support;

@@ -37,7 +37,8 @@ impl ApiRequest {
         let query = query
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default();
-        let region = region_from_headers(&headers, &query).unwrap_or_else(|| default_region.to_string());
+        let region =
+            region_from_headers(&headers, &query).unwrap_or_else(|| default_region.to_string());
         Ok(Self {
             method,
             path: path.to_string(),
@@ -70,7 +71,9 @@ impl ApiRequest {
         self.qs(name)
             .map(|v| {
                 v.parse::<i64>().map_err(|_| {
-                    IotError::invalid(format!("Query parameter {name} must be an integer, got '{v}'"))
+                    IotError::invalid(format!(
+                        "Query parameter {name} must be an integer, got '{v}'"
+                    ))
                 })
             })
             .transpose()
@@ -101,7 +104,9 @@ impl ApiRequest {
         match serde_json::from_slice::<Value>(&self.body) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(IotError::invalid("The request body must be a JSON object")),
-            Err(e) => Err(IotError::invalid(format!("The request body is not valid JSON: {e}"))),
+            Err(e) => Err(IotError::invalid(format!(
+                "The request body is not valid JSON: {e}"
+            ))),
         }
     }
 }
@@ -111,7 +116,9 @@ pub fn body_str<'a>(body: &'a Map<String, Value>, name: &str) -> IotResult<Optio
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(IotError::invalid(format!("{name} must be a string, got {other}"))),
+        Some(other) => Err(IotError::invalid(format!(
+            "{name} must be a string, got {other}"
+        ))),
     }
 }
 
@@ -120,7 +127,9 @@ pub fn body_bool(body: &Map<String, Value>, name: &str) -> IotResult<bool> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(IotError::invalid(format!("{name} must be a boolean, got {other}"))),
+        Some(other) => Err(IotError::invalid(format!(
+            "{name} must be a boolean, got {other}"
+        ))),
     }
 }
 
@@ -129,7 +138,9 @@ pub fn body_int(body: &Map<String, Value>, name: &str) -> IotResult<Option<i64>>
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-        Some(other) => Err(IotError::invalid(format!("{name} must be an integer, got {other}"))),
+        Some(other) => Err(IotError::invalid(format!(
+            "{name} must be an integer, got {other}"
+        ))),
     }
 }
 
@@ -141,19 +152,27 @@ fn split_path(path: &str) -> IotResult<Vec<String>> {
             percent_decode_str(seg)
                 .decode_utf8()
                 .map(|s| s.into_owned())
-                .map_err(|_| IotError::invalid(format!("The path segment '{seg}' is not valid UTF-8")))
+                .map_err(|_| {
+                    IotError::invalid(format!("The path segment '{seg}' is not valid UTF-8"))
+                })
         })
         .collect()
 }
 
 /// The region of `Credential=AKID/date/REGION/service/aws4_request` (header or presigned query).
-fn region_from_headers(headers: &HashMap<String, String>, query: &HashMap<String, String>) -> Option<String> {
+fn region_from_headers(
+    headers: &HashMap<String, String>,
+    query: &HashMap<String, String>,
+) -> Option<String> {
     let scope = headers
         .get("authorization")
         .and_then(|a| a.split("Credential=").nth(1))
         .or_else(|| query.get("X-Amz-Credential").map(String::as_str))?;
     let region = scope.split('/').nth(2)?;
-    let valid = !region.is_empty() && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let valid = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
     valid.then(|| region.to_string())
 }
 
@@ -166,14 +185,27 @@ mod tests {
         if let Some(a) = auth {
             headers.insert("authorization".to_string(), a.to_string());
         }
-        ApiRequest::new(Method::Get, path, Some("a=1&b=x%2Fy"), headers, Vec::new(), "us-east-1")
-            .expect("request")
+        ApiRequest::new(
+            Method::Get,
+            path,
+            Some("a=1&b=x%2Fy"),
+            headers,
+            Vec::new(),
+            "us-east-1",
+        )
+        .expect("request")
     }
 
     #[test]
     fn segments_are_decoded_after_splitting() {
-        let r = req("/attached-policies/arn%3Aaws%3Aiot%3Aus-east-1%3A1%3Acert%2Fabc", None);
-        assert_eq!(r.segments, vec!["attached-policies", "arn:aws:iot:us-east-1:1:cert/abc"]);
+        let r = req(
+            "/attached-policies/arn%3Aaws%3Aiot%3Aus-east-1%3A1%3Acert%2Fabc",
+            None,
+        );
+        assert_eq!(
+            r.segments,
+            vec!["attached-policies", "arn:aws:iot:us-east-1:1:cert/abc"]
+        );
         assert_eq!(r.qs("b"), Some("x/y"));
     }
 
@@ -182,7 +214,10 @@ mod tests {
         let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/ap-northeast-1/iot/aws4_request, SignedHeaders=host, Signature=00";
         assert_eq!(req("/things", Some(auth)).region, "ap-northeast-1");
         assert_eq!(req("/things", None).region, "us-east-1");
-        assert_eq!(req("/things", Some("Credential=x/y/../iot")).region, "us-east-1");
+        assert_eq!(
+            req("/things", Some("Credential=x/y/../iot")).region,
+            "us-east-1"
+        );
     }
 
     proptest::proptest! {

@@ -92,7 +92,10 @@ async fn accept_loop(listener: TcpListener, state: ApiState, mut stopped: watch:
     }
 }
 
-async fn handle(state: ApiState, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    state: ApiState,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_id = crate::handlers::request_id();
     let label = format!("{} {}", req.method(), req.uri().path());
     let encoded = match run(state, req).await {
@@ -113,14 +116,21 @@ async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> 
     let headers: HashMap<String, String> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = Limited::new(body, MAX_BODY)
         .collect()
         .await
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
-                IotError::invalid(format!("The request body is larger than the {MAX_BODY}-byte limit"))
+                IotError::invalid(format!(
+                    "The request body is larger than the {MAX_BODY}-byte limit"
+                ))
             } else {
                 IotError::invalid(format!("The request body could not be read: {e}"))
             }

@@ -89,7 +89,10 @@ pub fn policy_summary(name: &str, arn: &str) -> Value {
 fn thing_common(t: &ThingRecord, account: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("thingName".into(), json!(t.name));
-    m.insert("thingArn".into(), json!(Arn::new(&t.region, account).thing(&t.name)));
+    m.insert(
+        "thingArn".into(),
+        json!(Arn::new(&t.region, account).thing(&t.name)),
+    );
     m.insert("attributes".into(), json!(t.attributes));
     m.insert("version".into(), json!(t.version));
     if let Some(ty) = &t.type_name {
@@ -113,9 +116,17 @@ pub fn thing_summary(t: &ThingRecord, account: &str) -> Value {
 }
 
 /// `{member: [...], marker_name: next?}` for a page of already-rendered items.
-pub fn page<T>(page: Page<T>, member: &str, marker_name: &str, render: impl Fn(T) -> Value) -> Value {
+pub fn page<T>(
+    page: Page<T>,
+    member: &str,
+    marker_name: &str,
+    render: impl Fn(T) -> Value,
+) -> Value {
     let mut m = Map::new();
-    m.insert(member.into(), Value::Array(page.items.into_iter().map(render).collect()));
+    m.insert(
+        member.into(),
+        Value::Array(page.items.into_iter().map(render).collect()),
+    );
     if let Some(next) = page.next {
         m.insert(marker_name.into(), json!(next));
     }

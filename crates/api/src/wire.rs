@@ -66,11 +66,17 @@ mod tests {
         let e = IotError::already_exists("dup", "abc", "arn:x");
         let enc = failure(&e, "rid");
         assert_eq!(enc.status, 409);
-        assert!(enc.headers.contains(&("x-amzn-errortype", "ResourceAlreadyExistsException:".into())));
+        assert!(
+            enc.headers
+                .contains(&("x-amzn-errortype", "ResourceAlreadyExistsException:".into()))
+        );
         let body: Value = serde_json::from_slice(&enc.body).expect("json");
         assert_eq!(body["resourceId"], "abc");
         assert_eq!(body["message"], "dup");
         assert_eq!(failure(&IotError::cert_state("x"), "r").status, 406);
-        assert_eq!(failure(&IotError::new(ErrorCode::LimitExceeded, "x"), "r").status, 410);
+        assert_eq!(
+            failure(&IotError::new(ErrorCode::LimitExceeded, "x"), "r").status,
+            410
+        );
     }
 }

@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn arns_carry_partition_region_and_account() {
         let a = Arn::new("ap-northeast-1", "123456789012");
-        assert_eq!(a.cert("ab"), "arn:aws:iot:ap-northeast-1:123456789012:cert/ab");
+        assert_eq!(
+            a.cert("ab"),
+            "arn:aws:iot:ap-northeast-1:123456789012:cert/ab"
+        );
         assert_eq!(
             Arn::new("cn-north-1", "1").policy("p"),
             "arn:aws-cn:iot:cn-north-1:1:policy/p"

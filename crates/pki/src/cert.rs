@@ -36,7 +36,10 @@ impl CertInfo {
         };
         let (rest, cert) = X509Certificate::from_der(der).map_err(|e| bad(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(bad(format!("{} trailing bytes after the certificate", rest.len())));
+            return Err(bad(format!(
+                "{} trailing bytes after the certificate",
+                rest.len()
+            )));
         }
         let tbs = &cert.tbs_certificate;
         Ok(CertInfo {

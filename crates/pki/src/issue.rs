@@ -67,7 +67,8 @@ fn root_name() -> DistinguishedName {
 impl MockCa {
     /// Mints a fresh RSA-2048 root, valid from `now` for 25 years.
     pub fn generate(now: i64) -> Result<Self, PkiError> {
-        let key = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).map_err(issue_err)?;
+        let key =
+            KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).map_err(issue_err)?;
         let mut params = CertificateParams::default();
         params.distinguished_name = root_name();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -103,7 +104,11 @@ impl MockCa {
         &self.key_pem
     }
 
-    fn device_params(&self, subject: DistinguishedName, now: i64) -> Result<CertificateParams, PkiError> {
+    fn device_params(
+        &self,
+        subject: DistinguishedName,
+        now: i64,
+    ) -> Result<CertificateParams, PkiError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = subject;
         params.not_before = at_epoch(now - 60);
@@ -115,7 +120,8 @@ impl MockCa {
 
     /// CreateKeysAndCertificate: an RSA-2048 key pair and a certificate for it.
     pub fn issue_keys_and_certificate(&self, now: i64) -> Result<IssuedKeys, PkiError> {
-        let key = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).map_err(issue_err)?;
+        let key =
+            KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).map_err(issue_err)?;
         let mut subject = DistinguishedName::new();
         subject.push(DnType::CommonName, "AWS IoT Certificate");
         let cert = self
@@ -153,7 +159,10 @@ impl MockCa {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(issue_err)?;
         let mut params = CertificateParams::new(names.to_vec()).map_err(issue_err)?;
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, names.first().map(String::as_str).unwrap_or("localhost"));
+        dn.push(
+            DnType::CommonName,
+            names.first().map(String::as_str).unwrap_or("localhost"),
+        );
         params.distinguished_name = dn;
         params.not_before = at_epoch(now - 3600);
         params.not_after = at_epoch(now + 365 * 86_400);
@@ -214,8 +223,14 @@ mod tests {
     fn keys_and_certificate_are_rsa_and_signed_by_the_root() {
         let ca = root();
         let keys = ca.issue_keys_and_certificate(NOW).expect("issue");
-        assert!(keys.private_key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-        assert!(keys.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+        assert!(
+            keys.private_key_pem
+                .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+        );
+        assert!(
+            keys.public_key_pem
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
         let leaf = parse_certificate_pem(&keys.certificate_pem, "c").expect("leaf");
         let root = parse_certificate_pem(ca.cert_pem(), "r").expect("root");
         assert!(leaf.is_signed_by(&root));
@@ -240,14 +255,23 @@ mod tests {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, "device-7");
-        params.distinguished_name.push(DnType::OrganizationName, "Acme");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "device-7");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Acme");
         let csr = params.serialize_request(&key).expect("csr");
         let pem = ca.issue_from_csr(csr.der(), NOW).expect("issue");
         let leaf = parse_certificate_pem(&pem, "c").expect("leaf");
         assert_eq!(leaf.common_name.as_deref(), Some("device-7"));
         assert!(leaf.subject.contains("O=Acme"), "{}", leaf.subject);
-        assert_eq!(leaf.spki_raw, pem::parse(key.public_key_pem()).expect("spki").into_contents());
+        assert_eq!(
+            leaf.spki_raw,
+            pem::parse(key.public_key_pem())
+                .expect("spki")
+                .into_contents()
+        );
     }
 
     #[test]

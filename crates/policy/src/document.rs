@@ -72,19 +72,37 @@ impl PolicyDocument {
             Some(other) => return Err(malformed(format!("Unsupported policy Version {other}"))),
         };
         let statements = match top.get("Statement") {
-            None => return Err(malformed("Policy document is missing the required element Statement")),
+            None => {
+                return Err(malformed(
+                    "Policy document is missing the required element Statement",
+                ));
+            }
             Some(Value::Array(items)) if items.is_empty() => {
                 return Err(malformed("Statement must contain at least one statement"));
             }
-            Some(Value::Array(items)) => items.iter().map(parse_statement).collect::<Result<_, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(parse_statement)
+                .collect::<Result<_, _>>()?,
             Some(obj @ Value::Object(_)) => vec![parse_statement(obj)?],
-            Some(_) => return Err(malformed("Statement must be an object or a list of objects")),
+            Some(_) => {
+                return Err(malformed(
+                    "Statement must be an object or a list of objects",
+                ));
+            }
         };
-        Ok(Self { version, statements })
+        Ok(Self {
+            version,
+            statements,
+        })
     }
 }
 
-fn check_keys(obj: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), MalformedPolicy> {
+fn check_keys(
+    obj: &Map<String, Value>,
+    allowed: &[&str],
+    what: &str,
+) -> Result<(), MalformedPolicy> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(malformed(format!("Unknown element '{k}' in {what}"))),
         None => Ok(()),
@@ -114,7 +132,11 @@ fn parse_statement(value: &Value) -> Result<Statement, MalformedPolicy> {
                 "Effect must be \"Allow\" or \"Deny\", found {other}"
             )));
         }
-        None => return Err(malformed("Statement is missing the required element Effect")),
+        None => {
+            return Err(malformed(
+                "Statement is missing the required element Effect",
+            ));
+        }
     };
     let sid = match obj.get("Sid") {
         None => None,
@@ -130,7 +152,11 @@ fn parse_statement(value: &Value) -> Result<Statement, MalformedPolicy> {
     })
 }
 
-fn either(obj: &Map<String, Value>, plain: &str, not: &str) -> Result<StringOrList, MalformedPolicy> {
+fn either(
+    obj: &Map<String, Value>,
+    plain: &str,
+    not: &str,
+) -> Result<StringOrList, MalformedPolicy> {
     match (obj.get(plain), obj.get(not)) {
         (Some(_), Some(_)) => Err(malformed(format!("Statement has both {plain} and {not}"))),
         (Some(v), None) => Ok(StringOrList {
@@ -154,10 +180,16 @@ fn strings(value: &Value, what: &str) -> Result<Vec<String>, MalformedPolicy> {
             .iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(malformed(format!("{what} entries must be strings, found {other}"))),
+                other => Err(malformed(format!(
+                    "{what} entries must be strings, found {other}"
+                ))),
             })
             .collect::<Result<Vec<_>, _>>()?,
-        other => return Err(malformed(format!("{what} must be a string or a list, found {other}"))),
+        other => {
+            return Err(malformed(format!(
+                "{what} must be a string or a list, found {other}"
+            )));
+        }
     };
     if list.is_empty() || list.iter().any(String::is_empty) {
         return Err(malformed(format!("{what} must not be empty")));
@@ -175,7 +207,9 @@ fn parse_conditions(value: Option<&Value>) -> Result<Vec<Condition>, MalformedPo
     let mut out = Vec::new();
     for (operator, keys) in ops {
         let Value::Object(keys) = keys else {
-            return Err(malformed(format!("Condition operator {operator} must map keys to values")));
+            return Err(malformed(format!(
+                "Condition operator {operator} must map keys to values"
+            )));
         };
         for (key, values) in keys {
             out.push(Condition {
@@ -193,7 +227,9 @@ fn condition_values(value: &Value, key: &str) -> Result<Vec<String>, MalformedPo
         Value::String(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(malformed(format!("Condition value for {key} must be a string, found {other}"))),
+        other => Err(malformed(format!(
+            "Condition value for {key} must be a string, found {other}"
+        ))),
     };
     match value {
         Value::Array(items) => items.iter().map(one).collect(),
@@ -235,14 +271,35 @@ mod tests {
         let cases = [
             ("this is not json", "not valid JSON"),
             ("[]", "must be a JSON object"),
-            (r#"{"Version":"2012-10-17"}"#, "missing the required element Statement"),
-            (r#"{"Statement":[{"Effect":"Maybe","Action":"a","Resource":"*"}]}"#, "Effect must be"),
-            (r#"{"Statement":[{"Effect":"Allow","Resource":"*"}]}"#, "element Action"),
-            (r#"{"Statement":[{"Effect":"Allow","Action":"a"}]}"#, "element Resource"),
-            (r#"{"Statement":[{"Effect":"Allow","Action":3,"Resource":"*"}]}"#, "Action must be"),
-            (r#"{"Statement":[{"Effect":"Allow","Action":"a","Resource":"*","Foo":1}]}"#, "Unknown element 'Foo'"),
+            (
+                r#"{"Version":"2012-10-17"}"#,
+                "missing the required element Statement",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Maybe","Action":"a","Resource":"*"}]}"#,
+                "Effect must be",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Resource":"*"}]}"#,
+                "element Action",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"a"}]}"#,
+                "element Resource",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":3,"Resource":"*"}]}"#,
+                "Action must be",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"a","Resource":"*","Foo":1}]}"#,
+                "Unknown element 'Foo'",
+            ),
             (r#"{"Statement":[]}"#, "at least one"),
-            (r#"{"Version":"2020-01-01","Statement":[]}"#, "Unsupported policy Version"),
+            (
+                r#"{"Version":"2020-01-01","Statement":[]}"#,
+                "Unsupported policy Version",
+            ),
         ];
         for (text, want) in cases {
             let e = PolicyDocument::parse(text).expect_err(text);
@@ -253,13 +310,19 @@ mod tests {
     #[test]
     fn the_size_limit_ignores_whitespace() {
         let pad = " ".repeat(5000);
-        let ok = format!(r#"{{"Statement":{pad}{{"Effect":"Allow","Action":"a","Resource":"*"}}}}"#);
+        let ok =
+            format!(r#"{{"Statement":{pad}{{"Effect":"Allow","Action":"a","Resource":"*"}}}}"#);
         assert!(PolicyDocument::parse(&ok).is_ok());
         let long = format!(
             r#"{{"Statement":{{"Effect":"Allow","Action":"a","Resource":"{}"}}}}"#,
             "x".repeat(2100)
         );
-        assert!(PolicyDocument::parse(&long).unwrap_err().0.contains("limit is 2048"));
+        assert!(
+            PolicyDocument::parse(&long)
+                .unwrap_err()
+                .0
+                .contains("limit is 2048")
+        );
     }
 
     proptest::proptest! {

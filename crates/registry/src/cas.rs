@@ -68,7 +68,10 @@ impl Registry {
         let pem = validate::required("caCertificate", req.ca_certificate.as_deref())?;
         let ca = parse_certificate_pem(pem, "caCertificate").map_err(invalid_cert)?;
         self.check_ca_certificate(&ca)?;
-        let verification = req.verification_certificate.as_deref().filter(|v| !v.is_empty());
+        let verification = req
+            .verification_certificate
+            .as_deref()
+            .filter(|v| !v.is_empty());
         match (mode, verification) {
             (CertificateMode::Default, None) => {
                 return Err(IotError::invalid(
@@ -132,7 +135,11 @@ impl Registry {
             ));
         }
         let subject = hex::encode(&ca.subject_raw);
-        let same = state.cas.values().filter(|c| c.subject_hex == subject).count();
+        let same = state
+            .cas
+            .values()
+            .filter(|c| c.subject_hex == subject)
+            .count();
         if same >= MAX_CAS_PER_SUBJECT {
             return Err(IotError::new(
                 ErrorCode::LimitExceeded,
@@ -142,13 +149,23 @@ impl Registry {
         Ok(())
     }
 
-    fn ca_record(&self, region: &str, ca: &CertInfo, req: &RegisterCa, mode: CertificateMode) -> CaRecord {
+    fn ca_record(
+        &self,
+        region: &str,
+        ca: &CertInfo,
+        req: &RegisterCa,
+        mode: CertificateMode,
+    ) -> CaRecord {
         let now = self.now();
         CaRecord {
             region: region.to_string(),
             id: ca.id.clone(),
             pem: ca.pem(),
-            status: if req.set_as_active { CaStatus::Active } else { CaStatus::Inactive },
+            status: if req.set_as_active {
+                CaStatus::Active
+            } else {
+                CaStatus::Inactive
+            },
             auto_registration: if req.allow_auto_registration {
                 AutoRegistrationStatus::Enable
             } else {
@@ -239,5 +256,8 @@ impl Registry {
 }
 
 fn template_of(ca: &CaRecord) -> Option<&str> {
-    ca.registration_config.as_ref()?.get("templateName")?.as_str()
+    ca.registration_config
+        .as_ref()?
+        .get("templateName")?
+        .as_str()
 }

@@ -44,7 +44,13 @@ fn initial_status(status: Option<&str>, set_as_active: bool) -> IotResult<CertSt
 }
 
 impl Registry {
-    fn cert_record(&self, region: &str, cert: &CertInfo, status: CertStatus, ca: Option<&CaRecord>) -> CertRecord {
+    fn cert_record(
+        &self,
+        region: &str,
+        cert: &CertInfo,
+        status: CertStatus,
+        ca: Option<&CaRecord>,
+    ) -> CertRecord {
         let now = self.now();
         CertRecord {
             region: region.to_string(),
@@ -77,12 +83,19 @@ impl Registry {
         if cert.is_valid_at(self.now_secs()) {
             Ok(())
         } else {
-            Err(IotError::cert_validation("The certificate is expired or not yet valid"))
+            Err(IotError::cert_validation(
+                "The certificate is expired or not yet valid",
+            ))
         }
     }
 
     /// The registered CA that issued `cert`: named by `ca_pem`, or found by issuer subject.
-    fn issuing_ca(&self, region: &str, cert: &CertInfo, ca_pem: Option<&str>) -> IotResult<(CaRecord, CertInfo)> {
+    fn issuing_ca(
+        &self,
+        region: &str,
+        cert: &CertInfo,
+        ca_pem: Option<&str>,
+    ) -> IotResult<(CaRecord, CertInfo)> {
         let state = self.state(region);
         let candidates: Vec<&CaRecord> = match ca_pem.filter(|p| !p.is_empty()) {
             Some(pem) => {
@@ -91,11 +104,20 @@ impl Registry {
             }
             None => {
                 let issuer = hex::encode(&cert.issuer_raw);
-                state.cas.values().filter(|c| c.subject_hex == issuer).collect()
+                state
+                    .cas
+                    .values()
+                    .filter(|c| c.subject_hex == issuer)
+                    .collect()
             }
         };
-        let first = candidates.first().ok_or_else(|| IotError::cert_state(NO_CA))?;
-        if candidates.iter().any(|c| c.spki_hex == first.spki_hex && c.id != first.id) {
+        let first = candidates
+            .first()
+            .ok_or_else(|| IotError::cert_state(NO_CA))?;
+        if candidates
+            .iter()
+            .any(|c| c.spki_hex == first.spki_hex && c.id != first.id)
+        {
             return Err(IotError::new(
                 ErrorCode::CertificateConflict,
                 "Unable to verify the CA certificate used to sign the device certificate you are \
@@ -109,7 +131,10 @@ impl Registry {
             .collect();
         let signer = parsed.iter().position(|(_, info)| cert.is_signed_by(info));
         match signer {
-            Some(i) => Ok(parsed.into_iter().nth(i).ok_or_else(|| IotError::cert_state(NO_CA))?),
+            Some(i) => Ok(parsed
+                .into_iter()
+                .nth(i)
+                .ok_or_else(|| IotError::cert_state(NO_CA))?),
             None => Err(IotError::cert_validation(
                 "The certificate is not signed by the given CA certificate",
             )),
@@ -168,16 +193,29 @@ impl Registry {
         Ok(out)
     }
 
-    fn insert_issued(&mut self, region: &str, pem: &str, set_as_active: bool) -> IotResult<Registered> {
+    fn insert_issued(
+        &mut self,
+        region: &str,
+        pem: &str,
+        set_as_active: bool,
+    ) -> IotResult<Registered> {
         let cert = parse_certificate_pem(pem, "certificatePem")
             .map_err(|e| IotError::internal(format!("issued certificate unreadable: {e}")))?;
-        let status = if set_as_active { CertStatus::Active } else { CertStatus::Inactive };
+        let status = if set_as_active {
+            CertStatus::Active
+        } else {
+            CertStatus::Inactive
+        };
         let record = self.cert_record(region, &cert, status, None);
         self.insert_cert(region, record)
     }
 
     /// CreateKeysAndCertificate: an RSA-2048 key pair and a certificate from the mock root.
-    pub fn create_keys_and_certificate(&mut self, region: &str, set_as_active: bool) -> IotResult<CreatedKeys> {
+    pub fn create_keys_and_certificate(
+        &mut self,
+        region: &str,
+        set_as_active: bool,
+    ) -> IotResult<CreatedKeys> {
         let keys = self
             .mock_ca()
             .issue_keys_and_certificate(self.now_secs())
@@ -213,7 +251,12 @@ impl Registry {
     }
 
     /// UpdateCertificate with AWS's transition rules; returns the status it replaced.
-    pub fn update_certificate(&mut self, region: &str, id: &str, new_status: Option<&str>) -> IotResult<CertStatus> {
+    pub fn update_certificate(
+        &mut self,
+        region: &str,
+        id: &str,
+        new_status: Option<&str>,
+    ) -> IotResult<CertStatus> {
         let new = validate::required("newStatus", new_status)?.parse::<CertStatus>()?;
         let mut cert = self.describe_certificate(region, id)?.clone();
         let old = cert.status;
@@ -230,7 +273,12 @@ impl Registry {
     }
 
     /// ListCertificates, newest first unless `isAscendingOrder=true`.
-    pub fn list_certificates(&self, region: &str, req: &PageRequest, ca_id: Option<&str>) -> IotResult<Page<&CertRecord>> {
+    pub fn list_certificates(
+        &self,
+        region: &str,
+        req: &PageRequest,
+        ca_id: Option<&str>,
+    ) -> IotResult<Page<&CertRecord>> {
         if let Some(ca) = ca_id {
             validate::cert_id("caCertificateId", ca)?;
         }
@@ -289,9 +337,9 @@ impl Registry {
 fn check_transition(id: &str, old: CertStatus, new: CertStatus) -> IotResult<()> {
     use CertStatus::*;
     match (old, new) {
-        (_, PendingActivation | PendingTransfer | RegisterInactive) => Err(IotError::cert_state(format!(
-            "The certificate status cannot be set to {new}. Id: {id}"
-        ))),
+        (_, PendingActivation | PendingTransfer | RegisterInactive) => Err(IotError::cert_state(
+            format!("The certificate status cannot be set to {new}. Id: {id}"),
+        )),
         (Revoked, Revoked) => Ok(()),
         (Revoked, _) => Err(IotError::cert_state(format!(
             "Certificate is REVOKED and cannot be set to {new}. Id: {id}"
@@ -322,10 +370,19 @@ mod tests {
     fn initial_status_prefers_the_explicit_status() {
         assert_eq!(initial_status(None, false).ok(), Some(CertStatus::Inactive));
         assert_eq!(initial_status(None, true).ok(), Some(CertStatus::Active));
-        assert_eq!(initial_status(Some("REVOKED"), true).ok(), Some(CertStatus::Revoked));
+        assert_eq!(
+            initial_status(Some("REVOKED"), true).ok(),
+            Some(CertStatus::Revoked)
+        );
         let e = initial_status(Some("PENDING_ACTIVATION"), false).unwrap_err();
-        assert_eq!(e.message, "Not allowed to register certificate with PENDING_ACTIVATION status");
+        assert_eq!(
+            e.message,
+            "Not allowed to register certificate with PENDING_ACTIVATION status"
+        );
         assert_eq!(e.code, ErrorCode::CertificateState);
-        assert_eq!(initial_status(Some("BOGUS"), false).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            initial_status(Some("BOGUS"), false).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
     }
 }

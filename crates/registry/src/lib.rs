@@ -17,9 +17,7 @@ pub use cas::RegisterCa;
 pub use certs::{CreatedKeys, Registered};
 pub use paging::{Page, PageRequest};
 pub use policies::{CreatedPolicy, CreatedVersion};
-pub use records::{
-    CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord,
-};
+pub use records::{CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord};
 pub use store::{MemoryStore, SqliteStore, Store, StoreError};
 pub use things::{CreateThing, ThingQuery, UpdateThing};
 
@@ -180,9 +178,10 @@ pub(crate) fn random_hex(n: usize) -> String {
 pub(crate) fn random_uuid() -> String {
     let mut bytes = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
-
 
 #[cfg(test)]
 mod tests;

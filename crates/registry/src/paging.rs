@@ -108,9 +108,30 @@ mod tests {
     #[test]
     fn bad_sizes_and_markers_are_invalid_requests() {
         let bad = |req: PageRequest| paginate(keys(3), &req, true, "pageSize").unwrap_err();
-        assert!(bad(PageRequest { page_size: Some(0), ..Default::default() }).message.contains("between 1 and 250"));
-        assert!(bad(PageRequest { page_size: Some(251), ..Default::default() }).message.contains("pageSize"));
-        assert!(bad(PageRequest { marker: Some("!!".into()), ..Default::default() }).message.contains("marker"));
+        assert!(
+            bad(PageRequest {
+                page_size: Some(0),
+                ..Default::default()
+            })
+            .message
+            .contains("between 1 and 250")
+        );
+        assert!(
+            bad(PageRequest {
+                page_size: Some(251),
+                ..Default::default()
+            })
+            .message
+            .contains("pageSize")
+        );
+        assert!(
+            bad(PageRequest {
+                marker: Some("!!".into()),
+                ..Default::default()
+            })
+            .message
+            .contains("marker")
+        );
     }
 
     proptest::proptest! {

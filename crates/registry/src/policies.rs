@@ -44,7 +44,12 @@ impl Registry {
     }
 
     /// CreatePolicy: version "1", default.
-    pub fn create_policy(&mut self, region: &str, name: &str, document: Option<&str>) -> IotResult<CreatedPolicy> {
+    pub fn create_policy(
+        &mut self,
+        region: &str,
+        name: &str,
+        document: Option<&str>,
+    ) -> IotResult<CreatedPolicy> {
         validate::policy_name(name)?;
         let document = parse_document(document)?;
         let arn = self.arn(region).policy(name);
@@ -61,7 +66,13 @@ impl Registry {
             name: name.to_string(),
             default_version: 1,
             next_version: 2,
-            versions: BTreeMap::from([(1, PolicyVersion { document, created: now })]),
+            versions: BTreeMap::from([(
+                1,
+                PolicyVersion {
+                    document,
+                    created: now,
+                },
+            )]),
             created: now,
             modified: now,
             generation_id: random_hex(32),
@@ -72,7 +83,12 @@ impl Registry {
 
     /// ListPolicies, by name.
     pub fn list_policies(&self, region: &str, req: &PageRequest) -> IotResult<Page<&PolicyRecord>> {
-        let items = self.state(region).policies.values().map(|p| (p.name.clone(), p)).collect();
+        let items = self
+            .state(region)
+            .policies
+            .values()
+            .map(|p| (p.name.clone(), p))
+            .collect();
         paginate(items, req, true, "pageSize")
     }
 
@@ -108,13 +124,21 @@ impl Registry {
         if policy.versions.len() >= MAX_POLICY_VERSIONS {
             return Err(IotError::new(
                 ErrorCode::VersionsLimitExceeded,
-                format!("The policy {name} already has the maximum number of versions ({MAX_POLICY_VERSIONS})"),
+                format!(
+                    "The policy {name} already has the maximum number of versions ({MAX_POLICY_VERSIONS})"
+                ),
             ));
         }
         let now = self.now();
         let id = policy.next_version;
         policy.next_version += 1;
-        policy.versions.insert(id, PolicyVersion { document, created: now });
+        policy.versions.insert(
+            id,
+            PolicyVersion {
+                document,
+                created: now,
+            },
+        );
         if set_as_default {
             policy.default_version = id;
         }
@@ -122,21 +146,37 @@ impl Registry {
         policy.generation_id = random_hex(32);
         let arn = self.arn(region).policy(name);
         self.commit(vec![Op::PutPolicy(policy)])?;
-        Ok(CreatedVersion { arn, version_id: id, is_default: set_as_default })
+        Ok(CreatedVersion {
+            arn,
+            version_id: id,
+            is_default: set_as_default,
+        })
     }
 
     /// GetPolicyVersion.
-    pub fn get_policy_version(&self, region: &str, name: &str, version: &str) -> IotResult<(&PolicyRecord, u64, &PolicyVersion)> {
+    pub fn get_policy_version(
+        &self,
+        region: &str,
+        name: &str,
+        version: &str,
+    ) -> IotResult<(&PolicyRecord, u64, &PolicyVersion)> {
         let policy = self.get_policy(region, name)?;
         let id = validate::version_id(version)?;
         let v = policy.versions.get(&id).ok_or_else(|| {
-            IotError::not_found(format!("Policy version not found (name={name}, versionId={version})"))
+            IotError::not_found(format!(
+                "Policy version not found (name={name}, versionId={version})"
+            ))
         })?;
         Ok((policy, id, v))
     }
 
     /// SetDefaultPolicyVersion.
-    pub fn set_default_policy_version(&mut self, region: &str, name: &str, version: &str) -> IotResult<()> {
+    pub fn set_default_policy_version(
+        &mut self,
+        region: &str,
+        name: &str,
+        version: &str,
+    ) -> IotResult<()> {
         let (policy, id, _) = self.get_policy_version(region, name, version)?;
         let mut policy = policy.clone();
         policy.default_version = id;
@@ -146,7 +186,12 @@ impl Registry {
     }
 
     /// DeletePolicyVersion: never the default version.
-    pub fn delete_policy_version(&mut self, region: &str, name: &str, version: &str) -> IotResult<()> {
+    pub fn delete_policy_version(
+        &mut self,
+        region: &str,
+        name: &str,
+        version: &str,
+    ) -> IotResult<()> {
         let (policy, id, _) = self.get_policy_version(region, name, version)?;
         if id == policy.default_version {
             return Err(IotError::delete_conflict(format!(
@@ -165,12 +210,18 @@ impl Registry {
             if arn_region == region && self.state(region).certs.contains_key(id) {
                 return Ok(());
             }
-            return Err(IotError::not_found(format!("The certificate {target} does not exist")));
+            return Err(IotError::not_found(format!(
+                "The certificate {target} does not exist"
+            )));
         }
         if target.contains(":thinggroup/") {
-            return Err(IotError::not_found(format!("The thing group {target} does not exist")));
+            return Err(IotError::not_found(format!(
+                "The thing group {target} does not exist"
+            )));
         }
-        let cognito = target.split_once(':').is_some_and(|(r, id)| !r.is_empty() && id.len() == 36);
+        let cognito = target
+            .split_once(':')
+            .is_some_and(|(r, id)| !r.is_empty() && id.len() == 36);
         if cognito {
             return Ok(());
         }
@@ -184,13 +235,18 @@ impl Registry {
         self.get_policy(region, name)?;
         self.check_target(region, target)?;
         let state = self.state(region);
-        if state.attachments.contains(&(name.to_string(), target.to_string())) {
+        if state
+            .attachments
+            .contains(&(name.to_string(), target.to_string()))
+        {
             return Ok(());
         }
         if state.policies_of(target).len() >= MAX_POLICIES_PER_TARGET {
             return Err(IotError::new(
                 ErrorCode::LimitExceeded,
-                format!("A principal can have at most {MAX_POLICIES_PER_TARGET} policies attached ({target})"),
+                format!(
+                    "A principal can have at most {MAX_POLICIES_PER_TARGET} policies attached ({target})"
+                ),
             ));
         }
         self.commit(vec![Op::Attach(attachment(region, name, target))])
@@ -198,21 +254,36 @@ impl Registry {
 
     /// DetachPolicy / DetachPrincipalPolicy: detaching what is not attached succeeds.
     /// `require_policy` is DetachPrincipalPolicy's ResourceNotFound for an unknown policy.
-    pub fn detach_policy(&mut self, region: &str, name: &str, target: &str, require_policy: bool) -> IotResult<()> {
+    pub fn detach_policy(
+        &mut self,
+        region: &str,
+        name: &str,
+        target: &str,
+        require_policy: bool,
+    ) -> IotResult<()> {
         validate::required("target", Some(target))?;
         if require_policy {
             self.get_policy(region, name)?;
         } else {
             validate::policy_name(name)?;
         }
-        if !self.state(region).attachments.contains(&(name.to_string(), target.to_string())) {
+        if !self
+            .state(region)
+            .attachments
+            .contains(&(name.to_string(), target.to_string()))
+        {
             return Ok(());
         }
         self.commit(vec![Op::Detach(attachment(region, name, target))])
     }
 
     /// ListAttachedPolicies / ListPrincipalPolicies.
-    pub fn list_attached_policies(&self, region: &str, target: &str, req: &PageRequest) -> IotResult<Page<(String, String)>> {
+    pub fn list_attached_policies(
+        &self,
+        region: &str,
+        target: &str,
+        req: &PageRequest,
+    ) -> IotResult<Page<(String, String)>> {
         self.check_target(region, target)?;
         let items = self
             .state(region)
@@ -224,9 +295,19 @@ impl Registry {
     }
 
     /// ListTargetsForPolicy / ListPolicyPrincipals.
-    pub fn list_targets_for_policy(&self, region: &str, name: &str, req: &PageRequest) -> IotResult<Page<String>> {
+    pub fn list_targets_for_policy(
+        &self,
+        region: &str,
+        name: &str,
+        req: &PageRequest,
+    ) -> IotResult<Page<String>> {
         self.get_policy(region, name)?;
-        let items = self.state(region).targets_of(name).into_iter().map(|t| (t.clone(), t)).collect();
+        let items = self
+            .state(region)
+            .targets_of(name)
+            .into_iter()
+            .map(|t| (t.clone(), t))
+            .collect();
         paginate(items, req, true, "pageSize")
     }
 }

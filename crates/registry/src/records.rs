@@ -206,8 +206,15 @@ impl Op {
             Op::DelThing { region, name } => del(KIND_THING, key(&[region, name])),
             Op::Attach(a) => put(KIND_ATTACHMENT, key(&[&a.region, &a.policy, &a.target]), a),
             Op::Detach(a) => del(KIND_ATTACHMENT, key(&[&a.region, &a.policy, &a.target])),
-            Op::AttachThing(t) => put(KIND_THING_PRINCIPAL, key(&[&t.region, &t.thing, &t.principal]), t),
-            Op::DetachThing(t) => del(KIND_THING_PRINCIPAL, key(&[&t.region, &t.thing, &t.principal])),
+            Op::AttachThing(t) => put(
+                KIND_THING_PRINCIPAL,
+                key(&[&t.region, &t.thing, &t.principal]),
+                t,
+            ),
+            Op::DetachThing(t) => del(
+                KIND_THING_PRINCIPAL,
+                key(&[&t.region, &t.thing, &t.principal]),
+            ),
             Op::PutCode(c) => put(KIND_CODE, c.region.clone(), c),
             Op::DelCode { region } => del(KIND_CODE, region.clone()),
         }
@@ -245,28 +252,40 @@ impl Op {
                 at(regions, &region).certs.remove(&id);
             }
             Op::PutPolicy(r) => {
-                at(regions, &r.region.clone()).policies.insert(r.name.clone(), r);
+                at(regions, &r.region.clone())
+                    .policies
+                    .insert(r.name.clone(), r);
             }
             Op::DelPolicy { region, name } => {
                 at(regions, &region).policies.remove(&name);
             }
             Op::PutThing(r) => {
-                at(regions, &r.region.clone()).things.insert(r.name.clone(), r);
+                at(regions, &r.region.clone())
+                    .things
+                    .insert(r.name.clone(), r);
             }
             Op::DelThing { region, name } => {
                 at(regions, &region).things.remove(&name);
             }
             Op::Attach(a) => {
-                at(regions, &a.region).attachments.insert((a.policy, a.target));
+                at(regions, &a.region)
+                    .attachments
+                    .insert((a.policy, a.target));
             }
             Op::Detach(a) => {
-                at(regions, &a.region).attachments.remove(&(a.policy, a.target));
+                at(regions, &a.region)
+                    .attachments
+                    .remove(&(a.policy, a.target));
             }
             Op::AttachThing(t) => {
-                at(regions, &t.region).thing_principals.insert((t.thing, t.principal), t.exclusive);
+                at(regions, &t.region)
+                    .thing_principals
+                    .insert((t.thing, t.principal), t.exclusive);
             }
             Op::DetachThing(t) => {
-                at(regions, &t.region).thing_principals.remove(&(t.thing, t.principal));
+                at(regions, &t.region)
+                    .thing_principals
+                    .remove(&(t.thing, t.principal));
             }
             Op::PutCode(c) => at(regions, &c.region).registration_code = Some(c.code),
             Op::DelCode { region } => at(regions, &region).registration_code = None,

@@ -90,9 +90,10 @@ impl Store for SqliteStore {
                      ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
                     (kind, key, value),
                 )?,
-                Change::Delete { kind, key } => {
-                    tx.execute("DELETE FROM records WHERE kind = ?1 AND key = ?2", (kind, key))?
-                }
+                Change::Delete { kind, key } => tx.execute(
+                    "DELETE FROM records WHERE kind = ?1 AND key = ?2",
+                    (kind, key),
+                )?,
             };
         }
         tx.commit()?;
@@ -115,10 +116,19 @@ mod tests {
             value: v.into(),
         };
         s.commit(&[put("a", "1"), put("b", "2")]).expect("commit");
-        s.commit(&[put("a", "3"), Change::Delete { kind: "cert", key: "b".into() }])
-            .expect("commit");
+        s.commit(&[
+            put("a", "3"),
+            Change::Delete {
+                kind: "cert",
+                key: "b".into(),
+            },
+        ])
+        .expect("commit");
         drop(s);
         let mut again = SqliteStore::open(&path).expect("reopen");
-        assert_eq!(again.load().expect("load"), vec![("cert".into(), "3".into())]);
+        assert_eq!(
+            again.load().expect("load"),
+            vec![("cert".into(), "3".into())]
+        );
     }
 }

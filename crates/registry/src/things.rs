@@ -40,7 +40,11 @@ impl ThingQuery {
         let type_ok = self.type_name.is_none() || t.type_name == self.type_name;
         let attr_ok = match (&self.attribute_name, &self.attribute_value) {
             (Some(k), Some(v)) => t.attributes.get(k).is_some_and(|have| {
-                if self.use_prefix_attribute_value { have.starts_with(v.as_str()) } else { have == v }
+                if self.use_prefix_attribute_value {
+                    have.starts_with(v.as_str())
+                } else {
+                    have == v
+                }
             }),
             (Some(k), None) => t.attributes.contains_key(k),
             _ => true,
@@ -77,7 +81,12 @@ impl Registry {
     }
 
     /// CreateThing: same name and configuration returns the existing thing.
-    pub fn create_thing(&mut self, region: &str, name: &str, req: CreateThing) -> IotResult<ThingRecord> {
+    pub fn create_thing(
+        &mut self,
+        region: &str,
+        name: &str,
+        req: CreateThing,
+    ) -> IotResult<ThingRecord> {
         validate::thing_name("thingName", name)?;
         if let Some(t) = &req.type_name {
             validate::thing_name("thingTypeName", t)?;
@@ -85,12 +94,17 @@ impl Registry {
         }
         if let Some(b) = &req.billing_group {
             validate::thing_name("billingGroupName", b)?;
-            return Err(IotError::not_found(format!("Billing group {b} does not exist")));
+            return Err(IotError::not_found(format!(
+                "Billing group {b} does not exist"
+            )));
         }
         let attributes = req.attributes.unwrap_or_default();
         check_attributes(&attributes, false)?;
         if let Some(existing) = self.state(region).things.get(name) {
-            if existing.attributes == attributes && existing.type_name.is_none() && existing.billing_group.is_none() {
+            if existing.attributes == attributes
+                && existing.type_name.is_none()
+                && existing.billing_group.is_none()
+            {
                 return Ok(existing.clone());
             }
             return Err(IotError::already_exists(
@@ -114,7 +128,12 @@ impl Registry {
     }
 
     /// ListThings, by name, with the attribute and type filters.
-    pub fn list_things(&self, region: &str, query: &ThingQuery, req: &PageRequest) -> IotResult<Page<&ThingRecord>> {
+    pub fn list_things(
+        &self,
+        region: &str,
+        query: &ThingQuery,
+        req: &PageRequest,
+    ) -> IotResult<Page<&ThingRecord>> {
         let items = self
             .state(region)
             .things
@@ -154,7 +173,12 @@ impl Registry {
     }
 
     /// DeleteThing: a missing thing is a success; attached principals are not.
-    pub fn delete_thing(&mut self, region: &str, name: &str, expected_version: Option<i64>) -> IotResult<()> {
+    pub fn delete_thing(
+        &mut self,
+        region: &str,
+        name: &str,
+        expected_version: Option<i64>,
+    ) -> IotResult<()> {
         validate::thing_name("thingName", name)?;
         let Some(thing) = self.state(region).things.get(name) else {
             return Ok(());
@@ -175,7 +199,9 @@ impl Registry {
         let principal = validate::required("principal", Some(principal))?;
         match Arn::parse_cert(principal) {
             Some((r, id)) if r == region && self.state(region).certs.contains_key(id) => Ok(()),
-            Some(_) => Err(IotError::not_found(format!("The principal {principal} does not exist"))),
+            Some(_) => Err(IotError::not_found(format!(
+                "The principal {principal} does not exist"
+            ))),
             None => Err(IotError::invalid(format!(
                 "The principal {principal} is not a certificate ARN"
             ))),
@@ -183,7 +209,13 @@ impl Registry {
     }
 
     /// AttachThingPrincipal; EXCLUSIVE_THING binds the principal to this thing only.
-    pub fn attach_thing_principal(&mut self, region: &str, thing: &str, principal: &str, kind: Option<&str>) -> IotResult<()> {
+    pub fn attach_thing_principal(
+        &mut self,
+        region: &str,
+        thing: &str,
+        principal: &str,
+        kind: Option<&str>,
+    ) -> IotResult<()> {
         let exclusive = match kind {
             None | Some("") | Some("NON_EXCLUSIVE_THING") => false,
             Some("EXCLUSIVE_THING") => true,
@@ -195,7 +227,12 @@ impl Registry {
         };
         self.describe_thing(region, thing)?;
         self.check_principal(region, principal)?;
-        let others: Vec<_> = self.state(region).things_of(principal).into_iter().filter(|(t, _)| t != thing).collect();
+        let others: Vec<_> = self
+            .state(region)
+            .things_of(principal)
+            .into_iter()
+            .filter(|(t, _)| t != thing)
+            .collect();
         if others.iter().any(|(_, ex)| *ex) || (exclusive && !others.is_empty()) {
             return Err(IotError::invalid(format!(
                 "Principal {principal} is exclusively attached to another thing or cannot be attached exclusively"
@@ -210,7 +247,12 @@ impl Registry {
     }
 
     /// DetachThingPrincipal (synchronous here; AWS takes seconds).
-    pub fn detach_thing_principal(&mut self, region: &str, thing: &str, principal: &str) -> IotResult<()> {
+    pub fn detach_thing_principal(
+        &mut self,
+        region: &str,
+        thing: &str,
+        principal: &str,
+    ) -> IotResult<()> {
         self.describe_thing(region, thing)?;
         validate::required("principal", Some(principal))?;
         let key = (thing.to_string(), principal.to_string());
@@ -226,27 +268,53 @@ impl Registry {
     }
 
     /// ListThingPrincipals.
-    pub fn list_thing_principals(&self, region: &str, thing: &str, req: &PageRequest) -> IotResult<Page<String>> {
+    pub fn list_thing_principals(
+        &self,
+        region: &str,
+        thing: &str,
+        req: &PageRequest,
+    ) -> IotResult<Page<String>> {
         validate::thing_name("thingName", thing)?;
         if !self.state(region).things.contains_key(thing) {
             return Err(IotError::not_found(format!(
                 "Failed to list principals for thing {thing} because the thing does not exist in your account"
             )));
         }
-        let items = self.state(region).principals_of(thing).into_iter().map(|p| (p.clone(), p)).collect();
+        let items = self
+            .state(region)
+            .principals_of(thing)
+            .into_iter()
+            .map(|p| (p.clone(), p))
+            .collect();
         paginate(items, req, true, "maxResults")
     }
 
     /// ListPrincipalThings.
-    pub fn list_principal_things(&self, region: &str, principal: &str, req: &PageRequest) -> IotResult<Page<String>> {
+    pub fn list_principal_things(
+        &self,
+        region: &str,
+        principal: &str,
+        req: &PageRequest,
+    ) -> IotResult<Page<String>> {
         self.check_principal(region, principal)?;
-        let items = self.state(region).things_of(principal).into_iter().map(|(t, _)| (t.clone(), t)).collect();
+        let items = self
+            .state(region)
+            .things_of(principal)
+            .into_iter()
+            .map(|(t, _)| (t.clone(), t))
+            .collect();
         paginate(items, req, true, "maxResults")
     }
 
     /// DescribeEndpoint: a stable address per endpoint type.
-    pub fn describe_endpoint(&self, region: &str, endpoint_type: Option<&str>) -> IotResult<String> {
-        let kind = endpoint_type.filter(|t| !t.is_empty()).unwrap_or("iot:Data");
+    pub fn describe_endpoint(
+        &self,
+        region: &str,
+        endpoint_type: Option<&str>,
+    ) -> IotResult<String> {
+        let kind = endpoint_type
+            .filter(|t| !t.is_empty())
+            .unwrap_or("iot:Data");
         let suffix = match kind {
             "iot:Data-ATS" => "-ats.iot",
             "iot:Data" if self.endpoint.legacy_data_endpoint => ".iot",
@@ -257,7 +325,11 @@ impl Registry {
                     "The legacy iot:Data endpoint is not available for this account; use iot:Data-ATS",
                 ));
             }
-            other => return Err(IotError::invalid(format!("Endpoint type {other} not recognized."))),
+            other => {
+                return Err(IotError::invalid(format!(
+                    "Endpoint type {other} not recognized."
+                )));
+            }
         };
         Ok(match &self.endpoint.domain {
             Some(domain) => format!("{}{suffix}.{region}.{domain}", self.endpoint_prefix()),
@@ -288,4 +360,3 @@ fn check_version(thing: &ThingRecord, expected: Option<i64>) -> IotResult<()> {
         _ => Ok(()),
     }
 }
-

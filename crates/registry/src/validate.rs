@@ -23,7 +23,13 @@ pub fn cert_id(field: &str, value: &str) -> IotResult<()> {
     Ok(())
 }
 
-fn name(field: &str, value: &str, max: usize, ok: fn(char) -> bool, pattern: &str) -> IotResult<()> {
+fn name(
+    field: &str,
+    value: &str,
+    max: usize,
+    ok: fn(char) -> bool,
+    pattern: &str,
+) -> IotResult<()> {
     if value.is_empty() || value.chars().count() > max {
         return Err(violation(
             field,
@@ -43,21 +49,39 @@ fn name(field: &str, value: &str, max: usize, ok: fn(char) -> bool, pattern: &st
 
 /// policyName: 1-128 of `[\w+=,.@-]`.
 pub fn policy_name(value: &str) -> IotResult<()> {
-    name("policyName", value, 128, |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c), "[\\w+=,.@-]+")
+    name(
+        "policyName",
+        value,
+        128,
+        |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c),
+        "[\\w+=,.@-]+",
+    )
 }
 
 /// thingName, thingTypeName, billingGroupName: 1-128 of `[a-zA-Z0-9:_-]`.
 pub fn thing_name(field: &str, value: &str) -> IotResult<()> {
-    name(field, value, 128, |c| c.is_ascii_alphanumeric() || ":_-".contains(c), "[a-zA-Z0-9:_-]+")
+    name(
+        field,
+        value,
+        128,
+        |c| c.is_ascii_alphanumeric() || ":_-".contains(c),
+        "[a-zA-Z0-9:_-]+",
+    )
 }
 
 /// An attribute name (1-128 of `[a-zA-Z0-9_.,@/:#-]`) and value (0-800 of `[a-zA-Z0-9_.,@/:#=\[\]-]`).
 pub fn attribute(key: &str, value: &str) -> IotResult<()> {
-    name("attributePayload.attributes.member.key", key, 128, |c| {
-        c.is_ascii_alphanumeric() || "_.,@/:#-".contains(c)
-    }, "[a-zA-Z0-9_.,@/:#-]+")?;
+    name(
+        "attributePayload.attributes.member.key",
+        key,
+        128,
+        |c| c.is_ascii_alphanumeric() || "_.,@/:#-".contains(c),
+        "[a-zA-Z0-9_.,@/:#-]+",
+    )?;
     if value.chars().count() > 800
-        || !value.chars().all(|c| c.is_ascii_alphanumeric() || "_.,@/:#=[]-".contains(c))
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.,@/:#=[]-".contains(c))
     {
         return Err(violation(
             "attributePayload.attributes.member.value",
@@ -71,7 +95,11 @@ pub fn attribute(key: &str, value: &str) -> IotResult<()> {
 /// policyVersionId: decimal digits.
 pub fn version_id(value: &str) -> IotResult<u64> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(violation("policyVersionId", value, "Member must satisfy regular expression pattern: [0-9]+"));
+        return Err(violation(
+            "policyVersionId",
+            value,
+            "Member must satisfy regular expression pattern: [0-9]+",
+        ));
     }
     value
         .parse()
@@ -82,7 +110,9 @@ pub fn version_id(value: &str) -> IotResult<u64> {
 pub fn required<'a>(field: &str, value: Option<&'a str>) -> IotResult<&'a str> {
     match value {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(IotError::invalid(format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"))),
+        _ => Err(IotError::invalid(format!(
+            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))),
     }
 }
 
@@ -93,7 +123,12 @@ mod tests {
     #[test]
     fn constraints_follow_the_model() {
         assert!(cert_id("certificateId", &"a".repeat(64)).is_ok());
-        assert!(cert_id("certificateId", "abc").unwrap_err().message.contains("length 64"));
+        assert!(
+            cert_id("certificateId", "abc")
+                .unwrap_err()
+                .message
+                .contains("length 64")
+        );
         assert!(cert_id("certificateId", &"g".repeat(64)).is_err());
         assert!(policy_name("a.b@c=d,e+f-g_h").is_ok());
         assert!(policy_name("a/b").is_err());

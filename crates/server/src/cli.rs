@@ -8,7 +8,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "iotmock", version, about = "A faithful, fast, offline stand-in for AWS IoT Core")]
+#[command(
+    name = "iotmock",
+    version,
+    about = "A faithful, fast, offline stand-in for AWS IoT Core"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -57,7 +61,9 @@ pub fn main() -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         None => runtime.block_on(serve(cli.serve)),

@@ -5,7 +5,9 @@ use crate::state_dir;
 use anyhow::{Context, Result};
 use iotmock_api::{ApiServer, ApiState};
 use iotmock_pki::MockCa;
-use iotmock_registry::{Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock};
+use iotmock_registry::{
+    Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -66,18 +68,26 @@ impl Builder {
     pub async fn start(self) -> Result<MockIotCore> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let now = clock.now_millis() / 1000;
-        let (ca, store, root_path): (MockCa, Box<dyn Store>, Option<PathBuf>) = match &self.state_dir {
-            Some(dir) => {
-                let (ca, path) = state_dir::load_or_create_root(dir, now)?;
-                let db = dir.join(state_dir::DATABASE);
-                let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-                (ca, Box::new(store), Some(path))
-            }
-            None => (MockCa::generate(now)?, Box::new(MemoryStore), None),
-        };
+        let (ca, store, root_path): (MockCa, Box<dyn Store>, Option<PathBuf>) =
+            match &self.state_dir {
+                Some(dir) => {
+                    let (ca, path) = state_dir::load_or_create_root(dir, now)?;
+                    let db = dir.join(state_dir::DATABASE);
+                    let store = SqliteStore::open(&db)
+                        .with_context(|| format!("opening {}", db.display()))?;
+                    (ca, Box::new(store), Some(path))
+                }
+                None => (MockCa::generate(now)?, Box::new(MemoryStore), None),
+            };
         let root_ca_pem: Arc<str> = Arc::from(ca.cert_pem());
-        let registry = Registry::open(&self.account_id, self.endpoint.clone(), store, clock, Arc::new(ca))
-            .context("loading the registry")?;
+        let registry = Registry::open(
+            &self.account_id,
+            self.endpoint.clone(),
+            store,
+            clock,
+            Arc::new(ca),
+        )
+        .context("loading the registry")?;
         let registry = Arc::new(RwLock::new(registry));
         let listener = TcpListener::bind(self.api_addr)
             .await
@@ -118,7 +128,9 @@ impl MockIotCore {
 
     /// The control-plane address.
     pub fn api_addr(&self) -> SocketAddr {
-        self.api.as_ref().map_or(SocketAddr::from(([127, 0, 0, 1], 0)), ApiServer::local_addr)
+        self.api
+            .as_ref()
+            .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), ApiServer::local_addr)
     }
 
     /// `http://127.0.0.1:<port>`, for `--endpoint-url`.

@@ -11,7 +11,8 @@ pub const DATABASE: &str = "registry.db";
 
 /// Loads the root CA from `dir`, or mints and saves one.
 pub fn load_or_create_root(dir: &Path, now: i64) -> Result<(MockCa, PathBuf)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating state dir {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating state dir {}", dir.display()))?;
     let cert_path = dir.join(ROOT_CERT);
     let key_path = dir.join(ROOT_KEY);
     if cert_path.exists() && key_path.exists() {
@@ -25,7 +26,8 @@ pub fn load_or_create_root(dir: &Path, now: i64) -> Result<(MockCa, PathBuf)> {
     }
     let ca = MockCa::generate(now).context("minting the root CA")?;
     write_private(&key_path, ca.key_pem())?;
-    std::fs::write(&cert_path, ca.cert_pem()).with_context(|| format!("writing {}", cert_path.display()))?;
+    std::fs::write(&cert_path, ca.cert_pem())
+        .with_context(|| format!("writing {}", cert_path.display()))?;
     Ok((ca, cert_path))
 }
 
@@ -38,7 +40,9 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(contents.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", path.display()))

@@ -40,7 +40,9 @@ pub fn register_ca(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         certificate_mode: body_str(&body, "certificateMode")?.map(str::to_string),
     };
     let (arn, id) = write(state)?.register_ca_certificate(&req.region, input)?;
-    Ok(Reply::Json(json!({ "certificateArn": arn, "certificateId": id })))
+    Ok(Reply::Json(
+        json!({ "certificateArn": arn, "certificateId": id }),
+    ))
 }
 
 pub fn describe_ca(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
@@ -68,11 +70,18 @@ pub fn update_ca(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Repl
 
 pub fn list_cas(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let reg = read(state)?;
-    let page = reg.list_ca_certificates(&req.region, &req.page("marker", "pageSize")?, req.qs("templateName"))?;
+    let page = reg.list_ca_certificates(
+        &req.region,
+        &req.page("marker", "pageSize")?,
+        req.qs("templateName"),
+    )?;
     let account = reg.account();
-    Ok(Reply::Json(views::page(page, "certificates", "nextMarker", |c| {
-        views::ca_summary(c, account)
-    })))
+    Ok(Reply::Json(views::page(
+        page,
+        "certificates",
+        "nextMarker",
+        |c| views::ca_summary(c, account),
+    )))
 }
 
 pub fn delete_ca(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {

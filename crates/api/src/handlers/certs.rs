@@ -61,7 +61,9 @@ pub fn create_from_csr(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
 pub fn describe(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let reg = read(state)?;
     let cert = reg.describe_certificate(&req.region, id)?;
-    Ok(Reply::Json(json!({ "certificateDescription": views::cert_description(cert, reg.account()) })))
+    Ok(Reply::Json(
+        json!({ "certificateDescription": views::cert_description(cert, reg.account()) }),
+    ))
 }
 
 pub fn update(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
@@ -73,9 +75,12 @@ pub fn list(state: &ApiState, req: &ApiRequest, ca: Option<&str>) -> IotResult<R
     let reg = read(state)?;
     let page = reg.list_certificates(&req.region, &req.page("marker", "pageSize")?, ca)?;
     let account = reg.account();
-    Ok(Reply::Json(views::page(page, "certificates", "nextMarker", |c| {
-        views::cert_summary(c, account)
-    })))
+    Ok(Reply::Json(views::page(
+        page,
+        "certificates",
+        "nextMarker",
+        |c| views::cert_summary(c, account),
+    )))
 }
 
 pub fn delete(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {

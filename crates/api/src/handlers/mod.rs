@@ -29,5 +29,7 @@ pub(crate) fn write(state: &ApiState) -> IotResult<RwLockWriteGuard<'_, Registry
 pub(crate) fn request_id() -> String {
     let mut bytes = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }

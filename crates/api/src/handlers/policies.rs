@@ -35,16 +35,27 @@ pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply
 
 pub fn get(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
     let reg = read(state)?;
-    Ok(Reply::Json(views::policy(reg.get_policy(&req.region, name)?, reg.account())))
+    Ok(Reply::Json(views::policy(
+        reg.get_policy(&req.region, name)?,
+        reg.account(),
+    )))
 }
 
 pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let reg = read(state)?;
     let page = reg.list_policies(&req.region, &req.page("marker", "pageSize")?)?;
     let account = reg.account();
-    Ok(Reply::Json(views::page(page, "policies", "nextMarker", |p| {
-        views::policy_summary(&p.name, &iotmock_model::Arn::new(&p.region, account).policy(&p.name))
-    })))
+    Ok(Reply::Json(views::page(
+        page,
+        "policies",
+        "nextMarker",
+        |p| {
+            views::policy_summary(
+                &p.name,
+                &iotmock_model::Arn::new(&p.region, account).policy(&p.name),
+            )
+        },
+    )))
 }
 
 pub fn delete(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
@@ -135,9 +146,12 @@ pub fn detach_principal(state: &ApiState, req: &ApiRequest, name: &str) -> IotRe
 fn policies_page(state: &ApiState, req: &ApiRequest, target: &str) -> IotResult<Reply> {
     let reg = read(state)?;
     let page = reg.list_attached_policies(&req.region, target, &req.page("marker", "pageSize")?)?;
-    Ok(Reply::Json(views::page(page, "policies", "nextMarker", |(n, a)| {
-        views::policy_summary(&n, &a)
-    })))
+    Ok(Reply::Json(views::page(
+        page,
+        "policies",
+        "nextMarker",
+        |(n, a)| views::policy_summary(&n, &a),
+    )))
 }
 
 pub fn list_attached(state: &ApiState, req: &ApiRequest, target: &str) -> IotResult<Reply> {
@@ -153,7 +167,12 @@ pub fn list_principal_policies(state: &ApiState, req: &ApiRequest) -> IotResult<
 fn targets_page(state: &ApiState, req: &ApiRequest, name: &str, member: &str) -> IotResult<Reply> {
     let reg = read(state)?;
     let page = reg.list_targets_for_policy(&req.region, name, &req.page("marker", "pageSize")?)?;
-    Ok(Reply::Json(views::page(page, member, "nextMarker", Value::String)))
+    Ok(Reply::Json(views::page(
+        page,
+        member,
+        "nextMarker",
+        Value::String,
+    )))
 }
 
 pub fn list_targets(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {

@@ -24,12 +24,18 @@ fn attribute_payload(body: &Map<String, Value>) -> IotResult<(Attributes, bool)>
     let attrs = match payload.get("attributes") {
         None | Some(Value::Null) => return Ok((None, merge)),
         Some(Value::Object(a)) => a,
-        Some(_) => return Err(IotError::invalid("attributePayload.attributes must be an object")),
+        Some(_) => {
+            return Err(IotError::invalid(
+                "attributePayload.attributes must be an object",
+            ));
+        }
     };
     let mut out = BTreeMap::new();
     for (k, v) in attrs {
         let Value::String(v) = v else {
-            return Err(IotError::invalid(format!("Attribute {k} must have a string value")));
+            return Err(IotError::invalid(format!(
+                "Attribute {k} must have a string value"
+            )));
         };
         out.insert(k.clone(), v.clone());
     }
@@ -60,7 +66,10 @@ pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply
 
 pub fn describe(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
     let reg = read(state)?;
-    Ok(Reply::Json(views::thing_description(reg.describe_thing(&req.region, name)?, reg.account())))
+    Ok(Reply::Json(views::thing_description(
+        reg.describe_thing(&req.region, name)?,
+        reg.account(),
+    )))
 }
 
 pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
@@ -73,7 +82,9 @@ pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let reg = read(state)?;
     let page = reg.list_things(&req.region, &query, &req.page("nextToken", "maxResults")?)?;
     let account = reg.account();
-    Ok(Reply::Json(views::page(page, "things", "nextToken", |t| views::thing_summary(t, account))))
+    Ok(Reply::Json(views::page(page, "things", "nextToken", |t| {
+        views::thing_summary(t, account)
+    })))
 }
 
 pub fn update(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
@@ -110,15 +121,26 @@ pub fn detach_principal(state: &ApiState, req: &ApiRequest, name: &str) -> IotRe
 
 pub fn list_principals(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
     let reg = read(state)?;
-    let page = reg.list_thing_principals(&req.region, name, &req.page("nextToken", "maxResults")?)?;
-    Ok(Reply::Json(views::page(page, "principals", "nextToken", Value::String)))
+    let page =
+        reg.list_thing_principals(&req.region, name, &req.page("nextToken", "maxResults")?)?;
+    Ok(Reply::Json(views::page(
+        page,
+        "principals",
+        "nextToken",
+        Value::String,
+    )))
 }
 
 pub fn list_principal_things(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let p = principal(req)?;
     let reg = read(state)?;
     let page = reg.list_principal_things(&req.region, p, &req.page("nextToken", "maxResults")?)?;
-    Ok(Reply::Json(views::page(page, "things", "nextToken", Value::String)))
+    Ok(Reply::Json(views::page(
+        page,
+        "things",
+        "nextToken",
+        Value::String,
+    )))
 }
 
 pub fn describe_endpoint(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {

@@ -1,0 +1,97 @@
+//! Everything acknowledged survives a restart on the same state dir, root CA included.
+
+use crate::support::{Api, REGION};
+use iotmock::MockIotCore;
+use iotmock_testkit::TestCa;
+use serde_json::json;
+
+#[tokio::test]
+async fn registry_and_root_ca_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("durable root");
+    let mock = MockIotCore::builder()
+        .state_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(mock.api_addr(), REGION);
+    let root = mock.root_ca_pem().to_string();
+    let ca_id = api.register_ca(&ca, true).await;
+    let dev = api
+        .post(
+            "/certificate/register?setAsActive=true",
+            json!({ "certificatePem": ca.leaf("dev").cert_pem }),
+        )
+        .await
+        .ok();
+    let (dev_id, dev_arn) = (
+        dev["certificateId"].as_str().unwrap().to_string(),
+        dev["certificateArn"].as_str().unwrap().to_string(),
+    );
+    api.create_policy("pol").await;
+    api.post("/policies/pol/version", json!({ "policyDocument": r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"# })).await.ok();
+    api.call(
+        "PUT",
+        "/target-policies/pol",
+        &[],
+        Some(json!({ "target": dev_arn })),
+    )
+    .await
+    .ok();
+    api.post(
+        "/things/lamp",
+        json!({ "attributePayload": { "attributes": { "a": "1" } } }),
+    )
+    .await
+    .ok();
+    api.call(
+        "PUT",
+        "/things/lamp/principals",
+        &[("x-amzn-principal", &dev_arn)],
+        None,
+    )
+    .await
+    .ok();
+    let code = api.get("/registrationcode").await.ok()["registrationCode"].clone();
+    mock.shutdown().await;
+
+    let mock = MockIotCore::builder()
+        .state_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(mock.api_addr(), REGION);
+    assert_eq!(
+        mock.root_ca_pem(),
+        root,
+        "devices keep trusting the same root"
+    );
+    assert_eq!(
+        api.get(&format!("/cacertificate/{ca_id}")).await.ok()["certificateDescription"]["status"],
+        "ACTIVE"
+    );
+    assert_eq!(
+        api.get(&format!("/certificates/{dev_id}")).await.ok()["certificateDescription"]["caCertificateId"],
+        ca_id
+    );
+    let versions = api.get("/policies/pol/version").await.ok();
+    assert_eq!(versions["policyVersions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        api.call("POST", "/policy-targets/pol", &[], None)
+            .await
+            .ok()["targets"],
+        json!([dev_arn])
+    );
+    assert_eq!(
+        api.get("/things/lamp").await.ok()["attributes"],
+        json!({ "a": "1" })
+    );
+    assert_eq!(
+        api.get("/things/lamp/principals").await.ok()["principals"],
+        json!([dev_arn])
+    );
+    assert_eq!(
+        api.get("/registrationcode").await.ok()["registrationCode"],
+        code
+    );
+}
