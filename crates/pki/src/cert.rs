@@ -25,6 +25,39 @@ pub struct CertInfo {
     pub version: u32,
     pub serial_hex: String,
     pub spki_raw: Vec<u8>,
+    /// Subject and issuer attributes by AWS's policy-variable names (`CommonName`, ...), in order.
+    pub subject_attrs: Vec<(String, String)>,
+    pub issuer_attrs: Vec<(String, String)>,
+}
+
+/// The attribute names AWS IoT's `iot:Certificate.Subject.*` variables use, by OID.
+fn aws_attribute_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CommonName",
+        "2.5.4.6" => "Country",
+        "2.5.4.10" => "Organization",
+        "2.5.4.11" => "OrganizationalUnit",
+        "2.5.4.8" => "State",
+        "2.5.4.7" => "Locality",
+        "2.5.4.5" => "SerialNumber",
+        "2.5.4.12" => "Title",
+        "2.5.4.4" => "Surname",
+        "2.5.4.42" => "GivenName",
+        "2.5.4.43" => "Initials",
+        "2.5.4.65" => "Pseudonym",
+        "2.5.4.44" => "GenerationQualifier",
+        "2.5.4.46" => "DistinguishedNameQualifier",
+        _ => return None,
+    })
+}
+
+fn attributes(name: &x509_parser::x509::X509Name<'_>) -> Vec<(String, String)> {
+    name.iter_attributes()
+        .filter_map(|a| {
+            let key = aws_attribute_name(&a.attr_type().to_id_string())?;
+            Some((key.to_string(), a.as_str().ok()?.to_string()))
+        })
+        .collect()
 }
 
 impl CertInfo {
@@ -61,6 +94,8 @@ impl CertInfo {
             version: tbs.version.0,
             serial_hex: hex::encode(tbs.raw_serial()),
             spki_raw: tbs.subject_pki.raw.to_vec(),
+            subject_attrs: attributes(&tbs.subject),
+            issuer_attrs: attributes(&tbs.issuer),
         })
     }
 

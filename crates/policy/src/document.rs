@@ -206,6 +206,9 @@ fn parse_conditions(value: Option<&Value>) -> Result<Vec<Condition>, MalformedPo
     };
     let mut out = Vec::new();
     for (operator, keys) in ops {
+        if crate::condition::split_operator(operator).is_none() {
+            return Err(malformed(format!("Unknown condition operator {operator}")));
+        }
         let Value::Object(keys) = keys else {
             return Err(malformed(format!(
                 "Condition operator {operator} must map keys to values"

@@ -8,6 +8,7 @@ mod cas;
 mod certs;
 mod paging;
 mod policies;
+mod principal;
 mod records;
 mod store;
 mod things;
@@ -17,6 +18,7 @@ pub use cas::RegisterCa;
 pub use certs::{CreatedKeys, Registered};
 pub use paging::{Page, PageRequest};
 pub use policies::{CreatedPolicy, CreatedVersion};
+pub use principal::{AttachedThing, Principal};
 pub use records::{CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord};
 pub use store::{MemoryStore, SqliteStore, Store, StoreError};
 pub use things::{CreateThing, ThingQuery, UpdateThing};
@@ -75,6 +77,7 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     ca: Arc<MockCa>,
     generation: u64,
+    hooks: Vec<Arc<dyn Fn(u64) + Send + Sync>>,
 }
 
 impl Registry {
@@ -100,6 +103,7 @@ impl Registry {
             clock,
             ca,
             generation: 0,
+            hooks: Vec::new(),
         })
     }
 
@@ -161,6 +165,9 @@ impl Registry {
             op.apply(&mut self.regions);
         }
         self.generation += 1;
+        for hook in &self.hooks {
+            hook(self.generation);
+        }
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use crate::MockIotCore;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use iotmock_broker::BrokerSettings;
 use iotmock_registry::EndpointConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +32,15 @@ pub struct ServeArgs {
     /// Control-plane API address (AWS CLI / SDK `--endpoint-url`).
     #[arg(long, env = "IOTMOCK_API_ADDR", default_value = "127.0.0.1:4580")]
     api_addr: SocketAddr,
+    /// MQTT over mutual TLS (AWS's port 8883).
+    #[arg(long, env = "IOTMOCK_MQTT_ADDR", default_value = "127.0.0.1:8883")]
+    mqtt_addr: SocketAddr,
+    /// Also serve MQTT with ALPN `x-amzn-mqtt-ca` here (AWS's port-443 mode).
+    #[arg(long, env = "IOTMOCK_MQTT_ALPN_ADDR")]
+    mqtt_alpn_addr: Option<SocketAddr>,
+    /// Answer refused MQTT 3.1.1 CONNECTs with a CONNACK code instead of closing silently as AWS does.
+    #[arg(long, env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL")]
+    mqtt3_connack_on_refusal: bool,
     /// Region for requests without a SigV4 credential scope.
     #[arg(long, env = "IOTMOCK_REGION", default_value = "us-east-1")]
     region: String,
@@ -71,8 +81,13 @@ pub fn main() -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let mock = MockIotCore::builder()
+    let mut builder = MockIotCore::builder()
         .api_addr(args.api_addr)
+        .mqtt_addr(args.mqtt_addr)
+        .broker_settings(BrokerSettings {
+            strict_mqtt3_refusal: !args.mqtt3_connack_on_refusal,
+            ..BrokerSettings::default()
+        })
         .region(&args.region)
         .account_id(&args.account_id)
         .state_dir(&args.state_dir)
@@ -80,10 +95,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
             host: args.endpoint_host,
             domain: args.endpoint_domain,
             legacy_data_endpoint: !args.no_legacy_data_endpoint,
-        })
-        .start()
-        .await?;
+        });
+    if let Some(addr) = args.mqtt_alpn_addr {
+        builder = builder.mqtt_alpn_addr(addr);
+    }
+    let mock = builder.start().await?;
     println!("iotmock API:  {}", mock.api_url());
+    println!("MQTT (mTLS):  {}", mock.mqtt_addr());
+    if let Some(addr) = mock.mqtt_alpn_addr() {
+        println!("MQTT (ALPN x-amzn-mqtt-ca): {addr}");
+    }
     if let Some(path) = mock.root_ca_path() {
         println!("trust anchor: {}", path.display());
     }

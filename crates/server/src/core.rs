@@ -4,6 +4,7 @@
 use crate::state_dir;
 use anyhow::{Context, Result};
 use iotmock_api::{ApiServer, ApiState};
+use iotmock_broker::{Broker, BrokerSettings};
 use iotmock_pki::MockCa;
 use iotmock_registry::{
     Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock,
@@ -18,6 +19,9 @@ use tokio::net::TcpListener;
 #[derive(Debug, Clone)]
 pub struct Builder {
     api_addr: SocketAddr,
+    mqtt_addr: SocketAddr,
+    mqtt_alpn_addr: Option<SocketAddr>,
+    broker: BrokerSettings,
     region: String,
     account_id: String,
     state_dir: Option<PathBuf>,
@@ -28,6 +32,9 @@ impl Default for Builder {
     fn default() -> Self {
         Self {
             api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mqtt_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mqtt_alpn_addr: None,
+            broker: BrokerSettings::default(),
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             state_dir: None,
@@ -39,6 +46,24 @@ impl Default for Builder {
 impl Builder {
     pub fn api_addr(mut self, addr: SocketAddr) -> Self {
         self.api_addr = addr;
+        self
+    }
+
+    /// The MQTT-over-mutual-TLS listener (AWS's port 8883).
+    pub fn mqtt_addr(mut self, addr: SocketAddr) -> Self {
+        self.mqtt_addr = addr;
+        self
+    }
+
+    /// A second MQTT listener that requires ALPN `x-amzn-mqtt-ca` (AWS's port-443 mode).
+    pub fn mqtt_alpn_addr(mut self, addr: SocketAddr) -> Self {
+        self.mqtt_alpn_addr = Some(addr);
+        self
+    }
+
+    /// Broker behaviour: MQTT 3.1.1 refusal style, deadlines, connection limit.
+    pub fn broker_settings(mut self, settings: BrokerSettings) -> Self {
+        self.broker = settings;
         self
     }
 
@@ -80,6 +105,9 @@ impl Builder {
                 None => (MockCa::generate(now)?, Box::new(MemoryStore), None),
             };
         let root_ca_pem: Arc<str> = Arc::from(ca.cert_pem());
+        let identity = ca
+            .issue_server(&server_names(&self.region, &self.endpoint), now)
+            .context("issuing the broker's server certificate")?;
         let registry = Registry::open(
             &self.account_id,
             self.endpoint.clone(),
@@ -100,8 +128,12 @@ impl Builder {
                 default_region: Arc::from(self.region.as_str()),
             },
         )?;
+        let brokers = self
+            .start_brokers(&identity, &root_ca_pem, &registry)
+            .await?;
         Ok(MockIotCore {
             api: Some(api),
+            brokers,
             registry,
             root_ca_pem,
             root_ca_path: root_path,
@@ -114,6 +146,7 @@ impl Builder {
 /// A running mock. Dropping it stops every listener.
 pub struct MockIotCore {
     api: Option<ApiServer>,
+    brokers: Vec<Broker>,
     registry: Arc<RwLock<Registry>>,
     root_ca_pem: Arc<str>,
     root_ca_path: Option<PathBuf>,
@@ -136,6 +169,23 @@ impl MockIotCore {
     /// `http://127.0.0.1:<port>`, for `--endpoint-url`.
     pub fn api_url(&self) -> String {
         format!("http://{}", self.api_addr())
+    }
+
+    /// The MQTT (mutual TLS) address.
+    pub fn mqtt_addr(&self) -> SocketAddr {
+        self.brokers
+            .first()
+            .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), Broker::local_addr)
+    }
+
+    /// The ALPN `x-amzn-mqtt-ca` listener's address, when configured.
+    pub fn mqtt_alpn_addr(&self) -> Option<SocketAddr> {
+        self.brokers.get(1).map(Broker::local_addr)
+    }
+
+    /// Clients connected to the broker now.
+    pub fn connected_clients(&self) -> usize {
+        self.brokers.iter().map(Broker::connected).sum()
     }
 
     /// The root CA devices trust (their `AmazonRootCA1.pem`).
@@ -166,5 +216,59 @@ impl MockIotCore {
         if let Some(api) = self.api.take() {
             api.shutdown().await;
         }
+        for broker in self.brokers.drain(..) {
+            broker.shutdown().await;
+        }
+    }
+}
+
+/// Names the broker's certificate answers to: loopback, the DescribeEndpoint host, and AWS's
+/// data endpoints, so a device built for AWS connects with a hosts entry and the mock's root.
+fn server_names(region: &str, endpoint: &EndpointConfig) -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    names.push(endpoint.host.clone());
+    names.push(format!("*.iot.{region}.amazonaws.com"));
+    if let Some(domain) = &endpoint.domain {
+        names.push(format!("*.iot.{region}.{domain}"));
+    }
+    names.dedup();
+    names
+}
+
+impl Builder {
+    async fn start_brokers(
+        &self,
+        identity: &iotmock_pki::ServerIdentity,
+        root_pem: &str,
+        registry: &Arc<RwLock<Registry>>,
+    ) -> Result<Vec<Broker>> {
+        let mut out = Vec::new();
+        let mut listeners = vec![(self.mqtt_addr, false)];
+        if let Some(addr) = self.mqtt_alpn_addr {
+            listeners.push((addr, true));
+        }
+        for (addr, alpn) in listeners {
+            let protocols: &[&[u8]] = if alpn {
+                &[iotmock_broker::tls::ALPN_MQTT_CA]
+            } else {
+                &[]
+            };
+            let tls = iotmock_broker::tls::server_config(
+                &identity.certificate_pem,
+                &identity.private_key_pem,
+                root_pem,
+                protocols,
+            )
+            .context("configuring TLS")?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding MQTT on {addr}"))?;
+            let settings = BrokerSettings {
+                require_alpn: alpn,
+                ..self.broker.clone()
+            };
+            out.push(Broker::start(listener, tls, registry.clone(), settings)?);
+        }
+        Ok(out)
     }
 }

@@ -1,0 +1,179 @@
+//! Authorization of one connection: its principal's policies and the policy variables of the
+//! connection (`iot:ClientId`, `iot:Certificate.*`, `iot:Connection.Thing.*`, `aws:SourceIp`),
+//! evaluated per action. Pure: the connection refreshes it when the registry changes.
+
+use iotmock_policy::{Decision, Request, evaluate};
+use iotmock_registry::{AttachedThing, Principal};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// The data-plane actions the broker checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Connect,
+    Publish,
+    RetainPublish,
+    Subscribe,
+    Receive,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Connect => "iot:Connect",
+            Action::Publish => "iot:Publish",
+            Action::RetainPublish => "iot:RetainPublish",
+            Action::Subscribe => "iot:Subscribe",
+            Action::Receive => "iot:Receive",
+        }
+    }
+
+    fn resource_kind(self) -> &'static str {
+        match self {
+            Action::Connect => "client",
+            Action::Subscribe => "topicfilter",
+            _ => "topic",
+        }
+    }
+}
+
+/// A decision with the resource it was made on, for the refusal log.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub decision: Decision,
+    pub resource: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Authz {
+    pub principal: Principal,
+    vars: HashMap<String, Vec<String>>,
+}
+
+/// Certificate values holding these characters are not substituted, as in AWS.
+fn substitutable(v: &str) -> bool {
+    !v.contains(['*', '$', '+', '?', '#']) && v.len() <= 1024
+}
+
+fn rfc3339(secs: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+fn cert_vars(vars: &mut HashMap<String, Vec<String>>, prefix: &str, attrs: &[(String, String)]) {
+    let mut grouped: HashMap<&str, Vec<String>> = HashMap::new();
+    for (k, v) in attrs {
+        grouped.entry(k).or_default().push(v.clone());
+    }
+    for (k, values) in grouped {
+        let usable: Vec<String> = values
+            .into_iter()
+            .filter(|v| substitutable(v))
+            .take(5)
+            .collect();
+        for (i, v) in usable.iter().enumerate().skip(1) {
+            vars.insert(format!("{prefix}.{k}.{i}"), vec![v.clone()]);
+        }
+        if let Some(first) = usable.first() {
+            vars.insert(format!("{prefix}.{k}"), vec![first.clone()]);
+            vars.insert(format!("{prefix}.{k}.List"), usable.clone());
+        }
+    }
+}
+
+/// The thing the connection speaks for: the exclusive one, else the one named like the client.
+fn connection_thing<'a>(things: &'a [AttachedThing], client_id: &str) -> Option<&'a AttachedThing> {
+    things
+        .iter()
+        .find(|t| t.exclusive)
+        .or_else(|| things.iter().find(|t| t.name == client_id))
+}
+
+impl Authz {
+    pub fn new(
+        principal: Principal,
+        client_id: &str,
+        source_ip: Option<IpAddr>,
+        connect_attributes: &[&str],
+    ) -> Self {
+        let mut vars: HashMap<String, Vec<String>> = HashMap::new();
+        let mut put = |k: &str, v: String| {
+            vars.insert(k.to_string(), vec![v]);
+        };
+        put("iot:ClientId", client_id.to_string());
+        if let Some(ip) = source_ip {
+            put("aws:SourceIp", ip.to_string());
+        }
+        put(
+            "iot:Certificate.SerialNumber",
+            principal.cert.serial_hex.clone(),
+        );
+        if let Some(nb) = rfc3339(principal.cert.not_before) {
+            put("iot:Certificate.Validity.NotBefore", nb);
+        }
+        if let Some(na) = rfc3339(principal.cert.not_after) {
+            put("iot:Certificate.Validity.NotAfter", na);
+        }
+        let attached = principal.things.iter().any(|t| t.name == client_id);
+        put("iot:Connection.Thing.IsAttached", attached.to_string());
+        if let Some(thing) = connection_thing(&principal.things, client_id) {
+            put("iot:Connection.Thing.ThingName", thing.name.clone());
+            if let Some(ty) = &thing.type_name {
+                put("iot:Connection.Thing.ThingTypeName", ty.clone());
+            }
+            for (k, v) in &thing.attributes {
+                put(&format!("iot:Connection.Thing.Attributes[{k}]"), v.clone());
+            }
+        }
+        cert_vars(
+            &mut vars,
+            "iot:Certificate.Subject",
+            &principal.cert.subject_attrs,
+        );
+        cert_vars(
+            &mut vars,
+            "iot:Certificate.Issuer",
+            &principal.cert.issuer_attrs,
+        );
+        let keys: Vec<String> = vars
+            .keys()
+            .filter(|k| k.starts_with("iot:Certificate."))
+            .cloned()
+            .collect();
+        vars.insert("iot:Certificate.AvailableKeys".into(), keys);
+        if !connect_attributes.is_empty() {
+            vars.insert(
+                "iot:ConnectAttributes".into(),
+                connect_attributes.iter().map(|s| s.to_string()).collect(),
+            );
+        }
+        Self { principal, vars }
+    }
+
+    /// Evaluates `action` on `name` (client id, topic or topic filter).
+    pub fn check(&self, action: Action, name: &str) -> Checked {
+        let resource = self.principal.resource(action.resource_kind(), name);
+        let decision = evaluate(
+            &self.principal.policies,
+            &Request {
+                action: action.name(),
+                resource: &resource,
+            },
+            &self.vars,
+        );
+        Checked { decision, resource }
+    }
+
+    /// Logs a refusal once, with everything a user needs to fix the policy.
+    pub fn log_refusal(&self, action: Action, checked: &Checked, client_id: &str) {
+        tracing::info!(
+            certificate = %self.principal.cert_id,
+            client_id,
+            action = action.name(),
+            resource = %checked.resource,
+            reason = %checked.decision,
+            "refused by policy"
+        );
+    }
+}

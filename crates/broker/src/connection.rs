@@ -1,0 +1,223 @@
+//! One client connection after TLS: read CONNECT within a deadline, admit or refuse it against
+//! the live registry, then serve PUBLISH, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT, the
+//! deliveries queued by the hub, keep-alive, and registry changes that may revoke the client.
+
+use crate::Shared;
+use crate::admission::{Admitted, admit};
+use crate::authz::Action;
+use crate::hub::{Outbound, QUEUE_DEPTH};
+use crate::refusal::{CloseReason, disconnect_code};
+use bytes::BytesMut;
+use iotmock_mqtt::{Packet, Publish, Version, decode, detect_version, encode};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// What handling a packet decided.
+pub(crate) enum Flow {
+    Continue,
+    /// Close; with a reason the broker sends a v5 DISCONNECT first and logs it.
+    Close(Option<CloseReason>),
+}
+
+pub(crate) struct Conn<S> {
+    pub rd: ReadHalf<S>,
+    pub wr: WriteHalf<S>,
+    pub buf: BytesMut,
+    pub version: Version,
+    pub peer: std::net::SocketAddr,
+}
+
+impl<S: AsyncRead + AsyncWrite> Conn<S> {
+    pub async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
+        let mut out = BytesMut::with_capacity(64);
+        encode(packet, self.version, &mut out).map_err(std::io::Error::other)?;
+        self.wr.write_all(&out).await
+    }
+
+    /// Reads until CONNECT has arrived and fixes the protocol version from it.
+    async fn read_connect(&mut self, deadline: Duration) -> Result<iotmock_mqtt::Connect, String> {
+        let read = async {
+            loop {
+                if let Some(v) = detect_version(&self.buf).map_err(|e| e.to_string())? {
+                    self.version = v;
+                    return match decode(&mut self.buf, v).map_err(|e| e.to_string())? {
+                        Some(Packet::Connect(c)) => Ok(c),
+                        _ => Err("first packet is not a complete CONNECT".to_string()),
+                    };
+                }
+                match self.rd.read_buf(&mut self.buf).await {
+                    Ok(0) => return Err("closed before CONNECT".to_string()),
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("read failed before CONNECT: {e}")),
+                }
+            }
+        };
+        tokio::time::timeout(deadline, read)
+            .await
+            .unwrap_or_else(|_| Err(format!("no CONNECT within {deadline:?}")))
+    }
+}
+
+/// Serves one TLS connection to its end.
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    leaf: Vec<u8>,
+    peer: std::net::SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let (rd, wr) = tokio::io::split(stream);
+    let mut conn = Conn {
+        rd,
+        wr,
+        buf: BytesMut::with_capacity(4096),
+        version: Version::V311,
+        peer,
+    };
+    let connect = match conn.read_connect(shared.settings.connect_timeout).await {
+        Ok(c) => c,
+        Err(reason) => {
+            tracing::info!(%peer, %reason, "connection closed before admission");
+            return;
+        }
+    };
+    let Some(admitted) = admit(&mut conn, connect, &leaf, &shared).await else {
+        let _ = conn.wr.shutdown().await;
+        return;
+    };
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let conn_id = shared.hub.register(&admitted.client_id, tx);
+    let client_id = admitted.client_id.clone();
+    let mut session = Session {
+        conn,
+        admitted,
+        shared: shared.clone(),
+        next_pkid: 0,
+    };
+    let reason = session.run(rx).await;
+    shared.hub.unregister(&client_id, conn_id);
+    session.close(reason).await;
+}
+
+pub(crate) struct Session<S> {
+    pub conn: Conn<S>,
+    pub admitted: Admitted,
+    pub shared: Arc<Shared>,
+    next_pkid: u16,
+}
+
+impl<S: AsyncRead + AsyncWrite> Session<S> {
+    fn keep_alive(&self) -> Duration {
+        Duration::from_millis(u64::from(self.admitted.keep_alive) * 1500)
+    }
+
+    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>) -> Option<CloseReason> {
+        let mut changes = self.shared.changes.clone();
+        let mut deadline = Instant::now() + self.keep_alive();
+        loop {
+            loop {
+                match decode(&mut self.conn.buf, self.conn.version) {
+                    Ok(Some(packet)) => {
+                        deadline = Instant::now() + self.keep_alive();
+                        if let Flow::Close(reason) = self.handle(packet).await {
+                            return reason;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.log_close(&format!("malformed input: {e}"));
+                        let too_large = matches!(e, iotmock_mqtt::CodecError::TooLarge(_));
+                        return Some(if too_large {
+                            CloseReason::PacketTooLarge
+                        } else {
+                            CloseReason::Malformed
+                        });
+                    }
+                }
+            }
+            tokio::select! {
+                read = self.conn.rd.read_buf(&mut self.conn.buf) => match read {
+                    Ok(0) => { self.log_close("client closed the connection without DISCONNECT"); return None; }
+                    Ok(_) => {}
+                    Err(e) => { self.log_close(&format!("read failed: {e}")); return None; }
+                },
+                Some(out) = rx.recv() => match out {
+                    Outbound::Deliver(msg, qos) => {
+                        if self.deliver(&msg, qos).await.is_err() { return None; }
+                    }
+                    Outbound::TakenOver => {
+                        self.log_close("another connection took over this client id");
+                        return Some(CloseReason::SessionTakenOver);
+                    }
+                },
+                Ok(()) = changes.changed() => {
+                    if let Err(reason) = self.recheck() {
+                        self.log_close(&reason);
+                        return Some(CloseReason::NotAuthorized);
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.log_close("keep-alive expired (1.5 x keep-alive without a packet)");
+                    return Some(CloseReason::KeepAliveTimeout);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn log_close(&self, reason: &str) {
+        tracing::info!(client_id = %self.admitted.client_id, certificate = %self.admitted.authz.principal.cert_id, peer = %self.conn.peer, %reason, "connection closed");
+    }
+
+    /// Re-reads the principal after a registry change; Err when it may no longer connect.
+    fn recheck(&mut self) -> Result<(), String> {
+        let fresh = crate::admission::authorize(
+            &self.shared,
+            &self.admitted.authz.principal.cert_id,
+            &self.admitted.client_id,
+            self.conn.peer,
+            &self.admitted.attributes,
+        )?;
+        self.admitted.authz = fresh;
+        Ok(())
+    }
+
+    async fn close(&mut self, reason: Option<CloseReason>) {
+        if let (Some(r), Version::V5) = (reason, self.conn.version) {
+            let _ = self
+                .conn
+                .send(&Packet::Disconnect {
+                    reason: disconnect_code(r),
+                    session_expiry: None,
+                })
+                .await;
+        }
+        let _ = self.conn.wr.shutdown().await;
+    }
+
+    fn pkid(&mut self) -> u16 {
+        self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
+        self.next_pkid
+    }
+
+    /// Sends a queued message if iot:Receive allows it on its topic.
+    async fn deliver(&mut self, msg: &Publish, qos: u8) -> std::io::Result<()> {
+        let checked = self.admitted.authz.check(Action::Receive, &msg.topic);
+        if !checked.decision.allowed() {
+            self.admitted
+                .authz
+                .log_refusal(Action::Receive, &checked, &self.admitted.client_id);
+            return Ok(());
+        }
+        let pkid = if qos > 0 { self.pkid() } else { 0 };
+        let out = Publish {
+            qos,
+            pkid,
+            retain: false,
+            dup: false,
+            ..msg.clone()
+        };
+        self.conn.send(&Packet::Publish(out)).await
+    }
+}

@@ -1,0 +1,190 @@
+//! The mutual-TLS MQTT broker: accepts on a bound listener, completes TLS within a deadline
+//! (a client certificate is mandatory), and hands each connection to its own task, which
+//! admits or refuses it at CONNECT against the live registry as AWS IoT Core does. Registry
+//! changes reach every live connection, so a deactivated certificate is disconnected at once.
+
+mod admission;
+mod authz;
+mod connection;
+mod hub;
+mod packets;
+mod refusal;
+pub mod tls;
+
+pub use authz::{Action, Authz};
+pub use refusal::{CloseReason, ConnectRefusal};
+
+use iotmock_registry::Registry;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// Broker behaviour that AWS does not pin down, and the guards of this process.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// MQTT 3.1.1 refusals close without CONNACK (AWS); off sends CONNACK 5 / 2 instead.
+    pub strict_mqtt3_refusal: bool,
+    /// Time allowed for the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time allowed between TLS completing and CONNECT arriving.
+    pub connect_timeout: Duration,
+    /// Connections beyond this are closed at accept.
+    pub max_connections: usize,
+    /// Require ALPN `x-amzn-mqtt-ca` (AWS's port-443 mode).
+    pub require_alpn: bool,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        Self {
+            strict_mqtt3_refusal: true,
+            handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            max_connections: 100_000,
+            require_alpn: false,
+        }
+    }
+}
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    pub registry: Arc<RwLock<Registry>>,
+    pub hub: hub::Hub,
+    pub settings: BrokerSettings,
+    pub changes: watch::Receiver<u64>,
+}
+
+/// A running broker listener.
+pub struct Broker {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+impl Broker {
+    /// Serves MQTT over TLS on `listener` until shutdown or drop.
+    pub fn start(
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        registry: Arc<RwLock<Registry>>,
+        settings: BrokerSettings,
+    ) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let (changed, changes) = watch::channel(0u64);
+        if let Ok(mut reg) = registry.write() {
+            reg.on_change(Arc::new(move |generation| {
+                changed.send_replace(generation);
+            }));
+        }
+        let shared = Arc::new(Shared {
+            registry,
+            hub: hub::Hub::default(),
+            settings,
+            changes,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(tls),
+            shared.clone(),
+            stopped,
+        ));
+        Ok(Self {
+            addr,
+            stop,
+            task,
+            shared,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Clients currently connected.
+    pub fn connected(&self) -> usize {
+        self.shared.hub.connected()
+    }
+
+    /// Stops accepting and waits for the accept loop to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mqtt accept failed");
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = shared.settings.max_connections, "connection refused: connection limit reached");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, shared) = (acceptor.clone(), shared.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = handshake_and_serve(tcp, peer, acceptor, shared) => {}
+                _ = stopped.changed() => {}
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn handshake_and_serve(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+) {
+    let tls =
+        match tokio::time::timeout(shared.settings.handshake_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::info!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "TLS handshake did not complete in time");
+                return;
+            }
+        };
+    let (_, session) = tls.get_ref();
+    let leaf = session
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec());
+    let alpn_ok =
+        !shared.settings.require_alpn || session.alpn_protocol() == Some(tls::ALPN_MQTT_CA);
+    let Some(leaf) = leaf else {
+        tracing::info!(%peer, "closed: no client certificate");
+        return;
+    };
+    if !alpn_ok {
+        tracing::info!(%peer, "closed: ALPN x-amzn-mqtt-ca is required on this listener");
+        return;
+    }
+    connection::serve(tls, leaf, peer, shared).await;
+}

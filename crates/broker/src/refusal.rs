@@ -1,0 +1,91 @@
+//! The one place broker refusals become wire behaviour. MQTT 3.1.1 cannot explain a refusal,
+//! and AWS closes the connection without a CONNACK; MQTT 5 gets the reason code AWS documents.
+//! `strict_mqtt3` off answers 3.1.1 clients with a CONNACK code instead (easier debugging).
+
+use iotmock_mqtt::Version;
+
+/// Why a CONNECT is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectRefusal {
+    /// Unknown, not ACTIVE, expired, or not allowed iot:Connect.
+    NotAuthorized,
+    ClientIdInvalid,
+    /// A will with QoS 2.
+    QosNotSupported,
+    /// A will topic that is not a valid publish topic.
+    TopicInvalid,
+}
+
+/// What to send before closing: a CONNACK with this code, or nothing.
+pub fn connack_code(refusal: &ConnectRefusal, version: Version, strict_mqtt3: bool) -> Option<u8> {
+    match version {
+        Version::V5 => Some(match refusal {
+            ConnectRefusal::NotAuthorized => 0x87,
+            ConnectRefusal::ClientIdInvalid => 0x85,
+            ConnectRefusal::QosNotSupported => 0x9B,
+            ConnectRefusal::TopicInvalid => 0x90,
+        }),
+        Version::V311 if strict_mqtt3 => None,
+        Version::V311 => Some(match refusal {
+            ConnectRefusal::ClientIdInvalid => 2,
+            _ => 5,
+        }),
+    }
+}
+
+/// Why an established connection is closed by the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    Malformed,
+    ProtocolError,
+    NotAuthorized,
+    KeepAliveTimeout,
+    SessionTakenOver,
+    TopicNameInvalid,
+    PacketTooLarge,
+    QosNotSupported,
+    SubscriptionIdsNotSupported,
+    ShuttingDown,
+}
+
+/// The MQTT 5 DISCONNECT reason code sent before closing (3.1.1 just closes).
+pub fn disconnect_code(reason: CloseReason) -> u8 {
+    match reason {
+        CloseReason::Malformed => 0x81,
+        CloseReason::ProtocolError => 0x82,
+        CloseReason::NotAuthorized => 0x87,
+        CloseReason::ShuttingDown => 0x8B,
+        CloseReason::KeepAliveTimeout => 0x8D,
+        CloseReason::SessionTakenOver => 0x8E,
+        CloseReason::TopicNameInvalid => 0x90,
+        CloseReason::PacketTooLarge => 0x95,
+        CloseReason::QosNotSupported => 0x9B,
+        CloseReason::SubscriptionIdsNotSupported => 0xA1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt3_refusals_close_silently_unless_relaxed() {
+        assert_eq!(
+            connack_code(&ConnectRefusal::NotAuthorized, Version::V311, true),
+            None
+        );
+        assert_eq!(
+            connack_code(&ConnectRefusal::NotAuthorized, Version::V311, false),
+            Some(5)
+        );
+        assert_eq!(
+            connack_code(&ConnectRefusal::NotAuthorized, Version::V5, true),
+            Some(0x87)
+        );
+        assert_eq!(
+            connack_code(&ConnectRefusal::QosNotSupported, Version::V5, true),
+            Some(0x9B)
+        );
+        assert_eq!(disconnect_code(CloseReason::SessionTakenOver), 0x8E);
+    }
+}
