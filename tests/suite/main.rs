@@ -6,5 +6,8 @@ mod api_certificates;
 mod api_errors;
 mod api_policies;
 mod api_things;
+mod mqtt;
+mod mqtt_admission;
+mod mqtt_pubsub;
 mod restart;
 mod support;

@@ -131,12 +131,16 @@ pub enum Packet {
 
 /// Bytes taken by the fixed header: the type byte and the remaining-length varint.
 fn fixed_header_len(header: &mqttbytes::FixedHeader) -> usize {
-    let remaining = header.frame_length();
-    match remaining {
-        ..=129 => 2,
-        ..=16_386 => 3,
-        ..=2_097_155 => 4,
-        _ => 5,
+    // frame = header + remaining, and the header grows by one byte per 7 bits of remaining
+    let frame = header.frame_length();
+    if frame <= 129 {
+        2
+    } else if frame <= 16_386 {
+        3
+    } else if frame <= 2_097_155 {
+        4
+    } else {
+        5
     }
 }
 
@@ -185,6 +189,10 @@ pub fn decode(buf: &mut BytesMut, version: Version) -> Result<Option<Packet>, Co
     };
     match buf[0] >> 4 {
         15 => return Err(CodecError::AuthUnsupported),
+        14 if version == Version::V5 => {
+            let frame = buf.split_to(header.frame_length()).freeze();
+            return disconnect_v5(frame.slice(fixed_header_len(&header)..)).map(Some);
+        }
         10 if version == Version::V5 => {
             let frame = buf.split_to(header.frame_length()).freeze();
             return unsubscribe_v5(frame.slice(fixed_header_len(&header)..), buf_flags(&frame))
@@ -223,6 +231,34 @@ fn take_varint(b: &mut Bytes) -> Result<usize, CodecError> {
         }
         shift += 7;
     }
+}
+
+/// MQTT 5 DISCONNECT: mqttbytes refuses the short forms the spec allows (no body: normal
+/// disconnect; a reason code without properties).
+fn disconnect_v5(mut body: Bytes) -> Result<Packet, CodecError> {
+    let reason = if body.has_remaining() {
+        body.get_u8()
+    } else {
+        0
+    };
+    let mut session_expiry = None;
+    if body.has_remaining() {
+        let len = take_varint(&mut body)?;
+        if body.remaining() < len {
+            return Err(CodecError::Malformed(
+                "truncated DISCONNECT properties".into(),
+            ));
+        }
+        let mut props = body.split_to(len);
+        if props.remaining() >= 5 && props[0] == 0x11 {
+            props.advance(1);
+            session_expiry = Some(props.get_u32());
+        }
+    }
+    Ok(Packet::Disconnect {
+        reason,
+        session_expiry,
+    })
 }
 
 /// MQTT 5 UNSUBSCRIBE: packet id, properties (skipped), then one or more UTF-8 filters.

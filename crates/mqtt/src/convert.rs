@@ -274,12 +274,13 @@ pub fn encode(
     version: Version,
     out: &mut BytesMut,
 ) -> Result<(), crate::CodecError> {
-    if let Packet::Publish(p) = packet {
-        if p.qos > 0 && p.pkid == 0 {
-            return Err(crate::CodecError::Malformed(
-                "a QoS 1 PUBLISH needs a packet id".into(),
-            ));
-        }
+    if let Packet::Publish(p) = packet
+        && p.qos > 0
+        && p.pkid == 0
+    {
+        return Err(crate::CodecError::Malformed(
+            "a QoS 1 PUBLISH needs a packet id".into(),
+        ));
     }
     match version {
         Version::V311 => encode_v4(packet, out),
@@ -321,7 +322,7 @@ fn encode_v4(packet: &Packet, out: &mut BytesMut) -> Result<usize, mqttbytes::Er
         }
         Packet::SubAck { pkid, codes } => {
             let codes = codes.iter().map(|c| match c {
-                0 | 1 | 2 => v4::SubscribeReasonCode::Success(to_qos(*c)),
+                0..=2 => v4::SubscribeReasonCode::Success(to_qos(*c)),
                 _ => v4::SubscribeReasonCode::Failure,
             });
             v4::SubAck::new(*pkid, codes.collect()).write(out)
@@ -405,12 +406,12 @@ fn encode_v5(packet: &Packet, out: &mut BytesMut) -> Result<usize, mqttbytes::Er
             let mut a = v5::UnsubAck::new(*pkid);
             a.reasons = codes
                 .iter()
-                .map(|c| {
-                    if *c == 0 {
-                        v5::UnsubAckReason::Success
-                    } else {
-                        v5::UnsubAckReason::UnspecifiedError
-                    }
+                .map(|c| match c {
+                    0 => v5::UnsubAckReason::Success,
+                    0x11 => v5::UnsubAckReason::NoSubscriptionExisted,
+                    0x87 => v5::UnsubAckReason::NotAuthorized,
+                    0x8F => v5::UnsubAckReason::TopicFilterInvalid,
+                    _ => v5::UnsubAckReason::UnspecifiedError,
                 })
                 .collect();
             a.write(out)

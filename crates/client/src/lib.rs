@@ -1,0 +1,333 @@
+//! A device client under test: connects to AWS IoT Core (or iotmock) over mutual TLS, speaks
+//! MQTT 3.1.1 or 5 with the broker's own codec, and reports refusals precisely: a TLS alert,
+//! a close before CONNACK, a CONNACK code, a SUBACK or PUBACK code.
+
+mod tls;
+
+pub use iotmock_mqtt::{Packet, Publish, Version, Will};
+pub use tls::{TlsOptions, client_config};
+
+use bytes::{Bytes, BytesMut};
+use iotmock_mqtt::{ConnAckProps, Connect, decode, encode};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// Why a connection or an operation failed, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("TCP connect to {0} failed: {1}")]
+    Tcp(String, std::io::Error),
+    #[error("TLS handshake failed: {0}")]
+    Tls(std::io::Error),
+    #[error("connection closed before CONNACK")]
+    ClosedBeforeConnack,
+    #[error("CONNACK refused the connection with code {0:#04x}")]
+    Refused(u8),
+    #[error("connection closed by the server{}", reason.map(|r| format!(" (DISCONNECT {r:#04x})")).unwrap_or_default())]
+    Closed { reason: Option<u8> },
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("bad TLS configuration: {0}")]
+    Config(String),
+}
+
+/// How to connect: where, as whom, and which MQTT session to ask for.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub addr: String,
+    /// TLS server name (SNI and certificate check), e.g. `localhost`.
+    pub server_name: String,
+    pub client_id: String,
+    pub version: Version,
+    pub keep_alive: u16,
+    pub clean_start: bool,
+    pub session_expiry: Option<u32>,
+    pub will: Option<Will>,
+    pub timeout: Duration,
+}
+
+impl ConnectOptions {
+    pub fn new(addr: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            server_name: "localhost".into(),
+            client_id: client_id.into(),
+            version: Version::V311,
+            keep_alive: 60,
+            clean_start: true,
+            session_expiry: None,
+            will: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub fn version(mut self, v: Version) -> Self {
+        self.version = v;
+        self
+    }
+}
+
+/// What the broker answered to CONNECT.
+#[derive(Debug, Clone)]
+pub struct ConnAck {
+    pub session_present: bool,
+    pub props: ConnAckProps,
+}
+
+/// A connected device.
+pub struct DeviceClient {
+    stream: TlsStream<TcpStream>,
+    buf: BytesMut,
+    version: Version,
+    next_pkid: u16,
+    pending: VecDeque<Packet>,
+    timeout: Duration,
+}
+
+impl DeviceClient {
+    /// TLS handshake, CONNECT, and CONNACK.
+    pub async fn connect(
+        tls: Arc<rustls::ClientConfig>,
+        opts: &ConnectOptions,
+    ) -> Result<(Self, ConnAck), ClientError> {
+        let tcp = tokio::time::timeout(opts.timeout, TcpStream::connect(&opts.addr))
+            .await
+            .map_err(|_| ClientError::Timeout(opts.timeout))?
+            .map_err(|e| ClientError::Tcp(opts.addr.clone(), e))?;
+        let _ = tcp.set_nodelay(true);
+        let name = rustls::pki_types::ServerName::try_from(opts.server_name.clone())
+            .map_err(|e| ClientError::Config(e.to_string()))?;
+        let stream = tokio::time::timeout(opts.timeout, TlsConnector::from(tls).connect(name, tcp))
+            .await
+            .map_err(|_| ClientError::Timeout(opts.timeout))?
+            .map_err(ClientError::Tls)?;
+        let mut client = Self {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            version: opts.version,
+            next_pkid: 0,
+            pending: VecDeque::new(),
+            timeout: opts.timeout,
+        };
+        let connect = Connect {
+            client_id: opts.client_id.clone(),
+            keep_alive: opts.keep_alive,
+            clean_start: opts.clean_start,
+            will: opts.will.clone(),
+            username: None,
+            session_expiry: opts.session_expiry,
+        };
+        client
+            .send(&Packet::Connect(connect))
+            .await
+            .map_err(|_| ClientError::ClosedBeforeConnack)?;
+        match client.next_packet().await {
+            Ok(Some(Packet::ConnAck {
+                code: 0,
+                session_present,
+                props,
+            })) => Ok((
+                client,
+                ConnAck {
+                    session_present,
+                    props,
+                },
+            )),
+            Ok(Some(Packet::ConnAck { code, .. })) => Err(ClientError::Refused(code)),
+            Ok(Some(other)) => Err(ClientError::Protocol(format!(
+                "expected CONNACK, got {other:?}"
+            ))),
+            Ok(None) | Err(ClientError::Io(_)) | Err(ClientError::Closed { .. }) => {
+                Err(ClientError::ClosedBeforeConnack)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    pub async fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {
+        let mut out = BytesMut::with_capacity(64);
+        encode(packet, self.version, &mut out).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.stream.write_all(&out).await?;
+        Ok(())
+    }
+
+    /// Reads the next packet from the wire (`None`: closed), within the timeout.
+    async fn next_packet(&mut self) -> Result<Option<Packet>, ClientError> {
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(p) = decode(&mut self.buf, self.version)
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?
+                {
+                    return Ok(Some(p));
+                }
+                if self.stream.read_buf(&mut self.buf).await? == 0 {
+                    return Ok(None);
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout(timeout))?
+    }
+
+    /// The next packet the broker sent: a queued one first. `Err(Closed)` when it hung up.
+    pub async fn recv(&mut self) -> Result<Packet, ClientError> {
+        if let Some(p) = self.pending.pop_front() {
+            return Ok(p);
+        }
+        match self.next_packet().await? {
+            Some(Packet::Disconnect { reason, .. }) => Err(ClientError::Closed {
+                reason: Some(reason),
+            }),
+            Some(p) => Ok(p),
+            None => Err(ClientError::Closed { reason: None }),
+        }
+    }
+
+    /// Waits until the server closes the connection, failing if it sends anything else.
+    pub async fn expect_closed(&mut self) -> Result<Option<u8>, ClientError> {
+        match self.recv().await {
+            Err(ClientError::Closed { reason }) => Ok(reason),
+            Err(ClientError::Io(_)) => Ok(None),
+            Err(e) => Err(e),
+            Ok(p) => Err(ClientError::Protocol(format!(
+                "expected the connection to close, got {p:?}"
+            ))),
+        }
+    }
+
+    /// Reads until `pick` accepts a packet; others are kept for [`DeviceClient::recv`].
+    async fn wait_for<T>(
+        &mut self,
+        mut pick: impl FnMut(&Packet) -> Option<T>,
+    ) -> Result<T, ClientError> {
+        loop {
+            let p = match self.next_packet().await? {
+                Some(Packet::Disconnect { reason, .. }) => {
+                    return Err(ClientError::Closed {
+                        reason: Some(reason),
+                    });
+                }
+                Some(p) => p,
+                None => return Err(ClientError::Closed { reason: None }),
+            };
+            match pick(&p) {
+                Some(v) => return Ok(v),
+                None => self.pending.push_back(p),
+            }
+        }
+    }
+
+    fn pkid(&mut self) -> u16 {
+        self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
+        self.next_pkid
+    }
+
+    /// Publishes; QoS 1 waits for the PUBACK and returns its reason code (0 = success).
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: u8,
+        retain: bool,
+    ) -> Result<Option<u8>, ClientError> {
+        let pkid = if qos > 0 { self.pkid() } else { 0 };
+        let p = Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos,
+            retain,
+            dup: false,
+            pkid,
+            properties: None,
+        };
+        self.send(&Packet::Publish(p)).await?;
+        if qos == 0 {
+            return Ok(None);
+        }
+        let reason = self
+            .wait_for(|p| match p {
+                Packet::PubAck { pkid: id, reason } if *id == pkid => Some(*reason),
+                _ => None,
+            })
+            .await?;
+        Ok(Some(reason))
+    }
+
+    /// Subscribes and returns the SUBACK codes, one per filter.
+    pub async fn subscribe(&mut self, filters: &[(&str, u8)]) -> Result<Vec<u8>, ClientError> {
+        let pkid = self.pkid();
+        let filters = filters.iter().map(|(f, q)| (f.to_string(), *q)).collect();
+        self.send(&Packet::Subscribe {
+            pkid,
+            filters,
+            subscription_id: false,
+        })
+        .await?;
+        self.wait_for(|p| match p {
+            Packet::SubAck { pkid: id, codes } if *id == pkid => Some(codes.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    pub async fn unsubscribe(&mut self, filters: &[&str]) -> Result<Vec<u8>, ClientError> {
+        let pkid = self.pkid();
+        self.send(&Packet::Unsubscribe {
+            pkid,
+            filters: filters.iter().map(|f| f.to_string()).collect(),
+        })
+        .await?;
+        self.wait_for(|p| match p {
+            Packet::UnsubAck { pkid: id, codes } if *id == pkid => Some(codes.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next PUBLISH delivered to this client (acknowledging QoS 1).
+    pub async fn next_message(&mut self) -> Result<Publish, ClientError> {
+        loop {
+            if let Packet::Publish(p) = self.recv().await? {
+                if p.qos == 1 {
+                    self.send(&Packet::PubAck {
+                        pkid: p.pkid,
+                        reason: 0,
+                    })
+                    .await?;
+                }
+                return Ok(p);
+            }
+        }
+    }
+
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        self.send(&Packet::PingReq).await?;
+        self.wait_for(|p| matches!(p, Packet::PingResp).then_some(()))
+            .await
+    }
+
+    /// Sends DISCONNECT and closes.
+    pub async fn disconnect(mut self) -> Result<(), ClientError> {
+        self.send(&Packet::Disconnect {
+            reason: 0,
+            session_expiry: None,
+        })
+        .await?;
+        self.stream.shutdown().await?;
+        Ok(())
+    }
+}

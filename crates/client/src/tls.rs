@@ -1,0 +1,102 @@
+//! The device's TLS configuration: trust the given root (the mock's AmazonRootCA1.pem, or
+//! Amazon's), present the device certificate, aws-lc-rs as the only provider.
+
+use crate::ClientError;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+use std::sync::Arc;
+
+/// What the device presents and trusts.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    pub root_pem: String,
+    /// Device certificate, optionally followed by its CA (as `deviceCertAndCACert.crt`).
+    pub cert_pem: Option<String>,
+    pub key_pem: Option<String>,
+    pub alpn: Vec<Vec<u8>>,
+    /// Keep TLS session resumption on (rustls' default); off forces full handshakes.
+    pub resumption: bool,
+    /// Restrict to TLS 1.2 only.
+    pub tls12_only: bool,
+}
+
+impl TlsOptions {
+    pub fn new(root_pem: impl Into<String>) -> Self {
+        Self {
+            root_pem: root_pem.into(),
+            cert_pem: None,
+            key_pem: None,
+            alpn: Vec::new(),
+            resumption: false,
+            tls12_only: false,
+        }
+    }
+
+    pub fn identity(mut self, cert_pem: impl Into<String>, key_pem: impl Into<String>) -> Self {
+        self.cert_pem = Some(cert_pem.into());
+        self.key_pem = Some(key_pem.into());
+        self
+    }
+}
+
+/// Presents one certificate chain whatever the server asks. Unlike `with_client_auth_cert`, it
+/// does not re-parse the leaf with webpki, so X.509 v1 device certificates (which AWS accepts)
+/// can be presented.
+#[derive(Debug)]
+struct Presents(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Presents {
+    fn resolve(
+        &self,
+        _: &[&[u8]],
+        _: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+fn provider_keys() -> &'static dyn rustls::crypto::KeyProvider {
+    rustls::crypto::aws_lc_rs::default_provider().key_provider
+}
+
+fn config_err(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Config(e.to_string())
+}
+
+/// Builds a rustls client configuration from [`TlsOptions`].
+pub fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(opts.root_pem.as_bytes()) {
+        roots.add(cert.map_err(config_err)?).map_err(config_err)?;
+    }
+    let versions: &[&rustls::SupportedProtocolVersion] = if opts.tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(config_err)?
+        .with_root_certificates(roots);
+    let mut config = match (&opts.cert_pem, &opts.key_pem) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(config_err)?;
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(config_err)?;
+            let signer = provider_keys().load_private_key(key).map_err(config_err)?;
+            let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, signer));
+            builder.with_client_cert_resolver(Arc::new(Presents(certified)))
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = opts.alpn.clone();
+    if !opts.resumption {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,243 @@
+//! Publish, subscribe and delivery with AWS's rules, limits and per-message policy checks.
+
+use crate::mqtt::{ALLOW_ALL, BOTH, Fleet};
+use iotmock_client::{ClientError, Packet, Publish, Version};
+
+#[tokio::test]
+async fn messages_route_across_versions_with_wildcards() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut sub3 = fleet.client(&dev, "sub3", Version::V311).await;
+    let mut sub5 = fleet.client(&dev, "sub5", Version::V5).await;
+    assert_eq!(
+        sub3.subscribe(&[("sensors/+/temp", 1)])
+            .await
+            .expect("suback"),
+        vec![1]
+    );
+    assert_eq!(
+        sub5.subscribe(&[("sensors/#", 0)]).await.expect("suback"),
+        vec![0]
+    );
+    for v in BOTH {
+        let mut publisher = fleet.client(&dev, &format!("pub-{v:?}"), v).await;
+        assert_eq!(
+            publisher
+                .publish("sensors/kitchen/temp", "21.5", 1, false)
+                .await
+                .expect("puback"),
+            Some(0)
+        );
+        let m3 = sub3.next_message().await.expect("v3 delivery");
+        assert_eq!(
+            (m3.topic.as_str(), &m3.payload[..], m3.qos),
+            ("sensors/kitchen/temp", &b"21.5"[..], 1)
+        );
+        let m5 = sub5.next_message().await.expect("v5 delivery");
+        assert_eq!(
+            (m5.qos, m5.retain),
+            (0, false),
+            "delivered QoS is min(publish, granted)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hash_does_not_match_the_parent_level_on_aws() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut sub = fleet.client(&dev, "sub", Version::V311).await;
+    sub.subscribe(&[("sensor/#", 1)]).await.expect("suback");
+    let mut publisher = fleet.client(&dev, "pub", Version::V311).await;
+    publisher
+        .publish("sensor", "parent", 1, false)
+        .await
+        .expect("puback");
+    publisher
+        .publish("sensor/a", "child", 1, false)
+        .await
+        .expect("puback");
+    assert_eq!(
+        &sub.next_message().await.expect("delivery").payload[..],
+        b"child"
+    );
+}
+
+#[tokio::test]
+async fn denied_publish_closes_3_1_1_and_gets_puback_0x87_on_5() {
+    let mut fleet = Fleet::new().await;
+    let policy = r#"{"Statement":[
+        {"Effect":"Allow","Action":"iot:Connect","Resource":"*"},
+        {"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/ok/*"}]}"#;
+    let dev = fleet.device("dev", Some(policy)).await;
+    let mut v5 = fleet.client(&dev, "v5", Version::V5).await;
+    assert_eq!(
+        v5.publish("ok/1", "x", 1, false).await.expect("puback"),
+        Some(0)
+    );
+    assert_eq!(
+        v5.publish("secret/1", "x", 1, false).await.expect("puback"),
+        Some(0x87)
+    );
+    v5.ping().await.expect("still connected");
+    assert_eq!(
+        v5.publish("ok/retained", "x", 1, true)
+            .await
+            .expect("puback"),
+        Some(0x87),
+        "retain needs iot:RetainPublish"
+    );
+    let mut v3 = fleet.client(&dev, "v3", Version::V311).await;
+    let closed = v3.publish("secret/1", "x", 1, false).await;
+    assert!(
+        matches!(
+            closed,
+            Err(ClientError::Closed { reason: None }) | Err(ClientError::Io(_))
+        ),
+        "{closed:?}"
+    );
+}
+
+#[tokio::test]
+async fn denied_subscribe_gets_a_failure_code_and_the_connection_stays() {
+    let mut fleet = Fleet::new().await;
+    let policy = r#"{"Statement":[
+        {"Effect":"Allow","Action":["iot:Connect","iot:Receive"],"Resource":"*"},
+        {"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:*:*:topicfilter/ok/*"}]}"#;
+    let dev = fleet.device("dev", Some(policy)).await;
+    for (v, code) in [(Version::V311, 0x80), (Version::V5, 0x87)] {
+        let mut c = fleet.client(&dev, &format!("c-{v:?}"), v).await;
+        assert_eq!(
+            c.subscribe(&[("ok/#", 1), ("other/#", 1)])
+                .await
+                .expect("suback"),
+            vec![1, code]
+        );
+        c.ping().await.expect("still connected");
+    }
+}
+
+#[tokio::test]
+async fn subscription_limits_answer_as_aws_does() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    for (v, quota, invalid) in [(Version::V311, 0x80, 0x80), (Version::V5, 0x97, 0x8F)] {
+        let mut c = fleet.client(&dev, &format!("lim-{v:?}"), v).await;
+        let nine: Vec<String> = (0..9).map(|i| format!("n/{i}")).collect();
+        let nine: Vec<(&str, u8)> = nine.iter().map(|f| (f.as_str(), 0)).collect();
+        assert_eq!(
+            c.subscribe(&nine).await.expect("suback"),
+            vec![quota; 9],
+            "more than 8 filters in one SUBSCRIBE"
+        );
+        for batch in 0..7 {
+            let size = if batch == 6 { 2 } else { 8 };
+            let filters: Vec<String> = (0..size).map(|i| format!("t/{batch}/{i}")).collect();
+            let filters: Vec<(&str, u8)> = filters.iter().map(|f| (f.as_str(), 0)).collect();
+            c.subscribe(&filters).await.expect("suback");
+        }
+        assert_eq!(
+            c.subscribe(&[("t/x", 0)]).await.expect("suback"),
+            vec![quota],
+            "51st subscription"
+        );
+        assert_eq!(
+            c.subscribe(&[("bad/#/x", 0)]).await.expect("suback"),
+            vec![invalid]
+        );
+    }
+}
+
+#[tokio::test]
+async fn receive_is_checked_on_every_delivery() {
+    let mut fleet = Fleet::new().await;
+    let policy = r#"{"Statement":[
+        {"Effect":"Allow","Action":["iot:Connect","iot:Publish","iot:Subscribe","iot:Receive"],"Resource":"*"},
+        {"Effect":"Deny","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/a/restricted/*"}]}"#;
+    let dev = fleet.device("dev", Some(policy)).await;
+    let mut sub = fleet.client(&dev, "sub", Version::V311).await;
+    assert_eq!(sub.subscribe(&[("a/#", 1)]).await.expect("suback"), vec![1]);
+    let mut publisher = fleet.client(&dev, "pub", Version::V311).await;
+    publisher
+        .publish("a/restricted/x", "hidden", 1, false)
+        .await
+        .expect("puback");
+    publisher
+        .publish("a/open", "shown", 1, false)
+        .await
+        .expect("puback");
+    assert_eq!(
+        &sub.next_message().await.expect("delivery").payload[..],
+        b"shown"
+    );
+}
+
+#[tokio::test]
+async fn qos2_reserved_topics_and_oversize_payloads_are_refused() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut v5 = fleet.client(&dev, "q5", Version::V5).await;
+    v5.send(&Packet::Publish(Publish {
+        topic: "t".into(),
+        payload: "x".into(),
+        qos: 2,
+        retain: false,
+        dup: false,
+        pkid: 1,
+        properties: None,
+    }))
+    .await
+    .expect("send");
+    assert_eq!(v5.expect_closed().await.expect("closed"), Some(0x9B));
+    let mut v5 = fleet.client(&dev, "r5", Version::V5).await;
+    assert_eq!(
+        v5.publish("$SYS/x", "x", 1, false).await.expect("puback"),
+        Some(0x90)
+    );
+    assert_eq!(
+        v5.publish("1/2/3/4/5/6/7/8/9", "x", 1, false)
+            .await
+            .expect("puback"),
+        Some(0x90)
+    );
+    let mut v3 = fleet.client(&dev, "big3", Version::V311).await;
+    let big = vec![b'x'; 128 * 1024 + 1];
+    let r = v3.publish("t", big, 1, false).await;
+    assert!(
+        r.is_err(),
+        "payload over 128 KB closes the connection: {r:?}"
+    );
+    let mut v3 = fleet.client(&dev, "sys3", Version::V311).await;
+    assert!(
+        v3.publish("$aws/events/presence/connected/x", "x", 1, false)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut sub = fleet.client(&dev, "sub", Version::V5).await;
+    sub.subscribe(&[("u/1", 1), ("u/2", 1)])
+        .await
+        .expect("suback");
+    assert_eq!(
+        sub.unsubscribe(&["u/1", "never"]).await.expect("unsuback"),
+        vec![0, 0x11]
+    );
+    let mut publisher = fleet.client(&dev, "pub", Version::V5).await;
+    publisher
+        .publish("u/1", "gone", 1, false)
+        .await
+        .expect("puback");
+    publisher
+        .publish("u/2", "kept", 1, false)
+        .await
+        .expect("puback");
+    assert_eq!(
+        &sub.next_message().await.expect("delivery").payload[..],
+        b"kept"
+    );
+}
