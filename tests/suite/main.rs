@@ -6,6 +6,7 @@ mod api_certificates;
 mod api_errors;
 mod api_policies;
 mod api_things;
+mod load;
 mod mqtt;
 mod mqtt_admission;
 mod mqtt_pubsub;

@@ -2,6 +2,9 @@
 //! MQTT 3.1.1 or 5 with the broker's own codec, and reports refusals precisely: a TLS alert,
 //! a close before CONNACK, a CONNACK code, a SUBACK or PUBACK code.
 
+mod api;
+pub mod cli;
+pub mod load;
 mod tls;
 
 pub use iotmock_mqtt::{Packet, Publish, Version, Will};
@@ -265,6 +268,27 @@ impl DeviceClient {
             })
             .await?;
         Ok(Some(reason))
+    }
+
+    /// Sends a PUBLISH without waiting for its PUBACK; returns the packet id (0 for QoS 0).
+    pub async fn send_publish(
+        &mut self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: u8,
+    ) -> Result<u16, ClientError> {
+        let pkid = if qos > 0 { self.pkid() } else { 0 };
+        let p = Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos,
+            retain: false,
+            dup: false,
+            pkid,
+            properties: None,
+        };
+        self.send(&Packet::Publish(p)).await?;
+        Ok(pkid)
     }
 
     /// Subscribes and returns the SUBACK codes, one per filter.

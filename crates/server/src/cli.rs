@@ -25,6 +25,13 @@ pub struct Cli {
 enum Command {
     /// Run the mock (the default).
     Serve(ServeArgs),
+    /// Publish one message, like mosquitto_pub.
+    Pub(iotmock_client::cli::PubArgs),
+    /// Subscribe and print messages, like mosquitto_sub.
+    Sub(iotmock_client::cli::SubArgs),
+    /// Load-test a broker: handshakes or publish throughput.
+    #[command(subcommand)]
+    Load(iotmock_client::cli::LoadCmd),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -65,19 +72,31 @@ pub struct ServeArgs {
 /// Entry point of the `iotmock` binary.
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let tool = match cli.command {
+        Some(Command::Serve(args)) => return serve_logged(&runtime, args),
+        None => return serve_logged(&runtime, cli.serve),
+        Some(Command::Pub(a)) => runtime.block_on(iotmock_client::cli::run_pub(a)),
+        Some(Command::Sub(a)) => runtime.block_on(iotmock_client::cli::run_sub(a)),
+        Some(Command::Load(cmd)) => runtime.block_on(iotmock_client::cli::run_load(cmd)),
+    };
+    if let Err(message) = tool {
+        eprintln!("{message}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn serve_logged(runtime: &tokio::runtime::Runtime, args: ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    match cli.command {
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
-        None => runtime.block_on(serve(cli.serve)),
-    }
+    runtime.block_on(serve(args))
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {

@@ -1,0 +1,408 @@
+//! `iotmock pub`, `iotmock sub` (flags close to mosquitto_pub/sub, `-d` prints what mosquitto
+//! prints) and `iotmock load handshake|publish`. Refusals end with one line saying why.
+
+use crate::load::devices::{KeyType, register, root_ca};
+use crate::load::handshake::{self, HandshakePlan};
+use crate::load::publish::{self, PublishPlan};
+use crate::{ClientError, ConnectOptions, DeviceClient, TlsOptions, Version, client_config};
+use clap::{Args, Subcommand};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Connection flags shared by `pub` and `sub` (mosquitto's spellings; `-h` is the host).
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    #[arg(long)]
+    cafile: String,
+    #[arg(long)]
+    cert: Option<String>,
+    #[arg(long)]
+    key: Option<String>,
+    #[arg(short = 'h', long = "host", default_value = "localhost")]
+    host: String,
+    #[arg(short = 'p', long = "port", default_value_t = 8883)]
+    port: u16,
+    #[arg(short = 'i', long = "id")]
+    id: Option<String>,
+    #[arg(short = 'q', long = "qos", default_value_t = 0)]
+    qos: u8,
+    /// Protocol: mqttv311 (default) or mqttv5.
+    #[arg(short = 'V', long = "protocol-version", default_value = "mqttv311")]
+    protocol: String,
+    #[arg(short = 'k', long = "keepalive", default_value_t = 60)]
+    keep_alive: u16,
+    /// Print the packets sent and received, as mosquitto does.
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
+    /// ALPN protocol to offer (e.g. x-amzn-mqtt-ca for AWS's port 443).
+    #[arg(long)]
+    alpn: Option<String>,
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(disable_help_flag = true)]
+pub struct PubArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[arg(short = 't', long = "topic")]
+    topic: String,
+    #[arg(short = 'm', long = "message", default_value = "")]
+    message: String,
+    #[arg(short = 'r', long = "retain")]
+    retain: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(disable_help_flag = true)]
+pub struct SubArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[arg(short = 't', long = "topic", required = true)]
+    topics: Vec<String>,
+    /// Exit after this many messages.
+    #[arg(short = 'C', long = "count")]
+    count: Option<u64>,
+    /// Exit after this many seconds.
+    #[arg(short = 'W', long = "timeout")]
+    timeout: Option<u64>,
+    /// Print the topic before each message.
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+}
+
+fn read(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("Error: cannot read {path}: {e}"))
+}
+
+fn version(s: &str) -> Result<Version, String> {
+    match s {
+        "mqttv311" | "311" => Ok(Version::V311),
+        "mqttv5" | "5" => Ok(Version::V5),
+        other => Err(format!(
+            "Error: unsupported protocol version '{other}' (mqttv311 or mqttv5)"
+        )),
+    }
+}
+
+/// One line explaining a refusal, for a human at a terminal.
+pub fn explain(e: &ClientError) -> String {
+    match e {
+        ClientError::ClosedBeforeConnack => "Error: the broker closed the connection before CONNACK (AWS IoT refuses an unknown, inactive or unauthorized MQTT 3.1.1 client this way)".into(),
+        ClientError::Refused(code) => format!("Error: CONNACK refused the connection: {}", reason(*code)),
+        ClientError::Tls(e) => format!("Error: TLS handshake failed: {e}"),
+        other => format!("Error: {other}"),
+    }
+}
+
+fn reason(code: u8) -> String {
+    let text = match code {
+        2 => "identifier rejected",
+        5 | 0x87 => "not authorized",
+        0x85 => "client identifier not valid",
+        0x9B => "QoS not supported",
+        0x90 => "topic name invalid",
+        0x97 => "quota exceeded",
+        _ => "refused",
+    };
+    format!("{text} ({code:#04x})")
+}
+
+async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String), String> {
+    let mut tls = TlsOptions::new(read(&c.cafile)?);
+    if let (Some(cert), Some(key)) = (&c.cert, &c.key) {
+        tls = tls.identity(read(cert)?, read(key)?);
+    }
+    if let Some(a) = &c.alpn {
+        tls.alpn = vec![a.as_bytes().to_vec()];
+    }
+    let config = client_config(&tls).map_err(|e| format!("Error: {e}"))?;
+    let id = c.id.clone().unwrap_or_else(|| default_id.to_string());
+    let mut opts = ConnectOptions::new(format!("{}:{}", c.host, c.port), id.clone())
+        .version(version(&c.protocol)?);
+    opts.server_name = c.host.clone();
+    opts.keep_alive = c.keep_alive;
+    if c.debug {
+        println!("Client {id} sending CONNECT");
+    }
+    let (client, _) = DeviceClient::connect(config, &opts)
+        .await
+        .map_err(|e| explain(&e))?;
+    if c.debug {
+        println!("Client {id} received CONNACK (0)");
+    }
+    Ok((client, id))
+}
+
+/// `iotmock pub`.
+pub async fn run_pub(a: PubArgs) -> Result<(), String> {
+    let (mut client, id) = connect(&a.conn, &format!("iotmock-pub-{}", std::process::id())).await?;
+    let d = a.conn.debug;
+    if d {
+        println!(
+            "Client {id} sending PUBLISH (d0, q{}, r{}, m1, '{}', ... ({} bytes))",
+            a.conn.qos,
+            u8::from(a.retain),
+            a.topic,
+            a.message.len()
+        );
+    }
+    match client
+        .publish(
+            &a.topic,
+            a.message.clone().into_bytes(),
+            a.conn.qos,
+            a.retain,
+        )
+        .await
+    {
+        Ok(Some(0)) if d => println!("Client {id} received PUBACK (Mid: 1, RC:0)"),
+        Ok(Some(code)) if code != 0 => {
+            return Err(format!(
+                "Error: PUBACK refused the message: {}",
+                reason(code)
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return Err(format!("Error: publish failed: {e}")),
+    }
+    if d {
+        println!("Client {id} sending DISCONNECT");
+    }
+    client.disconnect().await.map_err(|e| format!("Error: {e}"))
+}
+
+/// `iotmock sub`.
+pub async fn run_sub(a: SubArgs) -> Result<(), String> {
+    let (mut client, id) = connect(&a.conn, &format!("iotmock-sub-{}", std::process::id())).await?;
+    let filters: Vec<(&str, u8)> = a.topics.iter().map(|t| (t.as_str(), a.conn.qos)).collect();
+    if a.conn.debug {
+        println!(
+            "Client {id} sending SUBSCRIBE (Mid: 1, Topic: {}, QoS: {})",
+            a.topics.join(", "),
+            a.conn.qos
+        );
+    }
+    let codes = client
+        .subscribe(&filters)
+        .await
+        .map_err(|e| format!("Error: {e}"))?;
+    if a.conn.debug {
+        println!("Client {id} received SUBACK");
+        println!(
+            "Subscribed (mid: 1): {}",
+            codes
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(bad) = codes.iter().find(|c| **c >= 0x80) {
+        return Err(format!(
+            "Error: SUBACK refused the subscription: {}",
+            reason(*bad)
+        ));
+    }
+    let deadline = a
+        .timeout
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let mut received = 0;
+    while a.count.is_none_or(|c| received < c) {
+        let next = client.next_message();
+        let msg = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, next).await {
+                Ok(m) => m,
+                Err(_) => break,
+            },
+            None => next.await,
+        };
+        match msg {
+            Ok(m) if a.verbose => println!("{} {}", m.topic, String::from_utf8_lossy(&m.payload)),
+            Ok(m) => println!("{}", String::from_utf8_lossy(&m.payload)),
+            Err(ClientError::Timeout(_)) => continue,
+            Err(e) => return Err(explain(&e)),
+        }
+        received += 1;
+    }
+    client.disconnect().await.map_err(|e| format!("Error: {e}"))
+}
+
+/// `iotmock load ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum LoadCmd {
+    /// Full mutual-TLS handshakes + CONNECT/CONNACK.
+    Handshake(HandshakeArgs),
+    /// P publishers x S subscribers, end to end.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Broker address.
+    #[arg(long, default_value = "127.0.0.1:8883")]
+    mqtt: String,
+    /// TLS server name.
+    #[arg(long, default_value = "localhost")]
+    server_name: String,
+    /// The mock's API, to register devices and fetch its root CA.
+    #[arg(long, default_value = "http://127.0.0.1:4580")]
+    api: String,
+    /// Register this many devices through the API first.
+    #[arg(long)]
+    devices: Option<usize>,
+    #[arg(long, value_enum, default_value = "ec")]
+    key_type: KeyType,
+    /// Or use these files (any MQTT-over-TLS broker): trust anchor, client certificate and key.
+    #[arg(long)]
+    cafile: Option<String>,
+    #[arg(long)]
+    cert: Option<String>,
+    #[arg(long)]
+    key: Option<String>,
+    #[arg(short = 'V', long = "protocol-version", default_value = "mqttv311")]
+    protocol: String,
+    /// TLS 1.2 only (default: 1.3 and 1.2).
+    #[arg(long)]
+    tls12: bool,
+    /// Machine-readable output (one JSON object).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HandshakeArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[arg(short = 'c', long, default_value_t = 8)]
+    concurrency: usize,
+    /// Stop after this long (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Stop after this many attempts.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Target attempts per second (default: as fast as the concurrency allows).
+    #[arg(long)]
+    rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[arg(short = 'P', long, default_value_t = 1)]
+    publishers: usize,
+    #[arg(short = 'S', long, default_value_t = 1)]
+    subscribers: usize,
+    #[arg(short = 'q', long, default_value_t = 0)]
+    qos: u8,
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Messages per publisher.
+    #[arg(long, default_value_t = 10_000)]
+    count: u64,
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+}
+
+/// `10s`, `500ms`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| format!("bad duration '{s}'"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("bad duration unit in '{s}' (ms, s, m)")),
+    };
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("duration '{s}' out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+async fn identities(t: &TargetArgs) -> Result<Vec<std::sync::Arc<rustls::ClientConfig>>, String> {
+    let mut list = match (&t.devices, &t.cert, &t.key) {
+        (Some(n), _, _) => {
+            let root = match &t.cafile {
+                Some(f) => read(f)?,
+                None => root_ca(&t.api).await?,
+            };
+            eprintln!("registering {n} {:?} devices through {}", t.key_type, t.api);
+            register(&t.api, *n, t.key_type, &root).await?
+        }
+        (None, Some(cert), Some(key)) => {
+            let ca = t
+                .cafile
+                .as_deref()
+                .ok_or("--cafile is required with --cert")?;
+            vec![TlsOptions::new(read(ca)?).identity(read(cert)?, read(key)?)]
+        }
+        _ => {
+            return Err(
+                "give --devices N (register through the API) or --cafile/--cert/--key".into(),
+            );
+        }
+    };
+    for tls in &mut list {
+        tls.tls12_only = t.tls12;
+    }
+    list.iter()
+        .map(|o| client_config(o).map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn print(report: &crate::load::report::Report, json: bool) {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+}
+
+/// `iotmock load`.
+pub async fn run_load(cmd: LoadCmd) -> Result<(), String> {
+    let progress = std::io::stderr().is_terminal();
+    match cmd {
+        LoadCmd::Handshake(a) => {
+            let configs = identities(&a.target).await?;
+            let plan = HandshakePlan {
+                addr: a.target.mqtt.clone(),
+                server_name: a.target.server_name.clone(),
+                version: version(&a.target.protocol)?,
+                concurrency: a.concurrency,
+                duration: a.duration,
+                count: a.count,
+                rate: a.rate,
+                timeout: Duration::from_secs(10),
+            };
+            print(
+                &handshake::run(plan, configs, progress && !a.target.json).await,
+                a.target.json,
+            );
+        }
+        LoadCmd::Publish(a) => {
+            let configs = identities(&a.target).await?;
+            let plan = PublishPlan {
+                addr: a.target.mqtt.clone(),
+                server_name: a.target.server_name.clone(),
+                version: version(&a.target.protocol)?,
+                publishers: a.publishers,
+                subscribers: a.subscribers,
+                qos: a.qos.min(1),
+                size: a.size,
+                count: a.count,
+                duration: a.duration,
+            };
+            print(
+                &publish::run(plan, configs, progress && !a.target.json).await?,
+                a.target.json,
+            );
+        }
+    }
+    Ok(())
+}

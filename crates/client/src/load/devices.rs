@@ -1,0 +1,117 @@
+//! Where load identities come from: certificate files given on the command line (any
+//! MQTT-over-TLS broker, mosquitto included), or N devices registered through the mock's API
+//! (ECDSA P-256 from a CSR, or RSA-2048 from CreateKeysAndCertificate) with an allow-all policy.
+
+use crate::api::call;
+use crate::tls::TlsOptions;
+use serde_json::json;
+
+/// Key type of registered devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyType {
+    Ec,
+    Rsa,
+}
+
+const POLICY: &str = "iotmock-load-allow-all";
+const POLICY_DOC: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
+/// The mock's trust anchor, served by its API.
+pub async fn root_ca(api: &str) -> Result<String, String> {
+    let authority = api.trim_start_matches("http://").trim_end_matches('/');
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("API {authority}: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get("/iotmock/AmazonRootCA1.pem")
+        .header("host", authority)
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(body.to_bytes().to_vec()).map_err(|e| e.to_string())
+}
+
+async fn register_one(api: &str, key_type: KeyType) -> Result<(String, String, String), String> {
+    let (out, key_pem) = match key_type {
+        KeyType::Rsa => {
+            let out = call(api, "POST", "/keys-and-certificate?setAsActive=true", None).await?;
+            let key = out["keyPair"]["PrivateKey"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (out, key)
+        }
+        KeyType::Ec => {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+                .map_err(|e| e.to_string())?;
+            let mut params = rcgen::CertificateParams::default();
+            params.distinguished_name = rcgen::DistinguishedName::new();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "iotmock load device");
+            let csr = params
+                .serialize_request(&key)
+                .and_then(|c| c.pem())
+                .map_err(|e| e.to_string())?;
+            let out = call(
+                api,
+                "POST",
+                "/certificates?setAsActive=true",
+                Some(json!({ "certificateSigningRequest": csr })),
+            )
+            .await?;
+            (out, key.serialize_pem())
+        }
+    };
+    let cert = out["certificatePem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let arn = out["certificateArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    Ok((cert, key_pem, arn))
+}
+
+/// Registers `n` ACTIVE devices with an allow-all policy; returns their TLS identities.
+pub async fn register(
+    api: &str,
+    n: usize,
+    key_type: KeyType,
+    root_pem: &str,
+) -> Result<Vec<TlsOptions>, String> {
+    match call(
+        api,
+        "POST",
+        &format!("/policies/{POLICY}"),
+        Some(json!({ "policyDocument": POLICY_DOC })),
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(e) if e.contains("409") => {}
+        Err(e) => return Err(e),
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (cert, key, arn) = register_one(api, key_type).await?;
+        call(
+            api,
+            "PUT",
+            &format!("/target-policies/{POLICY}"),
+            Some(json!({ "target": arn })),
+        )
+        .await?;
+        out.push(TlsOptions::new(root_pem).identity(cert, key));
+    }
+    Ok(out)
+}

@@ -1,0 +1,8 @@
+//! The load generator: `handshake` (full mutual-TLS handshakes plus CONNECT/CONNACK) and
+//! `publish` (P publishers x S subscribers, end-to-end latency, lost and duplicated counts).
+//! Every run is bounded by count and by time and stops by itself.
+
+pub mod devices;
+pub mod handshake;
+pub mod publish;
+pub mod report;

@@ -1,0 +1,250 @@
+//! P publishers x S subscribers on one topic: end-to-end messages per second, latency from
+//! the publish timestamp carried in each payload, and lost and duplicated deliveries.
+
+use super::report::{Report, histogram};
+use crate::{ConnectOptions, DeviceClient, Packet, Version};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// QoS 1 publishes in flight per publisher (AWS accepts 100 unacknowledged).
+const WINDOW: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct PublishPlan {
+    pub addr: String,
+    pub server_name: String,
+    pub version: Version,
+    pub publishers: usize,
+    pub subscribers: usize,
+    pub qos: u8,
+    pub size: usize,
+    /// Messages per publisher.
+    pub count: u64,
+    pub duration: Duration,
+}
+
+/// A spinner on a terminal, nothing otherwise.
+pub fn progress_bar(enabled: bool, what: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) =
+        ProgressStyle::with_template(&format!("{{spinner}} {what} {{elapsed}} {{msg}}"))
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn payload(publisher: u32, seq: u32, t0: Instant, size: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(size.max(16));
+    p.extend_from_slice(&(t0.elapsed().as_nanos() as u64).to_be_bytes());
+    p.extend_from_slice(&publisher.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.resize(size.max(16), b'x');
+    p
+}
+
+fn decode(p: &[u8]) -> Option<(u64, u32, u32)> {
+    let t = u64::from_be_bytes(p.get(..8)?.try_into().ok()?);
+    let a = u32::from_be_bytes(p.get(8..12)?.try_into().ok()?);
+    let b = u32::from_be_bytes(p.get(12..16)?.try_into().ok()?);
+    Some((t, a, b))
+}
+
+async fn connect(
+    plan: &PublishPlan,
+    config: Arc<rustls::ClientConfig>,
+    id: String,
+) -> Result<DeviceClient, String> {
+    let mut opts = ConnectOptions::new(plan.addr.clone(), id.clone()).version(plan.version);
+    opts.server_name = plan.server_name.clone();
+    DeviceClient::connect(config, &opts)
+        .await
+        .map(|(c, _)| c)
+        .map_err(|e| format!("{id}: {e}"))
+}
+
+async fn publisher(
+    mut client: DeviceClient,
+    idx: u32,
+    plan: PublishPlan,
+    topic: String,
+    t0: Instant,
+    deadline: Instant,
+) -> u64 {
+    let mut outstanding = 0usize;
+    let mut sent = 0;
+    for seq in 0..plan.count {
+        if Instant::now() >= deadline {
+            break;
+        }
+        if client
+            .send_publish(&topic, payload(idx, seq as u32, t0, plan.size), plan.qos)
+            .await
+            .is_err()
+        {
+            break;
+        }
+        sent += 1;
+        if plan.qos == 1 {
+            outstanding += 1;
+            while outstanding >= WINDOW {
+                match tokio::time::timeout_at(deadline.into(), client.recv()).await {
+                    Ok(Ok(Packet::PubAck { .. })) => outstanding -= 1,
+                    Ok(Ok(_)) => {}
+                    _ => return sent,
+                }
+            }
+        }
+    }
+    while outstanding > 0 {
+        match tokio::time::timeout_at(deadline.into(), client.recv()).await {
+            Ok(Ok(Packet::PubAck { .. })) => outstanding -= 1,
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    let _ = client.disconnect().await;
+    sent
+}
+
+struct Received {
+    unique: u64,
+    duplicates: u64,
+    latency: Histogram<u64>,
+    last: Option<Instant>,
+}
+
+async fn subscriber(
+    mut client: DeviceClient,
+    expected: u64,
+    t0: Instant,
+    deadline: Instant,
+) -> Received {
+    let mut seen = HashSet::new();
+    let mut r = Received {
+        unique: 0,
+        duplicates: 0,
+        latency: histogram(),
+        last: None,
+    };
+    while r.unique < expected {
+        let Ok(Ok(msg)) = tokio::time::timeout_at(deadline.into(), client.next_message()).await
+        else {
+            break;
+        };
+        let Some((sent_ns, p, s)) = decode(&msg.payload) else {
+            continue;
+        };
+        if seen.insert((p, s)) {
+            r.unique += 1;
+            let now_ns = t0.elapsed().as_nanos() as u64;
+            let _ = r
+                .latency
+                .record((now_ns.saturating_sub(sent_ns) / 1000).max(1));
+            r.last = Some(Instant::now());
+        } else {
+            r.duplicates += 1;
+        }
+    }
+    let _ = client.disconnect().await;
+    r
+}
+
+/// Runs the plan; `configs` are device identities used in turn.
+pub async fn run(
+    plan: PublishPlan,
+    configs: Vec<Arc<rustls::ClientConfig>>,
+    progress: bool,
+) -> Result<Report, String> {
+    let pick = |i: usize| {
+        configs
+            .get(i % configs.len().max(1))
+            .cloned()
+            .ok_or("no device identity")
+    };
+    let run_id = std::process::id();
+    let topic = format!("load/{run_id}/t");
+    let mut subs = Vec::new();
+    for i in 0..plan.subscribers {
+        let mut c = connect(&plan, pick(i)?, format!("lsub-{run_id}-{i}")).await?;
+        let codes = c
+            .subscribe(&[(&topic, plan.qos)])
+            .await
+            .map_err(|e| e.to_string())?;
+        if codes.first().is_some_and(|c| *c > 1) {
+            return Err(format!("subscription refused with code {codes:?}"));
+        }
+        subs.push(c);
+    }
+    let mut pubs = Vec::new();
+    for i in 0..plan.publishers {
+        pubs.push(
+            connect(
+                &plan,
+                pick(plan.subscribers + i)?,
+                format!("lpub-{run_id}-{i}"),
+            )
+            .await?,
+        );
+    }
+    let bar = progress_bar(progress, "publishing");
+    let t0 = Instant::now();
+    let pub_deadline = t0 + plan.duration;
+    let sub_deadline = pub_deadline + Duration::from_secs(5);
+    let expected = plan.count * plan.publishers as u64;
+    let sub_tasks: Vec<_> = subs
+        .into_iter()
+        .map(|c| tokio::spawn(subscriber(c, expected, t0, sub_deadline)))
+        .collect();
+    let pub_tasks: Vec<_> = pubs
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            tokio::spawn(publisher(
+                c,
+                i as u32,
+                plan.clone(),
+                topic.clone(),
+                t0,
+                pub_deadline,
+            ))
+        })
+        .collect();
+    let mut published = 0;
+    for t in pub_tasks {
+        published += t.await.unwrap_or(0);
+    }
+    let (mut unique, mut dups, mut latency, mut last) = (0u64, 0u64, histogram(), t0);
+    for t in sub_tasks {
+        if let Ok(r) = t.await {
+            unique += r.unique;
+            dups += r.duplicates;
+            let _ = latency.add(&r.latency);
+            last = last.max(r.last.unwrap_or(t0));
+        }
+    }
+    bar.finish_and_clear();
+    let should = published * plan.subscribers as u64;
+    let mut extra = BTreeMap::new();
+    extra.insert("published".into(), published.into());
+    extra.insert("expected_deliveries".into(), should.into());
+    extra.insert("lost".into(), should.saturating_sub(unique).into());
+    extra.insert("duplicated".into(), dups.into());
+    Ok(Report {
+        scenario: format!(
+            "publish ({:?}, QoS {}, {} B, {} -> {})",
+            plan.version, plan.qos, plan.size, plan.publishers, plan.subscribers
+        ),
+        ok: unique,
+        elapsed: last.duration_since(t0).max(Duration::from_millis(1)),
+        latency,
+        failures: BTreeMap::new(),
+        extra,
+    })
+}
