@@ -1,7 +1,7 @@
 //! `iotmock pub`, `iotmock sub` (flags close to mosquitto_pub/sub, `-d` prints what mosquitto
 //! prints) and `iotmock load handshake|publish`. Refusals end with one line saying why.
 
-use crate::load::devices::{KeyType, register, root_ca};
+use crate::load::devices::{KeyType, load, register, root_ca, save};
 use crate::load::handshake::{self, HandshakePlan};
 use crate::load::publish::{self, PublishPlan};
 use crate::{ClientError, ConnectOptions, DeviceClient, TlsOptions, Version, client_config};
@@ -254,6 +254,9 @@ pub struct TargetArgs {
     devices: Option<usize>,
     #[arg(long, value_enum, default_value = "ec")]
     key_type: KeyType,
+    /// Keep registered devices here and reuse them on later runs.
+    #[arg(long)]
+    certs_dir: Option<std::path::PathBuf>,
     /// Or use these files (any MQTT-over-TLS broker): trust anchor, client certificate and key.
     #[arg(long)]
     cafile: Option<String>,
@@ -325,16 +328,31 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `--devices N`: saved identities from `--certs-dir` when there are enough, else new ones.
+async fn registered(t: &TargetArgs, n: usize) -> Result<Vec<TlsOptions>, String> {
+    let saved = match &t.certs_dir {
+        Some(dir) => load(dir)?,
+        None => Vec::new(),
+    };
+    if saved.len() >= n {
+        eprintln!("reusing {n} devices saved in the certs dir");
+        return Ok(saved.into_iter().take(n).collect());
+    }
+    let root = match &t.cafile {
+        Some(f) => read(f)?,
+        None => root_ca(&t.api).await?,
+    };
+    eprintln!("registering {n} {:?} devices through {}", t.key_type, t.api);
+    let ids = register(&t.api, n, t.key_type, &root).await?;
+    if let Some(dir) = &t.certs_dir {
+        save(dir, &ids)?;
+    }
+    Ok(ids)
+}
+
 async fn identities(t: &TargetArgs) -> Result<Vec<std::sync::Arc<rustls::ClientConfig>>, String> {
     let mut list = match (&t.devices, &t.cert, &t.key) {
-        (Some(n), _, _) => {
-            let root = match &t.cafile {
-                Some(f) => read(f)?,
-                None => root_ca(&t.api).await?,
-            };
-            eprintln!("registering {n} {:?} devices through {}", t.key_type, t.api);
-            register(&t.api, *n, t.key_type, &root).await?
-        }
+        (Some(n), _, _) => registered(t, *n).await?,
         (None, Some(cert), Some(key)) => {
             let ca = t
                 .cafile

@@ -39,6 +39,49 @@ pub async fn root_ca(api: &str) -> Result<String, String> {
     String::from_utf8(body.to_bytes().to_vec()).map_err(|e| e.to_string())
 }
 
+/// Saves registered identities to `dir` (`device-N.crt`, `device-N.key`, `ca.pem`), so later
+/// runs reuse them (and a device deactivated between runs shows up under its refusal).
+pub fn save(dir: &std::path::Path, ids: &[TlsOptions]) -> Result<(), String> {
+    let err = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(err)?;
+    if let Some(first) = ids.first() {
+        std::fs::write(dir.join("ca.pem"), &first.root_pem).map_err(err)?;
+    }
+    for (i, id) in ids.iter().enumerate() {
+        std::fs::write(
+            dir.join(format!("device-{i}.crt")),
+            id.cert_pem.as_deref().unwrap_or_default(),
+        )
+        .map_err(err)?;
+        std::fs::write(
+            dir.join(format!("device-{i}.key")),
+            id.key_pem.as_deref().unwrap_or_default(),
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Identities saved by [`save`], in order; empty when `dir` holds none.
+pub fn load(dir: &std::path::Path) -> Result<Vec<TlsOptions>, String> {
+    let Ok(root) = std::fs::read_to_string(dir.join("ca.pem")) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for i in 0.. {
+        let (crt, key) = (
+            dir.join(format!("device-{i}.crt")),
+            dir.join(format!("device-{i}.key")),
+        );
+        let (Ok(crt), Ok(key)) = (std::fs::read_to_string(crt), std::fs::read_to_string(key))
+        else {
+            break;
+        };
+        out.push(TlsOptions::new(root.clone()).identity(crt, key));
+    }
+    Ok(out)
+}
+
 async fn register_one(api: &str, key_type: KeyType) -> Result<(String, String, String), String> {
     let (out, key_pem) = match key_type {
         KeyType::Rsa => {
