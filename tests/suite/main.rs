@@ -9,6 +9,7 @@ mod api_things;
 mod load;
 mod mqtt;
 mod mqtt_admission;
+mod mqtt_aws;
 mod mqtt_pubsub;
 mod restart;
 mod support;

@@ -11,3 +11,19 @@ mod views;
 pub mod wire;
 
 pub use server::{ApiServer, ApiState};
+
+/// A retained message as iot-data reports it.
+#[derive(Debug, Clone)]
+pub struct RetainedView {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub last_modified_ms: i64,
+}
+
+/// The broker as the iot-data operations see it.
+pub trait DataPlane: Send + Sync {
+    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool);
+    fn retained(&self, topic: &str) -> Option<RetainedView>;
+    fn list_retained(&self) -> Vec<RetainedView>;
+}

@@ -1,6 +1,6 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
-use crate::handlers::{cas, certs, policies, things};
+use crate::handlers::{cas, certs, data, policies, things};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
 use crate::wire::Reply;
@@ -78,6 +78,9 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["things", name, "principals"]) => things::list_principals(state, req, name),
         (Get, ["principals", "things"]) => things::list_principal_things(state, req),
         (Get, ["endpoint"]) => things::describe_endpoint(state, req),
+        (Post, ["topics", topic]) => data::publish(state, req, topic),
+        (Get, ["retainedMessage"]) => data::list_retained(state, req),
+        (Get, ["retainedMessage", topic]) => data::get_retained(state, req, topic),
         _ => Err(unknown_route(req)),
     }
 }

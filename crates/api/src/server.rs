@@ -30,6 +30,8 @@ pub struct ApiState {
     pub root_ca_pem: Arc<str>,
     /// Region for requests that carry no SigV4 credential scope.
     pub default_region: Arc<str>,
+    /// The broker, for the iot-data operations.
+    pub data: Option<Arc<dyn crate::DataPlane>>,
 }
 
 /// A running API server.

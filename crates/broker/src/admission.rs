@@ -5,11 +5,12 @@
 use crate::Shared;
 use crate::authz::{Action, Authz};
 use crate::connection::Conn;
+use crate::events::{self, Presence};
 use crate::refusal::{ConnectRefusal, connack_code};
 use iotmock_model::CertStatus;
 use iotmock_mqtt::rules::{clamp_keep_alive, validate_client_id};
 use iotmock_mqtt::topic::validate_topic;
-use iotmock_mqtt::{ConnAckProps, Connect, Packet, Version};
+use iotmock_mqtt::{ConnAckProps, Connect, Packet, Version, Will};
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -19,6 +20,51 @@ pub(crate) struct Admitted {
     pub keep_alive: u16,
     pub authz: Authz,
     pub attributes: Vec<&'static str>,
+    pub will: Option<Will>,
+    pub presence: Presence,
+    pub conn_id: u64,
+    /// How long the session outlives the connection (persistent sessions), in ms.
+    pub keep_ms: Option<i64>,
+    pub rx: tokio::sync::mpsc::Receiver<crate::hub::Outbound>,
+}
+
+/// Session expiry: 3.1.1 cleanSession=0 gets the maximum; MQTT 5 asks for an interval that is
+/// capped at the maximum. Returns (keep seconds, the interval to advertise when capped).
+fn session_expiry(c: &Connect, version: Version, max_secs: u64) -> (Option<u64>, Option<u32>) {
+    match version {
+        Version::V311 if !c.clean_start => (Some(max_secs), None),
+        Version::V311 => (None, None),
+        Version::V5 => match c.session_expiry.map(u64::from) {
+            None | Some(0) => (None, None),
+            Some(asked) if asked > max_secs => (Some(max_secs), u32::try_from(max_secs).ok()),
+            Some(asked) => (Some(asked), None),
+        },
+    }
+}
+
+/// JITR: an unknown certificate issued by an ACTIVE CA with auto-registration enabled is
+/// registered PENDING_ACTIVATION and the event published; a certificate still pending gets
+/// the event again. Either way the connection is refused; `Some` says why.
+fn just_in_time(shared: &Shared, leaf: &[u8], cert_id: &str) -> Option<String> {
+    let status = shared.registry.read().ok()?.certificate_status(cert_id);
+    let account = shared.registry.read().ok()?.account().to_string();
+    match status {
+        None => {
+            let registered = shared.registry.write().ok()?.auto_register(leaf)?;
+            events::certificate_registered(&shared.hub, cert_id, &registered.ca_id, &account);
+            Some(format!(
+                "certificate {cert_id} was registered just in time as PENDING_ACTIVATION under CA {} (activate it and reconnect)",
+                registered.ca_id
+            ))
+        }
+        Some((CertStatus::PendingActivation, ca)) => {
+            if let Some(ca) = ca {
+                events::certificate_registered(&shared.hub, cert_id, &ca, &account);
+            }
+            Some(format!("certificate {cert_id} is PENDING_ACTIVATION"))
+        }
+        Some(_) => None,
+    }
 }
 
 fn now_secs() -> i64 {
@@ -53,7 +99,7 @@ pub(crate) fn authorize(
     if !principal.cert.is_valid_at(now_secs()) {
         return Err(format!("certificate {cert_id} is expired or not yet valid"));
     }
-    let authz = Authz::new(principal, client_id, Some(peer.ip()), attributes);
+    let mut authz = Authz::new(principal, client_id, Some(peer.ip()), attributes);
     let checked = authz.check(Action::Connect, client_id);
     if !checked.decision.allowed() {
         return Err(format!(
@@ -118,11 +164,15 @@ pub(crate) async fn admit<S: AsyncRead + AsyncWrite>(
 ) -> Option<Admitted> {
     let cert_id = iotmock_model::certificate_id(leaf);
     let attributes = attributes_of(&connect, conn.version);
+    let jitr = just_in_time(shared, leaf, &cert_id);
     let result = check_packet(&connect, conn.version).and_then(|assigned| {
+        if let Some(reason) = jitr {
+            return Err((ConnectRefusal::NotAuthorized, reason));
+        }
         let client_id = assigned
             .clone()
             .unwrap_or_else(|| connect.client_id.clone());
-        let authz = authorize(shared, &cert_id, &client_id, conn.peer, &attributes)
+        let mut authz = authorize(shared, &cert_id, &client_id, conn.peer, &attributes)
             .map_err(|r| (ConnectRefusal::NotAuthorized, r))?;
         if let Some(will) = &connect.will {
             let checked = authz.check(Action::Publish, &will.topic);
@@ -152,32 +202,55 @@ pub(crate) async fn admit<S: AsyncRead + AsyncWrite>(
                         props: ConnAckProps::default(),
                     })
                     .await;
+                let _ = conn.flush().await;
             }
             return None;
         }
     };
     let keep_alive = clamp_keep_alive(connect.keep_alive);
+    let (keep, advertised) = session_expiry(
+        &connect,
+        conn.version,
+        shared.settings.session_expiry.as_secs(),
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(crate::hub::QUEUE_DEPTH);
+    let registered = shared
+        .hub
+        .register(&client_id, tx.clone(), connect.clean_start);
     let props = ConnAckProps {
         assigned_client_id: assigned,
         server_keep_alive: (keep_alive != connect.keep_alive).then_some(keep_alive),
+        session_expiry: advertised,
         ..ConnAckProps::default()
     };
-    if conn
-        .send(&Packet::ConnAck {
-            session_present: false,
-            code: 0,
-            props,
-        })
-        .await
-        .is_err()
-    {
+    let ack = Packet::ConnAck {
+        session_present: registered.session_present,
+        code: 0,
+        props,
+    };
+    if conn.send(&ack).await.is_err() || conn.flush().await.is_err() {
+        shared.hub.unregister(&client_id, registered.conn_id, None);
         return None;
     }
-    tracing::info!(peer = %conn.peer, %client_id, certificate = %cert_id, version = ?conn.version, "connected");
+    for (msg, qos) in registered.queued {
+        let _ = tx.try_send(crate::hub::Outbound::Deliver(msg, qos));
+    }
+    tracing::debug!(peer = %conn.peer, %client_id, certificate = %cert_id, version = ?conn.version, session_present = registered.session_present, "connected");
+    let presence = Presence {
+        session: crate::hub::session_id(),
+        principal: cert_id,
+        version: shared.hub.next_version(&client_id),
+        client_id: client_id.clone(),
+    };
     Some(Admitted {
         client_id,
         keep_alive,
         authz,
         attributes,
+        will: connect.will,
+        presence,
+        conn_id: registered.conn_id,
+        keep_ms: keep.map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)),
+        rx,
     })
 }

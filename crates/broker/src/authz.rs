@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// The data-plane actions the broker checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Connect,
     Publish,
@@ -48,7 +48,13 @@ pub struct Checked {
 pub struct Authz {
     pub principal: Principal,
     vars: HashMap<String, Vec<String>>,
+    /// Decisions already made on this connection (policies and variables are fixed until the
+    /// registry changes, which builds a new `Authz`).
+    cache: HashMap<(Action, String), Checked>,
 }
+
+/// Decisions remembered per connection before the cache starts over.
+const CACHE_LIMIT: usize = 4096;
 
 /// Certificate values holding these characters are not substituted, as in AWS.
 fn substitutable(v: &str) -> bool {
@@ -148,11 +154,18 @@ impl Authz {
                 connect_attributes.iter().map(|s| s.to_string()).collect(),
             );
         }
-        Self { principal, vars }
+        Self {
+            principal,
+            vars,
+            cache: HashMap::new(),
+        }
     }
 
     /// Evaluates `action` on `name` (client id, topic or topic filter).
-    pub fn check(&self, action: Action, name: &str) -> Checked {
+    pub fn check(&mut self, action: Action, name: &str) -> Checked {
+        if let Some(hit) = self.cache.get(&(action, name.to_string())) {
+            return hit.clone();
+        }
         let resource = self.principal.resource(action.resource_kind(), name);
         let decision = evaluate(
             &self.principal.policies,
@@ -162,7 +175,13 @@ impl Authz {
             },
             &self.vars,
         );
-        Checked { decision, resource }
+        let checked = Checked { decision, resource };
+        if self.cache.len() >= CACHE_LIMIT {
+            self.cache.clear();
+        }
+        self.cache
+            .insert((action, name.to_string()), checked.clone());
+        checked
     }
 
     /// Logs a refusal once, with everything a user needs to fix the policy.

@@ -5,8 +5,9 @@
 use crate::Shared;
 use crate::admission::{Admitted, admit};
 use crate::authz::Action;
-use crate::hub::{Outbound, QUEUE_DEPTH};
-use crate::refusal::{CloseReason, disconnect_code};
+use crate::events;
+use crate::hub::Outbound;
+use crate::refusal::{CloseReason, End, disconnect_code};
 use bytes::BytesMut;
 use iotmock_mqtt::{Packet, Publish, Version, decode, detect_version, encode};
 use std::sync::Arc;
@@ -18,23 +19,34 @@ use tokio::time::Instant;
 /// What handling a packet decided.
 pub(crate) enum Flow {
     Continue,
-    /// Close; with a reason the broker sends a v5 DISCONNECT first and logs it.
-    Close(Option<CloseReason>),
+    /// The connection ends (the broker sends a v5 DISCONNECT first when it closes it).
+    End(End),
 }
 
 pub(crate) struct Conn<S> {
     pub rd: ReadHalf<S>,
     pub wr: WriteHalf<S>,
     pub buf: BytesMut,
+    /// Encoded packets not yet written: answers and deliveries are written in batches.
+    pub out: BytesMut,
     pub version: Version,
     pub peer: std::net::SocketAddr,
 }
 
 impl<S: AsyncRead + AsyncWrite> Conn<S> {
+    /// Queues `packet` for the next [`Conn::flush`].
     pub async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
-        let mut out = BytesMut::with_capacity(64);
-        encode(packet, self.version, &mut out).map_err(std::io::Error::other)?;
-        self.wr.write_all(&out).await
+        encode(packet, self.version, &mut self.out).map_err(std::io::Error::other)
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = self.wr.write_all(&self.out).await;
+        self.out.clear();
+        result
     }
 
     /// Reads until CONNECT has arrived and fixes the protocol version from it.
@@ -73,6 +85,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         rd,
         wr,
         buf: BytesMut::with_capacity(4096),
+        out: BytesMut::with_capacity(4096),
         version: Version::V311,
         peer,
     };
@@ -83,22 +96,27 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
             return;
         }
     };
-    let Some(admitted) = admit(&mut conn, connect, &leaf, &shared).await else {
+    let Some(mut admitted) = admit(&mut conn, connect, &leaf, &shared).await else {
         let _ = conn.wr.shutdown().await;
         return;
     };
-    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-    let conn_id = shared.hub.register(&admitted.client_id, tx);
     let client_id = admitted.client_id.clone();
+    let (conn_id, keep_ms) = (admitted.conn_id, admitted.keep_ms);
+    let rx = std::mem::replace(&mut admitted.rx, mpsc::channel(1).1);
+    events::connected(&shared.hub, &admitted.presence, &peer.ip().to_string());
     let mut session = Session {
         conn,
         admitted,
         shared: shared.clone(),
         next_pkid: 0,
     };
-    let reason = session.run(rx).await;
-    shared.hub.unregister(&client_id, conn_id);
-    session.close(reason).await;
+    let end = session.run(rx).await;
+    shared.hub.unregister(&client_id, conn_id, keep_ms);
+    session.close(end).await;
+    events::disconnected(&shared.hub, &session.admitted.presence, end.aws_reason());
+    if end.publishes_will() {
+        session.publish_will();
+    }
 }
 
 pub(crate) struct Session<S> {
@@ -113,7 +131,7 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
         Duration::from_millis(u64::from(self.admitted.keep_alive) * 1500)
     }
 
-    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>) -> Option<CloseReason> {
+    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
         let mut changes = self.shared.changes.clone();
         let mut deadline = Instant::now() + self.keep_alive();
         loop {
@@ -121,15 +139,15 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                 match decode(&mut self.conn.buf, self.conn.version) {
                     Ok(Some(packet)) => {
                         deadline = Instant::now() + self.keep_alive();
-                        if let Flow::Close(reason) = self.handle(packet).await {
-                            return reason;
+                        if let Flow::End(end) = self.handle(packet).await {
+                            return end;
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
                         self.log_close(&format!("malformed input: {e}"));
                         let too_large = matches!(e, iotmock_mqtt::CodecError::TooLarge(_));
-                        return Some(if too_large {
+                        return End::Closed(if too_large {
                             CloseReason::PacketTooLarge
                         } else {
                             CloseReason::Malformed
@@ -137,33 +155,55 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                     }
                 }
             }
+            if self.conn.flush().await.is_err() {
+                return End::Lost;
+            }
             tokio::select! {
                 read = self.conn.rd.read_buf(&mut self.conn.buf) => match read {
-                    Ok(0) => { self.log_close("client closed the connection without DISCONNECT"); return None; }
+                    Ok(0) => { self.log_close("client closed the connection without DISCONNECT"); return End::Lost; }
                     Ok(_) => {}
-                    Err(e) => { self.log_close(&format!("read failed: {e}")); return None; }
+                    Err(e) => { self.log_close(&format!("read failed: {e}")); return End::Lost; }
                 },
-                Some(out) = rx.recv() => match out {
-                    Outbound::Deliver(msg, qos) => {
-                        if self.deliver(&msg, qos).await.is_err() { return None; }
-                    }
-                    Outbound::TakenOver => {
-                        self.log_close("another connection took over this client id");
-                        return Some(CloseReason::SessionTakenOver);
+                Some(out) = rx.recv() => {
+                    if let Some(end) = self.outbound(out, &mut rx).await {
+                        return end;
                     }
                 },
                 Ok(()) = changes.changed() => {
                     if let Err(reason) = self.recheck() {
                         self.log_close(&reason);
-                        return Some(CloseReason::NotAuthorized);
+                        return End::Closed(CloseReason::NotAuthorized);
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     self.log_close("keep-alive expired (1.5 x keep-alive without a packet)");
-                    return Some(CloseReason::KeepAliveTimeout);
+                    return End::Closed(CloseReason::KeepAliveTimeout);
                 }
             }
         }
+    }
+
+    /// Handles one queued item and whatever else is already waiting, batching the writes.
+    async fn outbound(
+        &mut self,
+        first: Outbound,
+        rx: &mut mpsc::Receiver<Outbound>,
+    ) -> Option<End> {
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Outbound::Deliver(msg, qos) => self.deliver(&msg, qos).await,
+                Outbound::TakenOver => {
+                    self.log_close("another connection took over this client id");
+                    return Some(End::Closed(CloseReason::SessionTakenOver));
+                }
+            }
+            if self.conn.out.len() > 64 * 1024 && self.conn.flush().await.is_err() {
+                return Some(End::Lost);
+            }
+            next = rx.try_recv().ok();
+        }
+        None
     }
 
     pub(crate) fn log_close(&self, reason: &str) {
@@ -183,8 +223,8 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
         Ok(())
     }
 
-    async fn close(&mut self, reason: Option<CloseReason>) {
-        if let (Some(r), Version::V5) = (reason, self.conn.version) {
+    async fn close(&mut self, end: End) {
+        if let (End::Closed(r), Version::V5) = (end, self.conn.version) {
             let _ = self
                 .conn
                 .send(&Packet::Disconnect {
@@ -193,7 +233,26 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                 })
                 .await;
         }
+        let _ = self.conn.flush().await;
         let _ = self.conn.wr.shutdown().await;
+    }
+
+    /// Publishes the will (checked for iot:Publish at CONNECT), keeping its retain flag.
+    fn publish_will(&self) {
+        let Some(will) = &self.admitted.will else {
+            return;
+        };
+        let msg = Publish {
+            topic: will.topic.clone(),
+            payload: will.payload.clone(),
+            qos: will.qos,
+            retain: will.retain,
+            dup: false,
+            pkid: 0,
+            properties: None,
+        };
+        tracing::debug!(client_id = %self.admitted.client_id, topic = %will.topic, "publishing the will");
+        self.shared.hub.publish(Arc::new(msg));
     }
 
     fn pkid(&mut self) -> u16 {
@@ -201,23 +260,22 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
         self.next_pkid
     }
 
-    /// Sends a queued message if iot:Receive allows it on its topic.
-    async fn deliver(&mut self, msg: &Publish, qos: u8) -> std::io::Result<()> {
+    /// Queues a message for the client if iot:Receive allows it on its topic.
+    async fn deliver(&mut self, msg: &Publish, qos: u8) {
         let checked = self.admitted.authz.check(Action::Receive, &msg.topic);
         if !checked.decision.allowed() {
             self.admitted
                 .authz
                 .log_refusal(Action::Receive, &checked, &self.admitted.client_id);
-            return Ok(());
+            return;
         }
         let pkid = if qos > 0 { self.pkid() } else { 0 };
         let out = Publish {
             qos,
             pkid,
-            retain: false,
             dup: false,
             ..msg.clone()
         };
-        self.conn.send(&Packet::Publish(out)).await
+        let _ = self.conn.send(&Packet::Publish(out)).await;
     }
 }

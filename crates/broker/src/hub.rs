@@ -4,13 +4,13 @@
 
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::subscriptions::Subscriptions;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
-/// Messages queued for one connection before it drops QoS 0 deliveries.
-pub const QUEUE_DEPTH: usize = 1024;
+/// Messages queued for one connection before further deliveries to it are discarded.
+pub const QUEUE_DEPTH: usize = 65_536;
 
 /// What a connection task is asked to do by others.
 #[derive(Debug)]
@@ -21,16 +21,62 @@ pub enum Outbound {
     TakenOver,
 }
 
+/// QoS 1 messages kept for an offline persistent session.
+pub const MAX_QUEUED: usize = 1000;
+
+/// A connection, or (`tx` None) the persistent session of a client that is offline.
 struct Client {
     conn_id: u64,
-    tx: mpsc::Sender<Outbound>,
+    tx: Option<mpsc::Sender<Outbound>>,
+    expires_ms: i64,
+    queue: std::collections::VecDeque<(Arc<Publish>, u8)>,
+}
+
+/// What registering a connection found.
+pub struct Registered {
+    pub conn_id: u64,
+    pub session_present: bool,
+    pub queued: Vec<(Arc<Publish>, u8)>,
+}
+
+/// A retained message and when it was last set.
+#[derive(Debug, Clone)]
+pub struct Retained {
+    pub message: Arc<Publish>,
+    pub updated_ms: i64,
 }
 
 #[derive(Default)]
 pub struct Hub {
     clients: Mutex<HashMap<String, Client>>,
     subs: Mutex<Subscriptions<String>>,
+    retained: Mutex<BTreeMap<String, Retained>>,
+    versions: Mutex<HashMap<String, u64>>,
     next_id: AtomicU64,
+}
+
+/// A fresh lifecycle `sessionIdentifier` (UUID form).
+pub(crate) fn session_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -39,28 +85,69 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Hub {
     /// Registers a connection under `client_id`, taking over (and telling) any previous one.
-    pub fn register(&self, client_id: &str, tx: mpsc::Sender<Outbound>) -> u64 {
+    /// With `clean_start` false an unexpired stored session is resumed: its subscriptions stay
+    /// and its queued messages are returned for delivery.
+    pub fn register(
+        &self,
+        client_id: &str,
+        tx: mpsc::Sender<Outbound>,
+        clean_start: bool,
+    ) -> Registered {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let previous = lock(&self.clients).insert(client_id.to_string(), Client { conn_id, tx });
-        if let Some(old) = previous {
-            lock(&self.subs).remove_client(&client_id.to_string());
-            let _ = old.tx.try_send(Outbound::TakenOver);
+        let mut clients = lock(&self.clients);
+        let old = clients.remove(client_id);
+        let mut out = Registered {
+            conn_id,
+            session_present: false,
+            queued: Vec::new(),
+        };
+        if let Some(old) = old {
+            let live = old.tx.is_some() || old.expires_ms > now_ms();
+            if let Some(tx) = &old.tx {
+                let _ = tx.try_send(Outbound::TakenOver);
+            }
+            if !clean_start && live {
+                out.session_present = true;
+                out.queued = old.queue.into_iter().collect();
+            } else {
+                lock(&self.subs).remove_client(&client_id.to_string());
+            }
         }
-        conn_id
+        let client = Client {
+            conn_id,
+            tx: Some(tx),
+            expires_ms: 0,
+            queue: Default::default(),
+        };
+        clients.insert(client_id.to_string(), client);
+        out
     }
 
-    /// Removes the connection and its subscriptions, unless a newer one owns the client id.
-    pub fn unregister(&self, client_id: &str, conn_id: u64) {
+    /// Ends a connection unless a newer one owns the client id. With `keep_ms`, its session
+    /// (subscriptions, QoS 1 messages) is kept for that long; otherwise it is removed.
+    pub fn unregister(&self, client_id: &str, conn_id: u64, keep_ms: Option<i64>) {
         let mut clients = lock(&self.clients);
-        if clients.get(client_id).is_some_and(|c| c.conn_id == conn_id) {
-            clients.remove(client_id);
-            drop(clients);
-            lock(&self.subs).remove_client(&client_id.to_string());
+        let Some(client) = clients.get_mut(client_id).filter(|c| c.conn_id == conn_id) else {
+            return;
+        };
+        match keep_ms {
+            Some(ms) => {
+                client.tx = None;
+                client.expires_ms = now_ms() + ms;
+            }
+            None => {
+                clients.remove(client_id);
+                drop(clients);
+                lock(&self.subs).remove_client(&client_id.to_string());
+            }
         }
     }
 
     pub fn connected(&self) -> usize {
-        lock(&self.clients).len()
+        lock(&self.clients)
+            .values()
+            .filter(|c| c.tx.is_some())
+            .count()
     }
 
     pub fn subscription_count(&self, client_id: &str) -> usize {
@@ -75,19 +162,104 @@ impl Hub {
         lock(&self.subs).remove(&client_id.to_string(), filter)
     }
 
-    /// Queues `msg` for every subscriber; returns how many were queued.
+    /// The lifecycle `versionNumber` of a new connection under `client_id`.
+    pub fn next_version(&self, client_id: &str) -> u64 {
+        let mut v = lock(&self.versions);
+        let n = v.entry(client_id.to_string()).or_insert(0);
+        let current = *n;
+        *n += 1;
+        current
+    }
+
+    /// Stores or clears (empty payload) a retained message.
+    fn retain(&self, msg: &Publish) {
+        let mut retained = lock(&self.retained);
+        if msg.payload.is_empty() {
+            retained.remove(&msg.topic);
+        } else {
+            let message = Arc::new(Publish {
+                retain: true,
+                pkid: 0,
+                dup: false,
+                ..msg.clone()
+            });
+            retained.insert(
+                msg.topic.clone(),
+                Retained {
+                    message,
+                    updated_ms: now_ms(),
+                },
+            );
+        }
+    }
+
+    /// The retained message a new subscription to `filter` receives: AWS sends it only when
+    /// the filter names the topic exactly (no wildcards, not shared).
+    pub fn retained_for(&self, filter: &str) -> Option<Arc<Publish>> {
+        if filter.contains(['+', '#']) || filter.starts_with("$share/") {
+            return None;
+        }
+        lock(&self.retained).get(filter).map(|r| r.message.clone())
+    }
+
+    pub fn get_retained(&self, topic: &str) -> Option<Retained> {
+        lock(&self.retained).get(topic).cloned()
+    }
+
+    pub fn list_retained(&self) -> Vec<Retained> {
+        lock(&self.retained).values().cloned().collect()
+    }
+
+    /// Queues `msg` for one client (a retained copy on subscribe); false when it is gone.
+    pub fn send_to(&self, client_id: &str, msg: Arc<Publish>, qos: u8) -> bool {
+        let tx = lock(&self.clients)
+            .get(client_id)
+            .and_then(|c| c.tx.clone());
+        tx.is_some_and(|tx| tx.try_send(Outbound::Deliver(msg, qos)).is_ok())
+    }
+
+    /// Retains `msg` when asked, then queues it for every subscriber (live copies carry
+    /// RETAIN=0); returns how many were queued.
     pub fn publish(&self, msg: Arc<Publish>) -> usize {
+        let msg = if msg.retain {
+            self.retain(&msg);
+            Arc::new(Publish {
+                retain: false,
+                ..(*msg).clone()
+            })
+        } else {
+            msg
+        };
         let targets = lock(&self.subs).route(&msg.topic);
         if targets.is_empty() {
             return 0;
         }
+        let now = now_ms();
+        let mut expired = Vec::new();
         let senders: Vec<(mpsc::Sender<Outbound>, u8)> = {
-            let clients = lock(&self.clients);
-            targets
-                .iter()
-                .filter_map(|(id, q)| clients.get(id).map(|c| (c.tx.clone(), *q)))
-                .collect()
+            let mut clients = lock(&self.clients);
+            let mut out = Vec::new();
+            for (id, sub_qos) in &targets {
+                let Some(c) = clients.get_mut(id) else {
+                    continue;
+                };
+                match &c.tx {
+                    Some(tx) => out.push((tx.clone(), *sub_qos)),
+                    None if c.expires_ms <= now => expired.push(id.clone()),
+                    None if sub_qos.min(&msg.qos) == &1 && c.queue.len() < MAX_QUEUED => {
+                        c.queue.push_back((msg.clone(), 1));
+                    }
+                    None => {}
+                }
+            }
+            for id in &expired {
+                clients.remove(id);
+            }
+            out
         };
+        for id in &expired {
+            lock(&self.subs).remove_client(id);
+        }
         let mut queued = 0;
         for (tx, sub_qos) in senders {
             let qos = sub_qos.min(msg.qos);

@@ -6,6 +6,7 @@
 mod admission;
 mod authz;
 mod connection;
+mod events;
 mod hub;
 mod packets;
 mod refusal;
@@ -34,8 +35,9 @@ pub struct BrokerSettings {
     pub connect_timeout: Duration,
     /// Connections beyond this are closed at accept.
     pub max_connections: usize,
-    /// Require ALPN `x-amzn-mqtt-ca` (AWS's port-443 mode).
-    pub require_alpn: bool,
+    /// How long a persistent session outlives its connection (AWS: 1 hour by default; the
+    /// MQTT 5 Session Expiry Interval is capped at it).
+    pub session_expiry: Duration,
 }
 
 impl Default for BrokerSettings {
@@ -45,7 +47,7 @@ impl Default for BrokerSettings {
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             max_connections: 100_000,
-            require_alpn: false,
+            session_expiry: Duration::from_secs(3600),
         }
     }
 }
@@ -58,23 +60,25 @@ pub(crate) struct Shared {
     pub changes: watch::Receiver<u64>,
 }
 
-/// A running broker listener.
-pub struct Broker {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+/// The broker's shared state (sessions, subscriptions, retained messages) behind any number
+/// of listeners, and the data-plane entry points the iot-data API uses.
+#[derive(Clone)]
+pub struct BrokerCore {
     shared: Arc<Shared>,
 }
 
-impl Broker {
-    /// Serves MQTT over TLS on `listener` until shutdown or drop.
-    pub fn start(
-        listener: TcpListener,
-        tls: Arc<rustls::ServerConfig>,
-        registry: Arc<RwLock<Registry>>,
-        settings: BrokerSettings,
-    ) -> std::io::Result<Self> {
-        let addr = listener.local_addr()?;
+/// A retained message as iot-data reports it.
+#[derive(Debug, Clone)]
+pub struct RetainedMessage {
+    pub topic: String,
+    pub payload: bytes::Bytes,
+    pub qos: u8,
+    pub last_modified_ms: i64,
+}
+
+impl BrokerCore {
+    /// Creates the core and subscribes it to registry changes.
+    pub fn new(registry: Arc<RwLock<Registry>>, settings: BrokerSettings) -> Self {
         let (changed, changes) = watch::channel(0u64);
         if let Ok(mut reg) = registry.write() {
             reg.on_change(Arc::new(move |generation| {
@@ -87,28 +91,80 @@ impl Broker {
             settings,
             changes,
         });
+        Self { shared }
+    }
+
+    /// Serves MQTT over TLS on `listener` until the returned handle is shut down or dropped.
+    pub fn listen(
+        &self,
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        require_alpn: bool,
+    ) -> std::io::Result<Broker> {
+        let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(
             listener,
             TlsAcceptor::from(tls),
-            shared.clone(),
+            self.shared.clone(),
             stopped,
+            require_alpn,
         ));
-        Ok(Self {
-            addr,
-            stop,
-            task,
-            shared,
-        })
+        Ok(Broker { addr, stop, task })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Clients currently connected.
+    /// Clients connected now.
     pub fn connected(&self) -> usize {
         self.shared.hub.connected()
+    }
+
+    /// Publishes as the iot-data API does (no policy check: the caller holds AWS credentials).
+    pub fn publish(&self, topic: &str, payload: bytes::Bytes, qos: u8, retain: bool) {
+        let msg = iotmock_mqtt::Publish {
+            topic: topic.into(),
+            payload,
+            qos,
+            retain,
+            dup: false,
+            pkid: 0,
+            properties: None,
+        };
+        self.shared.hub.publish(Arc::new(msg));
+    }
+
+    fn view(r: hub::Retained) -> RetainedMessage {
+        RetainedMessage {
+            topic: r.message.topic.clone(),
+            payload: r.message.payload.clone(),
+            qos: r.message.qos,
+            last_modified_ms: r.updated_ms,
+        }
+    }
+
+    pub fn retained(&self, topic: &str) -> Option<RetainedMessage> {
+        self.shared.hub.get_retained(topic).map(Self::view)
+    }
+
+    pub fn list_retained(&self) -> Vec<RetainedMessage> {
+        self.shared
+            .hub
+            .list_retained()
+            .into_iter()
+            .map(Self::view)
+            .collect()
+    }
+}
+
+/// A running listener.
+pub struct Broker {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Broker {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Stops accepting and waits for the accept loop to end.
@@ -123,6 +179,7 @@ async fn accept_loop(
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
+    require_alpn: bool,
 ) {
     let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
     loop {
@@ -145,7 +202,7 @@ async fn accept_loop(
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             tokio::select! {
-                () = handshake_and_serve(tcp, peer, acceptor, shared) => {}
+                () = handshake_and_serve(tcp, peer, acceptor, shared, require_alpn) => {}
                 _ = stopped.changed() => {}
             }
             drop(permit);
@@ -158,6 +215,7 @@ async fn handshake_and_serve(
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
+    require_alpn: bool,
 ) {
     let tls =
         match tokio::time::timeout(shared.settings.handshake_timeout, acceptor.accept(tcp)).await {
@@ -176,8 +234,7 @@ async fn handshake_and_serve(
         .peer_certificates()
         .and_then(|c| c.first())
         .map(|c| c.as_ref().to_vec());
-    let alpn_ok =
-        !shared.settings.require_alpn || session.alpn_protocol() == Some(tls::ALPN_MQTT_CA);
+    let alpn_ok = !require_alpn || session.alpn_protocol() == Some(tls::ALPN_MQTT_CA);
     let Some(leaf) = leaf else {
         tracing::info!(%peer, "closed: no client certificate");
         return;

@@ -4,7 +4,8 @@
 
 use crate::authz::Action;
 use crate::connection::{Flow, Session};
-use crate::refusal::CloseReason;
+use crate::events;
+use crate::refusal::{CloseReason, End};
 use iotmock_mqtt::rules::{MAX_FILTERS_PER_SUBSCRIBE, MAX_SUBSCRIPTIONS};
 use iotmock_mqtt::topic::{validate_filter, validate_topic};
 use iotmock_mqtt::{MAX_PAYLOAD, Packet, Publish, Version};
@@ -12,7 +13,11 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 fn close(reason: CloseReason) -> Flow {
-    Flow::Close(Some(reason))
+    Flow::End(End::Closed(reason))
+}
+
+fn lost() -> Flow {
+    Flow::End(End::Lost)
 }
 
 impl<S: AsyncRead + AsyncWrite> Session<S> {
@@ -24,24 +29,14 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                 filters,
                 subscription_id,
             } => return self.subscribe(pkid, filters, subscription_id).await,
-            Packet::Unsubscribe { pkid, filters } => {
-                let codes = filters
-                    .iter()
-                    .map(|f| {
-                        if self.shared.hub.unsubscribe(&self.admitted.client_id, f) {
-                            0
-                        } else {
-                            0x11
-                        }
-                    })
-                    .collect();
-                self.conn.send(&Packet::UnsubAck { pkid, codes }).await
-            }
+            Packet::Unsubscribe { pkid, filters } => return self.unsubscribe(pkid, filters).await,
             Packet::PingReq => self.conn.send(&Packet::PingResp).await,
             Packet::PubAck { .. } => Ok(()),
-            Packet::Disconnect { .. } => {
+            Packet::Disconnect { reason, .. } => {
                 tracing::debug!(client_id = %self.admitted.client_id, "client disconnected");
-                return Flow::Close(None);
+                return Flow::End(End::Client {
+                    send_will: reason == 0x04,
+                });
             }
             Packet::PubRec { .. } | Packet::PubRel { .. } | Packet::PubComp { .. } => {
                 self.log_close("QoS 2 flow packets are not supported");
@@ -54,7 +49,7 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
         };
         match sent {
             Ok(()) => Flow::Continue,
-            Err(_) => Flow::Close(None),
+            Err(_) => lost(),
         }
     }
 
@@ -78,7 +73,7 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                     .await
                 {
                     Ok(()) => Flow::Continue,
-                    Err(_) => Flow::Close(None),
+                    Err(_) => lost(),
                 }
             }
             (Version::V5, _) => {
@@ -126,7 +121,7 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                     checked.decision
                 );
                 return self
-                    .refuse_publish(&p, 0x87, &why, CloseReason::NotAuthorized)
+                    .refuse_publish(&p, 0x87, &why, CloseReason::Forbidden)
                     .await;
             }
         }
@@ -145,7 +140,7 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                 .await
                 .is_err()
         {
-            return Flow::Close(None);
+            return lost();
         }
         Flow::Continue
     }
@@ -171,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
             self.log_close("SUBSCRIBE requesting QoS 2 is not supported");
             return close(CloseReason::QosNotSupported);
         }
-        let codes = if filters.len() > MAX_FILTERS_PER_SUBSCRIBE {
+        let codes: Vec<u8> = if filters.len() > MAX_FILTERS_PER_SUBSCRIBE {
             tracing::info!(client_id = %self.admitted.client_id, count = filters.len(), "SUBSCRIBE with more than 8 topic filters refused");
             vec![self.failure(0x97); filters.len()]
         } else {
@@ -180,10 +175,63 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
                 .map(|(f, q)| self.subscribe_one(f, *q))
                 .collect()
         };
-        match self.conn.send(&Packet::SubAck { pkid, codes }).await {
-            Ok(()) => Flow::Continue,
-            Err(_) => Flow::Close(None),
+        let ack = Packet::SubAck {
+            pkid,
+            codes: codes.clone(),
+        };
+        if self.conn.send(&ack).await.is_err() {
+            return lost();
         }
+        let granted: Vec<&String> = filters
+            .iter()
+            .zip(&codes)
+            .filter(|(_, c)| **c < 0x80)
+            .map(|((f, _), _)| f)
+            .collect();
+        let topics: Vec<String> = granted.iter().map(|f| f.to_string()).collect();
+        events::subscriptions(
+            &self.shared.hub,
+            &self.admitted.presence,
+            "subscribed",
+            &topics,
+        );
+        for (filter, code) in filters
+            .iter()
+            .map(|(f, _)| f)
+            .zip(&codes)
+            .filter(|(_, c)| **c < 0x80)
+        {
+            if let Some(msg) = self.shared.hub.retained_for(filter) {
+                self.shared
+                    .hub
+                    .send_to(&self.admitted.client_id, msg, *code);
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn unsubscribe(&mut self, pkid: u16, filters: Vec<String>) -> Flow {
+        let hub = &self.shared.hub;
+        let codes: Vec<u8> = filters
+            .iter()
+            .map(|f| {
+                if hub.unsubscribe(&self.admitted.client_id, f) {
+                    0
+                } else {
+                    0x11
+                }
+            })
+            .collect();
+        if self
+            .conn
+            .send(&Packet::UnsubAck { pkid, codes })
+            .await
+            .is_err()
+        {
+            return lost();
+        }
+        events::subscriptions(hub, &self.admitted.presence, "unsubscribed", &filters);
+        Flow::Continue
     }
 
     /// One filter: valid, allowed, within the per-connection limit; returns its SUBACK code.

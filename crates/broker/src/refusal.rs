@@ -38,7 +38,10 @@ pub fn connack_code(refusal: &ConnectRefusal, version: Version, strict_mqtt3: bo
 pub enum CloseReason {
     Malformed,
     ProtocolError,
+    /// The certificate lost its right to connect (deactivated, revoked, policy detached).
     NotAuthorized,
+    /// A publish the policy denies (MQTT 3.1.1).
+    Forbidden,
     KeepAliveTimeout,
     SessionTakenOver,
     TopicNameInvalid,
@@ -53,7 +56,7 @@ pub fn disconnect_code(reason: CloseReason) -> u8 {
     match reason {
         CloseReason::Malformed => 0x81,
         CloseReason::ProtocolError => 0x82,
-        CloseReason::NotAuthorized => 0x87,
+        CloseReason::NotAuthorized | CloseReason::Forbidden => 0x87,
         CloseReason::ShuttingDown => 0x8B,
         CloseReason::KeepAliveTimeout => 0x8D,
         CloseReason::SessionTakenOver => 0x8E,
@@ -61,6 +64,38 @@ pub fn disconnect_code(reason: CloseReason) -> u8 {
         CloseReason::PacketTooLarge => 0x95,
         CloseReason::QosNotSupported => 0x9B,
         CloseReason::SubscriptionIdsNotSupported => 0xA1,
+    }
+}
+
+/// How a connection ended, for the `disconnected` lifecycle event and the will.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The client sent DISCONNECT (MQTT 5 reason 0x04 still asks for the will).
+    Client { send_will: bool },
+    /// The socket closed or failed without DISCONNECT.
+    Lost,
+    /// The broker closed it.
+    Closed(CloseReason),
+}
+
+impl End {
+    /// AWS's `disconnectReason`.
+    pub fn aws_reason(self) -> &'static str {
+        match self {
+            End::Client { .. } => "CLIENT_INITIATED_DISCONNECT",
+            End::Lost => "CONNECTION_LOST",
+            End::Closed(CloseReason::KeepAliveTimeout) => "MQTT_KEEP_ALIVE_TIMEOUT",
+            End::Closed(CloseReason::SessionTakenOver) => "DUPLICATE_CLIENTID",
+            End::Closed(CloseReason::NotAuthorized) => "AUTH_ERROR",
+            End::Closed(CloseReason::Forbidden) => "FORBIDDEN_ACCESS",
+            End::Closed(CloseReason::ShuttingDown) => "SERVER_INITIATED_DISCONNECT",
+            End::Closed(_) => "CLIENT_ERROR",
+        }
+    }
+
+    /// Whether the will is published: on every end but a plain client DISCONNECT.
+    pub fn publishes_will(self) -> bool {
+        !matches!(self, End::Client { send_will: false })
     }
 }
 
@@ -87,5 +122,11 @@ mod tests {
             Some(0x9B)
         );
         assert_eq!(disconnect_code(CloseReason::SessionTakenOver), 0x8E);
+        assert!(!End::Client { send_will: false }.publishes_will());
+        assert!(End::Client { send_will: true }.publishes_will() && End::Lost.publishes_will());
+        assert_eq!(
+            End::Closed(CloseReason::KeepAliveTimeout).aws_reason(),
+            "MQTT_KEEP_ALIVE_TIMEOUT"
+        );
     }
 }

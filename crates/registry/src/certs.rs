@@ -44,7 +44,7 @@ fn initial_status(status: Option<&str>, set_as_active: bool) -> IotResult<CertSt
 }
 
 impl Registry {
-    fn cert_record(
+    pub(crate) fn cert_record(
         &self,
         region: &str,
         cert: &CertInfo,

@@ -16,9 +16,9 @@ mod validate;
 
 pub use cas::RegisterCa;
 pub use certs::{CreatedKeys, Registered};
-pub use paging::{Page, PageRequest};
+pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
-pub use principal::{AttachedThing, Principal};
+pub use principal::{AttachedThing, AutoRegistered, Principal};
 pub use records::{CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord};
 pub use store::{MemoryStore, SqliteStore, Store, StoreError};
 pub use things::{CreateThing, ThingQuery, UpdateThing};

@@ -93,3 +93,55 @@ impl Registry {
         self.hooks.push(hook);
     }
 }
+
+/// What just-in-time registration did with an unknown certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoRegistered {
+    pub region: String,
+    pub cert_id: String,
+    pub ca_id: String,
+}
+
+impl Registry {
+    /// JITR: registers an unknown certificate as PENDING_ACTIVATION when an ACTIVE CA with
+    /// auto-registration enabled issued it (name and signature). `None` when no such CA exists.
+    pub fn auto_register(&mut self, leaf_der: &[u8]) -> Option<AutoRegistered> {
+        let cert = iotmock_pki::CertInfo::from_der(leaf_der, "client certificate").ok()?;
+        let issuer = hex::encode(&cert.issuer_raw);
+        let now = self.now_secs();
+        let (region, ca) = self.regions.iter().find_map(|(region, state)| {
+            state.cas.values().find_map(|ca| {
+                let usable = ca.status == iotmock_model::CaStatus::Active
+                    && ca.auto_registration == iotmock_model::AutoRegistrationStatus::Enable
+                    && ca.subject_hex == issuer;
+                let info = usable
+                    .then(|| iotmock_pki::parse_certificate_pem(&ca.pem, "ca").ok())
+                    .flatten()?;
+                cert.is_signed_by(&info)
+                    .then(|| (region.clone(), ca.clone()))
+            })
+        })?;
+        if !cert.is_valid_at(now) {
+            return None;
+        }
+        let mut record = self.cert_record(&region, &cert, CertStatus::PendingActivation, Some(&ca));
+        record.mode = ca.mode;
+        self.commit(vec![crate::records::Op::PutCert(record)])
+            .ok()?;
+        Some(AutoRegistered {
+            region,
+            cert_id: cert.id,
+            ca_id: ca.id,
+        })
+    }
+}
+
+impl Registry {
+    /// Status and issuing CA of a registered certificate, in whichever region holds it.
+    pub fn certificate_status(&self, cert_id: &str) -> Option<(CertStatus, Option<String>)> {
+        self.regions
+            .values()
+            .find_map(|s| s.certs.get(cert_id))
+            .map(|c| (c.status, c.ca_id.clone()))
+    }
+}

@@ -4,7 +4,8 @@
 use crate::state_dir;
 use anyhow::{Context, Result};
 use iotmock_api::{ApiServer, ApiState};
-use iotmock_broker::{Broker, BrokerSettings};
+use iotmock_api::{DataPlane, RetainedView};
+use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
 use iotmock_pki::MockCa;
 use iotmock_registry::{
     Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock,
@@ -117,6 +118,7 @@ impl Builder {
         )
         .context("loading the registry")?;
         let registry = Arc::new(RwLock::new(registry));
+        let core = BrokerCore::new(registry.clone(), self.broker.clone());
         let listener = TcpListener::bind(self.api_addr)
             .await
             .with_context(|| format!("binding the API on {}", self.api_addr))?;
@@ -126,14 +128,14 @@ impl Builder {
                 registry: registry.clone(),
                 root_ca_pem: root_ca_pem.clone(),
                 default_region: Arc::from(self.region.as_str()),
+                data: Some(Arc::new(BrokerData(core.clone()))),
             },
         )?;
-        let brokers = self
-            .start_brokers(&identity, &root_ca_pem, &registry)
-            .await?;
+        let brokers = self.start_brokers(&identity, &root_ca_pem, &core).await?;
         Ok(MockIotCore {
             api: Some(api),
             brokers,
+            core,
             registry,
             root_ca_pem,
             root_ca_path: root_path,
@@ -147,6 +149,7 @@ impl Builder {
 pub struct MockIotCore {
     api: Option<ApiServer>,
     brokers: Vec<Broker>,
+    core: BrokerCore,
     registry: Arc<RwLock<Registry>>,
     root_ca_pem: Arc<str>,
     root_ca_path: Option<PathBuf>,
@@ -185,7 +188,7 @@ impl MockIotCore {
 
     /// Clients connected to the broker now.
     pub fn connected_clients(&self) -> usize {
-        self.brokers.iter().map(Broker::connected).sum()
+        self.core.connected()
     }
 
     /// The root CA devices trust (their `AmazonRootCA1.pem`).
@@ -240,7 +243,7 @@ impl Builder {
         &self,
         identity: &iotmock_pki::ServerIdentity,
         root_pem: &str,
-        registry: &Arc<RwLock<Registry>>,
+        core: &BrokerCore,
     ) -> Result<Vec<Broker>> {
         let mut out = Vec::new();
         let mut listeners = vec![(self.mqtt_addr, false)];
@@ -263,12 +266,34 @@ impl Builder {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding MQTT on {addr}"))?;
-            let settings = BrokerSettings {
-                require_alpn: alpn,
-                ..self.broker.clone()
-            };
-            out.push(Broker::start(listener, tls, registry.clone(), settings)?);
+            out.push(core.listen(listener, tls, alpn)?);
         }
         Ok(out)
+    }
+}
+
+/// The broker as the iot-data API sees it.
+struct BrokerData(BrokerCore);
+
+fn view(m: iotmock_broker::RetainedMessage) -> RetainedView {
+    RetainedView {
+        topic: m.topic,
+        payload: m.payload.to_vec(),
+        qos: m.qos,
+        last_modified_ms: m.last_modified_ms,
+    }
+}
+
+impl DataPlane for BrokerData {
+    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) {
+        self.0.publish(topic, payload.into(), qos, retain);
+    }
+
+    fn retained(&self, topic: &str) -> Option<RetainedView> {
+        self.0.retained(topic).map(view)
+    }
+
+    fn list_retained(&self) -> Vec<RetainedView> {
+        self.0.list_retained().into_iter().map(view).collect()
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cas;
 pub mod certs;
+pub mod data;
 pub mod policies;
 pub mod things;
 

@@ -1,0 +1,78 @@
+//! iot-data operations on the same port: Publish, GetRetainedMessage, ListRetainedMessages.
+
+use crate::request::ApiRequest;
+use crate::server::ApiState;
+use crate::views;
+use crate::wire::Reply;
+use base64::Engine;
+use iotmock_model::{IotError, IotResult};
+use iotmock_registry::{PageRequest, paginate};
+use serde_json::json;
+
+fn data(state: &ApiState) -> IotResult<&dyn crate::DataPlane> {
+    state.data.as_deref().ok_or_else(|| {
+        IotError::new(
+            iotmock_model::ErrorCode::ServiceUnavailable,
+            "The MQTT broker is not running",
+        )
+    })
+}
+
+pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Reply> {
+    let qos = match req.qs("qos") {
+        None | Some("0") => 0,
+        Some("1") => 1,
+        Some(other) => {
+            return Err(IotError::invalid(format!(
+                "qos must be 0 or 1, got '{other}'"
+            )));
+        }
+    };
+    let retain = req.qs_bool("retain")?;
+    if topic.starts_with('$') {
+        return Err(IotError::invalid(format!(
+            "Publishing to the reserved topic '{topic}' over HTTPS is not allowed"
+        )));
+    }
+    if topic.contains(['+', '#']) || topic.is_empty() {
+        return Err(IotError::invalid(format!(
+            "'{topic}' is not a valid topic name"
+        )));
+    }
+    data(state)?.publish(topic, req.body.clone(), qos, retain);
+    Ok(Reply::Json(
+        json!({ "message": "OK", "traceId": crate::handlers::request_id() }),
+    ))
+}
+
+pub fn get_retained(state: &ApiState, _req: &ApiRequest, topic: &str) -> IotResult<Reply> {
+    let m = data(state)?.retained(topic).ok_or_else(|| {
+        IotError::not_found(format!("No retained message exists for topic '{topic}'"))
+    })?;
+    Ok(Reply::Json(json!({
+        "topic": m.topic,
+        "payload": base64::engine::general_purpose::STANDARD.encode(&m.payload),
+        "qos": m.qos,
+        "lastModifiedTime": m.last_modified_ms,
+    })))
+}
+
+pub fn list_retained(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    let page = req.page("nextToken", "maxResults")?;
+    let page = PageRequest {
+        ascending: Some(true),
+        ..page
+    };
+    let items = data(state)?
+        .list_retained()
+        .into_iter()
+        .map(|m| (m.topic.clone(), m))
+        .collect();
+    let page = paginate(items, &page, true, "maxResults")?;
+    Ok(Reply::Json(views::page(
+        page,
+        "retainedTopics",
+        "nextToken",
+        |m| json!({ "topic": m.topic, "payloadSize": m.payload.len(), "qos": m.qos, "lastModifiedTime": m.last_modified_ms }),
+    )))
+}
