@@ -6,6 +6,8 @@ mod api_certificates;
 mod api_errors;
 mod api_policies;
 mod api_things;
+mod crash;
+mod hostile;
 mod load;
 mod mqtt;
 mod mqtt_admission;

@@ -30,7 +30,11 @@ pub struct Device {
 
 impl Fleet {
     pub async fn new() -> Self {
-        let mock = MockIotCore::builder().start().await.expect("mock starts");
+        Self::on(MockIotCore::builder().start().await.expect("mock starts")).await
+    }
+
+    /// A fleet on an already started mock.
+    pub async fn on(mock: MockIotCore) -> Self {
         let api = Api::new(mock.api_addr(), REGION);
         let ca = TestCa::new("fleet root");
         api.register_ca(&ca, true).await;

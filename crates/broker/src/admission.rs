@@ -136,8 +136,11 @@ fn attributes_of(c: &Connect, version: Version) -> Vec<&'static str> {
 
 /// Checks the CONNECT before any registry lookup: client id and will.
 fn check_packet(c: &Connect, version: Version) -> Result<Option<String>, (ConnectRefusal, String)> {
+    // An empty client id gets one assigned (MQTT 5 always; 3.1.1 only with a clean session,
+    // as the 3.1.1 spec allows); a 3.1.1 persistent session needs an id of its own.
     let assigned = match (c.client_id.is_empty(), version) {
         (true, Version::V5) => Some(assigned_client_id()),
+        (true, Version::V311) if c.clean_start => Some(assigned_client_id()),
         _ => None,
     };
     let id = assigned.as_deref().unwrap_or(&c.client_id);

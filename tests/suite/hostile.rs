@@ -1,0 +1,148 @@
+//! Hostile and broken clients: each is closed cleanly and the broker keeps serving others.
+
+use crate::mqtt::{ALLOW_ALL, Fleet};
+use iotmock::MockIotCore;
+use iotmock_broker::BrokerSettings;
+use iotmock_client::{ClientError, Version};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn strict_fleet() -> Fleet {
+    let settings = BrokerSettings {
+        handshake_timeout: Duration::from_millis(300),
+        connect_timeout: Duration::from_millis(300),
+        max_connections: 8,
+        ..BrokerSettings::default()
+    };
+    let mock = MockIotCore::builder()
+        .broker_settings(settings)
+        .start()
+        .await
+        .expect("mock");
+    Fleet::on(mock).await
+}
+
+/// Reads until the server closes; panics if it does not within 5 s.
+async fn closed_by_server(stream: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    let waited = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the server did not close the connection");
+}
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_cut_at_its_deadline() {
+    let mut fleet = strict_fleet().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut slow = TcpStream::connect(fleet.mock.mqtt_addr())
+        .await
+        .expect("tcp");
+    slow.write_all(&[0x16, 0x03, 0x01])
+        .await
+        .expect("a partial ClientHello");
+    closed_by_server(&mut slow).await;
+    let mut silent = TcpStream::connect(fleet.mock.mqtt_addr())
+        .await
+        .expect("tcp");
+    closed_by_server(&mut silent).await;
+    assert!(
+        fleet
+            .connect(&dev, "still-served", Version::V311)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn garbage_and_missing_connects_are_closed() {
+    let mut fleet = strict_fleet().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let config = iotmock_client::client_config(&fleet.tls(&dev.minted)).expect("tls");
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    for bytes in [
+        &b""[..],
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &[0x10, 0xff, 0xff, 0xff, 0x7f][..],
+        &[0x30, 0x02, 0x00][..],
+    ] {
+        let tcp = TcpStream::connect(fleet.mock.mqtt_addr())
+            .await
+            .expect("tcp");
+        let mut tls = connector.connect(name.clone(), tcp).await.expect("tls");
+        tls.write_all(bytes).await.expect("write");
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+            .await
+            .expect("closed in time");
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "{bytes:?} should be closed without an answer, got {read:?}"
+        );
+    }
+    let mut c = fleet.client(&dev, "after", Version::V311).await;
+    c.ping().await.expect("the broker still serves");
+}
+
+#[tokio::test]
+async fn garbage_after_connect_closes_only_that_client() {
+    let mut fleet = strict_fleet().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut bystander = fleet.client(&dev, "bystander", Version::V5).await;
+    let mut bad = fleet.client(&dev, "bad", Version::V5).await;
+    bad.send(&iotmock_client::Packet::ConnAck {
+        session_present: false,
+        code: 0,
+        props: Default::default(),
+    })
+    .await
+    .expect("send");
+    assert!(
+        matches!(bad.expect_closed().await, Ok(Some(0x82))),
+        "protocol error"
+    );
+    bystander.ping().await.expect("others are unaffected");
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_refused() {
+    let mut fleet = strict_fleet().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut held = Vec::new();
+    for i in 0..8 {
+        held.push(fleet.client(&dev, &format!("c{i}"), Version::V311).await);
+    }
+    let over = fleet.connect(&dev, "one-too-many", Version::V311).await;
+    assert!(
+        matches!(
+            over,
+            Err(ClientError::Tls(_)) | Err(ClientError::ClosedBeforeConnack)
+        ),
+        "{:?}",
+        over.err()
+    );
+    drop(held.pop());
+    let again = async {
+        loop {
+            if fleet
+                .connect(&dev, "room-again", Version::V311)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), again)
+        .await
+        .expect("a slot frees when a client leaves");
+}
