@@ -82,13 +82,7 @@ pub(crate) fn authorize(
     peer: SocketAddr,
     attributes: &[&'static str],
 ) -> Result<Authz, String> {
-    let principal = {
-        let registry = shared
-            .registry
-            .read()
-            .map_err(|_| "registry unavailable".to_string())?;
-        registry.principal(cert_id)
-    };
+    let principal = shared.principal(cert_id)?;
     let principal = principal.ok_or_else(|| format!("certificate {cert_id} is not registered"))?;
     if principal.status != CertStatus::Active {
         return Err(format!(

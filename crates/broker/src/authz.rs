@@ -46,7 +46,7 @@ pub struct Checked {
 
 #[derive(Debug, Clone)]
 pub struct Authz {
-    pub principal: Principal,
+    pub principal: std::sync::Arc<Principal>,
     vars: HashMap<String, Vec<String>>,
     /// Decisions already made on this connection (policies and variables are fixed until the
     /// registry changes, which builds a new `Authz`).
@@ -98,7 +98,7 @@ fn connection_thing<'a>(things: &'a [AttachedThing], client_id: &str) -> Option<
 
 impl Authz {
     pub fn new(
-        principal: Principal,
+        principal: std::sync::Arc<Principal>,
         client_id: &str,
         source_ip: Option<IpAddr>,
         connect_attributes: &[&str],

@@ -46,6 +46,9 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         }
         let result = self.wr.write_all(&self.out).await;
         self.out.clear();
+        if self.out.capacity() > 64 * 1024 {
+            self.out = BytesMut::new();
+        }
         result
     }
 
@@ -84,8 +87,8 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     let mut conn = Conn {
         rd,
         wr,
-        buf: BytesMut::with_capacity(4096),
-        out: BytesMut::with_capacity(4096),
+        buf: BytesMut::new(),
+        out: BytesMut::new(),
         version: Version::V311,
         peer,
     };
@@ -160,9 +163,9 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
             }
             tokio::select! {
                 read = self.conn.rd.read_buf(&mut self.conn.buf) => match read {
-                    Ok(0) => { self.log_close("client closed the connection without DISCONNECT"); return End::Lost; }
+                    Ok(0) => { tracing::debug!(client_id = %self.admitted.client_id, "closed by the client without DISCONNECT"); return End::Lost; }
                     Ok(_) => {}
-                    Err(e) => { self.log_close(&format!("read failed: {e}")); return End::Lost; }
+                    Err(e) => { tracing::debug!(client_id = %self.admitted.client_id, error = %e, "read failed"); return End::Lost; }
                 },
                 Some(out) = rx.recv() => {
                     if let Some(end) = self.outbound(out, &mut rx).await {

@@ -58,6 +58,39 @@ pub(crate) struct Shared {
     pub hub: hub::Hub,
     pub settings: BrokerSettings,
     pub changes: watch::Receiver<u64>,
+    /// Principals as of a registry generation: connections with one certificate share one.
+    principals: std::sync::Mutex<
+        std::collections::HashMap<String, (u64, Arc<iotmock_registry::Principal>)>,
+    >,
+}
+
+impl Shared {
+    /// The registered certificate `cert_id` as of now (`None`: not registered).
+    pub fn principal(
+        &self,
+        cert_id: &str,
+    ) -> Result<Option<Arc<iotmock_registry::Principal>>, String> {
+        let registry = self
+            .registry
+            .read()
+            .map_err(|_| "registry unavailable".to_string())?;
+        let generation = registry.generation();
+        let mut cache = self.principals.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, p)) = cache.get(cert_id) {
+            if *g == generation {
+                return Ok(Some(p.clone()));
+            }
+        }
+        let Some(principal) = registry.principal(cert_id).map(Arc::new) else {
+            cache.remove(cert_id);
+            return Ok(None);
+        };
+        if cache.len() >= 100_000 {
+            cache.clear();
+        }
+        cache.insert(cert_id.to_string(), (generation, principal.clone()));
+        Ok(Some(principal))
+    }
 }
 
 /// The broker's shared state (sessions, subscriptions, retained messages) behind any number
@@ -90,6 +123,7 @@ impl BrokerCore {
             hub: hub::Hub::default(),
             settings,
             changes,
+            principals: Default::default(),
         });
         Self { shared }
     }
