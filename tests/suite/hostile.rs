@@ -146,3 +146,40 @@ async fn connections_past_the_limit_are_refused() {
         .await
         .expect("a slot frees when a client leaves");
 }
+
+#[tokio::test]
+async fn throttling_applies_aws_limits_when_on() {
+    let settings = BrokerSettings {
+        throttle: true,
+        ..BrokerSettings::default()
+    };
+    let mock = MockIotCore::builder()
+        .broker_settings(settings)
+        .start()
+        .await
+        .expect("mock");
+    let mut fleet = Fleet::on(mock).await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let (first, _) = fleet
+        .connect(&dev, "eager", Version::V5)
+        .await
+        .expect("first connect");
+    drop(first);
+    assert!(
+        matches!(
+            fleet.connect(&dev, "eager", Version::V5).await,
+            Err(ClientError::Refused(0x97))
+        ),
+        "a second CONNECT within the second"
+    );
+    let mut c = fleet.client(&dev, "chatty", Version::V5).await;
+    let mut codes = Vec::new();
+    for _ in 0..120 {
+        codes.push(c.publish("t/x", "x", 1, false).await.expect("puback"));
+    }
+    let refused = codes.iter().filter(|c| **c == Some(0x97)).count();
+    assert!(
+        refused >= 1,
+        "publishes beyond 100 in a second are refused: {refused}"
+    );
+}

@@ -166,6 +166,13 @@ pub(crate) async fn admit<S: AsyncRead + AsyncWrite>(
         if let Some(reason) = jitr {
             return Err((ConnectRefusal::NotAuthorized, reason));
         }
+        let id = assigned.as_deref().unwrap_or(&connect.client_id);
+        if shared.settings.throttle && !shared.hub.connect_allowed(id) {
+            return Err((
+                ConnectRefusal::Throttled,
+                "more than one CONNECT per second for this client id".into(),
+            ));
+        }
         let client_id = assigned
             .clone()
             .unwrap_or_else(|| connect.client_id.clone());

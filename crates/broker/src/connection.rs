@@ -112,6 +112,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         admitted,
         shared: shared.clone(),
         next_pkid: 0,
+        window: (Instant::now(), 0),
     };
     let end = session.run(rx).await;
     shared.hub.unregister(&client_id, conn_id, keep_ms);
@@ -127,6 +128,8 @@ pub(crate) struct Session<S> {
     pub admitted: Admitted,
     pub shared: Arc<Shared>,
     next_pkid: u16,
+    /// Publishes received in the current one-second window (throttling).
+    pub window: (Instant, u32),
 }
 
 impl<S: AsyncRead + AsyncWrite> Session<S> {
@@ -256,6 +259,24 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
         };
         tracing::debug!(client_id = %self.admitted.client_id, topic = %will.topic, "publishing the will");
         self.shared.hub.publish(Arc::new(msg));
+    }
+
+    /// AWS's per-connection publish limit, when throttling is on: true when over it.
+    pub(crate) fn throttled(&mut self) -> bool {
+        let Some(limit) = self
+            .shared
+            .settings
+            .throttle
+            .then_some(crate::PUBLISHES_PER_SECOND)
+        else {
+            return false;
+        };
+        let now = Instant::now();
+        if now.duration_since(self.window.0) >= Duration::from_secs(1) {
+            self.window = (now, 0);
+        }
+        self.window.1 += 1;
+        self.window.1 > limit
     }
 
     fn pkid(&mut self) -> u16 {

@@ -52,6 +52,7 @@ pub struct Hub {
     subs: Mutex<Subscriptions<String>>,
     retained: Mutex<BTreeMap<String, Retained>>,
     versions: Mutex<HashMap<String, u64>>,
+    last_connect: Mutex<HashMap<String, i64>>,
     next_id: AtomicU64,
 }
 
@@ -160,6 +161,17 @@ impl Hub {
 
     pub fn unsubscribe(&self, client_id: &str, filter: &str) -> bool {
         lock(&self.subs).remove(&client_id.to_string(), filter)
+    }
+
+    /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
+    pub fn connect_allowed(&self, client_id: &str) -> bool {
+        let now = now_ms();
+        let mut last = lock(&self.last_connect);
+        if last.len() > 100_000 {
+            last.retain(|_, t| now - *t < 1000);
+        }
+        let previous = last.insert(client_id.to_string(), now);
+        previous.is_none_or(|t| now - t >= 1000)
     }
 
     /// The lifecycle `versionNumber` of a new connection under `client_id`.

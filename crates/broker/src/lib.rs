@@ -35,6 +35,10 @@ pub struct BrokerSettings {
     pub connect_timeout: Duration,
     /// Connections beyond this are closed at accept.
     pub max_connections: usize,
+    /// AWS's throttles: 100 publishes per second per connection (excess discarded; MQTT 5
+    /// QoS 1 gets PUBACK 0x97) and one CONNECT per second per client id (refused as
+    /// unauthorized; MQTT 5 CONNACK 0x97). Off by default so tests and load runs are not limited.
+    pub throttle: bool,
     /// How long a persistent session outlives its connection (AWS: 1 hour by default; the
     /// MQTT 5 Session Expiry Interval is capped at it).
     pub session_expiry: Duration,
@@ -48,9 +52,13 @@ impl Default for BrokerSettings {
             connect_timeout: Duration::from_secs(10),
             max_connections: 100_000,
             session_expiry: Duration::from_secs(3600),
+            throttle: false,
         }
     }
 }
+
+/// AWS's limit on publishes per second per connection.
+pub const PUBLISHES_PER_SECOND: u32 = 100;
 
 /// What every connection task shares.
 pub(crate) struct Shared {
@@ -76,10 +84,8 @@ impl Shared {
             .map_err(|_| "registry unavailable".to_string())?;
         let generation = registry.generation();
         let mut cache = self.principals.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, p)) = cache.get(cert_id) {
-            if *g == generation {
-                return Ok(Some(p.clone()));
-            }
+        if let Some((_, p)) = cache.get(cert_id).filter(|(g, _)| *g == generation) {
+            return Ok(Some(p.clone()));
         }
         let Some(principal) = registry.principal(cert_id).map(Arc::new) else {
             cache.remove(cert_id);

@@ -99,6 +99,19 @@ impl<S: AsyncRead + AsyncWrite> Session<S> {
             ));
             return close(CloseReason::PacketTooLarge);
         }
+        if self.throttled() {
+            tracing::info!(client_id = %self.admitted.client_id, topic = %p.topic, "PUBLISH discarded: over 100 publishes per second on this connection");
+            if p.qos == 1 && self.conn.version == Version::V5 {
+                let _ = self
+                    .conn
+                    .send(&Packet::PubAck {
+                        pkid: p.pkid,
+                        reason: 0x97,
+                    })
+                    .await;
+            }
+            return Flow::Continue;
+        }
         if let Err(e) = validate_topic(&p.topic) {
             return self
                 .refuse_publish(&p, 0x90, &e.to_string(), CloseReason::TopicNameInvalid)

@@ -14,6 +14,8 @@ pub enum ConnectRefusal {
     QosNotSupported,
     /// A will topic that is not a valid publish topic.
     TopicInvalid,
+    /// More than one CONNECT per second for the client id (throttling on).
+    Throttled,
 }
 
 /// What to send before closing: a CONNACK with this code, or nothing.
@@ -24,6 +26,7 @@ pub fn connack_code(refusal: &ConnectRefusal, version: Version, strict_mqtt3: bo
             ConnectRefusal::ClientIdInvalid => 0x85,
             ConnectRefusal::QosNotSupported => 0x9B,
             ConnectRefusal::TopicInvalid => 0x90,
+            ConnectRefusal::Throttled => 0x97,
         }),
         Version::V311 if strict_mqtt3 => None,
         Version::V311 => Some(match refusal {

@@ -48,6 +48,9 @@ pub struct ServeArgs {
     /// Answer refused MQTT 3.1.1 CONNECTs with a CONNACK code instead of closing silently as AWS does.
     #[arg(long, env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL")]
     mqtt3_connack_on_refusal: bool,
+    /// Apply AWS's throttles: 100 publishes/s per connection, 1 CONNECT/s per client id.
+    #[arg(long, env = "IOTMOCK_THROTTLE")]
+    throttle: bool,
     /// Region for requests without a SigV4 credential scope.
     #[arg(long, env = "IOTMOCK_REGION", default_value = "us-east-1")]
     region: String,
@@ -105,6 +108,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .mqtt_addr(args.mqtt_addr)
         .broker_settings(BrokerSettings {
             strict_mqtt3_refusal: !args.mqtt3_connack_on_refusal,
+            throttle: args.throttle,
             ..BrokerSettings::default()
         })
         .region(&args.region)
