@@ -183,3 +183,43 @@ async fn throttling_applies_aws_limits_when_on() {
         "publishes beyond 100 in a second are refused: {refused}"
     );
 }
+
+#[tokio::test]
+async fn connect_attributes_can_be_required() {
+    let settings = BrokerSettings {
+        require_connect_attributes: true,
+        ..BrokerSettings::default()
+    };
+    let mock = MockIotCore::builder()
+        .broker_settings(settings)
+        .start()
+        .await
+        .expect("mock");
+    let mut fleet = Fleet::on(mock).await;
+    let plain = fleet.device("plain", Some(ALLOW_ALL)).await;
+    let persistent_ok = fleet
+        .device(
+            "persistent",
+            Some(r#"{"Statement":{"Effect":"Allow","Action":"iot:*","Resource":"*",
+                "Condition":{"ForAllValues:StringEquals":{"iot:ConnectAttributes":["PersistentConnect"]}}}}"#),
+        )
+        .await;
+    let config = |d: &crate::mqtt::Device| {
+        iotmock_client::client_config(&fleet.tls(&d.minted)).expect("tls")
+    };
+    let mut opts = fleet.options("p", Version::V5);
+    opts.session_expiry = Some(60);
+    assert!(matches!(
+        iotmock_client::DeviceClient::connect(config(&plain), &opts).await,
+        Err(ClientError::Refused(0x87))
+    ));
+    assert!(
+        iotmock_client::DeviceClient::connect(config(&persistent_ok), &opts)
+            .await
+            .is_ok()
+    );
+    assert!(
+        fleet.connect(&plain, "clean", Version::V5).await.is_ok(),
+        "clean sessions need no attribute"
+    );
+}

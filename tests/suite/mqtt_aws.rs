@@ -317,3 +317,58 @@ async fn persistent_sessions_keep_subscriptions_and_qos1_messages() {
         assert!(!ack.session_present, "clean start discards the session");
     }
 }
+
+#[tokio::test]
+async fn the_attached_thing_drives_thing_policy_variables() {
+    let mut fleet = Fleet::new().await;
+    let policy = r#"{"Statement":[
+        {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}",
+         "Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"true"}}},
+        {"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/rooms/${iot:Connection.Thing.Attributes[room]}"}]}"#;
+    let dev = fleet.device("dev", Some(policy)).await;
+    fleet
+        .api
+        .post(
+            "/things/lamp-1",
+            json!({ "attributePayload": { "attributes": { "room": "kitchen" } } }),
+        )
+        .await
+        .ok();
+    fleet.api.post("/things/lamp-2", json!({})).await.ok();
+    for v in crate::mqtt::BOTH {
+        crate::mqtt::assert_refused(fleet.connect(&dev, "lamp-1", v).await, v);
+    }
+    fleet
+        .api
+        .call(
+            "PUT",
+            "/things/lamp-1/principals",
+            &[("x-amzn-principal", &dev.arn)],
+            None,
+        )
+        .await
+        .ok();
+    let mut c = fleet.client(&dev, "lamp-1", Version::V5).await;
+    assert_eq!(
+        c.publish("rooms/kitchen", "on", 1, false)
+            .await
+            .expect("puback"),
+        Some(0)
+    );
+    assert_eq!(
+        c.publish("rooms/hall", "on", 1, false)
+            .await
+            .expect("puback"),
+        Some(0x87)
+    );
+    for v in crate::mqtt::BOTH {
+        crate::mqtt::assert_refused(fleet.connect(&dev, "lamp-2", v).await, v);
+    }
+    let mut v3 = fleet.client(&dev, "lamp-1", Version::V311).await;
+    assert_eq!(
+        v3.publish("rooms/kitchen", "on", 1, false)
+            .await
+            .expect("puback"),
+        Some(0)
+    );
+}

@@ -95,6 +95,15 @@ pub(crate) fn authorize(
     }
     let mut authz = Authz::new(principal, client_id, Some(peer.ip()), attributes);
     let checked = authz.check(Action::Connect, client_id);
+    if shared.settings.require_connect_attributes
+        && !attributes.is_empty()
+        && !tests_attributes(&authz, &checked)
+    {
+        return Err(format!(
+            "iot:Connect on {} with connect attributes {attributes:?}: no allowing statement tests iot:ConnectAttributes",
+            checked.resource
+        ));
+    }
     if !checked.decision.allowed() {
         return Err(format!(
             "iot:Connect on {} {}",
@@ -102,6 +111,24 @@ pub(crate) fn authorize(
         ));
     }
     Ok(authz)
+}
+
+/// Whether the statement that allowed Connect has a condition on `iot:ConnectAttributes`.
+fn tests_attributes(authz: &Authz, checked: &crate::authz::Checked) -> bool {
+    let iotmock_policy::Decision::Allow(at) = &checked.decision else {
+        return false;
+    };
+    authz
+        .principal
+        .policies
+        .iter()
+        .filter(|p| p.name == at.policy)
+        .filter_map(|p| p.document.statements.get(at.index))
+        .any(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.key == "iot:ConnectAttributes")
+        })
 }
 
 fn assigned_client_id() -> String {

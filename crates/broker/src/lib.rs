@@ -39,6 +39,10 @@ pub struct BrokerSettings {
     /// QoS 1 gets PUBACK 0x97) and one CONNECT per second per client id (refused as
     /// unauthorized; MQTT 5 CONNACK 0x97). Off by default so tests and load runs are not limited.
     pub throttle: bool,
+    /// AWS's documented default for `iot:ConnectAttributes` (unconfirmed in practice): a
+    /// persistent-session or last-will CONNECT must be allowed by a statement that tests
+    /// `iot:ConnectAttributes`. Off: such connects need only iot:Connect.
+    pub require_connect_attributes: bool,
     /// How long a persistent session outlives its connection (AWS: 1 hour by default; the
     /// MQTT 5 Session Expiry Interval is capped at it).
     pub session_expiry: Duration,
@@ -53,6 +57,7 @@ impl Default for BrokerSettings {
             max_connections: 100_000,
             session_expiry: Duration::from_secs(3600),
             throttle: false,
+            require_connect_attributes: false,
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Apply AWS's throttles: 100 publishes/s per connection, 1 CONNECT/s per client id.
     #[arg(long, env = "IOTMOCK_THROTTLE")]
     throttle: bool,
+    /// Persistent-session and last-will CONNECTs need a policy statement testing iot:ConnectAttributes.
+    #[arg(long, env = "IOTMOCK_REQUIRE_CONNECT_ATTRIBUTES")]
+    require_connect_attributes: bool,
     /// Region for requests without a SigV4 credential scope.
     #[arg(long, env = "IOTMOCK_REGION", default_value = "us-east-1")]
     region: String,
@@ -109,6 +112,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .broker_settings(BrokerSettings {
             strict_mqtt3_refusal: !args.mqtt3_connack_on_refusal,
             throttle: args.throttle,
+            require_connect_attributes: args.require_connect_attributes,
             ..BrokerSettings::default()
         })
         .region(&args.region)
