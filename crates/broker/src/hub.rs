@@ -177,6 +177,11 @@ impl Hub {
     /// The lifecycle `versionNumber` of a new connection under `client_id`.
     pub fn next_version(&self, client_id: &str) -> u64 {
         let mut v = lock(&self.versions);
+        if v.len() >= 100_000 {
+            // AWS resets version numbers after about an hour; bounding the map keeps a churn of
+            // unique client ids from growing memory without end.
+            v.clear();
+        }
         let n = v.entry(client_id.to_string()).or_insert(0);
         let current = *n;
         *n += 1;
