@@ -223,3 +223,45 @@ async fn connect_attributes_can_be_required() {
         "clean sessions need no attribute"
     );
 }
+
+#[tokio::test]
+async fn a_second_connect_and_a_flood_of_connects_leave_others_served() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut bystander = fleet.client(&dev, "bystander", Version::V5).await;
+    let mut twice = fleet.client(&dev, "twice", Version::V5).await;
+    let again = iotmock_client::Packet::Connect(iotmock_client::Connect {
+        client_id: "twice".into(),
+        keep_alive: 30,
+        clean_start: true,
+        will: None,
+        username: None,
+        session_expiry: None,
+    });
+    twice.send(&again).await.expect("send");
+    assert_eq!(
+        twice.expect_closed().await.expect("closed"),
+        Some(0x82),
+        "a second CONNECT is a protocol error"
+    );
+    let flood: Vec<_> = (0..40)
+        .map(|i| {
+            let config = iotmock_client::client_config(&fleet.tls(&dev.minted)).expect("tls");
+            let opts = fleet.options(&format!("flood-{i}"), Version::V311);
+            tokio::spawn(async move {
+                iotmock_client::DeviceClient::connect(config, &opts)
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for f in flood {
+        admitted += usize::from(f.await.expect("join"));
+    }
+    assert_eq!(admitted, 40, "every CONNECT of the flood was answered");
+    bystander
+        .ping()
+        .await
+        .expect("the bystander is still served");
+}

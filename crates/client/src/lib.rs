@@ -7,11 +7,11 @@ pub mod cli;
 pub mod load;
 mod tls;
 
-pub use iotmock_mqtt::{Packet, Publish, Version, Will};
+pub use iotmock_mqtt::{Connect, Packet, Publish, Version, Will};
 pub use tls::{TlsOptions, client_config};
 
 use bytes::{Bytes, BytesMut};
-use iotmock_mqtt::{ConnAckProps, Connect, decode, encode};
+use iotmock_mqtt::{ConnAckProps, decode, encode};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
