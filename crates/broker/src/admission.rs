@@ -46,8 +46,13 @@ fn session_expiry(c: &Connect, version: Version, max_secs: u64) -> (Option<u64>,
 /// registered PENDING_ACTIVATION and the event published; a certificate still pending gets
 /// the event again. Either way the connection is refused; `Some` says why.
 fn just_in_time(shared: &Shared, leaf: &[u8], cert_id: &str) -> Option<String> {
-    let status = shared.registry.read().ok()?.certificate_status(cert_id);
-    let account = shared.registry.read().ok()?.account().to_string();
+    let (status, account) = {
+        let registry = shared.registry.read().ok()?;
+        (
+            registry.certificate_status(cert_id),
+            registry.account().to_string(),
+        )
+    };
     match status {
         None => {
             let registered = shared.registry.write().ok()?.auto_register(leaf)?;
@@ -68,10 +73,7 @@ fn just_in_time(shared: &Shared, leaf: &[u8], cert_id: &str) -> Option<String> {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::hub::now_ms().div_euclid(1000)
 }
 
 /// The principal's authorization for `client_id`, or why it may not connect now.
@@ -268,7 +270,7 @@ pub(crate) async fn admit<S: AsyncRead + AsyncWrite>(
     }
     tracing::debug!(peer = %conn.peer, %client_id, certificate = %cert_id, version = ?conn.version, session_present = registered.session_present, "connected");
     let presence = Presence {
-        session: crate::hub::session_id(),
+        session: iotmock_registry::random_uuid(),
         principal: cert_id,
         version: shared.hub.next_version(&client_id),
         client_id: client_id.clone(),

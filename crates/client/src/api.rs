@@ -7,13 +7,13 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpStream;
 
-/// Calls `method path` with an optional JSON body; Ok(body) on 2xx, Err(message) otherwise.
-pub async fn call(
+/// Sends one request and returns the status and the raw body.
+async fn send(
     api: &str,
     method: &str,
     path: &str,
     body: Option<Value>,
-) -> Result<Value, String> {
+) -> Result<(hyper::StatusCode, Bytes), String> {
     let authority = api.trim_start_matches("http://").trim_end_matches('/');
     let stream = TcpStream::connect(authority)
         .await
@@ -38,6 +38,17 @@ pub async fn call(
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
+    Ok((status, raw))
+}
+
+/// Calls `method path` with an optional JSON body; Ok(body) on 2xx, Err(message) otherwise.
+pub async fn call(
+    api: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let (status, raw) = send(api, method, path, body).await?;
     let json: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     if status.is_success() {
         Ok(json)
@@ -48,4 +59,13 @@ pub async fn call(
             json["message"].as_str().unwrap_or_default()
         ))
     }
+}
+
+/// GETs `path` as text (e.g. the served trust anchor).
+pub async fn get_text(api: &str, path: &str) -> Result<String, String> {
+    let (status, raw) = send(api, "GET", path, None).await?;
+    if !status.is_success() {
+        return Err(format!("GET {path}: {status}"));
+    }
+    String::from_utf8(raw.to_vec()).map_err(|e| e.to_string())
 }

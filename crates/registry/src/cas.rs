@@ -4,7 +4,7 @@
 
 use crate::paging::{Page, PageRequest, paginate};
 use crate::records::{CaRecord, Op, RegistrationCode};
-use crate::{Registry, random_hex, random_uuid, validate};
+use crate::{Registry, invalid_cert, random_hex, random_uuid, validate};
 use iotmock_model::{
     AutoRegistrationStatus, CaStatus, CertificateMode, ErrorCode, IotError, IotResult,
 };
@@ -22,10 +22,6 @@ pub struct RegisterCa {
     pub allow_auto_registration: bool,
     pub registration_config: Option<serde_json::Value>,
     pub certificate_mode: Option<String>,
-}
-
-fn invalid_cert(e: iotmock_pki::PkiError) -> IotError {
-    IotError::cert_validation(e.to_string())
 }
 
 impl Registry {

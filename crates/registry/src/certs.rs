@@ -4,7 +4,7 @@
 
 use crate::paging::{Page, PageRequest, paginate};
 use crate::records::{CaRecord, CertRecord, Op, PolicyAttachment};
-use crate::{Registry, random_uuid, validate};
+use crate::{Registry, invalid_cert, random_uuid, validate};
 use iotmock_model::{CaStatus, CertStatus, CertificateMode, ErrorCode, IotError, IotResult};
 use iotmock_pki::{CertInfo, IssuedKeys, parse_certificate_pem, parse_csr_pem};
 
@@ -22,10 +22,6 @@ pub struct Registered {
 pub struct CreatedKeys {
     pub registered: Registered,
     pub keys: IssuedKeys,
-}
-
-fn invalid_cert(e: iotmock_pki::PkiError) -> IotError {
-    IotError::cert_validation(e.to_string())
 }
 
 /// The status a registering call asked for: `status` if given, else `setAsActive`.

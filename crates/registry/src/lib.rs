@@ -172,6 +172,11 @@ impl Registry {
     }
 }
 
+/// A certificate that cannot be read, as AWS refuses it: CertificateValidationException.
+pub(crate) fn invalid_cert(e: iotmock_pki::PkiError) -> IotError {
+    IotError::cert_validation(e.to_string())
+}
+
 /// Lowercase hex of `n` random bytes.
 pub(crate) fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -181,8 +186,8 @@ pub(crate) fn random_hex(n: usize) -> String {
     hex::encode(bytes)
 }
 
-/// A random (version 4) UUID string.
-pub(crate) fn random_uuid() -> String {
+/// A random (version 4) UUID string (request ids, generation ids, session identifiers).
+pub fn random_uuid() -> String {
     let mut bytes = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes)

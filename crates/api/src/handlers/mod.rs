@@ -28,9 +28,5 @@ pub(crate) fn write(state: &ApiState) -> IotResult<RwLockWriteGuard<'_, Registry
 
 /// A fresh `x-amzn-RequestId` (UUID v4).
 pub(crate) fn request_id() -> String {
-    let mut bytes = [0u8; 16];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    iotmock_registry::random_uuid()
 }

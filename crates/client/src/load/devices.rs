@@ -19,24 +19,7 @@ const POLICY_DOC: &str =
 
 /// The mock's trust anchor, served by its API.
 pub async fn root_ca(api: &str) -> Result<String, String> {
-    let authority = api.trim_start_matches("http://").trim_end_matches('/');
-    let stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .map_err(|e| format!("API {authority}: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let req = hyper::Request::get("/iotmock/AmazonRootCA1.pem")
-        .header("host", authority)
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .map_err(|e| e.to_string())?;
-    String::from_utf8(body.to_bytes().to_vec()).map_err(|e| e.to_string())
+    crate::api::get_text(api, "/iotmock/AmazonRootCA1.pem").await
 }
 
 /// Saves registered identities to `dir` (`device-N.crt`, `device-N.key`, `ca.pem`), so later
