@@ -1,7 +1,6 @@
 //! Hostile and broken clients: each is closed cleanly and the broker keeps serving others.
 
 use crate::mqtt::{ALLOW_ALL, Fleet};
-use iotmock::MockIotCore;
 use iotmock_broker::BrokerSettings;
 use iotmock_client::{ClientError, Version};
 use std::time::Duration;
@@ -15,12 +14,7 @@ async fn strict_fleet() -> Fleet {
         max_connections: 8,
         ..BrokerSettings::default()
     };
-    let mock = MockIotCore::builder()
-        .broker_settings(settings)
-        .start()
-        .await
-        .expect("mock");
-    Fleet::on(mock).await
+    Fleet::with_settings(settings).await
 }
 
 /// Reads until the server closes; panics if it does not within 5 s.
@@ -153,12 +147,7 @@ async fn throttling_applies_aws_limits_when_on() {
         throttle: true,
         ..BrokerSettings::default()
     };
-    let mock = MockIotCore::builder()
-        .broker_settings(settings)
-        .start()
-        .await
-        .expect("mock");
-    let mut fleet = Fleet::on(mock).await;
+    let mut fleet = Fleet::with_settings(settings).await;
     let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
     let (first, _) = fleet
         .connect(&dev, "eager", Version::V5)
@@ -190,12 +179,7 @@ async fn connect_attributes_can_be_required() {
         require_connect_attributes: true,
         ..BrokerSettings::default()
     };
-    let mock = MockIotCore::builder()
-        .broker_settings(settings)
-        .start()
-        .await
-        .expect("mock");
-    let mut fleet = Fleet::on(mock).await;
+    let mut fleet = Fleet::with_settings(settings).await;
     let plain = fleet.device("plain", Some(ALLOW_ALL)).await;
     let persistent_ok = fleet
         .device(

@@ -33,6 +33,16 @@ impl Fleet {
         Self::on(MockIotCore::builder().start().await.expect("mock starts")).await
     }
 
+    /// A fleet on a mock whose broker runs with `settings`.
+    pub async fn with_settings(settings: iotmock_broker::BrokerSettings) -> Self {
+        let mock = MockIotCore::builder()
+            .broker_settings(settings)
+            .start()
+            .await
+            .expect("mock starts");
+        Self::on(mock).await
+    }
+
     /// A fleet on an already started mock.
     pub async fn on(mock: MockIotCore) -> Self {
         let api = Api::new(mock.api_addr(), REGION);
