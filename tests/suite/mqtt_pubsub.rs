@@ -178,13 +178,8 @@ async fn qos2_reserved_topics_and_oversize_payloads_are_refused() {
     let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
     let mut v5 = fleet.client(&dev, "q5", Version::V5).await;
     v5.send(&Packet::Publish(Publish {
-        topic: "t".into(),
-        payload: "x".into(),
-        qos: 2,
-        retain: false,
-        dup: false,
         pkid: 1,
-        properties: None,
+        ..Publish::new("t", "x".into(), 2, false)
     }))
     .await
     .expect("send");

@@ -1,46 +1,77 @@
-//! One client connection after TLS: read CONNECT within a deadline, admit or refuse it against
-//! the live registry, then serve PUBLISH, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT, the
-//! deliveries queued by the hub, keep-alive, and registry changes that may revoke the client.
+//! One client connection after TLS, as an adapter around the session core: read CONNECT
+//! within a deadline, ask the core to admit it, then feed the core the client's packets,
+//! deliveries queued by the hub, registry changes, clock readings and shutdown, and carry out
+//! the actions it returns (through the client's fault plan, if one is set).
 
 use crate::Shared;
-use crate::admission::{Admitted, admit};
-use crate::authz::Action;
-use crate::events;
+use crate::env::Env;
+use crate::faults::{FaultPlan, Verdict};
 use crate::hub::Outbound;
-use crate::refusal::{CloseReason, End, disconnect_code};
 use bytes::BytesMut;
-use iotmock_mqtt::{Packet, Publish, Version, decode, detect_version, encode};
+use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode};
+use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::sync::{mpsc, watch};
 
-/// What handling a packet decided.
-pub(crate) enum Flow {
-    Continue,
-    /// The connection ends (the broker sends a v5 DISCONNECT first when it closes it).
-    End(End),
+/// Who is on the other end of a TLS connection, and which endpoint it addressed.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub leaf: Vec<u8>,
+    pub addr: SocketAddr,
+    /// The region SNI named (`None`: no SNI, or a name without a region).
+    pub region: Option<String>,
+    /// Whether the client sent SNI naming this endpoint.
+    pub sni: bool,
 }
 
-pub(crate) struct Conn<S> {
-    pub rd: ReadHalf<S>,
-    pub wr: WriteHalf<S>,
-    pub buf: BytesMut,
+/// Why reading CONNECT failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BeforeConnect {
+    #[error("closed before CONNECT")]
+    Closed,
+    #[error("read failed before CONNECT: {0}")]
+    Read(std::io::Error),
+    #[error("no CONNECT within {0:?}")]
+    Timeout(Duration),
+    #[error("first packet is not a complete CONNECT")]
+    NotConnect,
+    #[error(transparent)]
+    Codec(#[from] iotmock_mqtt::CodecError),
+}
+
+struct Link<S> {
+    rd: ReadHalf<S>,
+    wr: WriteHalf<S>,
+    buf: BytesMut,
     /// Encoded packets not yet written: answers and deliveries are written in batches.
-    pub out: BytesMut,
-    pub version: Version,
-    pub peer: std::net::SocketAddr,
+    out: BytesMut,
+    version: Version,
+    plan: Option<FaultPlan>,
+    packets_in: u32,
 }
 
-impl<S: AsyncRead + AsyncWrite> Conn<S> {
-    /// Queues `packet` for the next [`Conn::flush`].
-    pub async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
+impl<S: AsyncRead + AsyncWrite> Link<S> {
+    /// Queues `packet` for the next flush, unless the fault plan holds it back.
+    async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
+        match self
+            .plan
+            .as_ref()
+            .map_or(Verdict::Send, |p| p.verdict(packet))
+        {
+            Verdict::Withhold => return Ok(()),
+            Verdict::Delay(d) => {
+                self.flush().await?;
+                tokio::time::sleep(d).await;
+            }
+            Verdict::Send => {}
+        }
         encode(packet, self.version, &mut self.out).map_err(std::io::Error::other)
     }
 
-    /// Writes everything queued.
-    pub async fn flush(&mut self) -> std::io::Result<()> {
+    async fn flush(&mut self) -> std::io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }
@@ -53,253 +84,312 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     }
 
     /// Reads until CONNECT has arrived and fixes the protocol version from it.
-    async fn read_connect(&mut self, deadline: Duration) -> Result<iotmock_mqtt::Connect, String> {
+    async fn read_connect(&mut self, deadline: Duration) -> Result<Connect, BeforeConnect> {
         let read = async {
             loop {
-                if let Some(v) = detect_version(&self.buf).map_err(|e| e.to_string())? {
+                if let Some(v) = detect_version(&self.buf)? {
                     self.version = v;
-                    return match decode(&mut self.buf, v).map_err(|e| e.to_string())? {
+                    self.packets_in = 1;
+                    return match decode(&mut self.buf, v)? {
                         Some(Packet::Connect(c)) => Ok(c),
-                        _ => Err("first packet is not a complete CONNECT".to_string()),
+                        _ => Err(BeforeConnect::NotConnect),
                     };
                 }
                 match self.rd.read_buf(&mut self.buf).await {
-                    Ok(0) => return Err("closed before CONNECT".to_string()),
+                    Ok(0) => return Err(BeforeConnect::Closed),
                     Ok(_) => {}
-                    Err(e) => return Err(format!("read failed before CONNECT: {e}")),
+                    Err(e) => return Err(BeforeConnect::Read(e)),
                 }
             }
         };
         tokio::time::timeout(deadline, read)
             .await
-            .unwrap_or_else(|_| Err(format!("no CONNECT within {deadline:?}")))
+            .unwrap_or(Err(BeforeConnect::Timeout(deadline)))
+    }
+
+    /// What the fault plan asks after the client's latest packet: drop, or stall a while.
+    async fn after_packet(&mut self) -> bool {
+        let Some(plan) = &self.plan else {
+            return false;
+        };
+        let drop = plan.drop_after.is_some_and(|n| self.packets_in >= n);
+        if let Some((n, d)) = plan.stall
+            && n == self.packets_in
+        {
+            let _ = self.flush().await;
+            tokio::time::sleep(d).await;
+        }
+        drop
     }
 }
 
 /// Serves one TLS connection to its end.
 pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     stream: S,
-    leaf: Vec<u8>,
-    peer: std::net::SocketAddr,
+    peer: Peer,
     shared: Arc<Shared>,
+    stopped: watch::Receiver<bool>,
 ) {
     let (rd, wr) = tokio::io::split(stream);
-    let mut conn = Conn {
+    let buf = BytesMut::new();
+    let out = BytesMut::new();
+    let mut link = Link {
         rd,
         wr,
-        buf: BytesMut::new(),
-        out: BytesMut::new(),
+        buf,
+        out,
         version: Version::V311,
-        peer,
+        plan: None,
+        packets_in: 0,
     };
-    let connect = match conn.read_connect(shared.settings.connect_timeout).await {
+    let connect = match link.read_connect(shared.settings.connect_timeout).await {
         Ok(c) => c,
         Err(reason) => {
-            tracing::info!(%peer, %reason, "connection closed before admission");
+            tracing::info!(peer = %peer.addr, %reason, "connection closed before admission");
             return;
         }
     };
-    let Some(mut admitted) = admit(&mut conn, connect, &leaf, &shared).await else {
-        let _ = conn.wr.shutdown().await;
+    link.plan = shared.faults.get(&connect.client_id);
+    let Some(started) = start(&mut link, connect, &peer, &shared).await else {
+        let _ = link.flush().await;
+        let _ = link.wr.shutdown().await;
         return;
     };
-    let client_id = admitted.client_id.clone();
-    let (conn_id, keep_ms) = (admitted.conn_id, admitted.keep_ms);
-    let rx = std::mem::replace(&mut admitted.rx, mpsc::channel(1).1);
-    events::connected(&shared.hub, &admitted.presence, &peer.ip().to_string());
-    let mut session = Session {
-        conn,
-        admitted,
-        shared: shared.clone(),
-        next_pkid: 0,
-        window: (Instant::now(), 0),
+    let (session, actions, conn_id, rx) = started;
+    let region = session.principal().region.clone();
+    let mut conn = Conn {
+        link,
+        session,
+        shared,
+        conn_id,
+        region,
     };
-    let end = session.run(rx).await;
-    shared.hub.unregister(&client_id, conn_id, keep_ms);
-    session.close(end).await;
-    events::disconnected(&shared.hub, &session.admitted.presence, end.aws_reason());
-    if end.publishes_will() {
-        session.publish_will();
-    }
+    let end = match conn.perform(actions).await {
+        Some(end) => end,
+        None => conn.run(rx, stopped).await,
+    };
+    conn.finish(end).await;
 }
 
-pub(crate) struct Session<S> {
-    pub conn: Conn<S>,
-    pub admitted: Admitted,
-    pub shared: Arc<Shared>,
-    next_pkid: u16,
-    /// Publishes received in the current one-second window (throttling).
-    pub window: (Instant, u32),
+type Started = (Session, Vec<Action>, u64, mpsc::Receiver<Outbound>);
+
+/// Admission and the session's start; `None` when the connection must close.
+async fn start<S: AsyncRead + AsyncWrite>(
+    link: &mut Link<S>,
+    connect: Connect,
+    peer: &Peer,
+    shared: &Arc<Shared>,
+) -> Option<Started> {
+    let cert_id = iotmock_model::certificate_id(&peer.leaf);
+    let clean_start = connect.clean_start;
+    let raw_id = connect.client_id.clone();
+    let version = link.version;
+    let peer_ip = Some(peer.addr.ip());
+    let info = ConnectInfo {
+        connect,
+        version,
+        cert_id: cert_id.clone(),
+        peer_ip,
+        sni: peer.sni,
+    };
+    let mut env = Env {
+        shared,
+        leaf: &peer.leaf,
+        cert_id: &cert_id,
+        region: peer.region.as_deref(),
+    };
+    let now = shared.hub.now_ms();
+    let admission = match admit(info, &shared.rules, &mut env, now) {
+        Ok(a) => a,
+        Err(refused) => {
+            tracing::info!(peer = %peer.addr, client_id = %raw_id, certificate = %cert_id, reason = %refused.reason, "CONNECT refused");
+            if let Some(ack) = refused.connack {
+                let _ = link.send(&ack).await;
+            }
+            return None;
+        }
+    };
+    let (tx, rx) = mpsc::channel(crate::hub::QUEUE_DEPTH);
+    let client_id = admission.client_id.clone();
+    let registered = shared.hub.register(&client_id, tx, clean_start);
+    let begin = Start {
+        session_present: registered.session_present,
+        subscriptions: registered.subscriptions,
+        stored: registered.stored,
+        session_uuid: iotmock_registry::random_uuid(),
+        version_number: shared.hub.next_version(&client_id),
+    };
+    tracing::debug!(peer = %peer.addr, %client_id, certificate = %cert_id, ?version, session_present = begin.session_present, "connected");
+    let (session, actions) = Session::start(admission, begin, &shared.rules, now);
+    Some((session, actions, registered.conn_id, rx))
 }
 
-impl<S: AsyncRead + AsyncWrite> Session<S> {
-    fn keep_alive(&self) -> Duration {
-        Duration::from_millis(u64::from(self.admitted.keep_alive) * 1500)
+struct Conn<S> {
+    link: Link<S>,
+    session: Session,
+    shared: Arc<Shared>,
+    conn_id: u64,
+    region: String,
+}
+
+impl<S: AsyncRead + AsyncWrite> Conn<S> {
+    fn now(&self) -> i64 {
+        self.shared.hub.now_ms()
     }
 
-    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
-        let mut changes = self.shared.changes.clone();
-        let mut deadline = Instant::now() + self.keep_alive();
-        loop {
-            loop {
-                match decode(&mut self.conn.buf, self.conn.version) {
-                    Ok(Some(packet)) => {
-                        deadline = Instant::now() + self.keep_alive();
-                        if let Flow::End(end) = self.handle(packet).await {
-                            return end;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        self.log_close(&format!("malformed input: {e}"));
-                        let too_large = matches!(e, iotmock_mqtt::CodecError::TooLarge(_));
-                        return End::Closed(if too_large {
-                            CloseReason::PacketTooLarge
-                        } else {
-                            CloseReason::Malformed
-                        });
+    /// Carries out the core's actions in order; `Some` when the connection ends.
+    async fn perform(&mut self, actions: Vec<Action>) -> Option<End> {
+        for action in actions {
+            match action {
+                Action::Send(packet) => {
+                    if self.link.send(&packet).await.is_err() {
+                        return Some(self.lost().await);
                     }
                 }
-            }
-            if self.conn.flush().await.is_err() {
-                return End::Lost;
-            }
-            tokio::select! {
-                read = self.conn.rd.read_buf(&mut self.conn.buf) => match read {
-                    Ok(0) => { tracing::debug!(client_id = %self.admitted.client_id, "closed by the client without DISCONNECT"); return End::Lost; }
-                    Ok(_) => {}
-                    Err(e) => { tracing::debug!(client_id = %self.admitted.client_id, error = %e, "read failed"); return End::Lost; }
-                },
-                Some(out) = rx.recv() => {
-                    if let Some(end) = self.outbound(out, &mut rx).await {
-                        return end;
-                    }
-                },
-                Ok(()) = changes.changed() => {
-                    if let Err(reason) = self.recheck() {
-                        self.log_close(&reason);
-                        return End::Closed(CloseReason::NotAuthorized);
-                    }
-                },
-                _ = tokio::time::sleep_until(deadline) => {
-                    self.log_close("keep-alive expired (1.5 x keep-alive without a packet)");
-                    return End::Closed(CloseReason::KeepAliveTimeout);
+                Action::Route(msg) => {
+                    self.shared.hub.publish(msg, Some(self.session.client_id()));
                 }
+                Action::Subscribe { filter, qos } => self.subscribed(&filter, qos),
+                Action::Unsubscribe { filter } => {
+                    self.shared
+                        .hub
+                        .unsubscribe(self.session.client_id(), &filter);
+                }
+                Action::Close(end) => return Some(end),
             }
         }
-    }
-
-    /// Handles one queued item and whatever else is already waiting, batching the writes.
-    async fn outbound(
-        &mut self,
-        first: Outbound,
-        rx: &mut mpsc::Receiver<Outbound>,
-    ) -> Option<End> {
-        let mut next = Some(first);
-        while let Some(item) = next.take() {
-            match item {
-                Outbound::Deliver(msg, qos) => self.deliver(&msg, qos).await,
-                Outbound::TakenOver => {
-                    self.log_close("another connection took over this client id");
-                    return Some(End::Closed(CloseReason::SessionTakenOver));
-                }
-            }
-            if self.conn.out.len() > 64 * 1024 && self.conn.flush().await.is_err() {
-                return Some(End::Lost);
-            }
-            next = rx.try_recv().ok();
+        if self.link.out.len() > 64 * 1024 && self.link.flush().await.is_err() {
+            return Some(self.lost().await);
         }
         None
     }
 
-    pub(crate) fn log_close(&self, reason: &str) {
-        tracing::info!(client_id = %self.admitted.client_id, certificate = %self.admitted.authz.principal.cert_id, peer = %self.conn.peer, %reason, "connection closed");
-    }
-
-    /// Re-reads the principal after a registry change; Err when it may no longer connect.
-    fn recheck(&mut self) -> Result<(), String> {
-        let fresh = crate::admission::authorize(
-            &self.shared,
-            &self.admitted.authz.principal.cert_id,
-            &self.admitted.client_id,
-            self.conn.peer,
-            &self.admitted.attributes,
-        )?;
-        self.admitted.authz = fresh;
-        Ok(())
-    }
-
-    async fn close(&mut self, end: End) {
-        if let (End::Closed(r), Version::V5) = (end, self.conn.version) {
-            let _ = self
-                .conn
-                .send(&Packet::Disconnect {
-                    reason: disconnect_code(r),
-                    session_expiry: None,
-                })
-                .await;
+    /// Records a granted subscription and queues the retained message of an exact filter.
+    fn subscribed(&self, filter: &str, qos: u8) {
+        let hub = &self.shared.hub;
+        let client = self.session.client_id();
+        hub.subscribe(client, filter, qos);
+        if let Some(msg) = hub.retained_for(filter) {
+            let qos = qos.min(msg.qos);
+            hub.send_to(client, msg, qos);
         }
-        let _ = self.conn.flush().await;
-        let _ = self.conn.wr.shutdown().await;
     }
 
-    /// Publishes the will (checked for iot:Publish at CONNECT), keeping its retain flag.
-    fn publish_will(&self) {
-        let Some(will) = &self.admitted.will else {
-            return;
-        };
-        let msg = Publish {
-            topic: will.topic.clone(),
-            payload: will.payload.clone(),
-            qos: will.qos,
-            retain: will.retain,
-            dup: false,
-            pkid: 0,
-            properties: None,
-        };
-        tracing::debug!(client_id = %self.admitted.client_id, topic = %will.topic, "publishing the will");
-        self.shared.hub.publish(Arc::new(msg));
-    }
-
-    /// AWS's per-connection publish limit, when throttling is on: true when over it.
-    pub(crate) fn throttled(&mut self) -> bool {
-        let Some(limit) = self
-            .shared
-            .settings
-            .throttle
-            .then_some(crate::PUBLISHES_PER_SECOND)
-        else {
-            return false;
-        };
-        let now = Instant::now();
-        if now.duration_since(self.window.0) >= Duration::from_secs(1) {
-            self.window = (now, 0);
+    /// The socket failed: the core ends the session (will, event) and its actions run.
+    async fn lost(&mut self) -> End {
+        let now = self.now();
+        let actions = self.session.lost(now);
+        for action in actions {
+            if let Action::Route(msg) = action {
+                self.shared.hub.publish(msg, Some(self.session.client_id()));
+            }
         }
-        self.window.1 += 1;
-        self.window.1 > limit
+        End::Lost
     }
 
-    fn pkid(&mut self) -> u16 {
-        self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
-        self.next_pkid
-    }
-
-    /// Queues a message for the client if iot:Receive allows it on its topic.
-    async fn deliver(&mut self, msg: &Publish, qos: u8) {
-        let checked = self.admitted.authz.check(Action::Receive, &msg.topic);
-        if !checked.decision.allowed() {
-            self.admitted
-                .authz
-                .log_refusal(Action::Receive, &checked, &self.admitted.client_id);
-            return;
+    async fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Outbound>,
+        mut stopped: watch::Receiver<bool>,
+    ) -> End {
+        let mut changes = self.shared.changes.clone();
+        loop {
+            if let Some(end) = self.drain_input().await {
+                return end;
+            }
+            if self.link.flush().await.is_err() {
+                return self.lost().await;
+            }
+            let wait = Duration::from_millis(
+                u64::try_from(self.session.deadline() - self.now()).unwrap_or(0),
+            );
+            let actions = tokio::select! {
+                read = self.link.rd.read_buf(&mut self.link.buf) => match read {
+                    Ok(0) => { tracing::debug!(client_id = %self.session.client_id(), "closed by the client without DISCONNECT"); return self.lost().await; }
+                    Ok(_) => continue,
+                    Err(e) => { tracing::debug!(client_id = %self.session.client_id(), error = %e, "read failed"); return self.lost().await; }
+                },
+                Some(out) = rx.recv() => self.outbound(out, &mut rx),
+                Ok(()) = changes.changed() => {
+                    let principal = self.shared.principal(Some(&self.region), self.session.cert_id());
+                    self.session.principal_changed(principal.ok().flatten(), self.now())
+                },
+                _ = stopped.changed() => self.session.shutdown(self.now()),
+                () = tokio::time::sleep(wait) => self.session.tick(self.now()),
+            };
+            if let Some(end) = self.perform(actions).await {
+                return end;
+            }
         }
-        let pkid = if qos > 0 { self.pkid() } else { 0 };
-        let out = Publish {
-            qos,
-            pkid,
-            dup: false,
-            ..msg.clone()
+    }
+
+    /// Decodes and handles every complete packet buffered.
+    async fn drain_input(&mut self) -> Option<End> {
+        loop {
+            let now = self.now();
+            let actions = match decode(&mut self.link.buf, self.link.version) {
+                Ok(Some(packet)) => {
+                    self.link.packets_in = self.link.packets_in.saturating_add(1);
+                    self.session.handle(packet, now)
+                }
+                Ok(None) => return None,
+                Err(e) => {
+                    let too_large = matches!(e, iotmock_mqtt::CodecError::TooLarge(_));
+                    self.session.malformed(too_large, &e.to_string(), now)
+                }
+            };
+            if let Some(end) = self.perform(actions).await {
+                return Some(end);
+            }
+            if self.link.after_packet().await {
+                tracing::info!(client_id = %self.session.client_id(), "connection dropped by its fault plan");
+                return Some(self.lost().await);
+            }
+        }
+    }
+
+    /// One queued item and whatever else is already waiting, as one batch of actions.
+    fn outbound(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let mut next = Some(first);
+        let now = self.now();
+        while let Some(item) = next.take() {
+            match item {
+                Outbound::Deliver(msg, qos) => self.session.deliver(msg, qos, now, &mut actions),
+                Outbound::Redeliver(kept) => {
+                    self.session
+                        .deliver(kept.message, kept.qos, now, &mut actions)
+                }
+                Outbound::TakenOver => {
+                    actions.extend(self.session.taken_over(now));
+                    return actions;
+                }
+            }
+            if actions.len() >= 256 {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        actions
+    }
+
+    /// Keeps or drops the session in the hub, then closes the socket.
+    async fn finish(&mut self, end: End) {
+        let keep_ms = self
+            .session
+            .keep_secs()
+            .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let kept = if keep_ms.is_some() {
+            self.session.take_stored()
+        } else {
+            Vec::new()
         };
-        let _ = self.conn.send(&Packet::Publish(out)).await;
+        self.shared
+            .hub
+            .unregister(self.session.client_id(), self.conn_id, keep_ms, kept);
+        if end != End::Lost {
+            let _ = self.link.flush().await;
+        }
+        let _ = self.link.wr.shutdown().await;
     }
 }

@@ -3,21 +3,20 @@
 //! admits or refuses it at CONNECT against the live registry as AWS IoT Core does. Registry
 //! changes reach every live connection, so a deactivated certificate is disconnected at once.
 
-mod admission;
-mod authz;
 mod connection;
-mod events;
+mod env;
+pub mod faults;
 mod hub;
-mod packets;
-mod refusal;
 pub mod tls;
 
-pub use authz::{Action, Authz};
-pub use refusal::{CloseReason, ConnectRefusal};
+pub use faults::{Answer, FaultPlan};
+pub use iotmock_session::{CloseReason, ConnectRefusal, Reply, Service, ServiceRequest};
 
-use iotmock_registry::Registry;
+use iotmock_registry::{Clock, Principal, Registry, SystemClock};
+use iotmock_session::Rules;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -46,6 +45,13 @@ pub struct BrokerSettings {
     /// How long a persistent session outlives its connection (AWS: 1 hour by default; the
     /// MQTT 5 Session Expiry Interval is capped at it).
     pub session_expiry: Duration,
+    /// The region whose registry admits a client whose TLS SNI names no region (no SNI, an
+    /// IP address, `localhost`).
+    pub default_region: String,
+    /// AWS's documented rule that every client sends SNI (unconfirmed for DEFAULT-mode
+    /// certificates, which AWS still admits without it): on, a handshake without SNI is
+    /// closed. SNI_ONLY certificates need SNI either way.
+    pub require_sni: bool,
 }
 
 impl Default for BrokerSettings {
@@ -58,48 +64,70 @@ impl Default for BrokerSettings {
             session_expiry: Duration::from_secs(3600),
             throttle: false,
             require_connect_attributes: false,
+            default_region: "us-east-1".into(),
+            require_sni: false,
         }
     }
 }
 
-/// AWS's limit on publishes per second per connection.
-pub const PUBLISHES_PER_SECOND: u32 = 100;
+impl BrokerSettings {
+    fn rules(&self) -> Rules {
+        Rules {
+            strict_mqtt3_refusal: self.strict_mqtt3_refusal,
+            throttle: self.throttle,
+            require_connect_attributes: self.require_connect_attributes,
+            session_expiry_secs: self.session_expiry.as_secs(),
+        }
+    }
+}
+
+type PrincipalCache = HashMap<(String, String), (u64, Arc<Principal>)>;
 
 /// What every connection task shares.
 pub(crate) struct Shared {
     pub registry: Arc<RwLock<Registry>>,
     pub hub: hub::Hub,
     pub settings: BrokerSettings,
+    pub rules: Rules,
     pub changes: watch::Receiver<u64>,
+    pub faults: faults::Faults,
     /// Principals as of a registry generation: connections with one certificate share one.
-    principals: std::sync::Mutex<
-        std::collections::HashMap<String, (u64, Arc<iotmock_registry::Principal>)>,
-    >,
+    principals: Mutex<PrincipalCache>,
 }
 
 impl Shared {
-    /// The registered certificate `cert_id` as of now (`None`: not registered).
+    /// The certificate `cert_id` as the region SNI named holds it now (`None`: not registered
+    /// there). Without a named region: the default region's, else the one region holding it.
     pub fn principal(
         &self,
+        named: Option<&str>,
         cert_id: &str,
-    ) -> Result<Option<Arc<iotmock_registry::Principal>>, String> {
+    ) -> Result<Option<Arc<Principal>>, String> {
         let registry = self
             .registry
             .read()
             .map_err(|_| "registry unavailable".to_string())?;
+        let default = &self.settings.default_region;
+        let Some(region) = named
+            .map(str::to_string)
+            .or_else(|| registry.region_for(cert_id, default))
+        else {
+            return Ok(None);
+        };
         let generation = registry.generation();
+        let key = (region.clone(), cert_id.to_string());
         let mut cache = self.principals.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, p)) = cache.get(cert_id).filter(|(g, _)| *g == generation) {
+        if let Some((_, p)) = cache.get(&key).filter(|(g, _)| *g == generation) {
             return Ok(Some(p.clone()));
         }
-        let Some(principal) = registry.principal(cert_id).map(Arc::new) else {
-            cache.remove(cert_id);
+        let Some(principal) = registry.principal_in(&region, cert_id).map(Arc::new) else {
+            cache.remove(&key);
             return Ok(None);
         };
         if cache.len() >= 100_000 {
             cache.clear();
         }
-        cache.insert(cert_id.to_string(), (generation, principal.clone()));
+        cache.insert(key, (generation, principal.clone()));
         Ok(Some(principal))
     }
 }
@@ -121,8 +149,17 @@ pub struct RetainedMessage {
 }
 
 impl BrokerCore {
-    /// Creates the core and subscribes it to registry changes.
+    /// Creates the core on the system clock and subscribes it to registry changes.
     pub fn new(registry: Arc<RwLock<Registry>>, settings: BrokerSettings) -> Self {
+        Self::with_clock(registry, settings, Arc::new(SystemClock))
+    }
+
+    /// Creates the core reading time from `clock`.
+    pub fn with_clock(
+        registry: Arc<RwLock<Registry>>,
+        settings: BrokerSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let (changed, changes) = watch::channel(0u64);
         if let Ok(mut reg) = registry.write() {
             reg.on_change(Arc::new(move |generation| {
@@ -131,9 +168,11 @@ impl BrokerCore {
         }
         let shared = Arc::new(Shared {
             registry,
-            hub: hub::Hub::default(),
+            hub: hub::Hub::new(clock),
+            rules: settings.rules(),
             settings,
             changes,
+            faults: faults::Faults::default(),
             principals: Default::default(),
         });
         Self { shared }
@@ -148,14 +187,21 @@ impl BrokerCore {
     ) -> std::io::Result<Broker> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
+        let limit = Arc::new(Semaphore::new(self.shared.settings.max_connections));
         let task = tokio::spawn(accept_loop(
             listener,
             TlsAcceptor::from(tls),
             self.shared.clone(),
-            stopped,
+            (stopped, limit.clone()),
             require_alpn,
         ));
-        Ok(Broker { addr, stop, task })
+        Ok(Broker {
+            addr,
+            stop,
+            task,
+            limit,
+            max: self.shared.settings.max_connections,
+        })
     }
 
     /// Clients connected now.
@@ -165,16 +211,22 @@ impl BrokerCore {
 
     /// Publishes as the iot-data API does (no policy check: the caller holds AWS credentials).
     pub fn publish(&self, topic: &str, payload: bytes::Bytes, qos: u8, retain: bool) {
-        let msg = iotmock_mqtt::Publish {
-            topic: topic.into(),
-            payload,
-            qos,
-            retain,
-            dup: false,
-            pkid: 0,
-            properties: None,
-        };
-        self.shared.hub.publish(Arc::new(msg));
+        let msg = iotmock_mqtt::Publish::new(topic, payload, qos, retain);
+        self.shared.hub.publish(Arc::new(msg), None);
+    }
+
+    /// Plugs a service into the reserved topics it names.
+    pub fn register_service(&self, service: Arc<dyn Service>) {
+        self.shared.hub.register_service(service);
+    }
+
+    /// Makes the broker misbehave on purpose for `client_id` from its next CONNECT on.
+    pub fn set_fault_plan(&self, client_id: &str, plan: FaultPlan) {
+        self.shared.faults.set(client_id, plan);
+    }
+
+    pub fn clear_fault_plan(&self, client_id: &str) {
+        self.shared.faults.clear(client_id);
     }
 
     fn view(r: hub::Retained) -> RetainedMessage {
@@ -205,28 +257,37 @@ pub struct Broker {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    limit: Arc<Semaphore>,
+    max: usize,
 }
+
+/// How long shutdown waits for connections to say goodbye.
+const DRAIN: Duration = Duration::from_secs(5);
 
 impl Broker {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Stops accepting and waits for the accept loop to end.
+    /// Stops accepting, ends every connection (MQTT 5 DISCONNECT 0x8B, the `disconnected`
+    /// events with SERVER_INITIATED_DISCONNECT, wills) and waits for them to flush.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let all = u32::try_from(self.max).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(DRAIN, self.limit.acquire_many(all)).await;
     }
 }
+
+type Stop = (watch::Receiver<bool>, Arc<Semaphore>);
 
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
+    (mut stopped, limit): Stop,
     require_alpn: bool,
 ) {
-    let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -244,12 +305,9 @@ async fn accept_loop(
         };
         let _ = tcp.set_nodelay(true);
         let (acceptor, shared) = (acceptor.clone(), shared.clone());
-        let mut stopped = stopped.clone();
+        let stopped = stopped.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                () = handshake_and_serve(tcp, peer, acceptor, shared, require_alpn) => {}
-                _ = stopped.changed() => {}
-            }
+            handshake_and_serve(tcp, peer, acceptor, shared, require_alpn, stopped).await;
             drop(permit);
         });
     }
@@ -257,36 +315,65 @@ async fn accept_loop(
 
 async fn handshake_and_serve(
     tcp: tokio::net::TcpStream,
-    peer: SocketAddr,
+    addr: SocketAddr,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     require_alpn: bool,
+    mut stopped: watch::Receiver<bool>,
 ) {
-    let tls =
-        match tokio::time::timeout(shared.settings.handshake_timeout, acceptor.accept(tcp)).await {
+    let handshake = tokio::time::timeout(shared.settings.handshake_timeout, acceptor.accept(tcp));
+    let tls = tokio::select! {
+        done = handshake => match done {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
-                tracing::info!(%peer, error = %e, "TLS handshake failed");
+                tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
                 return;
             }
             Err(_) => {
-                tracing::info!(%peer, "TLS handshake did not complete in time");
+                tracing::info!(peer = %addr, "TLS handshake did not complete in time");
                 return;
             }
-        };
+        },
+        _ = stopped.changed() => return,
+    };
+    let Some(peer) = identify(&tls, addr, &shared, require_alpn) else {
+        return;
+    };
+    connection::serve(tls, peer, shared, stopped).await;
+}
+
+/// The client certificate, ALPN and SNI of a completed handshake; `None` (logged) when the
+/// connection must close.
+fn identify<S>(
+    tls: &tokio_rustls::server::TlsStream<S>,
+    addr: SocketAddr,
+    shared: &Shared,
+    require_alpn: bool,
+) -> Option<connection::Peer> {
     let (_, session) = tls.get_ref();
     let leaf = session
         .peer_certificates()
         .and_then(|c| c.first())
         .map(|c| c.as_ref().to_vec());
-    let alpn_ok = !require_alpn || session.alpn_protocol() == Some(tls::ALPN_MQTT_CA);
     let Some(leaf) = leaf else {
-        tracing::info!(%peer, "closed: no client certificate");
-        return;
+        tracing::info!(peer = %addr, "closed: no client certificate");
+        return None;
     };
-    if !alpn_ok {
-        tracing::info!(%peer, "closed: ALPN x-amzn-mqtt-ca is required on this listener");
-        return;
+    if require_alpn && session.alpn_protocol() != Some(tls::ALPN_MQTT_CA) {
+        tracing::info!(peer = %addr, "closed: ALPN x-amzn-mqtt-ca is required on this listener");
+        return None;
     }
-    connection::serve(tls, leaf, peer, shared).await;
+    let sni = session.server_name();
+    if sni.is_none() && shared.settings.require_sni {
+        tracing::info!(peer = %addr, "closed: the client sent no TLS SNI (require_sni is on)");
+        return None;
+    }
+    let region = sni.and_then(tls::region_of_sni).map(str::to_string);
+    let sni = sni.is_some();
+    Some(connection::Peer {
+        leaf,
+        addr,
+        region,
+        sni,
+    })
 }

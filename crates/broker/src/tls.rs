@@ -141,3 +141,36 @@ pub fn server_config(
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
+
+/// The region an SNI host name addresses: `<prefix>-ats.iot.<region>.amazonaws.com` (or the
+/// same under the configured domain). `None` for any other name.
+pub fn region_of_sni(host: &str) -> Option<&str> {
+    let labels: Vec<&str> = host.split('.').collect();
+    let at = labels.iter().position(|l| *l == "iot")?;
+    let region = *labels.get(at + 1)?;
+    let plausible = at > 0
+        && labels.len() > at + 2
+        && region.contains('-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    plausible.then_some(region)
+}
+
+#[cfg(test)]
+mod sni_tests {
+    use super::region_of_sni;
+
+    #[test]
+    fn regions_from_sni() {
+        let aws = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com";
+        assert_eq!(region_of_sni(aws), Some("eu-west-1"));
+        assert_eq!(
+            region_of_sni("x-ats.iot.us-east-2.localhost"),
+            Some("us-east-2")
+        );
+        assert_eq!(region_of_sni("localhost"), None);
+        assert_eq!(region_of_sni("iot.us-east-1.amazonaws.com"), None);
+        assert_eq!(region_of_sni("x.iot.us-east-1"), None);
+    }
+}

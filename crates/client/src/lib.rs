@@ -249,13 +249,8 @@ impl DeviceClient {
     ) -> Result<Option<u8>, ClientError> {
         let pkid = if qos > 0 { self.pkid() } else { 0 };
         let p = Publish {
-            topic: topic.into(),
-            payload: payload.into(),
-            qos,
-            retain,
-            dup: false,
             pkid,
-            properties: None,
+            ..Publish::new(topic, payload.into(), qos, retain)
         };
         self.send(&Packet::Publish(p)).await?;
         if qos == 0 {
@@ -279,13 +274,8 @@ impl DeviceClient {
     ) -> Result<u16, ClientError> {
         let pkid = if qos > 0 { self.pkid() } else { 0 };
         let p = Publish {
-            topic: topic.into(),
-            payload: payload.into(),
-            qos,
-            retain: false,
-            dup: false,
             pkid,
-            properties: None,
+            ..Publish::new(topic, payload.into(), qos, false)
         };
         self.send(&Packet::Publish(p)).await?;
         Ok(pkid)

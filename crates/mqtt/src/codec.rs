@@ -80,6 +80,25 @@ pub struct Publish {
     pub pkid: u16,
     /// MQTT 5 properties, forwarded as received (user properties, content type, ...).
     pub properties: Option<v5::PublishProperties>,
+    /// When the message expires (MQTT 5 Message Expiry Interval, as a clock reading in ms);
+    /// set by the broker on arrival, never encoded as such.
+    pub expires_ms: Option<i64>,
+}
+
+impl Publish {
+    /// A message with no properties and no packet id.
+    pub fn new(topic: impl Into<String>, payload: Bytes, qos: u8, retain: bool) -> Self {
+        Self {
+            topic: topic.into(),
+            payload,
+            qos,
+            retain,
+            dup: false,
+            pkid: 0,
+            properties: None,
+            expires_ms: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -364,13 +383,13 @@ mod tests {
     fn publish_and_acks_roundtrip() {
         for v in [Version::V311, Version::V5] {
             let p = Packet::Publish(Publish {
-                topic: "$aws/things/t/shadow/update".into(),
-                payload: Bytes::from_static(b"{}"),
-                qos: 1,
-                retain: false,
-                dup: false,
                 pkid: 9,
-                properties: None,
+                ..Publish::new(
+                    "$aws/things/t/shadow/update",
+                    Bytes::from_static(b"{}"),
+                    1,
+                    false,
+                )
             });
             assert_eq!(roundtrip(&p, v), p);
             let s = Packet::SubAck {

@@ -41,6 +41,7 @@ pub(crate) fn from_v4(p: v4::Packet) -> Packet {
             dup: p.dup,
             pkid: p.pkid,
             properties: None,
+            expires_ms: None,
         }),
         v4::Packet::PubAck(a) => Packet::PubAck {
             pkid: a.pkid,
@@ -125,6 +126,7 @@ pub(crate) fn from_v5(p: v5::Packet) -> Packet {
             dup: p.dup,
             pkid: p.pkid,
             properties: p.properties,
+            expires_ms: None,
         }),
         v5::Packet::PubAck(a) => Packet::PubAck {
             pkid: a.pkid,

@@ -4,6 +4,7 @@
 
 mod codec;
 mod convert;
+pub mod reason;
 pub mod rules;
 pub mod subscriptions;
 pub mod topic;
@@ -13,3 +14,18 @@ pub use codec::{
     decode, detect_version,
 };
 pub use convert::encode;
+pub use mqttbytes::v5::PublishProperties;
+
+/// MQTT 5 PUBLISH properties with nothing set.
+pub fn empty_properties() -> PublishProperties {
+    PublishProperties {
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        topic_alias: None,
+        response_topic: None,
+        correlation_data: None,
+        user_properties: Vec::new(),
+        subscription_identifiers: Vec::new(),
+        content_type: None,
+    }
+}

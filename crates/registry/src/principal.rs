@@ -26,6 +26,8 @@ pub struct Principal {
     pub cert_arn: String,
     pub status: CertStatus,
     pub ca_id: Option<String>,
+    /// DEFAULT or SNI_ONLY (an SNI_ONLY certificate connects only with TLS SNI).
+    pub mode: iotmock_model::CertificateMode,
     pub cert: CertInfo,
     pub policies: Vec<NamedPolicy>,
     pub things: Vec<AttachedThing>,
@@ -41,10 +43,17 @@ impl Principal {
 impl Registry {
     /// The registered certificate with this id, in whichever region holds it.
     pub fn principal(&self, cert_id: &str) -> Option<Principal> {
-        let (region, state) = self
+        let (region, _) = self
             .regions
             .iter()
             .find(|(_, s)| s.certs.contains_key(cert_id))?;
+        self.principal_in(region, cert_id)
+    }
+
+    /// The registered certificate with this id as `region` knows it (each region of an
+    /// account registers certificates on its own, as in AWS).
+    pub fn principal_in(&self, region: &str, cert_id: &str) -> Option<Principal> {
+        let state = self.regions.get(region)?;
         let record = state.certs.get(cert_id)?;
         let arn = self.arn(region).cert(cert_id);
         let cert = iotmock_pki::parse_certificate_pem(&record.pem, "certificate").ok()?;
@@ -76,12 +85,13 @@ impl Registry {
             })
             .collect();
         Some(Principal {
-            region: region.clone(),
+            region: region.to_string(),
             account: self.account.clone(),
             cert_id: cert_id.to_string(),
             cert_arn: arn,
             status: record.status,
             ca_id: record.ca_id.clone(),
+            mode: record.mode,
             cert,
             policies,
             things,
@@ -104,12 +114,21 @@ pub struct AutoRegistered {
 
 impl Registry {
     /// JITR: registers an unknown certificate as PENDING_ACTIVATION when an ACTIVE CA with
-    /// auto-registration enabled issued it (name and signature). `None` when no such CA exists.
-    pub fn auto_register(&mut self, leaf_der: &[u8]) -> Option<AutoRegistered> {
+    /// auto-registration enabled issued it (name and signature), in `region` or (`None`) in
+    /// the first region holding such a CA. `None` when no such CA exists.
+    pub fn auto_register(
+        &mut self,
+        region: Option<&str>,
+        leaf_der: &[u8],
+    ) -> Option<AutoRegistered> {
         let cert = iotmock_pki::CertInfo::from_der(leaf_der, "client certificate").ok()?;
         let issuer = hex::encode(&cert.issuer_raw);
         let now = self.now_secs();
-        let (region, ca) = self.regions.iter().find_map(|(region, state)| {
+        let in_region = self
+            .regions
+            .iter()
+            .filter(|(r, _)| region.is_none_or(|want| r.as_str() == want));
+        let (region, ca) = in_region.into_iter().find_map(|(region, state)| {
             state.cas.values().find_map(|ca| {
                 let usable = ca.status == iotmock_model::CaStatus::Active
                     && ca.auto_registration == iotmock_model::AutoRegistrationStatus::Enable
@@ -143,5 +162,33 @@ impl Registry {
             .values()
             .find_map(|s| s.certs.get(cert_id))
             .map(|c| (c.status, c.ca_id.clone()))
+    }
+
+    /// The region a connection that named none is admitted by: `default` when it holds the
+    /// certificate, else the one region that does. `None` when none or several do.
+    pub fn region_for(&self, cert_id: &str, default: &str) -> Option<String> {
+        let holding: Vec<&String> = self
+            .regions
+            .iter()
+            .filter(|(_, s)| s.certs.contains_key(cert_id))
+            .map(|(r, _)| r)
+            .collect();
+        if holding.iter().any(|r| r.as_str() == default) {
+            return Some(default.to_string());
+        }
+        match holding.as_slice() {
+            [only] => Some(only.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Status and issuing CA of a certificate registered in `region`.
+    pub fn certificate_status_in(
+        &self,
+        region: &str,
+        cert_id: &str,
+    ) -> Option<(CertStatus, Option<String>)> {
+        let cert = self.regions.get(region)?.certs.get(cert_id)?;
+        Some((cert.status, cert.ca_id.clone()))
     }
 }

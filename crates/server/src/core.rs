@@ -118,7 +118,11 @@ impl Builder {
         )
         .context("loading the registry")?;
         let registry = Arc::new(RwLock::new(registry));
-        let core = BrokerCore::new(registry.clone(), self.broker.clone());
+        let settings = BrokerSettings {
+            default_region: self.region.clone(),
+            ..self.broker.clone()
+        };
+        let core = BrokerCore::new(registry.clone(), settings);
         let listener = TcpListener::bind(self.api_addr)
             .await
             .with_context(|| format!("binding the API on {}", self.api_addr))?;

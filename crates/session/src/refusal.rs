@@ -1,11 +1,12 @@
-//! The one place broker refusals become wire behaviour. MQTT 3.1.1 cannot explain a refusal,
+//! The one place session refusals become wire behaviour. MQTT 3.1.1 cannot explain a refusal,
 //! and AWS closes the connection without a CONNACK; MQTT 5 gets the reason code AWS documents.
 //! `strict_mqtt3` off answers 3.1.1 clients with a CONNACK code instead (easier debugging).
 
 use iotmock_mqtt::Version;
+use iotmock_mqtt::reason::{V5, V311};
 
 /// Why a CONNECT is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectRefusal {
     /// Unknown, not ACTIVE, expired, or not allowed iot:Connect.
     NotAuthorized,
@@ -19,20 +20,26 @@ pub enum ConnectRefusal {
 }
 
 /// What to send before closing: a CONNACK with this code, or nothing.
-pub fn connack_code(refusal: &ConnectRefusal, version: Version, strict_mqtt3: bool) -> Option<u8> {
+pub fn connack_code(refusal: ConnectRefusal, version: Version, strict_mqtt3: bool) -> Option<u8> {
     match version {
-        Version::V5 => Some(match refusal {
-            ConnectRefusal::NotAuthorized => 0x87,
-            ConnectRefusal::ClientIdInvalid => 0x85,
-            ConnectRefusal::QosNotSupported => 0x9B,
-            ConnectRefusal::TopicInvalid => 0x90,
-            ConnectRefusal::Throttled => 0x97,
-        }),
+        Version::V5 => Some(
+            match refusal {
+                ConnectRefusal::NotAuthorized => V5::NotAuthorized,
+                ConnectRefusal::ClientIdInvalid => V5::ClientIdInvalid,
+                ConnectRefusal::QosNotSupported => V5::QosNotSupported,
+                ConnectRefusal::TopicInvalid => V5::TopicNameInvalid,
+                ConnectRefusal::Throttled => V5::QuotaExceeded,
+            }
+            .code(),
+        ),
         Version::V311 if strict_mqtt3 => None,
-        Version::V311 => Some(match refusal {
-            ConnectRefusal::ClientIdInvalid => 2,
-            _ => 5,
-        }),
+        Version::V311 => Some(
+            match refusal {
+                ConnectRefusal::ClientIdInvalid => V311::IdentifierRejected,
+                _ => V311::NotAuthorized,
+            }
+            .code(),
+        ),
     }
 }
 
@@ -41,32 +48,40 @@ pub fn connack_code(refusal: &ConnectRefusal, version: Version, strict_mqtt3: bo
 pub enum CloseReason {
     Malformed,
     ProtocolError,
-    /// The certificate lost its right to connect (deactivated, revoked, policy detached).
+    /// The certificate lost its right to connect (deactivated, revoked, expired, policy
+    /// detached).
     NotAuthorized,
     /// A publish the policy denies (MQTT 3.1.1).
     Forbidden,
     KeepAliveTimeout,
     SessionTakenOver,
+    TopicFilterInvalid,
     TopicNameInvalid,
+    TopicAliasInvalid,
     PacketTooLarge,
     QosNotSupported,
     SubscriptionIdsNotSupported,
     ShuttingDown,
+    /// Closed on purpose by a configured fault plan or an administrator.
+    Administrative,
 }
 
 /// The MQTT 5 DISCONNECT reason code sent before closing (3.1.1 just closes).
-pub fn disconnect_code(reason: CloseReason) -> u8 {
+pub fn disconnect_code(reason: CloseReason) -> V5 {
     match reason {
-        CloseReason::Malformed => 0x81,
-        CloseReason::ProtocolError => 0x82,
-        CloseReason::NotAuthorized | CloseReason::Forbidden => 0x87,
-        CloseReason::ShuttingDown => 0x8B,
-        CloseReason::KeepAliveTimeout => 0x8D,
-        CloseReason::SessionTakenOver => 0x8E,
-        CloseReason::TopicNameInvalid => 0x90,
-        CloseReason::PacketTooLarge => 0x95,
-        CloseReason::QosNotSupported => 0x9B,
-        CloseReason::SubscriptionIdsNotSupported => 0xA1,
+        CloseReason::Malformed => V5::Malformed,
+        CloseReason::ProtocolError => V5::ProtocolError,
+        CloseReason::NotAuthorized | CloseReason::Forbidden => V5::NotAuthorized,
+        CloseReason::ShuttingDown => V5::ServerShuttingDown,
+        CloseReason::KeepAliveTimeout => V5::KeepAliveTimeout,
+        CloseReason::SessionTakenOver => V5::SessionTakenOver,
+        CloseReason::TopicFilterInvalid => V5::TopicFilterInvalid,
+        CloseReason::TopicNameInvalid => V5::TopicNameInvalid,
+        CloseReason::TopicAliasInvalid => V5::TopicAliasInvalid,
+        CloseReason::PacketTooLarge => V5::PacketTooLarge,
+        CloseReason::QosNotSupported => V5::QosNotSupported,
+        CloseReason::SubscriptionIdsNotSupported => V5::SubscriptionIdsNotSupported,
+        CloseReason::Administrative => V5::AdministrativeAction,
     }
 }
 
@@ -92,6 +107,7 @@ impl End {
             End::Closed(CloseReason::NotAuthorized) => "AUTH_ERROR",
             End::Closed(CloseReason::Forbidden) => "FORBIDDEN_ACCESS",
             End::Closed(CloseReason::ShuttingDown) => "SERVER_INITIATED_DISCONNECT",
+            End::Closed(CloseReason::Administrative) => "API_INITIATED_DISCONNECT",
             End::Closed(_) => "CLIENT_ERROR",
         }
     }
@@ -108,23 +124,17 @@ mod tests {
 
     #[test]
     fn mqtt3_refusals_close_silently_unless_relaxed() {
+        let na = ConnectRefusal::NotAuthorized;
+        assert_eq!(connack_code(na, Version::V311, true), None);
+        assert_eq!(connack_code(na, Version::V311, false), Some(5));
+        assert_eq!(connack_code(na, Version::V5, true), Some(0x87));
+        let qos = ConnectRefusal::QosNotSupported;
+        assert_eq!(connack_code(qos, Version::V5, true), Some(0x9B));
+        assert_eq!(disconnect_code(CloseReason::SessionTakenOver).code(), 0x8E);
         assert_eq!(
-            connack_code(&ConnectRefusal::NotAuthorized, Version::V311, true),
-            None
+            disconnect_code(CloseReason::SubscriptionIdsNotSupported).code(),
+            0xA1
         );
-        assert_eq!(
-            connack_code(&ConnectRefusal::NotAuthorized, Version::V311, false),
-            Some(5)
-        );
-        assert_eq!(
-            connack_code(&ConnectRefusal::NotAuthorized, Version::V5, true),
-            Some(0x87)
-        );
-        assert_eq!(
-            connack_code(&ConnectRefusal::QosNotSupported, Version::V5, true),
-            Some(0x9B)
-        );
-        assert_eq!(disconnect_code(CloseReason::SessionTakenOver), 0x8E);
         assert!(!End::Client { send_will: false }.publishes_will());
         assert!(End::Client { send_will: true }.publishes_will() && End::Lost.publishes_will());
         assert_eq!(

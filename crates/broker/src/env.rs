@@ -1,0 +1,79 @@
+//! What admission asks of the broker: just-in-time registration, the CONNECT throttle, the
+//! principal as the addressed region's registry knows it, and fresh client ids.
+
+use crate::Shared;
+use iotmock_model::CertStatus;
+use iotmock_registry::Principal;
+use iotmock_session::ConnectEnv;
+use iotmock_session::events;
+use std::sync::Arc;
+
+pub(crate) struct Env<'a> {
+    pub shared: &'a Shared,
+    pub leaf: &'a [u8],
+    pub cert_id: &'a str,
+    /// The region SNI named, if any.
+    pub region: Option<&'a str>,
+}
+
+impl ConnectEnv for Env<'_> {
+    /// JITR: an unknown certificate issued by an ACTIVE CA with auto-registration enabled is
+    /// registered PENDING_ACTIVATION and the event published; a certificate still pending gets
+    /// the event again. Either way the connection is refused; `Some` says why.
+    fn just_in_time(&mut self) -> Option<String> {
+        let shared = self.shared;
+        let (status, account) = {
+            let registry = shared.registry.read().ok()?;
+            let default = &shared.settings.default_region;
+            let region = match self.region {
+                Some(r) => Some(r.to_string()),
+                None => registry.region_for(self.cert_id, default),
+            };
+            let status = region.and_then(|r| registry.certificate_status_in(&r, self.cert_id));
+            (status, registry.account().to_string())
+        };
+        let now = shared.hub.now_ms();
+        let (ca, why) = match status {
+            None => {
+                let registered = shared
+                    .registry
+                    .write()
+                    .ok()?
+                    .auto_register(self.region, self.leaf)?;
+                let why = format!(
+                    "certificate {} was registered just in time as PENDING_ACTIVATION under CA {} (activate it and reconnect)",
+                    self.cert_id, registered.ca_id
+                );
+                (Some(registered.ca_id), why)
+            }
+            Some((CertStatus::PendingActivation, ca)) => (
+                ca,
+                format!("certificate {} is PENDING_ACTIVATION", self.cert_id),
+            ),
+            Some(_) => return None,
+        };
+        if let Some(ca) = ca {
+            let event = events::certificate_registered(self.cert_id, &ca, &account, now);
+            shared.hub.publish(Arc::new(event), None);
+        }
+        Some(why)
+    }
+
+    fn connect_allowed(&mut self, client_id: &str) -> bool {
+        self.shared.hub.connect_allowed(client_id)
+    }
+
+    fn principal(&mut self) -> Result<Option<Arc<Principal>>, String> {
+        self.shared.principal(self.region, self.cert_id)
+    }
+
+    fn fresh_client_id(&mut self) -> String {
+        let mut bytes = [0u8; 8];
+        let _ = aws_lc_rs::rand::fill(&mut bytes);
+        format!("iotmock-{}", hex_of(&bytes))
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,276 @@
+//! Admission at CONNECT, as AWS decides it after TLS: a valid client id and will, a registered
+//! ACTIVE certificate within its validity (and SNI when the certificate is SNI_ONLY), policies
+//! that allow iot:Connect on `client/<clientId>` and iot:Publish (and iot:RetainPublish) on
+//! the will. What needs the registry or shared state is asked of a [`ConnectEnv`].
+
+use crate::Rules;
+use crate::authz::{Action, Authz, Checked};
+use crate::refusal::{ConnectRefusal, connack_code};
+use iotmock_model::{CertStatus, CertificateMode};
+use iotmock_mqtt::rules::{clamp_keep_alive, validate_client_id};
+use iotmock_mqtt::topic::validate_topic;
+use iotmock_mqtt::{ConnAckProps, Connect, Packet, Version, Will};
+use iotmock_registry::Principal;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What admission asks of the world around the session.
+pub trait ConnectEnv {
+    /// Just-in-time registration of the presented certificate; `Some(reason)` when the
+    /// connection must be refused because the certificate is (now) PENDING_ACTIVATION.
+    fn just_in_time(&mut self) -> Option<String>;
+    /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
+    fn connect_allowed(&mut self, client_id: &str) -> bool;
+    /// The registered certificate in the region the connection addresses (`None`: unknown).
+    fn principal(&mut self) -> Result<Option<Arc<Principal>>, String>;
+    /// A fresh client id for a client that sent none.
+    fn fresh_client_id(&mut self) -> String;
+}
+
+/// The connection facts admission decides on.
+#[derive(Debug, Clone)]
+pub struct ConnectInfo {
+    pub connect: Connect,
+    pub version: Version,
+    pub cert_id: String,
+    pub peer_ip: Option<IpAddr>,
+    /// Whether the client sent TLS SNI naming this endpoint (SNI_ONLY certificates need it).
+    pub sni: bool,
+}
+
+/// An admitted CONNECT, before the session is registered.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub client_id: String,
+    pub version: Version,
+    pub keep_alive: u16,
+    pub authz: Authz,
+    pub attributes: Vec<&'static str>,
+    pub will: Option<Will>,
+    pub clean_start: bool,
+    /// How long the session outlives the connection (persistent sessions), in seconds.
+    pub keep_secs: Option<u64>,
+    /// CONNACK properties (MQTT 5).
+    pub props: ConnAckProps,
+    pub peer_ip: Option<IpAddr>,
+}
+
+/// A refused CONNECT: why, and the CONNACK to send first (none: just close).
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub refusal: ConnectRefusal,
+    pub reason: String,
+    pub connack: Option<Box<Packet>>,
+}
+
+/// Session expiry: 3.1.1 cleanSession=0 gets the maximum; MQTT 5 asks for an interval that is
+/// capped at the maximum. Returns (keep seconds, the interval to advertise when capped).
+fn session_expiry(c: &Connect, version: Version, max_secs: u64) -> (Option<u64>, Option<u32>) {
+    match version {
+        Version::V311 if !c.clean_start => (Some(max_secs), None),
+        Version::V311 => (None, None),
+        Version::V5 => match c.session_expiry.map(u64::from) {
+            None | Some(0) => (None, None),
+            Some(asked) if asked > max_secs => (Some(max_secs), u32::try_from(max_secs).ok()),
+            Some(asked) => (Some(asked), None),
+        },
+    }
+}
+
+/// `PersistentConnect` and `LastWill`, the values of `iot:ConnectAttributes`.
+pub fn attributes_of(c: &Connect, version: Version) -> Vec<&'static str> {
+    let persistent = match version {
+        Version::V311 => !c.clean_start,
+        Version::V5 => c.session_expiry.unwrap_or(0) > 0,
+    };
+    let mut out = Vec::new();
+    if persistent {
+        out.push("PersistentConnect");
+    }
+    if c.will.is_some() {
+        out.push("LastWill");
+    }
+    out
+}
+
+type Refusal = (ConnectRefusal, String);
+
+/// Checks the CONNECT before any registry lookup: client id and will. Returns the client id
+/// and whether it was assigned.
+fn check_packet(
+    c: &Connect,
+    version: Version,
+    env: &mut dyn ConnectEnv,
+) -> Result<(String, bool), Refusal> {
+    // An empty client id gets one assigned (MQTT 5 always; 3.1.1 only with a clean session,
+    // as the 3.1.1 spec allows); a 3.1.1 persistent session needs an id of its own.
+    let assign = c.client_id.is_empty() && (version == Version::V5 || c.clean_start);
+    let id = if assign {
+        env.fresh_client_id()
+    } else {
+        c.client_id.clone()
+    };
+    validate_client_id(&id).map_err(|e| (ConnectRefusal::ClientIdInvalid, e.to_string()))?;
+    if let Some(will) = &c.will {
+        if will.qos > 1 {
+            let why = "will QoS 2 is not supported".to_string();
+            return Err((ConnectRefusal::QosNotSupported, why));
+        }
+        validate_topic(&will.topic)
+            .map_err(|e| (ConnectRefusal::TopicInvalid, format!("will topic: {e}")))?;
+    }
+    Ok((id, assign))
+}
+
+/// The principal's authorization for `client_id`, or why it may not connect now.
+pub fn authorize(
+    principal: Option<Arc<Principal>>,
+    cert_id: &str,
+    client_id: &str,
+    ctx: (&Rules, Option<IpAddr>, &[&'static str], i64),
+) -> Result<Authz, String> {
+    let (rules, peer_ip, attributes, now_ms) = ctx;
+    let principal = principal.ok_or_else(|| format!("certificate {cert_id} is not registered"))?;
+    if principal.status != CertStatus::Active {
+        return Err(format!(
+            "certificate {cert_id} is {} (only ACTIVE certificates connect)",
+            principal.status
+        ));
+    }
+    if !principal.cert.is_valid_at(now_ms.div_euclid(1000)) {
+        return Err(format!("certificate {cert_id} is expired or not yet valid"));
+    }
+    let mut authz = Authz::new(principal, client_id, peer_ip, attributes);
+    let checked = authz.check(Action::Connect, client_id);
+    if rules.require_connect_attributes
+        && !attributes.is_empty()
+        && !tests_attributes(&authz, &checked)
+    {
+        return Err(format!(
+            "iot:Connect on {} with connect attributes {attributes:?}: no allowing statement tests iot:ConnectAttributes",
+            checked.resource
+        ));
+    }
+    if !checked.decision.allowed() {
+        let why = format!("iot:Connect on {} {}", checked.resource, checked.decision);
+        return Err(why);
+    }
+    Ok(authz)
+}
+
+/// Whether the statement that allowed Connect has a condition on `iot:ConnectAttributes`.
+fn tests_attributes(authz: &Authz, checked: &Checked) -> bool {
+    let iotmock_policy::Decision::Allow(at) = &checked.decision else {
+        return false;
+    };
+    authz
+        .principal
+        .policies
+        .iter()
+        .filter(|p| p.name == at.policy)
+        .filter_map(|p| p.document.statements.get(at.index))
+        .any(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.key == "iot:ConnectAttributes")
+        })
+}
+
+/// The will's rights: iot:Publish on its topic, and iot:RetainPublish when it is retained.
+pub fn will_refusal(authz: &mut Authz, will: &Will) -> Option<String> {
+    let mut actions = vec![Action::Publish];
+    if will.retain {
+        actions.push(Action::RetainPublish);
+    }
+    actions.into_iter().find_map(|action| {
+        let checked = authz.check(action, &will.topic);
+        (!checked.decision.allowed()).then(|| {
+            let (name, resource) = (action.name(), &checked.resource);
+            format!("will: {name} on {resource} {}", checked.decision)
+        })
+    })
+}
+
+fn decide(
+    info: &ConnectInfo,
+    rules: &Rules,
+    env: &mut dyn ConnectEnv,
+    now_ms: i64,
+) -> Result<(String, bool, Authz), Refusal> {
+    let c = &info.connect;
+    let (client_id, assigned) = check_packet(c, info.version, env)?;
+    if let Some(reason) = env.just_in_time() {
+        return Err((ConnectRefusal::NotAuthorized, reason));
+    }
+    if rules.throttle && !env.connect_allowed(&client_id) {
+        let why = "more than one CONNECT per second for this client id".to_string();
+        return Err((ConnectRefusal::Throttled, why));
+    }
+    let not_authorized = |r| (ConnectRefusal::NotAuthorized, r);
+    let principal = env.principal().map_err(not_authorized)?;
+    if let Some(p) = &principal
+        && p.mode == CertificateMode::SniOnly
+        && !info.sni
+    {
+        let why = format!(
+            "certificate {} is SNI_ONLY and the client sent no SNI naming this endpoint",
+            info.cert_id
+        );
+        return Err(not_authorized(why));
+    }
+    let attributes = attributes_of(c, info.version);
+    let ctx = (rules, info.peer_ip, attributes.as_slice(), now_ms);
+    let mut authz = authorize(principal, &info.cert_id, &client_id, ctx).map_err(not_authorized)?;
+    if let Some(why) = c.will.as_ref().and_then(|w| will_refusal(&mut authz, w)) {
+        return Err(not_authorized(why));
+    }
+    Ok((client_id, assigned, authz))
+}
+
+/// Admits the CONNECT or says how to refuse it.
+pub fn admit(
+    info: ConnectInfo,
+    rules: &Rules,
+    env: &mut dyn ConnectEnv,
+    now_ms: i64,
+) -> Result<Admission, Refused> {
+    let (client_id, assigned, authz) = match decide(&info, rules, env, now_ms) {
+        Ok(ok) => ok,
+        Err((refusal, reason)) => {
+            let connack =
+                connack_code(refusal, info.version, rules.strict_mqtt3_refusal).map(|code| {
+                    Box::new(Packet::ConnAck {
+                        session_present: false,
+                        code,
+                        props: ConnAckProps::default(),
+                    })
+                });
+            return Err(Refused {
+                refusal,
+                reason,
+                connack,
+            });
+        }
+    };
+    let c = info.connect;
+    let keep_alive = clamp_keep_alive(c.keep_alive);
+    let (keep_secs, advertised) = session_expiry(&c, info.version, rules.session_expiry_secs);
+    let props = ConnAckProps {
+        assigned_client_id: assigned.then(|| client_id.clone()),
+        server_keep_alive: (keep_alive != c.keep_alive).then_some(keep_alive),
+        session_expiry: advertised,
+        ..ConnAckProps::default()
+    };
+    Ok(Admission {
+        attributes: attributes_of(&c, info.version),
+        client_id,
+        version: info.version,
+        keep_alive,
+        authz,
+        will: c.will,
+        clean_start: c.clean_start,
+        keep_secs,
+        props,
+        peer_ip: info.peer_ip,
+    })
+}
