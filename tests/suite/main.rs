@@ -12,6 +12,7 @@ mod load;
 mod mqtt;
 mod mqtt_admission;
 mod mqtt_aws;
+mod mqtt_core;
 mod mqtt_pubsub;
 mod restart;
 mod support;

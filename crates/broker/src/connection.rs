@@ -166,6 +166,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     };
     let end = match conn.perform(actions).await {
         Some(end) => end,
+        None if conn.link.after_packet().await => conn.lost().await,
         None => conn.run(rx, stopped).await,
     };
     conn.finish(end).await;

@@ -52,6 +52,9 @@ pub struct BrokerSettings {
     /// certificates, which AWS still admits without it): on, a handshake without SNI is
     /// closed. SNI_ONLY certificates need SNI either way.
     pub require_sni: bool,
+    /// Silence allowed per second of keep-alive (AWS: 1.5 s, so 1.5 x keep-alive). Only
+    /// tests shorten it, to see keep-alive expiry without waiting 45 seconds.
+    pub keep_alive_grace: Duration,
 }
 
 impl Default for BrokerSettings {
@@ -66,6 +69,7 @@ impl Default for BrokerSettings {
             require_connect_attributes: false,
             default_region: "us-east-1".into(),
             require_sni: false,
+            keep_alive_grace: Duration::from_millis(1500),
         }
     }
 }
@@ -77,6 +81,8 @@ impl BrokerSettings {
             throttle: self.throttle,
             require_connect_attributes: self.require_connect_attributes,
             session_expiry_secs: self.session_expiry.as_secs(),
+            keep_alive_ms_per_second: i64::try_from(self.keep_alive_grace.as_millis())
+                .unwrap_or(1500),
         }
     }
 }

@@ -4,11 +4,15 @@
 //! so every connection presents its certificate again.
 
 use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime, pem::PemObject};
 use rustls::server::NoServerSessionStorage;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// ALPN protocol of AWS's port-443 MQTT mode.
@@ -117,25 +121,95 @@ impl ClientCertVerifier for PossessionVerifier {
     }
 }
 
-/// The broker's rustls configuration (TLS 1.2 and 1.3, aws-lc-rs, no resumption).
-pub fn server_config(
+/// Mints the server identity (certificate PEM, key PEM) for a region a client names in SNI.
+pub type Minter = Arc<dyn Fn(&str) -> Option<(String, String)> + Send + Sync>;
+
+/// Regional server identities made on first use, beyond this many, are not kept.
+const MAX_REGIONS: usize = 64;
+
+/// Answers each handshake with a certificate for the name the client asked for: the default
+/// identity, or one minted for `*.iot.<region>...` when SNI names another region.
+struct RegionalCerts {
+    default: Arc<CertifiedKey>,
+    root: Vec<CertificateDer<'static>>,
+    mint: Option<Minter>,
+    provider: Arc<CryptoProvider>,
+    by_region: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+}
+
+impl std::fmt::Debug for RegionalCerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionalCerts").finish_non_exhaustive()
+    }
+}
+
+fn certified(
     cert_pem: &str,
     key_pem: &str,
-    root_pem: &str,
-    alpn: &[&[u8]],
-) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    root: &[CertificateDer<'static>],
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, rustls::Error> {
     let pem_err = |e| rustls::Error::General(format!("server identity: {e}"));
     let mut chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(cert_pem.as_bytes())
             .collect::<Result<_, _>>()
             .map_err(pem_err)?;
-    chain.extend(CertificateDer::pem_slice_iter(root_pem.as_bytes()).filter_map(Result::ok));
+    chain.extend(root.iter().cloned());
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(pem_err)?;
+    let signer = provider.key_provider.load_private_key(key)?;
+    Ok(Arc::new(CertifiedKey::new(chain, signer)))
+}
+
+impl RegionalCerts {
+    fn regional(&self, region: &str) -> Option<Arc<CertifiedKey>> {
+        let mut known = self.by_region.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = known.get(region) {
+            return Some(k.clone());
+        }
+        let (cert, key) = (self.mint.as_ref()?)(region)?;
+        let made = certified(&cert, &key, &self.root, &self.provider).ok()?;
+        if known.len() < MAX_REGIONS {
+            known.insert(region.to_string(), made.clone());
+        }
+        Some(made)
+    }
+}
+
+impl ResolvesServerCert for RegionalCerts {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let regional = hello
+            .server_name()
+            .and_then(region_of_sni)
+            .and_then(|r| self.regional(r));
+        Some(regional.unwrap_or_else(|| self.default.clone()))
+    }
+}
+
+/// The broker's rustls configuration (TLS 1.2 and 1.3, aws-lc-rs, no resumption). With
+/// `mint`, a client naming another region's endpoint in SNI gets a certificate for it.
+pub fn server_config(
+    cert_pem: &str,
+    key_pem: &str,
+    root_pem: &str,
+    alpn: &[&[u8]],
+    mint: Option<Minter>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let root: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(root_pem.as_bytes())
+        .filter_map(Result::ok)
+        .collect();
+    let default = certified(cert_pem, key_pem, &root, &provider)?;
+    let resolver = RegionalCerts {
+        default,
+        root,
+        mint,
+        provider: provider.clone(),
+        by_region: Mutex::default(),
+    };
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_client_cert_verifier(Arc::new(PossessionVerifier))
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(Arc::new(resolver));
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();

@@ -109,14 +109,10 @@ impl Builder {
         let identity = ca
             .issue_server(&server_names(&self.region, &self.endpoint), now)
             .context("issuing the broker's server certificate")?;
-        let registry = Registry::open(
-            &self.account_id,
-            self.endpoint.clone(),
-            store,
-            clock,
-            Arc::new(ca),
-        )
-        .context("loading the registry")?;
+        let ca = Arc::new(ca);
+        let minter = regional_minter(ca.clone(), self.endpoint.clone(), clock.clone());
+        let registry = Registry::open(&self.account_id, self.endpoint.clone(), store, clock, ca)
+            .context("loading the registry")?;
         let registry = Arc::new(RwLock::new(registry));
         let settings = BrokerSettings {
             default_region: self.region.clone(),
@@ -135,7 +131,9 @@ impl Builder {
                 data: Some(Arc::new(BrokerData(core.clone()))),
             },
         )?;
-        let brokers = self.start_brokers(&identity, &root_ca_pem, &core).await?;
+        let brokers = self
+            .start_brokers(&identity, &root_ca_pem, &core, &minter)
+            .await?;
         Ok(MockIotCore {
             api: Some(api),
             brokers,
@@ -190,6 +188,11 @@ impl MockIotCore {
         self.brokers.get(1).map(Broker::local_addr)
     }
 
+    /// The broker behind every listener: services, fault plans, data-plane publishes.
+    pub fn broker(&self) -> &BrokerCore {
+        &self.core
+    }
+
     /// Clients connected to the broker now.
     pub fn connected_clients(&self) -> usize {
         self.core.connected()
@@ -229,6 +232,20 @@ impl MockIotCore {
     }
 }
 
+/// Server identities for the other regions a device may name in SNI.
+fn regional_minter(
+    ca: Arc<MockCa>,
+    endpoint: EndpointConfig,
+    clock: Arc<dyn Clock>,
+) -> iotmock_broker::tls::Minter {
+    Arc::new(move |region: &str| {
+        let names = server_names(region, &endpoint);
+        let now = clock.now_millis() / 1000;
+        let identity = ca.issue_server(&names, now).ok()?;
+        Some((identity.certificate_pem, identity.private_key_pem))
+    })
+}
+
 /// Names the broker's certificate answers to: loopback, the DescribeEndpoint host, and AWS's
 /// data endpoints, so a device built for AWS connects with a hosts entry and the mock's root.
 fn server_names(region: &str, endpoint: &EndpointConfig) -> Vec<String> {
@@ -248,6 +265,7 @@ impl Builder {
         identity: &iotmock_pki::ServerIdentity,
         root_pem: &str,
         core: &BrokerCore,
+        minter: &iotmock_broker::tls::Minter,
     ) -> Result<Vec<Broker>> {
         let mut out = Vec::new();
         let mut listeners = vec![(self.mqtt_addr, false)];
@@ -265,6 +283,7 @@ impl Builder {
                 &identity.private_key_pem,
                 root_pem,
                 protocols,
+                Some(minter.clone()),
             )
             .context("configuring TLS")?;
             let listener = TcpListener::bind(addr)

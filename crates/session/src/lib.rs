@@ -35,6 +35,9 @@ pub struct Rules {
     pub require_connect_attributes: bool,
     /// The longest a persistent session outlives its connection (AWS: 1 hour).
     pub session_expiry_secs: u64,
+    /// Silence allowed per second of keep-alive before the broker closes, in ms (AWS: 1500,
+    /// i.e. 1.5 x keep-alive). Tests shrink it to see expiry without waiting 45 s.
+    pub keep_alive_ms_per_second: i64,
 }
 
 impl Default for Rules {
@@ -44,6 +47,7 @@ impl Default for Rules {
             throttle: false,
             require_connect_attributes: false,
             session_expiry_secs: 3600,
+            keep_alive_ms_per_second: 1500,
         }
     }
 }

@@ -142,7 +142,8 @@ impl Session {
     /// The clock reading at which [`Session::tick`] must next run: keep-alive expiry
     /// (1.5 x keep-alive after the last packet) or the certificate's expiry.
     pub fn deadline(&self) -> i64 {
-        let keep = self.last_packet_ms + i64::from(self.keep_alive) * 1500;
+        let per_second = self.rules.keep_alive_ms_per_second;
+        let keep = self.last_packet_ms + i64::from(self.keep_alive) * per_second;
         let cert = self
             .authz
             .principal

@@ -2,6 +2,8 @@
 //! the verification certificate for the registration code, device certificates), in memory.
 //! Panics are acceptable here: this crate only runs inside tests.
 #![allow(clippy::unwrap_used)]
+// Test certificates are valid around the host's real time, which the mock reads too.
+#![allow(clippy::disallowed_methods)]
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
