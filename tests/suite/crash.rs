@@ -7,8 +7,23 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Starts `iotmock serve` on free loopback ports; returns the child and its API address.
-fn start(state: &std::path::Path) -> (Child, std::net::SocketAddr) {
+/// A running `iotmock serve`: the child process and its API and MQTT addresses.
+pub struct Served {
+    pub child: Child,
+    pub api: std::net::SocketAddr,
+    pub mqtt: std::net::SocketAddr,
+}
+
+fn address(line: &str, prefix: &str) -> Option<std::net::SocketAddr> {
+    let rest = line
+        .strip_prefix(prefix)?
+        .trim()
+        .trim_start_matches("http://");
+    rest.parse().ok()
+}
+
+/// Starts `iotmock serve` on free loopback ports with `state` as its state dir.
+pub fn serve(state: &std::path::Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iotmock"))
         .args([
             "serve",
@@ -26,18 +41,40 @@ fn start(state: &std::path::Path) -> (Child, std::net::SocketAddr) {
         .expect("iotmock starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
+    let (mut api, mut mqtt) = (None, None);
+    while api.is_none() || mqtt.is_none() {
         let line = lines.next().expect("a line before exit").expect("utf-8");
-        if let Some(url) = line.strip_prefix("iotmock API:") {
-            break url
-                .trim()
-                .trim_start_matches("http://")
-                .parse()
-                .expect("address");
-        }
-    };
+        api = api.or_else(|| address(&line, "iotmock API:"));
+        mqtt = mqtt.or_else(|| address(&line, "MQTT (mTLS):"));
+    }
     std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    let (api, mqtt) = (api.expect("api"), mqtt.expect("mqtt"));
+    Served { child, api, mqtt }
+}
+
+/// Sends SIGTERM and waits (at most 10 s) for a clean exit.
+pub async fn terminate(child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let waited = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || {
+            let mut child = child;
+            child.wait()
+        }),
+    )
+    .await
+    .expect("iotmock exits after SIGTERM");
+    let code = waited.expect("join").expect("wait");
+    assert!(code.success(), "exit status {code:?}");
+}
+
+fn start(state: &std::path::Path) -> (Child, std::net::SocketAddr) {
+    let served = serve(state);
+    (served.child, served.api)
 }
 
 #[tokio::test]
@@ -85,20 +122,5 @@ async fn sigterm_drains_and_exits_cleanly() {
     let (child, addr) = start(dir.path());
     let api = Api::new(addr, REGION);
     api.post("/things/before-term", json!({})).await.ok();
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let waited = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || {
-            let mut child = child;
-            child.wait()
-        }),
-    )
-    .await
-    .expect("iotmock exits after SIGTERM");
-    let code = waited.expect("join").expect("wait");
-    assert!(code.success(), "exit status {code:?}");
+    terminate(child).await;
 }

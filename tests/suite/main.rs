@@ -7,6 +7,7 @@ mod api_errors;
 mod api_policies;
 mod api_things;
 mod crash;
+mod durable;
 mod hostile;
 mod load;
 mod mqtt;

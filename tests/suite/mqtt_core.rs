@@ -176,14 +176,8 @@ async fn register_in(
 ) -> (Api, String) {
     let api = Api::new(fleet.mock.api_addr(), region);
     api.register_ca(&fleet.ca, true).await;
-    let out = api
-        .post(
-            "/certificate/register?setAsActive=true",
-            json!({ "certificatePem": minted.cert_pem }),
-        )
-        .await
-        .ok();
-    (api, out["certificateId"].as_str().unwrap().to_string())
+    let (id, _) = api.register_cert(&minted.cert_pem).await;
+    (api, id)
 }
 
 #[tokio::test]

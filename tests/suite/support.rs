@@ -167,6 +167,19 @@ impl Api {
         out["certificateId"].as_str().unwrap().to_string()
     }
 
+    /// RegisterCertificate (ACTIVE) under a registered CA; returns (id, arn).
+    pub async fn register_cert(&self, cert_pem: &str) -> (String, String) {
+        let body = serde_json::json!({ "certificatePem": cert_pem });
+        let out = self
+            .post("/certificate/register?setAsActive=true", body)
+            .await
+            .ok();
+        (
+            out["certificateId"].as_str().unwrap().into(),
+            out["certificateArn"].as_str().unwrap().into(),
+        )
+    }
+
     /// CreateKeysAndCertificate (ACTIVE); returns (id, arn).
     pub async fn create_cert(&self) -> (String, String) {
         let out = self

@@ -212,7 +212,8 @@ async fn start<S: AsyncRead + AsyncWrite>(
     };
     let (tx, rx) = mpsc::channel(crate::hub::QUEUE_DEPTH);
     let client_id = admission.client_id.clone();
-    let registered = shared.hub.register(&client_id, tx, clean_start);
+    let keep_ms = admission.keep_secs.map(millis);
+    let registered = shared.hub.register(&client_id, tx, clean_start, keep_ms);
     let begin = Start {
         session_present: registered.session_present,
         subscriptions: registered.subscriptions,
@@ -376,10 +377,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
 
     /// Keeps or drops the session in the hub, then closes the socket.
     async fn finish(&mut self, end: End) {
-        let keep_ms = self
-            .session
-            .keep_secs()
-            .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let keep_ms = self.session.keep_secs().map(millis);
         let kept = if keep_ms.is_some() {
             self.session.take_stored()
         } else {
@@ -393,4 +391,8 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         }
         let _ = self.link.wr.shutdown().await;
     }
+}
+
+fn millis(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }

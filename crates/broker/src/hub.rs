@@ -1,13 +1,14 @@
 //! What connections share: who is connected under which client id, persistent sessions of
-//! clients that are offline, who is subscribed to what, retained messages, the services on
-//! reserved topics, and delivery of a published message to each subscriber's connection
-//! task. Locks are held only to copy out what a step needs, never across an await.
+//! clients that are offline, who is subscribed to what, retained messages and the services on
+//! reserved topics. Sessions and retained messages are written to the broker store before the
+//! broker answers the packet that changed them. Locks are held only to copy out what a step
+//! needs, never across an await. Routing is in `routing.rs`.
 
+use crate::store::{BrokerStore, SessionRecord, StoreError};
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::subscriptions::Subscriptions;
-use iotmock_mqtt::topic::{matches, shared};
 use iotmock_registry::Clock;
-use iotmock_session::{Reply, Service, ServiceRequest, Stored};
+use iotmock_session::{Service, Stored};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -31,13 +32,15 @@ pub enum Outbound {
 pub const MAX_QUEUED: usize = 1000;
 
 /// A connection, or (`tx` None) the persistent session of a client that is offline.
-struct Client {
-    conn_id: u64,
-    tx: Option<mpsc::Sender<Outbound>>,
+pub(crate) struct Client {
+    pub conn_id: u64,
+    pub tx: Option<mpsc::Sender<Outbound>>,
     /// The connection resumed a stored session (it inherits what its predecessor held).
-    resumed: bool,
-    expires_ms: i64,
-    queue: VecDeque<Stored>,
+    pub resumed: bool,
+    /// How long the session outlives its connection (persistent sessions only).
+    pub keep_ms: Option<i64>,
+    pub expires_ms: i64,
+    pub queue: VecDeque<Stored>,
 }
 
 /// What registering a connection found.
@@ -55,27 +58,70 @@ pub struct Retained {
     pub updated_ms: i64,
 }
 
-type Services = Vec<(Vec<String>, Arc<dyn Service>)>;
+pub(crate) type Services = Vec<(Vec<String>, Arc<dyn Service>)>;
 
 pub struct Hub {
-    clock: Arc<dyn Clock>,
-    clients: Mutex<HashMap<String, Client>>,
-    subs: Mutex<Subscriptions<String>>,
-    retained: Mutex<BTreeMap<String, Retained>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn BrokerStore>,
+    pub(crate) clients: Mutex<HashMap<String, Client>>,
+    pub(crate) subs: Mutex<Subscriptions<String>>,
+    pub(crate) retained: Mutex<BTreeMap<String, Retained>>,
     versions: Mutex<HashMap<String, u64>>,
     last_connect: Mutex<HashMap<String, i64>>,
-    services: RwLock<Services>,
+    pub(crate) services: RwLock<Services>,
     next_id: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+fn offline(s: SessionRecord, now: i64) -> Client {
+    Client {
+        conn_id: 0,
+        tx: None,
+        resumed: false,
+        keep_ms: Some(s.keep_ms),
+        expires_ms: s.expires_ms.unwrap_or(now.saturating_add(s.keep_ms)),
+        queue: s.queue.into_iter().collect(),
+    }
+}
+
 impl Hub {
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
+    /// A hub holding what `store` kept: retained messages, and persistent sessions (offline
+    /// now; a session that was live at the last stop expires counting from this start).
+    pub fn open(clock: Arc<dyn Clock>, store: Arc<dyn BrokerStore>) -> Result<Self, StoreError> {
+        let (retained, sessions) = store.load()?;
+        let hub = Self::new(clock, store);
+        let now = hub.now_ms();
+        {
+            let (mut clients, mut subs) = (lock(&hub.clients), lock(&hub.subs));
+            for s in sessions {
+                for (filter, qos) in &s.subscriptions {
+                    subs.add(&s.client_id, filter, *qos);
+                }
+                clients.insert(s.client_id.clone(), offline(s, now));
+            }
+            let mut kept = lock(&hub.retained);
+            for r in retained {
+                let (message, updated_ms) = (r.message, r.updated_ms);
+                kept.insert(
+                    message.topic.clone(),
+                    Retained {
+                        message,
+                        updated_ms,
+                    },
+                );
+            }
+        }
+        Ok(hub)
+    }
+
+    /// An empty hub writing to `store`.
+    pub fn new(clock: Arc<dyn Clock>, store: Arc<dyn BrokerStore>) -> Self {
         Self {
             clock,
+            store,
             clients: Mutex::default(),
             subs: Mutex::default(),
             retained: Mutex::default(),
@@ -90,18 +136,46 @@ impl Hub {
         self.clock.now_millis()
     }
 
+    /// Logs a failed write to the broker store, naming what is now kept in memory only.
+    pub(crate) fn stored(&self, what: &str, result: Result<(), StoreError>) {
+        if let Err(e) = result {
+            tracing::error!(error = %e, what, "broker store write failed; kept in memory only");
+        }
+    }
+
+    fn subscriptions_of(&self, client_id: &str) -> Vec<(String, u8)> {
+        let subs = lock(&self.subs);
+        let of = subs.of(&client_id.to_string());
+        of.map(|m| m.iter().map(|(f, q)| (f.clone(), *q)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes a persistent session's row: its subscriptions and expiry (`None`: live).
+    fn save_session(&self, client_id: &str, keep_ms: i64, expires_ms: Option<i64>) {
+        let record = SessionRecord {
+            client_id: client_id.to_string(),
+            keep_ms,
+            expires_ms,
+            subscriptions: self.subscriptions_of(client_id),
+            queue: Vec::new(),
+        };
+        self.stored("session", self.store.put_session(&record));
+    }
+
     /// Registers a connection under `client_id`, taking over (and telling) any previous one.
     /// With `clean_start` false an unexpired stored session is resumed: its subscriptions
-    /// and kept messages are returned.
+    /// and kept messages are returned. `keep_ms` marks the new session persistent.
     pub fn register(
         &self,
         client_id: &str,
         tx: mpsc::Sender<Outbound>,
         clean_start: bool,
+        keep_ms: Option<i64>,
     ) -> Registered {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut clients = lock(&self.clients);
         let old = clients.remove(client_id);
+        let was_persistent = old.as_ref().is_some_and(|o| o.keep_ms.is_some());
         let mut out = Registered {
             conn_id,
             session_present: false,
@@ -113,28 +187,38 @@ impl Hub {
             if let Some(tx) = &old.tx {
                 let _ = tx.try_send(Outbound::TakenOver);
             }
-            let key = client_id.to_string();
             if !clean_start && live {
                 out.session_present = true;
                 out.stored = old.queue.into_iter().collect();
-                let subs = lock(&self.subs);
-                out.subscriptions = subs
-                    .of(&key)
-                    .map(|m| m.iter().map(|(f, q)| (f.clone(), *q)).collect())
-                    .unwrap_or_default();
             } else {
-                lock(&self.subs).remove_client(&key);
+                lock(&self.subs).remove_client(&client_id.to_string());
             }
         }
         let resumed = out.session_present;
+        let queue = VecDeque::new();
         let client = Client {
             conn_id,
             tx: Some(tx),
             resumed,
+            keep_ms,
             expires_ms: 0,
-            queue: VecDeque::new(),
+            queue,
         };
         clients.insert(client_id.to_string(), client);
+        drop(clients);
+        if resumed {
+            out.subscriptions = self.subscriptions_of(client_id);
+        }
+        match keep_ms {
+            Some(ms) => {
+                self.save_session(client_id, ms, None);
+                self.stored("session queue", self.store.clear_queue(client_id));
+            }
+            None if was_persistent => {
+                self.stored("session", self.store.delete_session(client_id));
+            }
+            None => {}
+        }
         out
     }
 
@@ -161,18 +245,31 @@ impl Hub {
             }
             return;
         }
-        match keep_ms {
-            Some(ms) => {
-                client.tx = None;
-                client.expires_ms = now.saturating_add(ms);
-                client.queue = kept.into_iter().collect();
+        let was_persistent = client.keep_ms.is_some();
+        let Some(ms) = keep_ms else {
+            clients.remove(client_id);
+            drop(clients);
+            lock(&self.subs).remove_client(&client_id.to_string());
+            if was_persistent {
+                self.stored("session", self.store.delete_session(client_id));
             }
-            None => {
-                clients.remove(client_id);
-                drop(clients);
-                lock(&self.subs).remove_client(&client_id.to_string());
-            }
-        }
+            return;
+        };
+        client.tx = None;
+        client.keep_ms = Some(ms);
+        client.expires_ms = now.saturating_add(ms);
+        client.queue = kept.iter().cloned().collect();
+        let expires = client.expires_ms;
+        drop(clients);
+        self.save_session(client_id, ms, Some(expires));
+        self.stored("session queue", self.store.enqueue(client_id, &kept));
+    }
+
+    /// A live client's keep time when its session is persistent.
+    fn keep_of(&self, client_id: &str) -> Option<i64> {
+        let clients = lock(&self.clients);
+        let client = clients.get(client_id)?;
+        client.keep_ms.filter(|_| client.tx.is_some())
     }
 
     pub fn connected(&self) -> usize {
@@ -182,12 +279,20 @@ impl Hub {
             .count()
     }
 
+    /// Records a subscription (on disk first for a persistent session, before its SUBACK).
     pub fn subscribe(&self, client_id: &str, filter: &str, qos: u8) {
         lock(&self.subs).add(&client_id.to_string(), filter, qos);
+        if let Some(ms) = self.keep_of(client_id) {
+            self.save_session(client_id, ms, None);
+        }
     }
 
     pub fn unsubscribe(&self, client_id: &str, filter: &str) -> bool {
-        lock(&self.subs).remove(&client_id.to_string(), filter)
+        let removed = lock(&self.subs).remove(&client_id.to_string(), filter);
+        if let (true, Some(ms)) = (removed, self.keep_of(client_id)) {
+            self.save_session(client_id, ms, None);
+        }
+        removed
     }
 
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
@@ -215,46 +320,6 @@ impl Hub {
         current
     }
 
-    /// Stores or clears (empty payload) a retained message.
-    fn retain(&self, msg: &Publish) {
-        let mut retained = lock(&self.retained);
-        if msg.payload.is_empty() {
-            retained.remove(&msg.topic);
-        } else {
-            let message = Arc::new(Publish {
-                retain: true,
-                pkid: 0,
-                dup: false,
-                ..msg.clone()
-            });
-            let updated_ms = self.now_ms();
-            retained.insert(
-                msg.topic.clone(),
-                Retained {
-                    message,
-                    updated_ms,
-                },
-            );
-        }
-    }
-
-    /// The retained message a new subscription to `filter` receives: AWS sends it only when
-    /// the filter names the topic exactly (no wildcards, not shared).
-    pub fn retained_for(&self, filter: &str) -> Option<Arc<Publish>> {
-        if filter.contains(['+', '#']) || filter.starts_with("$share/") {
-            return None;
-        }
-        lock(&self.retained).get(filter).map(|r| r.message.clone())
-    }
-
-    pub fn get_retained(&self, topic: &str) -> Option<Retained> {
-        lock(&self.retained).get(topic).cloned()
-    }
-
-    pub fn list_retained(&self) -> Vec<Retained> {
-        lock(&self.retained).values().cloned().collect()
-    }
-
     /// Queues `msg` for one client (a retained copy on subscribe); false when it is gone.
     pub fn send_to(&self, client_id: &str, msg: Arc<Publish>, qos: u8) -> bool {
         let tx = lock(&self.clients)
@@ -266,131 +331,7 @@ impl Hub {
     /// Plugs a service in: every routed message on one of its filters becomes a request.
     pub fn register_service(&self, service: Arc<dyn Service>) {
         let filters = service.filters();
-        self.services
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((filters, service));
-    }
-
-    /// Routes a message: retains it when asked, queues it for every subscriber (live copies
-    /// carry RETAIN=0), then hands it to the services whose filters it matches, publishing
-    /// their answers. `from` is the publishing client (`None`: the iot-data API).
-    pub fn publish(&self, msg: Arc<Publish>, from: Option<&str>) -> usize {
-        let queued = self.route(msg.clone());
-        self.dispatch(&msg, from);
-        queued
-    }
-
-    fn dispatch(&self, msg: &Publish, from: Option<&str>) {
-        let services: Vec<Arc<dyn Service>> = {
-            let all = self.services.read().unwrap_or_else(|p| p.into_inner());
-            let matching = all
-                .iter()
-                .filter(|(fs, _)| fs.iter().any(|f| matches(f, &msg.topic)));
-            matching.map(|(_, s)| s.clone()).collect()
-        };
-        for service in services {
-            let request = ServiceRequest {
-                client_id: from,
-                topic: &msg.topic,
-                payload: &msg.payload,
-                now_ms: self.now_ms(),
-            };
-            for reply in service.handle(&request) {
-                match (reply, from) {
-                    (Reply::ToSubscribers(p), _) => {
-                        self.route(Arc::new(p));
-                    }
-                    (Reply::ToRequester(p), Some(client)) => self.to_requester(client, Arc::new(p)),
-                    (Reply::ToRequester(_), None) => {}
-                }
-            }
-        }
-    }
-
-    /// Delivers a service's answer to the requesting client when it subscribes to the topic.
-    fn to_requester(&self, client_id: &str, msg: Arc<Publish>) {
-        let qos = {
-            let subs = lock(&self.subs);
-            let Some(filters) = subs.of(&client_id.to_string()) else {
-                return;
-            };
-            let inner = |f: &str| shared(f).map_or(f.to_string(), |(_, i)| i.to_string());
-            filters
-                .iter()
-                .filter(|(f, _)| matches(&inner(f), &msg.topic))
-                .map(|(_, q)| *q)
-                .max()
-        };
-        if let Some(qos) = qos {
-            self.send_to(client_id, msg.clone(), qos.min(msg.qos));
-        }
-    }
-
-    fn route(&self, msg: Arc<Publish>) -> usize {
-        let msg = if msg.retain {
-            self.retain(&msg);
-            Arc::new(Publish {
-                retain: false,
-                ..(*msg).clone()
-            })
-        } else {
-            msg
-        };
-        let targets = lock(&self.subs).route(&msg.topic);
-        if targets.is_empty() {
-            return 0;
-        }
-        let senders = self.senders(&msg, &targets);
-        let mut queued = 0;
-        for (tx, sub_qos) in senders {
-            let qos = sub_qos.min(msg.qos);
-            match tx.try_send(Outbound::Deliver(msg.clone(), qos)) {
-                Ok(()) => queued += 1,
-                Err(_) => {
-                    tracing::debug!(topic = %msg.topic, "subscriber queue full; message discarded as AWS discards excess")
-                }
-            }
-        }
-        queued
-    }
-
-    /// The live subscribers' queues; offline persistent sessions keep QoS 1 messages and
-    /// expired ones are removed.
-    fn senders(
-        &self,
-        msg: &Arc<Publish>,
-        targets: &[(String, u8)],
-    ) -> Vec<(mpsc::Sender<Outbound>, u8)> {
-        let now = self.now_ms();
-        let mut expired = Vec::new();
-        let mut out = Vec::new();
-        {
-            let mut clients = lock(&self.clients);
-            for (id, sub_qos) in targets {
-                let Some(c) = clients.get_mut(id) else {
-                    continue;
-                };
-                match &c.tx {
-                    Some(tx) => out.push((tx.clone(), *sub_qos)),
-                    None if c.expires_ms <= now => expired.push(id.clone()),
-                    None if (*sub_qos).min(msg.qos) == 1 && c.queue.len() < MAX_QUEUED => {
-                        c.queue.push_back(Stored {
-                            message: msg.clone(),
-                            qos: 1,
-                            pkid: None,
-                        });
-                    }
-                    None => {}
-                }
-            }
-            for id in &expired {
-                clients.remove(id);
-            }
-        }
-        for id in &expired {
-            lock(&self.subs).remove_client(id);
-        }
-        out
+        let mut services = self.services.write().unwrap_or_else(|p| p.into_inner());
+        services.push((filters, service));
     }
 }

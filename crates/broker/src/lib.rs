@@ -7,6 +7,8 @@ mod connection;
 mod env;
 pub mod faults;
 mod hub;
+mod routing;
+pub mod store;
 pub mod tls;
 
 pub use faults::{Answer, FaultPlan};
@@ -155,17 +157,26 @@ pub struct RetainedMessage {
 }
 
 impl BrokerCore {
-    /// Creates the core on the system clock and subscribes it to registry changes.
+    /// Creates the core on the system clock, keeping sessions and retained messages in memory,
+    /// and subscribes it to registry changes.
     pub fn new(registry: Arc<RwLock<Registry>>, settings: BrokerSettings) -> Self {
-        Self::with_clock(registry, settings, Arc::new(SystemClock))
+        let hub = hub::Hub::new(Arc::new(SystemClock), Arc::new(store::NoStore));
+        Self::with_hub(registry, settings, hub)
     }
 
-    /// Creates the core reading time from `clock`.
-    pub fn with_clock(
+    /// Creates the core reading time from `clock` and keeping what AWS keeps in `store`
+    /// (loaded now).
+    pub fn open(
         registry: Arc<RwLock<Registry>>,
         settings: BrokerSettings,
         clock: Arc<dyn Clock>,
-    ) -> Self {
+        store: Arc<dyn store::BrokerStore>,
+    ) -> Result<Self, store::StoreError> {
+        let hub = hub::Hub::open(clock, store)?;
+        Ok(Self::with_hub(registry, settings, hub))
+    }
+
+    fn with_hub(registry: Arc<RwLock<Registry>>, settings: BrokerSettings, hub: hub::Hub) -> Self {
         let (changed, changes) = watch::channel(0u64);
         if let Ok(mut reg) = registry.write() {
             reg.on_change(Arc::new(move |generation| {
@@ -174,7 +185,7 @@ impl BrokerCore {
         }
         let shared = Arc::new(Shared {
             registry,
-            hub: hub::Hub::new(clock),
+            hub,
             rules: settings.rules(),
             settings,
             changes,

@@ -20,7 +20,7 @@ pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
 pub use records::{CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord};
-pub use store::{MemoryStore, SqliteStore, Store, StoreError};
+pub use store::{MemoryStore, SqliteStore, Store, StoreError, open_durable};
 pub use things::{CreateThing, ThingQuery, UpdateThing};
 
 use iotmock_model::{Arn, EpochMillis, IotError, IotResult};

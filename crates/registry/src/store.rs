@@ -54,12 +54,18 @@ pub struct SqliteStore {
     conn: rusqlite::Connection,
 }
 
+/// Opens an SQLite database for durable writes: WAL, `synchronous=FULL`, a 5 s busy timeout.
+pub fn open_durable(path: &Path) -> Result<rusqlite::Connection, rusqlite::Error> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = rusqlite::Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = open_durable(path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS records (
                  kind  TEXT NOT NULL,

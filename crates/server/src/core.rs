@@ -5,6 +5,7 @@ use crate::state_dir;
 use anyhow::{Context, Result};
 use iotmock_api::{ApiServer, ApiState};
 use iotmock_api::{DataPlane, RetainedView};
+use iotmock_broker::store::{BrokerStore, NoStore, SqliteBrokerStore};
 use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
 use iotmock_pki::MockCa;
 use iotmock_registry::{
@@ -111,14 +112,30 @@ impl Builder {
             .context("issuing the broker's server certificate")?;
         let ca = Arc::new(ca);
         let minter = regional_minter(ca.clone(), self.endpoint.clone(), clock.clone());
-        let registry = Registry::open(&self.account_id, self.endpoint.clone(), store, clock, ca)
-            .context("loading the registry")?;
+        let registry = Registry::open(
+            &self.account_id,
+            self.endpoint.clone(),
+            store,
+            clock.clone(),
+            ca,
+        )
+        .context("loading the registry")?;
         let registry = Arc::new(RwLock::new(registry));
         let settings = BrokerSettings {
             default_region: self.region.clone(),
             ..self.broker.clone()
         };
-        let core = BrokerCore::new(registry.clone(), settings);
+        let store: Arc<dyn BrokerStore> = match &self.state_dir {
+            Some(dir) => {
+                let path = dir.join(iotmock_broker::store::DATABASE);
+                let store = SqliteBrokerStore::open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                Arc::new(store)
+            }
+            None => Arc::new(NoStore),
+        };
+        let core = BrokerCore::open(registry.clone(), settings, clock.clone(), store)
+            .context("loading retained messages and persistent sessions")?;
         let listener = TcpListener::bind(self.api_addr)
             .await
             .with_context(|| format!("binding the API on {}", self.api_addr))?;

@@ -1,0 +1,184 @@
+//! Routing a message through the hub: the retained store, every subscriber's queue (offline
+//! persistent sessions keep QoS 1 messages, on disk before the publisher's PUBACK), and the
+//! services whose request topics it matches.
+
+use crate::hub::{Hub, MAX_QUEUED, Outbound, Retained, lock};
+use crate::store::RetainedRecord;
+use iotmock_mqtt::Publish;
+use iotmock_mqtt::topic::{matches, shared};
+use iotmock_session::{Reply, Service, ServiceRequest, Stored};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+type Senders = Vec<(mpsc::Sender<Outbound>, u8)>;
+
+impl Hub {
+    /// Routes a message: retains it when asked, queues it for every subscriber (live copies
+    /// carry RETAIN=0), then hands it to the services whose filters it matches, publishing
+    /// their answers. `from` is the publishing client (`None`: the iot-data API).
+    pub fn publish(&self, msg: Arc<Publish>, from: Option<&str>) -> usize {
+        let queued = self.route(msg.clone());
+        self.dispatch(&msg, from);
+        queued
+    }
+
+    /// Stores or clears (empty payload) a retained message.
+    fn retain(&self, msg: &Publish) {
+        let mut retained = lock(&self.retained);
+        if msg.payload.is_empty() {
+            if retained.remove(&msg.topic).is_some() {
+                self.stored("retained message", self.store.delete_retained(&msg.topic));
+            }
+            return;
+        }
+        let message = Arc::new(Publish {
+            retain: true,
+            pkid: 0,
+            dup: false,
+            ..msg.clone()
+        });
+        let updated_ms = self.now_ms();
+        let record = RetainedRecord {
+            message: message.clone(),
+            updated_ms,
+        };
+        self.stored("retained message", self.store.put_retained(&record));
+        retained.insert(
+            msg.topic.clone(),
+            Retained {
+                message,
+                updated_ms,
+            },
+        );
+    }
+
+    /// The retained message a new subscription to `filter` receives: AWS sends it only when
+    /// the filter names the topic exactly (no wildcards, not shared).
+    pub fn retained_for(&self, filter: &str) -> Option<Arc<Publish>> {
+        if filter.contains(['+', '#']) || filter.starts_with("$share/") {
+            return None;
+        }
+        lock(&self.retained).get(filter).map(|r| r.message.clone())
+    }
+
+    pub fn get_retained(&self, topic: &str) -> Option<Retained> {
+        lock(&self.retained).get(topic).cloned()
+    }
+
+    pub fn list_retained(&self) -> Vec<Retained> {
+        lock(&self.retained).values().cloned().collect()
+    }
+
+    fn dispatch(&self, msg: &Publish, from: Option<&str>) {
+        let services: Vec<Arc<dyn Service>> = {
+            let all = self.services.read().unwrap_or_else(|p| p.into_inner());
+            let wanted = |fs: &Vec<String>| fs.iter().any(|f| matches(f, &msg.topic));
+            all.iter()
+                .filter(|(fs, _)| wanted(fs))
+                .map(|(_, s)| s.clone())
+                .collect()
+        };
+        for service in services {
+            let request = ServiceRequest {
+                client_id: from,
+                topic: &msg.topic,
+                payload: &msg.payload,
+                now_ms: self.now_ms(),
+            };
+            for reply in service.handle(&request) {
+                match (reply, from) {
+                    (Reply::ToSubscribers(p), _) => {
+                        self.route(Arc::new(p));
+                    }
+                    (Reply::ToRequester(p), Some(client)) => self.to_requester(client, Arc::new(p)),
+                    (Reply::ToRequester(_), None) => {}
+                }
+            }
+        }
+    }
+
+    /// Delivers a service's answer to the requesting client when it subscribes to the topic.
+    fn to_requester(&self, client_id: &str, msg: Arc<Publish>) {
+        let qos = {
+            let subs = lock(&self.subs);
+            let Some(filters) = subs.of(&client_id.to_string()) else {
+                return;
+            };
+            let inner = |f: &str| shared(f).map_or(f.to_string(), |(_, i)| i.to_string());
+            let matching = filters
+                .iter()
+                .filter(|(f, _)| matches(&inner(f), &msg.topic));
+            matching.map(|(_, q)| *q).max()
+        };
+        if let Some(qos) = qos {
+            self.send_to(client_id, msg.clone(), qos.min(msg.qos));
+        }
+    }
+
+    fn route(&self, msg: Arc<Publish>) -> usize {
+        let msg = if msg.retain {
+            self.retain(&msg);
+            Arc::new(Publish {
+                retain: false,
+                ..(*msg).clone()
+            })
+        } else {
+            msg
+        };
+        let targets = lock(&self.subs).route(&msg.topic);
+        if targets.is_empty() {
+            return 0;
+        }
+        let mut queued = 0;
+        for (tx, sub_qos) in self.senders(&msg, &targets) {
+            let qos = sub_qos.min(msg.qos);
+            match tx.try_send(Outbound::Deliver(msg.clone(), qos)) {
+                Ok(()) => queued += 1,
+                Err(_) => {
+                    tracing::debug!(topic = %msg.topic, "subscriber queue full; message discarded as AWS discards excess")
+                }
+            }
+        }
+        queued
+    }
+
+    /// The live subscribers' queues; offline persistent sessions keep QoS 1 messages (on
+    /// disk) and expired ones are removed.
+    fn senders(&self, msg: &Arc<Publish>, targets: &[(String, u8)]) -> Senders {
+        let now = self.now_ms();
+        let (mut expired, mut kept, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        {
+            let mut clients = lock(&self.clients);
+            for (id, sub_qos) in targets {
+                let Some(c) = clients.get_mut(id) else {
+                    continue;
+                };
+                match &c.tx {
+                    Some(tx) => out.push((tx.clone(), *sub_qos)),
+                    None if c.expires_ms <= now => expired.push(id.clone()),
+                    None if (*sub_qos).min(msg.qos) == 1 && c.queue.len() < MAX_QUEUED => {
+                        let k = Stored {
+                            message: msg.clone(),
+                            qos: 1,
+                            pkid: None,
+                        };
+                        c.queue.push_back(k.clone());
+                        kept.push((id.clone(), k));
+                    }
+                    None => {}
+                }
+            }
+            for id in &expired {
+                clients.remove(id);
+            }
+        }
+        for (id, k) in kept {
+            self.stored("queued message", self.store.enqueue(&id, &[k]));
+        }
+        for id in &expired {
+            lock(&self.subs).remove_client(id);
+            self.stored("session", self.store.delete_session(id));
+        }
+        out
+    }
+}
