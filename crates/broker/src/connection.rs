@@ -155,14 +155,18 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         let _ = link.wr.shutdown().await;
         return;
     };
-    let (session, actions, conn_id, rx) = started;
+    let (session, actions, conn_id, (tx, rx)) = started;
     let region = session.principal().region.clone();
+    shared
+        .watchers
+        .watch(conn_id, session.principal(), tx.clone());
     let mut conn = Conn {
         link,
         session,
         shared,
         conn_id,
         region,
+        tx,
     };
     let end = match conn.perform(actions).await {
         Some(end) => end,
@@ -172,7 +176,8 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     conn.finish(end).await;
 }
 
-type Started = (Session, Vec<Action>, u64, mpsc::Receiver<Outbound>);
+type Queue = (mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>);
+type Started = (Session, Vec<Action>, u64, Queue);
 
 /// Admission and the session's start; `None` when the connection must close.
 async fn start<S: AsyncRead + AsyncWrite>(
@@ -213,7 +218,9 @@ async fn start<S: AsyncRead + AsyncWrite>(
     let (tx, rx) = mpsc::channel(crate::hub::QUEUE_DEPTH);
     let client_id = admission.client_id.clone();
     let keep_ms = admission.keep_secs.map(millis);
-    let registered = shared.hub.register(&client_id, tx, clean_start, keep_ms);
+    let registered = shared
+        .hub
+        .register(&client_id, tx.clone(), clean_start, keep_ms);
     let begin = Start {
         session_present: registered.session_present,
         subscriptions: registered.subscriptions,
@@ -223,7 +230,7 @@ async fn start<S: AsyncRead + AsyncWrite>(
     };
     tracing::debug!(peer = %peer.addr, %client_id, certificate = %cert_id, ?version, session_present = begin.session_present, "connected");
     let (session, actions) = Session::start(admission, begin, &shared.rules, now);
-    Some((session, actions, registered.conn_id, rx))
+    Some((session, actions, registered.conn_id, (tx, rx)))
 }
 
 struct Conn<S> {
@@ -232,6 +239,8 @@ struct Conn<S> {
     shared: Arc<Shared>,
     conn_id: u64,
     region: String,
+    /// This connection's own queue, for the registry watchers.
+    tx: mpsc::Sender<Outbound>,
 }
 
 impl<S: AsyncRead + AsyncWrite> Conn<S> {
@@ -294,7 +303,6 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         mut rx: mpsc::Receiver<Outbound>,
         mut stopped: watch::Receiver<bool>,
     ) -> End {
-        let mut changes = self.shared.changes.clone();
         loop {
             if let Some(end) = self.drain_input().await {
                 return end;
@@ -312,10 +320,6 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     Err(e) => { tracing::debug!(client_id = %self.session.client_id(), error = %e, "read failed"); return self.lost().await; }
                 },
                 Some(out) = rx.recv() => self.outbound(out, &mut rx),
-                Ok(()) = changes.changed() => {
-                    let principal = self.shared.principal(Some(&self.region), self.session.cert_id());
-                    self.session.principal_changed(principal.ok().flatten(), self.now())
-                },
                 _ = stopped.changed() => self.session.shutdown(self.now()),
                 () = tokio::time::sleep(wait) => self.session.tick(self.now()),
             };
@@ -366,6 +370,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     actions.extend(self.session.taken_over(now));
                     return actions;
                 }
+                Outbound::Recheck => actions.extend(self.recheck(now)),
             }
             if actions.len() >= 256 {
                 break;
@@ -375,8 +380,25 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         actions
     }
 
+    /// A registry change concerns this connection: re-read the principal, let the core
+    /// decide, and watch what the principal now depends on.
+    fn recheck(&mut self, now: i64) -> Vec<Action> {
+        let principal = self
+            .shared
+            .principal(Some(&self.region), self.session.cert_id());
+        let principal = principal.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "registry unreadable during a re-check");
+            None
+        });
+        let actions = self.session.principal_changed(principal, now);
+        let watchers = &self.shared.watchers;
+        watchers.watch(self.conn_id, self.session.principal(), self.tx.clone());
+        actions
+    }
+
     /// Keeps or drops the session in the hub, then closes the socket.
     async fn finish(&mut self, end: End) {
+        self.shared.watchers.unwatch(self.conn_id);
         let keep_ms = self.session.keep_secs().map(millis);
         let kept = if keep_ms.is_some() {
             self.session.take_stored()

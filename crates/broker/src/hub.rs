@@ -4,14 +4,15 @@
 //! broker answers the packet that changed them. Locks are held only to copy out what a step
 //! needs, never across an await. Routing is in `routing.rs`.
 
+use crate::sharded::Sharded;
 use crate::store::{BrokerStore, SessionRecord, StoreError};
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::subscriptions::Subscriptions;
 use iotmock_registry::Clock;
 use iotmock_session::{Service, Stored};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::mpsc;
 
 /// Messages queued for one connection before further deliveries to it are discarded.
@@ -26,6 +27,8 @@ pub enum Outbound {
     Redeliver(Stored),
     /// Another connection took this client id over.
     TakenOver,
+    /// A registry change concerns this connection: re-check its principal.
+    Recheck,
 }
 
 /// QoS 1 messages kept for an offline persistent session.
@@ -63,11 +66,11 @@ pub(crate) type Services = Vec<(Vec<String>, Arc<dyn Service>)>;
 pub struct Hub {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: Arc<dyn BrokerStore>,
-    pub(crate) clients: Mutex<HashMap<String, Client>>,
-    pub(crate) subs: Mutex<Subscriptions<String>>,
+    pub(crate) clients: Sharded<String, Client>,
+    pub(crate) subs: RwLock<Subscriptions<String>>,
     pub(crate) retained: Mutex<BTreeMap<String, Retained>>,
-    versions: Mutex<HashMap<String, u64>>,
-    last_connect: Mutex<HashMap<String, i64>>,
+    versions: Sharded<String, u64>,
+    last_connect: Sharded<String, i64>,
     pub(crate) services: RwLock<Services>,
     next_id: AtomicU64,
 }
@@ -75,6 +78,18 @@ pub struct Hub {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Entries a per-client-id map keeps per shard before it starts over (bounded memory under a
+/// churn of unique client ids).
+const SHARD_LIMIT: usize = 4096;
 
 fn offline(s: SessionRecord, now: i64) -> Client {
     Client {
@@ -95,13 +110,16 @@ impl Hub {
         let hub = Self::new(clock, store);
         let now = hub.now_ms();
         {
-            let (mut clients, mut subs) = (lock(&hub.clients), lock(&hub.subs));
-            for s in sessions {
+            let mut subs = write(&hub.subs);
+            for s in &sessions {
                 for (filter, qos) in &s.subscriptions {
                     subs.add(&s.client_id, filter, *qos);
                 }
-                clients.insert(s.client_id.clone(), offline(s, now));
             }
+            let offline = sessions
+                .into_iter()
+                .map(|s| (s.client_id.clone(), offline(s, now)));
+            hub.clients.extend(offline);
             let mut kept = lock(&hub.retained);
             for r in retained {
                 let (message, updated_ms) = (r.message, r.updated_ms);
@@ -122,11 +140,11 @@ impl Hub {
         Self {
             clock,
             store,
-            clients: Mutex::default(),
-            subs: Mutex::default(),
+            clients: Sharded::default(),
+            subs: RwLock::default(),
             retained: Mutex::default(),
-            versions: Mutex::default(),
-            last_connect: Mutex::default(),
+            versions: Sharded::default(),
+            last_connect: Sharded::default(),
             services: RwLock::default(),
             next_id: AtomicU64::new(0),
         }
@@ -144,7 +162,7 @@ impl Hub {
     }
 
     fn subscriptions_of(&self, client_id: &str) -> Vec<(String, u8)> {
-        let subs = lock(&self.subs);
+        let subs = read(&self.subs);
         let of = subs.of(&client_id.to_string());
         of.map(|m| m.iter().map(|(f, q)| (f.clone(), *q)).collect())
             .unwrap_or_default()
@@ -173,7 +191,7 @@ impl Hub {
         keep_ms: Option<i64>,
     ) -> Registered {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut clients = lock(&self.clients);
+        let mut clients = self.clients.lock(client_id);
         let old = clients.remove(client_id);
         let was_persistent = old.as_ref().is_some_and(|o| o.keep_ms.is_some());
         let mut out = Registered {
@@ -191,7 +209,7 @@ impl Hub {
                 out.session_present = true;
                 out.stored = old.queue.into_iter().collect();
             } else {
-                lock(&self.subs).remove_client(&client_id.to_string());
+                write(&self.subs).remove_client(&client_id.to_string());
             }
         }
         let resumed = out.session_present;
@@ -233,7 +251,7 @@ impl Hub {
         kept: Vec<Stored>,
     ) {
         let now = self.now_ms();
-        let mut clients = lock(&self.clients);
+        let mut clients = self.clients.lock(client_id);
         let Some(client) = clients.get_mut(client_id) else {
             return;
         };
@@ -249,7 +267,7 @@ impl Hub {
         let Some(ms) = keep_ms else {
             clients.remove(client_id);
             drop(clients);
-            lock(&self.subs).remove_client(&client_id.to_string());
+            write(&self.subs).remove_client(&client_id.to_string());
             if was_persistent {
                 self.stored("session", self.store.delete_session(client_id));
             }
@@ -267,28 +285,26 @@ impl Hub {
 
     /// A live client's keep time when its session is persistent.
     fn keep_of(&self, client_id: &str) -> Option<i64> {
-        let clients = lock(&self.clients);
+        let clients = self.clients.lock(client_id);
         let client = clients.get(client_id)?;
         client.keep_ms.filter(|_| client.tx.is_some())
     }
 
     pub fn connected(&self) -> usize {
-        lock(&self.clients)
-            .values()
-            .filter(|c| c.tx.is_some())
-            .count()
+        let live = |n: usize, _: &String, c: &Client| n + usize::from(c.tx.is_some());
+        self.clients.fold(0, live)
     }
 
     /// Records a subscription (on disk first for a persistent session, before its SUBACK).
     pub fn subscribe(&self, client_id: &str, filter: &str, qos: u8) {
-        lock(&self.subs).add(&client_id.to_string(), filter, qos);
+        write(&self.subs).add(&client_id.to_string(), filter, qos);
         if let Some(ms) = self.keep_of(client_id) {
             self.save_session(client_id, ms, None);
         }
     }
 
     pub fn unsubscribe(&self, client_id: &str, filter: &str) -> bool {
-        let removed = lock(&self.subs).remove(&client_id.to_string(), filter);
+        let removed = write(&self.subs).remove(&client_id.to_string(), filter);
         if let (true, Some(ms)) = (removed, self.keep_of(client_id)) {
             self.save_session(client_id, ms, None);
         }
@@ -298,8 +314,8 @@ impl Hub {
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
     pub fn connect_allowed(&self, client_id: &str) -> bool {
         let now = self.now_ms();
-        let mut last = lock(&self.last_connect);
-        if last.len() > 100_000 {
+        let mut last = self.last_connect.lock(client_id);
+        if last.len() > SHARD_LIMIT {
             last.retain(|_, t| now - *t < 1000);
         }
         let previous = last.insert(client_id.to_string(), now);
@@ -308,8 +324,8 @@ impl Hub {
 
     /// The lifecycle `versionNumber` of a new connection under `client_id`.
     pub fn next_version(&self, client_id: &str) -> u64 {
-        let mut v = lock(&self.versions);
-        if v.len() >= 100_000 {
+        let mut v = self.versions.lock(client_id);
+        if v.len() >= SHARD_LIMIT {
             // AWS resets version numbers after about an hour; bounding the map keeps a churn of
             // unique client ids from growing memory without end.
             v.clear();
@@ -322,7 +338,9 @@ impl Hub {
 
     /// Queues `msg` for one client (a retained copy on subscribe); false when it is gone.
     pub fn send_to(&self, client_id: &str, msg: Arc<Publish>, qos: u8) -> bool {
-        let tx = lock(&self.clients)
+        let tx = self
+            .clients
+            .lock(client_id)
             .get(client_id)
             .and_then(|c| c.tx.clone());
         tx.is_some_and(|tx| tx.try_send(Outbound::Deliver(msg, qos)).is_ok())

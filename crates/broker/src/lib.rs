@@ -8,20 +8,21 @@ mod env;
 pub mod faults;
 mod hub;
 mod routing;
+mod sharded;
 pub mod store;
 pub mod tls;
+mod watch;
 
 pub use faults::{Answer, FaultPlan};
 pub use iotmock_session::{CloseReason, ConnectRefusal, Reply, Service, ServiceRequest};
 
 use iotmock_registry::{Clock, Principal, Registry, SystemClock};
 use iotmock_session::Rules;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, watch as signal};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -89,7 +90,7 @@ impl BrokerSettings {
     }
 }
 
-type PrincipalCache = HashMap<(String, String), (u64, Arc<Principal>)>;
+type PrincipalCache = sharded::Sharded<(String, String), (u64, Arc<Principal>)>;
 
 /// What every connection task shares.
 pub(crate) struct Shared {
@@ -97,10 +98,11 @@ pub(crate) struct Shared {
     pub hub: hub::Hub,
     pub settings: BrokerSettings,
     pub rules: Rules,
-    pub changes: watch::Receiver<u64>,
+    /// Which connections each registry change concerns.
+    pub watchers: watch::Watchers,
     pub faults: faults::Faults,
     /// Principals as of a registry generation: connections with one certificate share one.
-    principals: Mutex<PrincipalCache>,
+    principals: PrincipalCache,
 }
 
 impl Shared {
@@ -124,7 +126,7 @@ impl Shared {
         };
         let generation = registry.generation();
         let key = (region.clone(), cert_id.to_string());
-        let mut cache = self.principals.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.principals.lock(&key);
         if let Some((_, p)) = cache.get(&key).filter(|(g, _)| *g == generation) {
             return Ok(Some(p.clone()));
         }
@@ -132,7 +134,7 @@ impl Shared {
             cache.remove(&key);
             return Ok(None);
         };
-        if cache.len() >= 100_000 {
+        if cache.len() >= 4096 {
             cache.clear();
         }
         cache.insert(key, (generation, principal.clone()));
@@ -177,21 +179,23 @@ impl BrokerCore {
     }
 
     fn with_hub(registry: Arc<RwLock<Registry>>, settings: BrokerSettings, hub: hub::Hub) -> Self {
-        let (changed, changes) = watch::channel(0u64);
-        if let Ok(mut reg) = registry.write() {
-            reg.on_change(Arc::new(move |generation| {
-                changed.send_replace(generation);
-            }));
-        }
         let shared = Arc::new(Shared {
-            registry,
+            registry: registry.clone(),
             hub,
             rules: settings.rules(),
             settings,
-            changes,
+            watchers: watch::Watchers::default(),
             faults: faults::Faults::default(),
             principals: Default::default(),
         });
+        let weak = Arc::downgrade(&shared);
+        if let Ok(mut reg) = registry.write() {
+            reg.on_change(Arc::new(move |_, events| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.watchers.notify(events);
+                }
+            }));
+        }
         Self { shared }
     }
 
@@ -203,7 +207,7 @@ impl BrokerCore {
         require_alpn: bool,
     ) -> std::io::Result<Broker> {
         let addr = listener.local_addr()?;
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = signal::channel(false);
         let limit = Arc::new(Semaphore::new(self.shared.settings.max_connections));
         let task = tokio::spawn(accept_loop(
             listener,
@@ -272,7 +276,7 @@ impl BrokerCore {
 /// A running listener.
 pub struct Broker {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    stop: signal::Sender<bool>,
     task: JoinHandle<()>,
     limit: Arc<Semaphore>,
     max: usize,
@@ -296,7 +300,7 @@ impl Broker {
     }
 }
 
-type Stop = (watch::Receiver<bool>, Arc<Semaphore>);
+type Stop = (signal::Receiver<bool>, Arc<Semaphore>);
 
 async fn accept_loop(
     listener: TcpListener,
@@ -336,7 +340,7 @@ async fn handshake_and_serve(
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     require_alpn: bool,
-    mut stopped: watch::Receiver<bool>,
+    mut stopped: signal::Receiver<bool>,
 ) {
     let handshake = tokio::time::timeout(shared.settings.handshake_timeout, acceptor.accept(tcp));
     let tls = tokio::select! {

@@ -2,7 +2,7 @@
 //! persistent sessions keep QoS 1 messages, on disk before the publisher's PUBACK), and the
 //! services whose request topics it matches.
 
-use crate::hub::{Hub, MAX_QUEUED, Outbound, Retained, lock};
+use crate::hub::{Hub, MAX_QUEUED, Outbound, Retained, lock, read, write};
 use crate::store::RetainedRecord;
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::topic::{matches, shared};
@@ -100,7 +100,7 @@ impl Hub {
     /// Delivers a service's answer to the requesting client when it subscribes to the topic.
     fn to_requester(&self, client_id: &str, msg: Arc<Publish>) {
         let qos = {
-            let subs = lock(&self.subs);
+            let subs = read(&self.subs);
             let Some(filters) = subs.of(&client_id.to_string()) else {
                 return;
             };
@@ -125,7 +125,7 @@ impl Hub {
         } else {
             msg
         };
-        let targets = lock(&self.subs).route(&msg.topic);
+        let targets = read(&self.subs).route(&msg.topic);
         if targets.is_empty() {
             return 0;
         }
@@ -147,28 +147,26 @@ impl Hub {
     fn senders(&self, msg: &Arc<Publish>, targets: &[(String, u8)]) -> Senders {
         let now = self.now_ms();
         let (mut expired, mut kept, mut out) = (Vec::new(), Vec::new(), Vec::new());
-        {
-            let mut clients = lock(&self.clients);
-            for (id, sub_qos) in targets {
-                let Some(c) = clients.get_mut(id) else {
-                    continue;
-                };
-                match &c.tx {
-                    Some(tx) => out.push((tx.clone(), *sub_qos)),
-                    None if c.expires_ms <= now => expired.push(id.clone()),
-                    None if (*sub_qos).min(msg.qos) == 1 && c.queue.len() < MAX_QUEUED => {
-                        let k = Stored {
-                            message: msg.clone(),
-                            qos: 1,
-                            pkid: None,
-                        };
-                        c.queue.push_back(k.clone());
-                        kept.push((id.clone(), k));
-                    }
-                    None => {}
+        for (id, sub_qos) in targets {
+            let mut clients = self.clients.lock(id);
+            let Some(c) = clients.get_mut(id) else {
+                continue;
+            };
+            match &c.tx {
+                Some(tx) => out.push((tx.clone(), *sub_qos)),
+                None if c.expires_ms <= now => expired.push(id.clone()),
+                None if (*sub_qos).min(msg.qos) == 1 && c.queue.len() < MAX_QUEUED => {
+                    let k = Stored {
+                        message: msg.clone(),
+                        qos: 1,
+                        pkid: None,
+                    };
+                    c.queue.push_back(k.clone());
+                    kept.push((id.clone(), k));
                 }
+                None => {}
             }
-            for id in &expired {
+            if c.tx.is_none() && c.expires_ms <= now {
                 clients.remove(id);
             }
         }
@@ -176,7 +174,7 @@ impl Hub {
             self.stored("queued message", self.store.enqueue(&id, &[k]));
         }
         for id in &expired {
-            lock(&self.subs).remove_client(id);
+            write(&self.subs).remove_client(id);
             self.stored("session", self.store.delete_session(id));
         }
         out

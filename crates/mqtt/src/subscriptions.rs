@@ -1,33 +1,180 @@
-//! The subscription table: who is subscribed to what, and who receives a topic. Shared
-//! subscriptions (`$share/<group>/<filter>`) deliver each message to one member, in turn.
+//! The subscription table: who is subscribed to what, and who receives a topic. Filters live
+//! in a trie by level, so routing a topic visits only the branches that can match it (its own
+//! levels, `+` and `#`), whatever the number of filters. Shared subscriptions
+//! (`$share/<group>/<filter>`) deliver each message to one member of the group, in turn.
 
-use crate::topic::{matches, shared};
-use std::collections::HashMap;
+use crate::topic::shared;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Subscribers that end at one place of the trie: plain ones, and shared ones by group.
+#[derive(Debug)]
+struct Slot<K> {
+    plain: Vec<(K, u8)>,
+    groups: BTreeMap<String, Vec<(K, u8)>>,
+}
+
+impl<K> Default for Slot<K> {
+    fn default() -> Self {
+        Self {
+            plain: Vec::new(),
+            groups: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Clone + Eq> Slot<K> {
+    fn members(&mut self, group: Option<&str>) -> &mut Vec<(K, u8)> {
+        match group {
+            Some(g) => self.groups.entry(g.to_string()).or_default(),
+            None => &mut self.plain,
+        }
+    }
+
+    fn remove(&mut self, client: &K, group: Option<&str>) {
+        self.members(group).retain(|(k, _)| k != client);
+        if let Some(g) = group
+            && self.groups.get(g).is_some_and(Vec::is_empty)
+        {
+            self.groups.remove(g);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.groups.is_empty()
+    }
+
+    /// Adds this slot's receivers to `out` (one member per shared group, by `turn`).
+    fn collect(&self, turn: usize, out: &mut HashMap<K, u8>)
+    where
+        K: Hash,
+    {
+        let chosen = self
+            .groups
+            .values()
+            .filter(|m| !m.is_empty())
+            .map(|m| &m[turn % m.len()]);
+        for (k, q) in self.plain.iter().chain(chosen) {
+            let e = out.entry(k.clone()).or_insert(*q);
+            *e = (*e).max(*q);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Node<K> {
+    children: HashMap<String, Node<K>>,
+    /// Filters ending at this level.
+    exact: Slot<K>,
+    /// Filters ending in `/#` below this level (one or more further levels, as AWS matches).
+    rest: Slot<K>,
+}
+
+impl<K> Default for Node<K> {
+    fn default() -> Self {
+        Self {
+            children: HashMap::new(),
+            exact: Slot::default(),
+            rest: Slot::default(),
+        }
+    }
+}
+
+impl<K> Node<K> {
+    fn is_empty(&self) -> bool
+    where
+        K: Clone + Eq,
+    {
+        self.children.is_empty() && self.exact.is_empty() && self.rest.is_empty()
+    }
+}
+
+impl<K: Clone + Eq + Hash> Node<K> {
+    /// The slot `levels` (a filter split at `/`) ends in, created on the way.
+    fn slot_mut(&mut self, levels: &[&str]) -> &mut Slot<K> {
+        match levels {
+            [] => &mut self.exact,
+            ["#"] => &mut self.rest,
+            [first, more @ ..] => self
+                .children
+                .entry((*first).to_string())
+                .or_default()
+                .slot_mut(more),
+        }
+    }
+
+    /// Removes `client` from the slot `levels` ends in, pruning emptied branches.
+    fn remove(&mut self, levels: &[&str], client: &K, group: Option<&str>) {
+        match levels {
+            [] => self.exact.remove(client, group),
+            ["#"] => self.rest.remove(client, group),
+            [first, more @ ..] => {
+                if let Some(child) = self.children.get_mut(*first) {
+                    child.remove(more, client, group);
+                    if child.is_empty() {
+                        self.children.remove(*first);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Collects the receivers of the topic whose remaining levels are `levels`. Wildcards
+    /// at the first level never match a `$` topic.
+    fn route(&self, levels: &[&str], first: bool, turn: usize, out: &mut HashMap<K, u8>) {
+        let Some((level, more)) = levels.split_first() else {
+            self.exact.collect(turn, out);
+            return;
+        };
+        let wildcards = !(first && level.starts_with('$'));
+        if wildcards {
+            self.rest.collect(turn, out);
+            if let Some(plus) = self.children.get("+") {
+                plus.route(more, false, turn, out);
+            }
+        }
+        if *level != "+"
+            && let Some(child) = self.children.get(*level)
+        {
+            child.route(more, false, turn, out);
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Subscriptions<K> {
-    by_filter: HashMap<String, Vec<(K, u8)>>,
+    root: Node<K>,
     by_client: HashMap<K, HashMap<String, u8>>,
-    turn: usize,
+    turn: AtomicUsize,
 }
 
 impl<K> Default for Subscriptions<K> {
     fn default() -> Self {
         Self {
-            by_filter: HashMap::new(),
+            root: Node::default(),
             by_client: HashMap::new(),
-            turn: 0,
+            turn: AtomicUsize::new(0),
         }
     }
+}
+
+/// A filter's group (when shared) and its levels.
+fn parts(filter: &str) -> (Option<&str>, Vec<&str>) {
+    let (group, inner) = match shared(filter) {
+        Some((g, f)) => (Some(g), f),
+        None => (None, filter),
+    };
+    (group, inner.split('/').collect())
 }
 
 impl<K: Clone + Eq + Hash> Subscriptions<K> {
     /// Adds or replaces `client`'s subscription to `filter`; true when it is new.
     pub fn add(&mut self, client: &K, filter: &str, qos: u8) -> bool {
-        let subs = self.by_filter.entry(filter.to_string()).or_default();
-        subs.retain(|(k, _)| k != client);
-        subs.push((client.clone(), qos));
+        let (group, levels) = parts(filter);
+        let members = self.root.slot_mut(&levels).members(group);
+        members.retain(|(k, _)| k != client);
+        members.push((client.clone(), qos));
         self.by_client
             .entry(client.clone())
             .or_default()
@@ -37,27 +184,23 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
 
     /// Removes one subscription; true when it existed.
     pub fn remove(&mut self, client: &K, filter: &str) -> bool {
-        if let Some(subs) = self.by_filter.get_mut(filter) {
-            subs.retain(|(k, _)| k != client);
-            if subs.is_empty() {
-                self.by_filter.remove(filter);
-            }
-        }
-        self.by_client
+        let existed = self
+            .by_client
             .get_mut(client)
-            .is_some_and(|m| m.remove(filter).is_some())
+            .is_some_and(|m| m.remove(filter).is_some());
+        if existed {
+            let (group, levels) = parts(filter);
+            self.root.remove(&levels, client, group);
+        }
+        existed
     }
 
     /// Removes every subscription of `client`, returning them.
     pub fn remove_client(&mut self, client: &K) -> HashMap<String, u8> {
         let filters = self.by_client.remove(client).unwrap_or_default();
         for filter in filters.keys() {
-            if let Some(subs) = self.by_filter.get_mut(filter) {
-                subs.retain(|(k, _)| k != client);
-                if subs.is_empty() {
-                    self.by_filter.remove(filter);
-                }
-            }
+            let (group, levels) = parts(filter);
+            self.root.remove(&levels, client, group);
         }
         filters
     }
@@ -71,28 +214,11 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
     }
 
     /// Every client that receives `topic`, with the highest QoS among its matching filters.
-    pub fn route(&mut self, topic: &str) -> Vec<(K, u8)> {
-        let mut out: HashMap<K, u8> = HashMap::new();
-        self.turn = self.turn.wrapping_add(1);
-        for (filter, subs) in &self.by_filter {
-            let (inner, is_shared) = match shared(filter) {
-                Some((_, f)) => (f, true),
-                None => (filter.as_str(), false),
-            };
-            if subs.is_empty() || !matches(inner, topic) {
-                continue;
-            }
-            let chosen: &[(K, u8)] = if is_shared {
-                let i = self.turn % subs.len();
-                &subs[i..=i]
-            } else {
-                subs
-            };
-            for (k, q) in chosen {
-                let e = out.entry(k.clone()).or_insert(*q);
-                *e = (*e).max(*q);
-            }
-        }
+    pub fn route(&self, topic: &str) -> Vec<(K, u8)> {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let levels: Vec<&str> = topic.split('/').collect();
+        let mut out = HashMap::new();
+        self.root.route(&levels, true, turn, &mut out);
         out.into_iter().collect()
     }
 }
@@ -100,6 +226,8 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topic::matches;
+    use proptest::prelude::*;
 
     #[test]
     fn routes_to_matching_clients_with_max_qos() {
@@ -113,9 +241,11 @@ mod tests {
         assert_eq!(got, vec![("a", 1), ("b", 1)]);
         assert!(s.remove(&"b", "x/y"));
         assert_eq!(s.route("x/y"), vec![("a", 1)]);
+        assert_eq!(s.route("x"), vec![], "AWS: x/# does not match x");
         assert_eq!(s.remove_client(&"a").len(), 2);
         assert!(s.route("x/y").is_empty());
         assert_eq!(s.count(&"a"), 0);
+        assert!(s.root.is_empty(), "emptied branches are pruned");
     }
 
     #[test]
@@ -127,5 +257,52 @@ mod tests {
         let second = s.route("t");
         assert_eq!((first.len(), second.len()), (1, 1));
         assert_ne!(first[0].0, second[0].0);
+    }
+
+    /// What the linear table did: every filter tested against the topic.
+    fn linear(subs: &[(u8, String, u8)], topic: &str) -> Vec<(u8, u8)> {
+        let mut out: HashMap<u8, u8> = HashMap::new();
+        for (k, f, q) in subs {
+            if matches(f, topic) {
+                let e = out.entry(*k).or_insert(*q);
+                *e = (*e).max(*q);
+            }
+        }
+        let mut v: Vec<_> = out.into_iter().collect();
+        v.sort();
+        v
+    }
+
+    /// Well-formed filters: literal, empty, `$` and `+` levels, optionally ending in `#`.
+    fn filter() -> impl Strategy<Value = String> {
+        let level = proptest::sample::select(vec!["a", "b", "+", "", "$a"]).prop_map(String::from);
+        (proptest::collection::vec(level, 0..4), any::<bool>()).prop_filter_map(
+            "an empty filter",
+            |(mut levels, hash)| {
+                if hash {
+                    levels.push("#".into());
+                }
+                (!levels.is_empty()).then(|| levels.join("/"))
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn the_trie_routes_as_the_linear_matcher(
+            subs in proptest::collection::vec((0u8..4, filter(), 0u8..2), 0..12),
+            topic in "[ab$]{0,2}(/[ab]{0,2}){0,4}",
+        ) {
+            let mut table = Subscriptions::default();
+            let mut kept: HashMap<(u8, String), u8> = HashMap::new();
+            for (k, f, q) in &subs {
+                table.add(k, f, *q);
+                kept.insert((*k, f.clone()), *q);
+            }
+            let flat: Vec<(u8, String, u8)> = kept.into_iter().map(|((k, f), q)| (k, f, q)).collect();
+            let mut got = table.route(&topic);
+            got.sort();
+            prop_assert_eq!(got, linear(&flat, &topic));
+        }
     }
 }

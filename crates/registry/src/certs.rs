@@ -17,6 +17,13 @@ pub struct Registered {
     pub id: String,
 }
 
+/// An RSA-2048 key pair and its certificate from the mock root, as CreateKeysAndCertificate
+/// returns them.
+pub fn mint_keys(ca: &iotmock_pki::MockCa, now: i64) -> IotResult<IssuedKeys> {
+    ca.issue_keys_and_certificate(now)
+        .map_err(|e| IotError::internal(e.to_string()))
+}
+
 /// CreateKeysAndCertificate's answer.
 #[derive(Debug, Clone)]
 pub struct CreatedKeys {
@@ -212,10 +219,19 @@ impl Registry {
         region: &str,
         set_as_active: bool,
     ) -> IotResult<CreatedKeys> {
-        let keys = self
-            .mock_ca()
-            .issue_keys_and_certificate(self.now_secs())
-            .map_err(|e| IotError::internal(e.to_string()))?;
+        let (ca, now) = self.issuer();
+        let keys = mint_keys(&ca, now)?;
+        self.register_created_keys(region, keys, set_as_active)
+    }
+
+    /// Registers keys minted by [`mint_keys`] (outside the registry lock: RSA key generation
+    /// takes tens of milliseconds, and CONNECTs read the registry meanwhile).
+    pub fn register_created_keys(
+        &mut self,
+        region: &str,
+        keys: IssuedKeys,
+        set_as_active: bool,
+    ) -> IotResult<CreatedKeys> {
         let registered = self.insert_issued(region, &keys.certificate_pem, set_as_active)?;
         Ok(CreatedKeys { registered, keys })
     }

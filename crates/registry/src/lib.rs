@@ -6,6 +6,7 @@
 
 mod cas;
 mod certs;
+mod events;
 mod paging;
 mod policies;
 mod principal;
@@ -15,7 +16,8 @@ mod things;
 mod validate;
 
 pub use cas::RegisterCa;
-pub use certs::{CreatedKeys, Registered};
+pub use certs::{CreatedKeys, Registered, mint_keys};
+pub use events::RegistryEvent;
 pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
@@ -70,6 +72,9 @@ impl Default for EndpointConfig {
     }
 }
 
+/// Called after every commit with the new generation and what the commit touched.
+pub type ChangeHook = Arc<dyn Fn(u64, &[RegistryEvent]) + Send + Sync>;
+
 /// The registry of one account across regions.
 pub struct Registry {
     account: String,
@@ -79,7 +84,7 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     ca: Arc<MockCa>,
     generation: u64,
-    hooks: Vec<Arc<dyn Fn(u64) + Send + Sync>>,
+    hooks: Vec<ChangeHook>,
 }
 
 impl Registry {
@@ -116,6 +121,11 @@ impl Registry {
     /// The mock root CA that signs AWS-issued certificates.
     pub fn mock_ca(&self) -> &MockCa {
         &self.ca
+    }
+
+    /// The mock root and the time now, to mint keys without holding the registry.
+    pub fn issuer(&self) -> (Arc<MockCa>, i64) {
+        (self.ca.clone(), self.now_secs())
     }
 
     /// Bumped by every committed change; lets readers notice that trust may have changed.
@@ -163,12 +173,13 @@ impl Registry {
             IotError::internal(format!("The change could not be stored: {e}"))
         })?;
         drop(store);
+        let events: Vec<RegistryEvent> = ops.iter().filter_map(Op::event).collect();
         for op in ops {
             op.apply(&mut self.regions);
         }
         self.generation += 1;
         for hook in &self.hooks {
-            hook(self.generation);
+            hook(self.generation, &events);
         }
         Ok(())
     }

@@ -99,7 +99,7 @@ impl Registry {
     }
 
     /// Runs `hook` after every committed change (the broker re-checks live connections).
-    pub fn on_change(&mut self, hook: std::sync::Arc<dyn Fn(u64) + Send + Sync>) {
+    pub fn on_change(&mut self, hook: crate::ChangeHook) {
         self.hooks.push(hook);
     }
 }

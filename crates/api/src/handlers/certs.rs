@@ -37,7 +37,9 @@ pub fn register_without_ca(state: &ApiState, req: &ApiRequest) -> IotResult<Repl
 
 pub fn create_keys(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let set_as_active = req.qs_bool("setAsActive")?;
-    let out = write(state)?.create_keys_and_certificate(&req.region, set_as_active)?;
+    let (ca, now) = read(state)?.issuer();
+    let keys = iotmock_registry::mint_keys(&ca, now)?;
+    let out = write(state)?.register_created_keys(&req.region, keys, set_as_active)?;
     Ok(Reply::Json(json!({
         "certificateArn": out.registered.arn,
         "certificateId": out.registered.id,

@@ -1,0 +1,167 @@
+//! Which live connections a registry change concerns: each connection watches its
+//! certificate, its policies and its things, and a change re-checks only the connections
+//! watching what it names. An unrelated write touches no connection.
+
+use crate::hub::Outbound;
+use crate::sharded::Sharded;
+use iotmock_registry::{Principal, RegistryEvent};
+use std::collections::HashSet;
+use tokio::sync::mpsc;
+
+/// Something a connection's right to stay connected depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Interest {
+    Cert(String, String),
+    Policy(String, String),
+    Thing(String, String),
+}
+
+impl Interest {
+    fn of(event: &RegistryEvent) -> Option<Self> {
+        match event {
+            RegistryEvent::Certificate { region, cert_id } => {
+                Some(Interest::Cert(region.clone(), cert_id.clone()))
+            }
+            RegistryEvent::Policy { region, name } => {
+                Some(Interest::Policy(region.clone(), name.clone()))
+            }
+            RegistryEvent::Thing { region, name } => {
+                Some(Interest::Thing(region.clone(), name.clone()))
+            }
+            RegistryEvent::Ca { .. } => None,
+        }
+    }
+
+    fn of_principal(p: &Principal) -> Vec<Self> {
+        let region = || p.region.clone();
+        let mut out = vec![Interest::Cert(region(), p.cert_id.clone())];
+        out.extend(
+            p.policies
+                .iter()
+                .map(|x| Interest::Policy(region(), x.name.clone())),
+        );
+        out.extend(
+            p.things
+                .iter()
+                .map(|t| Interest::Thing(region(), t.name.clone())),
+        );
+        out
+    }
+}
+
+type Watcher = (Vec<Interest>, mpsc::Sender<Outbound>);
+
+#[derive(Default)]
+pub(crate) struct Watchers {
+    by_interest: Sharded<Interest, HashSet<u64>>,
+    by_conn: Sharded<u64, Watcher>,
+}
+
+impl Watchers {
+    /// Watches what `principal` depends on for connection `conn_id` (replacing what it
+    /// watched before).
+    pub fn watch(&self, conn_id: u64, principal: &Principal, tx: mpsc::Sender<Outbound>) {
+        let interests = Interest::of_principal(principal);
+        self.unwatch(conn_id);
+        for i in &interests {
+            let mut shard = self.by_interest.lock(i);
+            shard.entry(i.clone()).or_default().insert(conn_id);
+        }
+        self.by_conn.lock(&conn_id).insert(conn_id, (interests, tx));
+    }
+
+    pub fn unwatch(&self, conn_id: u64) {
+        let Some((interests, _)) = self.by_conn.lock(&conn_id).remove(&conn_id) else {
+            return;
+        };
+        for i in interests {
+            let mut shard = self.by_interest.lock(&i);
+            if let Some(set) = shard.get_mut(&i) {
+                set.remove(&conn_id);
+                if set.is_empty() {
+                    shard.remove(&i);
+                }
+            }
+        }
+    }
+
+    /// Asks every connection a change concerns to re-check its principal.
+    pub fn notify(&self, events: &[RegistryEvent]) {
+        let mut affected: HashSet<u64> = HashSet::new();
+        for i in events.iter().filter_map(Interest::of) {
+            if let Some(set) = self.by_interest.lock(&i).get(&i) {
+                affected.extend(set);
+            }
+        }
+        for conn in affected {
+            if let Some((_, tx)) = self.by_conn.lock(&conn).get(&conn) {
+                let _ = tx.try_send(Outbound::Recheck);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotmock_model::{CertStatus, CertificateMode};
+
+    fn principal() -> Principal {
+        let ca = iotmock_testkit::TestCa::new("watch");
+        let pem = ca.leaf("d").cert_pem;
+        let cert = iotmock_pki::parse_certificate_pem(&pem, "cert").expect("parses");
+        let doc = r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+        Principal {
+            region: "r".into(),
+            account: "1".into(),
+            cert_id: cert.id.clone(),
+            cert_arn: String::new(),
+            status: CertStatus::Active,
+            ca_id: None,
+            mode: CertificateMode::Default,
+            cert,
+            policies: vec![iotmock_policy::NamedPolicy {
+                name: "pol".into(),
+                version: "1".into(),
+                document: iotmock_policy::PolicyDocument::parse(doc).expect("policy"),
+            }],
+            things: vec![],
+        }
+    }
+
+    #[test]
+    fn only_changes_naming_what_a_connection_depends_on_reach_it() {
+        let w = Watchers::default();
+        let (tx, mut rx) = mpsc::channel(8);
+        let p = principal();
+        w.watch(7, &p, tx);
+        let thing = RegistryEvent::Thing {
+            region: "r".into(),
+            name: "other".into(),
+        };
+        let elsewhere = RegistryEvent::Policy {
+            region: "x".into(),
+            name: "pol".into(),
+        };
+        w.notify(&[thing, elsewhere]);
+        assert!(
+            rx.try_recv().is_err(),
+            "unrelated changes touch no connection"
+        );
+        w.notify(&[RegistryEvent::Policy {
+            region: "r".into(),
+            name: "pol".into(),
+        }]);
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Recheck)));
+        let cert = RegistryEvent::Certificate {
+            region: "r".into(),
+            cert_id: p.cert_id.clone(),
+        };
+        w.notify(std::slice::from_ref(&cert));
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Recheck)));
+        w.unwatch(7);
+        w.notify(&[cert]);
+        assert!(rx.try_recv().is_err());
+        assert_eq!(w.by_interest.fold(0, |n, _, _| n + 1), 0);
+    }
+}

@@ -1,0 +1,94 @@
+//! Typed registry changes, emitted after every commit so the data plane can re-evaluate only
+//! the connections a change concerns.
+
+use crate::records::Op;
+
+/// What a committed change touched.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegistryEvent {
+    /// A certificate's record (status, registration, deletion), or what is attached to it
+    /// (policies, things): connections presenting it re-check.
+    Certificate { region: String, cert_id: String },
+    /// A policy's versions or default version, or its deletion.
+    Policy { region: String, name: String },
+    /// A thing's attributes or type (its policy variables), or its deletion.
+    Thing { region: String, name: String },
+    /// A CA's record: no live connection changes (AWS keeps device certificates working).
+    Ca { region: String, id: String },
+}
+
+/// The certificate id of a certificate ARN (`arn:aws:iot:<region>:<account>:cert/<id>`).
+fn cert_id_of(arn: &str) -> Option<String> {
+    arn.rsplit_once(":cert/").map(|(_, id)| id.to_string())
+}
+
+impl Op {
+    /// The event this op makes, if any (registration codes make none).
+    pub fn event(&self) -> Option<RegistryEvent> {
+        let cert = |region: &str, arn: &str| {
+            cert_id_of(arn).map(|cert_id| RegistryEvent::Certificate {
+                region: region.to_string(),
+                cert_id,
+            })
+        };
+        let region = |r: &str| r.to_string();
+        match self {
+            Op::PutCa(r) => Some(RegistryEvent::Ca {
+                region: region(&r.region),
+                id: r.id.clone(),
+            }),
+            Op::DelCa { region: r, id } => Some(RegistryEvent::Ca {
+                region: region(r),
+                id: id.clone(),
+            }),
+            Op::PutCert(r) => Some(RegistryEvent::Certificate {
+                region: region(&r.region),
+                cert_id: r.id.clone(),
+            }),
+            Op::DelCert { region: r, id } => Some(RegistryEvent::Certificate {
+                region: region(r),
+                cert_id: id.clone(),
+            }),
+            Op::PutPolicy(r) => Some(RegistryEvent::Policy {
+                region: region(&r.region),
+                name: r.name.clone(),
+            }),
+            Op::DelPolicy { region: r, name } => Some(RegistryEvent::Policy {
+                region: region(r),
+                name: name.clone(),
+            }),
+            Op::PutThing(r) => Some(RegistryEvent::Thing {
+                region: region(&r.region),
+                name: r.name.clone(),
+            }),
+            Op::DelThing { region: r, name } => Some(RegistryEvent::Thing {
+                region: region(r),
+                name: name.clone(),
+            }),
+            Op::Attach(a) | Op::Detach(a) => cert(&a.region, &a.target),
+            Op::AttachThing(t) | Op::DetachThing(t) => cert(&t.region, &t.principal),
+            Op::PutCode(_) | Op::DelCode { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::PolicyAttachment;
+
+    #[test]
+    fn attachments_name_the_certificate() {
+        let a = PolicyAttachment {
+            region: "eu-west-1".into(),
+            policy: "p".into(),
+            target: "arn:aws:iot:eu-west-1:123456789012:cert/abc".into(),
+        };
+        let want = RegistryEvent::Certificate {
+            region: "eu-west-1".into(),
+            cert_id: "abc".into(),
+        };
+        assert_eq!(Op::Attach(a).event(), Some(want));
+        assert_eq!(Op::DelCode { region: "x".into() }.event(), None);
+    }
+}
