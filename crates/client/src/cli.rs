@@ -1,10 +1,12 @@
 //! `iotmock pub`, `iotmock sub` (flags close to mosquitto_pub/sub, `-d` prints what mosquitto
 //! prints) and `iotmock load handshake|publish`. Refusals end with one line saying why.
 
-use crate::load::devices::{KeyType, load, register, root_ca, save};
+use crate::load::devices::{DevicesError, KeyType, load, register, root_ca, save};
 use crate::load::handshake::{self, HandshakePlan};
-use crate::load::publish::{self, PublishPlan};
-use crate::{ClientError, ConnectOptions, DeviceClient, TlsOptions, Version, client_config};
+use crate::load::publish::{self, PublishError, PublishPlan};
+use crate::{
+    ApiError, ClientError, ConnectOptions, DeviceClient, TlsOptions, Version, client_config,
+};
 use clap::{Args, Subcommand};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -72,17 +74,69 @@ pub struct SubArgs {
     verbose: bool,
 }
 
-fn read(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("Error: cannot read {path}: {e}"))
+/// Why `iotmock pub`, `sub` or `load` stopped; its `Display` is the one line the CLI prints.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("Error: cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("Error: unsupported protocol version '{0}' (mqttv311 or mqttv5)")]
+    UnknownVersion(String),
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    /// `--cert` without `--cafile`.
+    #[error("--cafile is required with --cert")]
+    MissingCafile,
+    /// Neither `--devices` nor `--cafile/--cert/--key`.
+    #[error("give --devices N (register through the API) or --cafile/--cert/--key")]
+    NoIdentitySource,
+    /// Connecting, subscribing, receiving or disconnecting failed; see [`explain`].
+    #[error("{}", explain(.0))]
+    Client(#[from] ClientError),
+    #[error("Error: publish failed: {0}")]
+    PublishFailed(#[source] ClientError),
+    /// PUBACK with a failure reason code.
+    #[error("Error: PUBACK refused the message: {}", reason(*.0))]
+    PubAckRefused(u8),
+    /// SUBACK with a failure return code.
+    #[error("Error: SUBACK refused the subscription: {}", reason(*.0))]
+    SubAckRefused(u8),
+    /// A load identity's TLS configuration is unusable.
+    #[error("{0}")]
+    Identity(#[source] ClientError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Devices(#[from] DevicesError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
 }
 
-fn version(s: &str) -> Result<Version, String> {
+/// A `--duration` that is not `10s`, `500ms`, `2m` or plain seconds; holds what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("bad duration '{0}'")]
+    Number(String),
+    #[error("bad duration unit in '{0}' (ms, s, m)")]
+    Unit(String),
+    #[error("duration '{0}' out of range")]
+    OutOfRange(String),
+}
+
+fn read(path: &str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_string(),
+        source,
+    })
+}
+
+fn version(s: &str) -> Result<Version, CliError> {
     match s {
         "mqttv311" | "311" => Ok(Version::V311),
         "mqttv5" | "5" => Ok(Version::V5),
-        other => Err(format!(
-            "Error: unsupported protocol version '{other}' (mqttv311 or mqttv5)"
-        )),
+        other => Err(CliError::UnknownVersion(other.to_string())),
     }
 }
 
@@ -109,7 +163,7 @@ fn reason(code: u8) -> String {
     format!("{text} ({code:#04x})")
 }
 
-async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String), String> {
+async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String), CliError> {
     let mut tls = TlsOptions::new(read(&c.cafile)?);
     if let (Some(cert), Some(key)) = (&c.cert, &c.key) {
         tls = tls.identity(read(cert)?, read(key)?);
@@ -117,7 +171,7 @@ async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String
     if let Some(a) = &c.alpn {
         tls.alpn = vec![a.as_bytes().to_vec()];
     }
-    let config = client_config(&tls).map_err(|e| format!("Error: {e}"))?;
+    let config = client_config(&tls)?;
     let id = c.id.clone().unwrap_or_else(|| default_id.to_string());
     let mut opts = ConnectOptions::new(format!("{}:{}", c.host, c.port), id.clone())
         .version(version(&c.protocol)?);
@@ -126,9 +180,7 @@ async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String
     if c.debug {
         println!("Client {id} sending CONNECT");
     }
-    let (client, _) = DeviceClient::connect(config, &opts)
-        .await
-        .map_err(|e| explain(&e))?;
+    let (client, _) = DeviceClient::connect(config, &opts).await?;
     if c.debug {
         println!("Client {id} received CONNACK (0)");
     }
@@ -136,7 +188,7 @@ async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String
 }
 
 /// `iotmock pub`.
-pub async fn run_pub(a: PubArgs) -> Result<(), String> {
+pub async fn run_pub(a: PubArgs) -> Result<(), CliError> {
     let (mut client, id) = connect(&a.conn, &format!("iotmock-pub-{}", std::process::id())).await?;
     let d = a.conn.debug;
     if d {
@@ -158,23 +210,18 @@ pub async fn run_pub(a: PubArgs) -> Result<(), String> {
         .await
     {
         Ok(Some(0)) if d => println!("Client {id} received PUBACK (Mid: 1, RC:0)"),
-        Ok(Some(code)) if code != 0 => {
-            return Err(format!(
-                "Error: PUBACK refused the message: {}",
-                reason(code)
-            ));
-        }
+        Ok(Some(code)) if code != 0 => return Err(CliError::PubAckRefused(code)),
         Ok(_) => {}
-        Err(e) => return Err(format!("Error: publish failed: {e}")),
+        Err(e) => return Err(CliError::PublishFailed(e)),
     }
     if d {
         println!("Client {id} sending DISCONNECT");
     }
-    client.disconnect().await.map_err(|e| format!("Error: {e}"))
+    Ok(client.disconnect().await?)
 }
 
 /// `iotmock sub`.
-pub async fn run_sub(a: SubArgs) -> Result<(), String> {
+pub async fn run_sub(a: SubArgs) -> Result<(), CliError> {
     let (mut client, id) = connect(&a.conn, &format!("iotmock-sub-{}", std::process::id())).await?;
     let filters: Vec<(&str, u8)> = a.topics.iter().map(|t| (t.as_str(), a.conn.qos)).collect();
     if a.conn.debug {
@@ -184,10 +231,7 @@ pub async fn run_sub(a: SubArgs) -> Result<(), String> {
             a.conn.qos
         );
     }
-    let codes = client
-        .subscribe(&filters)
-        .await
-        .map_err(|e| format!("Error: {e}"))?;
+    let codes = client.subscribe(&filters).await?;
     if a.conn.debug {
         println!("Client {id} received SUBACK");
         println!(
@@ -200,10 +244,7 @@ pub async fn run_sub(a: SubArgs) -> Result<(), String> {
         );
     }
     if let Some(bad) = codes.iter().find(|c| **c >= 0x80) {
-        return Err(format!(
-            "Error: SUBACK refused the subscription: {}",
-            reason(*bad)
-        ));
+        return Err(CliError::SubAckRefused(*bad));
     }
     let deadline = a
         .timeout
@@ -222,11 +263,11 @@ pub async fn run_sub(a: SubArgs) -> Result<(), String> {
             Ok(m) if a.verbose => println!("{} {}", m.topic, String::from_utf8_lossy(&m.payload)),
             Ok(m) => println!("{}", String::from_utf8_lossy(&m.payload)),
             Err(ClientError::Timeout(_)) => continue,
-            Err(e) => return Err(explain(&e)),
+            Err(e) => return Err(e.into()),
         }
         received += 1;
     }
-    client.disconnect().await.map_err(|e| format!("Error: {e}"))
+    Ok(client.disconnect().await?)
 }
 
 /// `iotmock load ...`
@@ -311,25 +352,27 @@ pub struct PublishArgs {
 }
 
 /// `10s`, `500ms`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let (num, unit) = s
         .find(|c: char| c.is_ascii_alphabetic())
         .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num.parse().map_err(|_| format!("bad duration '{s}'"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| DurationError::Number(s.to_string()))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,
         "m" => n * 60.0,
-        _ => return Err(format!("bad duration unit in '{s}' (ms, s, m)")),
+        _ => return Err(DurationError::Unit(s.to_string())),
     };
     if !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("duration '{s}' out of range"));
+        return Err(DurationError::OutOfRange(s.to_string()));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
 /// `--devices N`: saved identities from `--certs-dir` when there are enough, else new ones.
-async fn registered(t: &TargetArgs, n: usize) -> Result<Vec<TlsOptions>, String> {
+async fn registered(t: &TargetArgs, n: usize) -> Result<Vec<TlsOptions>, CliError> {
     let saved = match &t.certs_dir {
         Some(dir) => load(dir)?,
         None => Vec::new(),
@@ -350,27 +393,20 @@ async fn registered(t: &TargetArgs, n: usize) -> Result<Vec<TlsOptions>, String>
     Ok(ids)
 }
 
-async fn identities(t: &TargetArgs) -> Result<Vec<std::sync::Arc<rustls::ClientConfig>>, String> {
+async fn identities(t: &TargetArgs) -> Result<Vec<std::sync::Arc<rustls::ClientConfig>>, CliError> {
     let mut list = match (&t.devices, &t.cert, &t.key) {
         (Some(n), _, _) => registered(t, *n).await?,
         (None, Some(cert), Some(key)) => {
-            let ca = t
-                .cafile
-                .as_deref()
-                .ok_or("--cafile is required with --cert")?;
+            let ca = t.cafile.as_deref().ok_or(CliError::MissingCafile)?;
             vec![TlsOptions::new(read(ca)?).identity(read(cert)?, read(key)?)]
         }
-        _ => {
-            return Err(
-                "give --devices N (register through the API) or --cafile/--cert/--key".into(),
-            );
-        }
+        _ => return Err(CliError::NoIdentitySource),
     };
     for tls in &mut list {
         tls.tls12_only = t.tls12;
     }
     list.iter()
-        .map(|o| client_config(o).map_err(|e| e.to_string()))
+        .map(|o| client_config(o).map_err(CliError::Identity))
         .collect()
 }
 
@@ -383,7 +419,7 @@ fn print(report: &crate::load::report::Report, json: bool) {
 }
 
 /// `iotmock load`.
-pub async fn run_load(cmd: LoadCmd) -> Result<(), String> {
+pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
     let progress = std::io::stderr().is_terminal();
     match cmd {
         LoadCmd::Handshake(a) => {
@@ -423,4 +459,31 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_as_before() {
+        let d = |s| parse_duration(s).map_err(|e| e.to_string());
+        assert_eq!(d("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(d("x"), Err("bad duration 'x'".into()));
+        assert_eq!(d("3h"), Err("bad duration unit in '3h' (ms, s, m)".into()));
+        assert_eq!(d("2000m"), Err("duration '2000m' out of range".into()));
+        let v = version("4").map(|_| ()).map_err(|e| e.to_string());
+        let want = "Error: unsupported protocol version '4' (mqttv311 or mqttv5)";
+        assert_eq!(v, Err(want.into()));
+        let r = CliError::SubAckRefused(0x87).to_string();
+        assert_eq!(
+            r,
+            "Error: SUBACK refused the subscription: not authorized (0x87)"
+        );
+        let c = CliError::from(ClientError::Refused(5)).to_string();
+        assert_eq!(
+            c,
+            "Error: CONNACK refused the connection: not authorized (0x05)"
+        );
+    }
 }

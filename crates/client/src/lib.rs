@@ -7,6 +7,7 @@ pub mod cli;
 pub mod load;
 mod tls;
 
+pub use api::ApiError;
 pub use iotmock_mqtt::{Connect, Packet, Publish, Version, Will};
 pub use tls::{TlsOptions, client_config};
 

@@ -62,7 +62,7 @@ pub enum CloseReason {
     QosNotSupported,
     SubscriptionIdsNotSupported,
     ShuttingDown,
-    /// Closed on purpose by a configured fault plan or an administrator.
+    /// Closed by an administrator (AWS: DeleteConnection).
     Administrative,
 }
 

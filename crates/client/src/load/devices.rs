@@ -2,9 +2,30 @@
 //! MQTT-over-TLS broker, mosquitto included), or N devices registered through the mock's API
 //! (ECDSA P-256 from a CSR, or RSA-2048 from CreateKeysAndCertificate) with an allow-all policy.
 
-use crate::api::call;
+use crate::api::{ApiError, call};
 use crate::tls::TlsOptions;
 use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Why registering, saving or loading device identities failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DevicesError {
+    /// Reading or writing the certs dir.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A call to the mock's API failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Generating a device's ECDSA key pair failed.
+    #[error("cannot generate a device key: {0}")]
+    KeyGen(#[source] rcgen::Error),
+    /// Building the PEM certificate signing request failed.
+    #[error("cannot build the certificate signing request: {0}")]
+    Csr(#[source] rcgen::Error),
+}
 
 /// Key type of registered devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,35 +39,39 @@ const POLICY_DOC: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
 
 /// The mock's trust anchor, served by its API.
-pub async fn root_ca(api: &str) -> Result<String, String> {
+pub async fn root_ca(api: &str) -> Result<String, ApiError> {
     crate::api::get_text(api, "/iotmock/AmazonRootCA1.pem").await
 }
 
 /// Saves registered identities to `dir` (`device-N.crt`, `device-N.key`, `ca.pem`), so later
 /// runs reuse them (and a device deactivated between runs shows up under its refusal).
-pub fn save(dir: &std::path::Path, ids: &[TlsOptions]) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("{}: {e}", dir.display());
-    std::fs::create_dir_all(dir).map_err(err)?;
+pub fn save(dir: &Path, ids: &[TlsOptions]) -> Result<(), DevicesError> {
+    std::fs::create_dir_all(dir).map_err(|source| DevicesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     if let Some(first) = ids.first() {
-        std::fs::write(dir.join("ca.pem"), &first.root_pem).map_err(err)?;
+        write(dir.join("ca.pem"), &first.root_pem)?;
     }
     for (i, id) in ids.iter().enumerate() {
-        std::fs::write(
+        write(
             dir.join(format!("device-{i}.crt")),
             id.cert_pem.as_deref().unwrap_or_default(),
-        )
-        .map_err(err)?;
-        std::fs::write(
+        )?;
+        write(
             dir.join(format!("device-{i}.key")),
             id.key_pem.as_deref().unwrap_or_default(),
-        )
-        .map_err(err)?;
+        )?;
     }
     Ok(())
 }
 
+fn write(path: PathBuf, contents: &str) -> Result<(), DevicesError> {
+    std::fs::write(&path, contents).map_err(|source| DevicesError::Io { path, source })
+}
+
 /// Identities saved by [`save`], in order; empty when `dir` holds none.
-pub fn load(dir: &std::path::Path) -> Result<Vec<TlsOptions>, String> {
+pub fn load(dir: &Path) -> Result<Vec<TlsOptions>, DevicesError> {
     let Ok(root) = std::fs::read_to_string(dir.join("ca.pem")) else {
         return Ok(Vec::new());
     };
@@ -65,7 +90,10 @@ pub fn load(dir: &std::path::Path) -> Result<Vec<TlsOptions>, String> {
     Ok(out)
 }
 
-async fn register_one(api: &str, key_type: KeyType) -> Result<(String, String, String), String> {
+async fn register_one(
+    api: &str,
+    key_type: KeyType,
+) -> Result<(String, String, String), DevicesError> {
     let (out, key_pem) = match key_type {
         KeyType::Rsa => {
             let out = call(api, "POST", "/keys-and-certificate?setAsActive=true", None).await?;
@@ -77,7 +105,7 @@ async fn register_one(api: &str, key_type: KeyType) -> Result<(String, String, S
         }
         KeyType::Ec => {
             let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-                .map_err(|e| e.to_string())?;
+                .map_err(DevicesError::KeyGen)?;
             let mut params = rcgen::CertificateParams::default();
             params.distinguished_name = rcgen::DistinguishedName::new();
             params
@@ -86,7 +114,7 @@ async fn register_one(api: &str, key_type: KeyType) -> Result<(String, String, S
             let csr = params
                 .serialize_request(&key)
                 .and_then(|c| c.pem())
-                .map_err(|e| e.to_string())?;
+                .map_err(DevicesError::Csr)?;
             let out = call(
                 api,
                 "POST",
@@ -114,7 +142,7 @@ pub async fn register(
     n: usize,
     key_type: KeyType,
     root_pem: &str,
-) -> Result<Vec<TlsOptions>, String> {
+) -> Result<Vec<TlsOptions>, DevicesError> {
     match call(
         api,
         "POST",
@@ -123,9 +151,10 @@ pub async fn register(
     )
     .await
     {
+        // 409: the policy exists already (an earlier run created it).
         Ok(_) => {}
-        Err(e) if e.contains("409") => {}
-        Err(e) => return Err(e),
+        Err(e) if e.status() == Some(hyper::StatusCode::CONFLICT) => {}
+        Err(e) => return Err(e.into()),
     }
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {

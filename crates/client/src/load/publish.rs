@@ -2,7 +2,7 @@
 //! the publish timestamp carried in each payload, and lost and duplicated deliveries.
 
 use super::report::{Report, histogram};
-use crate::{ConnectOptions, DeviceClient, Packet, Version};
+use crate::{ClientError, ConnectOptions, DeviceClient, Packet, Version};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
@@ -24,6 +24,23 @@ pub struct PublishPlan {
     /// Messages per publisher.
     pub count: u64,
     pub duration: Duration,
+}
+
+/// Why a publish run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// No device identity to connect with.
+    #[error("no device identity")]
+    NoIdentity,
+    /// A publisher or subscriber could not connect.
+    #[error("{id}: {source}")]
+    Connect { id: String, source: ClientError },
+    /// A subscriber's SUBSCRIBE failed on the wire.
+    #[error("{id}: SUBSCRIBE failed: {source}")]
+    Subscribe { id: String, source: ClientError },
+    /// The broker refused the subscription; the SUBACK codes.
+    #[error("subscription refused with code {0:?}")]
+    SubscriptionRefused(Vec<u8>),
 }
 
 /// A spinner on a terminal, nothing otherwise.
@@ -60,13 +77,13 @@ async fn connect(
     plan: &PublishPlan,
     config: Arc<rustls::ClientConfig>,
     id: String,
-) -> Result<DeviceClient, String> {
+) -> Result<DeviceClient, PublishError> {
     let mut opts = ConnectOptions::new(plan.addr.clone(), id.clone()).version(plan.version);
     opts.server_name = plan.server_name.clone();
     DeviceClient::connect(config, &opts)
         .await
         .map(|(c, _)| c)
-        .map_err(|e| format!("{id}: {e}"))
+        .map_err(|source| PublishError::Connect { id, source })
 }
 
 async fn publisher(
@@ -156,38 +173,55 @@ async fn subscriber(
     r
 }
 
+/// The `i`th identity, round robin.
+fn pick(
+    configs: &[Arc<rustls::ClientConfig>],
+    i: usize,
+) -> Result<Arc<rustls::ClientConfig>, PublishError> {
+    configs
+        .get(i % configs.len().max(1))
+        .cloned()
+        .ok_or(PublishError::NoIdentity)
+}
+
+/// Connects the subscribers (the first identities) and subscribes each to `topic`.
+async fn subscribe_all(
+    plan: &PublishPlan,
+    configs: &[Arc<rustls::ClientConfig>],
+    topic: &str,
+    run_id: u32,
+) -> Result<Vec<DeviceClient>, PublishError> {
+    let mut subs = Vec::new();
+    for i in 0..plan.subscribers {
+        let id = format!("lsub-{run_id}-{i}");
+        let mut c = connect(plan, pick(configs, i)?, id.clone()).await?;
+        let codes = c
+            .subscribe(&[(topic, plan.qos)])
+            .await
+            .map_err(|source| PublishError::Subscribe { id, source })?;
+        if codes.first().is_some_and(|c| *c > 1) {
+            return Err(PublishError::SubscriptionRefused(codes));
+        }
+        subs.push(c);
+    }
+    Ok(subs)
+}
+
 /// Runs the plan; `configs` are device identities used in turn.
 pub async fn run(
     plan: PublishPlan,
     configs: Vec<Arc<rustls::ClientConfig>>,
     progress: bool,
-) -> Result<Report, String> {
-    let pick = |i: usize| {
-        configs
-            .get(i % configs.len().max(1))
-            .cloned()
-            .ok_or("no device identity")
-    };
+) -> Result<Report, PublishError> {
     let run_id = std::process::id();
     let topic = format!("load/{run_id}/t");
-    let mut subs = Vec::new();
-    for i in 0..plan.subscribers {
-        let mut c = connect(&plan, pick(i)?, format!("lsub-{run_id}-{i}")).await?;
-        let codes = c
-            .subscribe(&[(&topic, plan.qos)])
-            .await
-            .map_err(|e| e.to_string())?;
-        if codes.first().is_some_and(|c| *c > 1) {
-            return Err(format!("subscription refused with code {codes:?}"));
-        }
-        subs.push(c);
-    }
+    let subs = subscribe_all(&plan, &configs, &topic, run_id).await?;
     let mut pubs = Vec::new();
     for i in 0..plan.publishers {
         pubs.push(
             connect(
                 &plan,
-                pick(plan.subscribers + i)?,
+                pick(&configs, plan.subscribers + i)?,
                 format!("lpub-{run_id}-{i}"),
             )
             .await?,
