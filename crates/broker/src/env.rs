@@ -4,8 +4,8 @@
 use crate::Shared;
 use iotmock_model::CertStatus;
 use iotmock_registry::Principal;
-use iotmock_session::ConnectEnv;
 use iotmock_session::events;
+use iotmock_session::{ConnectEnv, JustInTime, RegistryUnavailable};
 use std::sync::Arc;
 
 pub(crate) struct Env<'a> {
@@ -20,7 +20,7 @@ impl ConnectEnv for Env<'_> {
     /// JITR: an unknown certificate issued by an ACTIVE CA with auto-registration enabled is
     /// registered PENDING_ACTIVATION and the event published; a certificate still pending gets
     /// the event again. Either way the connection is refused; `Some` says why.
-    fn just_in_time(&mut self) -> Option<String> {
+    fn just_in_time(&mut self) -> Option<JustInTime> {
         let shared = self.shared;
         let (status, account) = {
             let registry = shared.registry.read().ok()?;
@@ -33,37 +33,31 @@ impl ConnectEnv for Env<'_> {
             (status, registry.account().to_string())
         };
         let now = shared.hub.now_ms();
-        let (ca, why) = match status {
+        let cert_id = self.cert_id.to_string();
+        let (ca, outcome) = match status {
             None => {
-                let registered = shared
-                    .registry
-                    .write()
-                    .ok()?
-                    .auto_register(self.region, self.leaf)?;
-                let why = format!(
-                    "certificate {} was registered just in time as PENDING_ACTIVATION under CA {} (activate it and reconnect)",
-                    self.cert_id, registered.ca_id
-                );
-                (Some(registered.ca_id), why)
+                let mut registry = shared.registry.write().ok()?;
+                let ca_id = registry.auto_register(self.region, self.leaf)?.ca_id;
+                (
+                    Some(ca_id.clone()),
+                    JustInTime::Registered { cert_id, ca_id },
+                )
             }
-            Some((CertStatus::PendingActivation, ca)) => (
-                ca,
-                format!("certificate {} is PENDING_ACTIVATION", self.cert_id),
-            ),
+            Some((CertStatus::PendingActivation, ca)) => (ca, JustInTime::Pending { cert_id }),
             Some(_) => return None,
         };
         if let Some(ca) = ca {
             let event = events::certificate_registered(self.cert_id, &ca, &account, now);
             shared.hub.publish(Arc::new(event), None);
         }
-        Some(why)
+        Some(outcome)
     }
 
     fn connect_allowed(&mut self, client_id: &str) -> bool {
         self.shared.hub.connect_allowed(client_id)
     }
 
-    fn principal(&mut self) -> Result<Option<Arc<Principal>>, String> {
+    fn principal(&mut self) -> Result<Option<Arc<Principal>>, RegistryUnavailable> {
         self.shared.principal(self.region, self.cert_id)
     }
 

@@ -112,11 +112,11 @@ impl Shared {
         &self,
         named: Option<&str>,
         cert_id: &str,
-    ) -> Result<Option<Arc<Principal>>, String> {
+    ) -> Result<Option<Arc<Principal>>, iotmock_session::RegistryUnavailable> {
         let registry = self
             .registry
             .read()
-            .map_err(|_| "registry unavailable".to_string())?;
+            .map_err(|_| iotmock_session::RegistryUnavailable)?;
         let default = &self.settings.default_region;
         let Some(region) = named
             .map(str::to_string)

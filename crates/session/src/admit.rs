@@ -5,6 +5,7 @@
 
 use crate::Rules;
 use crate::authz::{Action, Authz, Checked};
+use crate::denial::{Denial, JustInTime, RegistryUnavailable};
 use crate::refusal::{ConnectRefusal, connack_code};
 use iotmock_model::{CertStatus, CertificateMode};
 use iotmock_mqtt::rules::{clamp_keep_alive, validate_client_id};
@@ -16,13 +17,13 @@ use std::sync::Arc;
 
 /// What admission asks of the world around the session.
 pub trait ConnectEnv {
-    /// Just-in-time registration of the presented certificate; `Some(reason)` when the
-    /// connection must be refused because the certificate is (now) PENDING_ACTIVATION.
-    fn just_in_time(&mut self) -> Option<String>;
+    /// Just-in-time registration of the presented certificate; `Some` when the connection
+    /// must be refused because the certificate is (now) PENDING_ACTIVATION.
+    fn just_in_time(&mut self) -> Option<JustInTime>;
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
     fn connect_allowed(&mut self, client_id: &str) -> bool;
     /// The registered certificate in the region the connection addresses (`None`: unknown).
-    fn principal(&mut self) -> Result<Option<Arc<Principal>>, String>;
+    fn principal(&mut self) -> Result<Option<Arc<Principal>>, RegistryUnavailable>;
     /// A fresh client id for a client that sent none.
     fn fresh_client_id(&mut self) -> String;
 }
@@ -59,7 +60,7 @@ pub struct Admission {
 #[derive(Debug, Clone)]
 pub struct Refused {
     pub refusal: ConnectRefusal,
-    pub reason: String,
+    pub reason: Denial,
     pub connack: Option<Box<Packet>>,
 }
 
@@ -93,15 +94,13 @@ pub fn attributes_of(c: &Connect, version: Version) -> Vec<&'static str> {
     out
 }
 
-type Refusal = (ConnectRefusal, String);
-
 /// Checks the CONNECT before any registry lookup: client id and will. Returns the client id
 /// and whether it was assigned.
 fn check_packet(
     c: &Connect,
     version: Version,
     env: &mut dyn ConnectEnv,
-) -> Result<(String, bool), Refusal> {
+) -> Result<(String, bool), Denial> {
     // An empty client id gets one assigned (MQTT 5 always; 3.1.1 only with a clean session,
     // as the 3.1.1 spec allows); a 3.1.1 persistent session needs an id of its own.
     let assign = c.client_id.is_empty() && (version == Version::V5 || c.clean_start);
@@ -110,14 +109,12 @@ fn check_packet(
     } else {
         c.client_id.clone()
     };
-    validate_client_id(&id).map_err(|e| (ConnectRefusal::ClientIdInvalid, e.to_string()))?;
+    validate_client_id(&id)?;
     if let Some(will) = &c.will {
         if will.qos > 1 {
-            let why = "will QoS 2 is not supported".to_string();
-            return Err((ConnectRefusal::QosNotSupported, why));
+            return Err(Denial::WillQos2);
         }
-        validate_topic(&will.topic)
-            .map_err(|e| (ConnectRefusal::TopicInvalid, format!("will topic: {e}")))?;
+        validate_topic(&will.topic).map_err(Denial::WillTopic)?;
     }
     Ok((id, assign))
 }
@@ -128,17 +125,15 @@ pub fn authorize(
     cert_id: &str,
     client_id: &str,
     ctx: (&Rules, Option<IpAddr>, &[&'static str], i64),
-) -> Result<Authz, String> {
+) -> Result<Authz, Denial> {
     let (rules, peer_ip, attributes, now_ms) = ctx;
-    let principal = principal.ok_or_else(|| format!("certificate {cert_id} is not registered"))?;
+    let principal = principal.ok_or_else(|| Denial::NotRegistered(cert_id.to_string()))?;
     if principal.status != CertStatus::Active {
-        return Err(format!(
-            "certificate {cert_id} is {} (only ACTIVE certificates connect)",
-            principal.status
-        ));
+        let (cert_id, status) = (cert_id.to_string(), principal.status);
+        return Err(Denial::NotActive { cert_id, status });
     }
     if !principal.cert.is_valid_at(now_ms.div_euclid(1000)) {
-        return Err(format!("certificate {cert_id} is expired or not yet valid"));
+        return Err(Denial::OutsideValidity(cert_id.to_string()));
     }
     let mut authz = Authz::new(principal, client_id, peer_ip, attributes);
     let checked = authz.check(Action::Connect, client_id);
@@ -146,16 +141,25 @@ pub fn authorize(
         && !attributes.is_empty()
         && !tests_attributes(&authz, &checked)
     {
-        return Err(format!(
-            "iot:Connect on {} with connect attributes {attributes:?}: no allowing statement tests iot:ConnectAttributes",
-            checked.resource
-        ));
+        let (resource, attributes) = (checked.resource, attributes.to_vec());
+        return Err(Denial::AttributesUntested {
+            resource,
+            attributes,
+        });
     }
     if !checked.decision.allowed() {
-        let why = format!("iot:Connect on {} {}", checked.resource, checked.decision);
-        return Err(why);
+        return Err(policy_denial(Action::Connect, checked));
     }
     Ok(authz)
+}
+
+/// A policy refusal, with what decided it.
+pub fn policy_denial(action: Action, checked: Checked) -> Denial {
+    Denial::Policy {
+        action: action.name(),
+        decision: checked.decision.to_string(),
+        resource: checked.resource,
+    }
 }
 
 /// Whether the statement that allowed Connect has a condition on `iot:ConnectAttributes`.
@@ -177,17 +181,15 @@ fn tests_attributes(authz: &Authz, checked: &Checked) -> bool {
 }
 
 /// The will's rights: iot:Publish on its topic, and iot:RetainPublish when it is retained.
-pub fn will_refusal(authz: &mut Authz, will: &Will) -> Option<String> {
+pub fn will_refusal(authz: &mut Authz, will: &Will) -> Option<Denial> {
     let mut actions = vec![Action::Publish];
     if will.retain {
         actions.push(Action::RetainPublish);
     }
     actions.into_iter().find_map(|action| {
         let checked = authz.check(action, &will.topic);
-        (!checked.decision.allowed()).then(|| {
-            let (name, resource) = (action.name(), &checked.resource);
-            format!("will: {name} on {resource} {}", checked.decision)
-        })
+        (!checked.decision.allowed())
+            .then(|| Denial::Will(Box::new(policy_denial(action, checked))))
     })
 }
 
@@ -196,33 +198,27 @@ fn decide(
     rules: &Rules,
     env: &mut dyn ConnectEnv,
     now_ms: i64,
-) -> Result<(String, bool, Authz), Refusal> {
+) -> Result<(String, bool, Authz), Denial> {
     let c = &info.connect;
     let (client_id, assigned) = check_packet(c, info.version, env)?;
-    if let Some(reason) = env.just_in_time() {
-        return Err((ConnectRefusal::NotAuthorized, reason));
+    if let Some(jit) = env.just_in_time() {
+        return Err(jit.into());
     }
     if rules.throttle && !env.connect_allowed(&client_id) {
-        let why = "more than one CONNECT per second for this client id".to_string();
-        return Err((ConnectRefusal::Throttled, why));
+        return Err(Denial::Throttled);
     }
-    let not_authorized = |r| (ConnectRefusal::NotAuthorized, r);
-    let principal = env.principal().map_err(not_authorized)?;
+    let principal = env.principal()?;
     if let Some(p) = &principal
         && p.mode == CertificateMode::SniOnly
         && !info.sni
     {
-        let why = format!(
-            "certificate {} is SNI_ONLY and the client sent no SNI naming this endpoint",
-            info.cert_id
-        );
-        return Err(not_authorized(why));
+        return Err(Denial::SniRequired(info.cert_id.clone()));
     }
     let attributes = attributes_of(c, info.version);
     let ctx = (rules, info.peer_ip, attributes.as_slice(), now_ms);
-    let mut authz = authorize(principal, &info.cert_id, &client_id, ctx).map_err(not_authorized)?;
-    if let Some(why) = c.will.as_ref().and_then(|w| will_refusal(&mut authz, w)) {
-        return Err(not_authorized(why));
+    let mut authz = authorize(principal, &info.cert_id, &client_id, ctx)?;
+    if let Some(denied) = c.will.as_ref().and_then(|w| will_refusal(&mut authz, w)) {
+        return Err(denied);
     }
     Ok((client_id, assigned, authz))
 }
@@ -236,7 +232,8 @@ pub fn admit(
 ) -> Result<Admission, Refused> {
     let (client_id, assigned, authz) = match decide(&info, rules, env, now_ms) {
         Ok(ok) => ok,
-        Err((refusal, reason)) => {
+        Err(reason) => {
+            let refusal = reason.kind();
             let connack =
                 connack_code(refusal, info.version, rules.strict_mqtt3_refusal).map(|code| {
                     Box::new(Packet::ConnAck {

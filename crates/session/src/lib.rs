@@ -6,6 +6,7 @@
 
 pub mod admit;
 pub mod authz;
+pub mod denial;
 pub mod events;
 mod packets;
 pub mod refusal;
@@ -16,6 +17,7 @@ mod tests;
 
 pub use admit::{Admission, ConnectEnv, ConnectInfo, Refused, admit};
 pub use authz::{Action as Right, Authz, Checked};
+pub use denial::{Denial, JustInTime, RegistryUnavailable};
 pub use refusal::{CloseReason, ConnectRefusal, End};
 pub use service::{Reply, Service, ServiceRequest};
 pub use session::{Session, Start};

@@ -196,7 +196,7 @@ impl Session {
         match authorize(principal, &cert_id, &self.client_id, ctx) {
             Ok(fresh) => self.authz = fresh,
             Err(reason) => {
-                self.log_close(&reason);
+                self.log_close(&reason.to_string());
                 self.end(End::Closed(CloseReason::NotAuthorized), now_ms, &mut out);
             }
         }

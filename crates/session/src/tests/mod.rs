@@ -61,18 +61,18 @@ pub(super) fn t0() -> i64 {
 
 pub(super) struct Env {
     pub(super) principal: Option<Arc<Principal>>,
-    pub(super) jitr: Option<String>,
+    pub(super) jitr: Option<crate::JustInTime>,
     pub(super) throttled: bool,
 }
 
 impl ConnectEnv for Env {
-    fn just_in_time(&mut self) -> Option<String> {
+    fn just_in_time(&mut self) -> Option<crate::JustInTime> {
         self.jitr.clone()
     }
     fn connect_allowed(&mut self, _: &str) -> bool {
         !self.throttled
     }
-    fn principal(&mut self) -> Result<Option<Arc<Principal>>, String> {
+    fn principal(&mut self) -> Result<Option<Arc<Principal>>, crate::RegistryUnavailable> {
         Ok(self.principal.clone())
     }
     fn fresh_client_id(&mut self) -> String {
