@@ -6,7 +6,7 @@ use crate::authz::{Action as Right, Authz};
 use crate::events::{self, Presence};
 use crate::refusal::{CloseReason, End, disconnect_code};
 use crate::{Action, MAX_INFLIGHT, MAX_PENDING, Rules, Stored};
-use iotmock_mqtt::{Packet, Publish, Version, Will};
+use iotmock_mqtt::{Packet, Publish, Version, Will, reason};
 use iotmock_registry::Principal;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -77,9 +77,13 @@ impl Session {
             next_pkid: 0,
             ended: false,
         };
+        let accepted = match s.version {
+            Version::V5 => reason::V5::Success.code(),
+            Version::V311 => reason::V311::Accepted.code(),
+        };
         let mut out = vec![Action::Send(Packet::ConnAck {
             session_present: start.session_present,
-            code: 0,
+            code: accepted,
             props: a.props,
         })];
         let ip = s.peer_ip.map(|ip| ip.to_string()).unwrap_or_default();
