@@ -8,7 +8,7 @@ use crate::env::Env;
 use crate::faults::{FaultPlan, Verdict};
 use crate::hub::Outbound;
 use bytes::BytesMut;
-use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode};
+use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode, encode_delivery};
 use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -157,9 +157,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     };
     let (session, actions, conn_id, (tx, rx)) = started;
     let region = session.principal().region.clone();
-    shared
-        .watchers
-        .watch(conn_id, session.principal(), tx.clone());
+    shared.watchers.watch(conn_id, session.principal(), &tx);
     let mut conn = Conn {
         link,
         session,
@@ -249,11 +247,25 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     }
 
     /// Carries out the core's actions in order; `Some` when the connection ends.
-    async fn perform(&mut self, actions: Vec<Action>) -> Option<End> {
-        for action in actions {
+    async fn perform(&mut self, mut actions: Vec<Action>) -> Option<End> {
+        self.perform_all(&mut actions).await
+    }
+
+    /// Carries out and removes every action in `actions` (the buffer stays for reuse).
+    async fn perform_all(&mut self, actions: &mut Vec<Action>) -> Option<End> {
+        for action in actions.drain(..) {
             match action {
+                Action::Deliver(d) => {
+                    let sent = encode_delivery(&d, self.link.version, &mut self.link.out);
+                    let full = self.link.out.len() > 64 * 1024;
+                    if sent.is_err() || (full && self.link.flush().await.is_err()) {
+                        return Some(self.lost().await);
+                    }
+                }
                 Action::Send(packet) => {
-                    if self.link.send(&packet).await.is_err() {
+                    let sent = self.link.send(&packet).await;
+                    let full = self.link.out.len() > 64 * 1024;
+                    if sent.is_err() || (full && self.link.flush().await.is_err()) {
                         return Some(self.lost().await);
                     }
                 }
@@ -268,9 +280,6 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                 }
                 Action::Close(end) => return Some(end),
             }
-        }
-        if self.link.out.len() > 64 * 1024 && self.link.flush().await.is_err() {
-            return Some(self.lost().await);
         }
         None
     }
@@ -331,20 +340,23 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
 
     /// Decodes and handles every complete packet buffered.
     async fn drain_input(&mut self) -> Option<End> {
+        // One action buffer for every packet of this wake-up, dropped when idle again.
+        let mut actions = Vec::new();
         loop {
-            let now = self.now();
-            let actions = match decode(&mut self.link.buf, self.link.version) {
+            match decode(&mut self.link.buf, self.link.version) {
                 Ok(Some(packet)) => {
                     self.link.packets_in = self.link.packets_in.saturating_add(1);
-                    self.session.handle(packet, now)
+                    let now = self.now();
+                    self.session.handle_into(packet, now, &mut actions);
                 }
                 Ok(None) => return None,
                 Err(e) => {
                     let too_large = matches!(e, iotmock_mqtt::CodecError::TooLarge(_));
-                    self.session.malformed(too_large, &e.to_string(), now)
+                    let why = e.to_string();
+                    actions = self.session.malformed(too_large, &why, self.now());
                 }
-            };
-            if let Some(end) = self.perform(actions).await {
+            }
+            if let Some(end) = self.perform_all(&mut actions).await {
                 return Some(end);
             }
             if self.link.after_packet().await {
@@ -356,7 +368,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
 
     /// One queued item and whatever else is already waiting, as one batch of actions.
     fn outbound(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> Vec<Action> {
-        let mut actions = Vec::new();
+        let mut actions = Vec::with_capacity(rx.len().min(255) + 1);
         let mut next = Some(first);
         let now = self.now();
         while let Some(item) = next.take() {
@@ -390,15 +402,20 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             tracing::error!(error = %e, "registry unreadable during a re-check");
             None
         });
+        let before = self.session.principal().clone();
         let actions = self.session.principal_changed(principal, now);
-        let watchers = &self.shared.watchers;
-        watchers.watch(self.conn_id, self.session.principal(), self.tx.clone());
+        if !Arc::ptr_eq(&before, self.session.principal()) {
+            let watchers = &self.shared.watchers;
+            watchers.unwatch(self.conn_id, &before);
+            watchers.watch(self.conn_id, self.session.principal(), &self.tx);
+        }
         actions
     }
 
     /// Keeps or drops the session in the hub, then closes the socket.
     async fn finish(&mut self, end: End) {
-        self.shared.watchers.unwatch(self.conn_id);
+        let principal = self.session.principal();
+        self.shared.watchers.unwatch(self.conn_id, principal);
         let keep_ms = self.session.keep_secs().map(millis);
         let kept = if keep_ms.is_some() {
             self.session.take_stored()

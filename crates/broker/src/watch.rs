@@ -5,7 +5,7 @@
 use crate::hub::Outbound;
 use crate::sharded::Sharded;
 use iotmock_registry::{Principal, RegistryEvent};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc;
 
 /// Something a connection's right to stay connected depends on.
@@ -49,32 +49,29 @@ impl Interest {
     }
 }
 
-type Watcher = (Vec<Interest>, mpsc::Sender<Outbound>);
+/// The connections watching one thing, with their queues.
+type Watching = HashMap<u64, mpsc::Sender<Outbound>>;
 
+/// Connections by what they depend on. A connection's interests are computed from its
+/// principal when it starts or stops watching, so nothing is stored per connection but one
+/// entry per interest.
 #[derive(Default)]
 pub(crate) struct Watchers {
-    by_interest: Sharded<Interest, HashSet<u64>>,
-    by_conn: Sharded<u64, Watcher>,
+    by_interest: Sharded<Interest, Watching>,
 }
 
 impl Watchers {
-    /// Watches what `principal` depends on for connection `conn_id` (replacing what it
-    /// watched before).
-    pub fn watch(&self, conn_id: u64, principal: &Principal, tx: mpsc::Sender<Outbound>) {
-        let interests = Interest::of_principal(principal);
-        self.unwatch(conn_id);
-        for i in &interests {
-            let mut shard = self.by_interest.lock(i);
-            shard.entry(i.clone()).or_default().insert(conn_id);
+    /// Watches what `principal` depends on for connection `conn_id`.
+    pub fn watch(&self, conn_id: u64, principal: &Principal, tx: &mpsc::Sender<Outbound>) {
+        for i in Interest::of_principal(principal) {
+            let mut shard = self.by_interest.lock(&i);
+            shard.entry(i).or_default().insert(conn_id, tx.clone());
         }
-        self.by_conn.lock(&conn_id).insert(conn_id, (interests, tx));
     }
 
-    pub fn unwatch(&self, conn_id: u64) {
-        let Some((interests, _)) = self.by_conn.lock(&conn_id).remove(&conn_id) else {
-            return;
-        };
-        for i in interests {
+    /// Stops watching what `principal` (as it was watched) depends on.
+    pub fn unwatch(&self, conn_id: u64, principal: &Principal) {
+        for i in Interest::of_principal(principal) {
             let mut shard = self.by_interest.lock(&i);
             if let Some(set) = shard.get_mut(&i) {
                 set.remove(&conn_id);
@@ -85,17 +82,18 @@ impl Watchers {
         }
     }
 
-    /// Asks every connection a change concerns to re-check its principal.
+    /// Asks every connection a change concerns to re-check its principal (once each).
     pub fn notify(&self, events: &[RegistryEvent]) {
-        let mut affected: HashSet<u64> = HashSet::new();
+        let mut told = HashSet::new();
         for i in events.iter().filter_map(Interest::of) {
-            if let Some(set) = self.by_interest.lock(&i).get(&i) {
-                affected.extend(set);
-            }
-        }
-        for conn in affected {
-            if let Some((_, tx)) = self.by_conn.lock(&conn).get(&conn) {
-                let _ = tx.try_send(Outbound::Recheck);
+            let shard = self.by_interest.lock(&i);
+            let Some(watching) = shard.get(&i) else {
+                continue;
+            };
+            for (conn, tx) in watching {
+                if told.insert(*conn) {
+                    let _ = tx.try_send(Outbound::Recheck);
+                }
             }
         }
     }
@@ -134,7 +132,7 @@ mod tests {
         let w = Watchers::default();
         let (tx, mut rx) = mpsc::channel(8);
         let p = principal();
-        w.watch(7, &p, tx);
+        w.watch(7, &p, &tx);
         let thing = RegistryEvent::Thing {
             region: "r".into(),
             name: "other".into(),
@@ -159,7 +157,7 @@ mod tests {
         };
         w.notify(std::slice::from_ref(&cert));
         assert!(matches!(rx.try_recv(), Ok(Outbound::Recheck)));
-        w.unwatch(7);
+        w.unwatch(7, &p);
         w.notify(&[cert]);
         assert!(rx.try_recv().is_err());
         assert_eq!(w.by_interest.fold(0, |n, _, _| n + 1), 0);

@@ -4,6 +4,7 @@
 
 mod codec;
 mod convert;
+mod delivery;
 pub mod reason;
 pub mod rules;
 pub mod subscriptions;
@@ -14,6 +15,7 @@ pub use codec::{
     decode, detect_version,
 };
 pub use convert::encode;
+pub use delivery::{Delivery, encode_delivery};
 pub use mqttbytes::v5::PublishProperties;
 
 /// MQTT 5 PUBLISH properties with nothing set.

@@ -62,6 +62,9 @@ impl<K: Clone + Eq> Slot<K> {
     }
 }
 
+/// The levels of a topic still to match.
+type Levels<'a> = std::str::Split<'a, char>;
+
 #[derive(Debug)]
 struct Node<K> {
     children: HashMap<String, Node<K>>,
@@ -122,8 +125,8 @@ impl<K: Clone + Eq + Hash> Node<K> {
 
     /// Collects the receivers of the topic whose remaining levels are `levels`. Wildcards
     /// at the first level never match a `$` topic.
-    fn route(&self, levels: &[&str], first: bool, turn: usize, out: &mut HashMap<K, u8>) {
-        let Some((level, more)) = levels.split_first() else {
+    fn route(&self, mut levels: Levels<'_>, first: bool, turn: usize, out: &mut HashMap<K, u8>) {
+        let Some(level) = levels.next() else {
             self.exact.collect(turn, out);
             return;
         };
@@ -131,13 +134,13 @@ impl<K: Clone + Eq + Hash> Node<K> {
         if wildcards {
             self.rest.collect(turn, out);
             if let Some(plus) = self.children.get("+") {
-                plus.route(more, false, turn, out);
+                plus.route(levels.clone(), false, turn, out);
             }
         }
-        if *level != "+"
-            && let Some(child) = self.children.get(*level)
+        if level != "+"
+            && let Some(child) = self.children.get(level)
         {
-            child.route(more, false, turn, out);
+            child.route(levels, false, turn, out);
         }
     }
 }
@@ -216,9 +219,8 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
     /// Every client that receives `topic`, with the highest QoS among its matching filters.
     pub fn route(&self, topic: &str) -> Vec<(K, u8)> {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let levels: Vec<&str> = topic.split('/').collect();
         let mut out = HashMap::new();
-        self.root.route(&levels, true, turn, &mut out);
+        self.root.route(topic.split('/'), true, turn, &mut out);
         out.into_iter().collect()
     }
 }

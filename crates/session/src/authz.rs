@@ -7,6 +7,9 @@ use iotmock_registry::{AttachedThing, Principal};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// How many actions there are (one decision cache each).
+const ACTIONS: usize = 5;
+
 /// The data-plane actions the broker checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -50,7 +53,7 @@ pub struct Authz {
     vars: HashMap<String, Vec<String>>,
     /// Decisions already made on this connection (policies and variables are fixed until the
     /// registry changes, which builds a new `Authz`).
-    cache: HashMap<(Action, String), Checked>,
+    cache: [HashMap<String, Checked>; ACTIONS],
 }
 
 /// Decisions remembered per connection before the cache starts over.
@@ -157,13 +160,14 @@ impl Authz {
         Self {
             principal,
             vars,
-            cache: HashMap::new(),
+            cache: Default::default(),
         }
     }
 
     /// Evaluates `action` on `name` (client id, topic or topic filter).
     pub fn check(&mut self, action: Action, name: &str) -> Checked {
-        if let Some(hit) = self.cache.get(&(action, name.to_string())) {
+        let slot = action as usize;
+        if let Some(hit) = self.cache[slot].get(name) {
             return hit.clone();
         }
         let resource = self.principal.resource(action.resource_kind(), name);
@@ -176,12 +180,21 @@ impl Authz {
             &self.vars,
         );
         let checked = Checked { decision, resource };
-        if self.cache.len() >= CACHE_LIMIT {
-            self.cache.clear();
+        let cache = &mut self.cache[slot];
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
         }
-        self.cache
-            .insert((action, name.to_string()), checked.clone());
+        cache.insert(name.to_string(), checked.clone());
         checked
+    }
+
+    /// Whether `action` on `name` is allowed; a remembered decision costs no allocation (the
+    /// per-message path). Refusals are then explained with [`Authz::check`].
+    pub fn allows(&mut self, action: Action, name: &str) -> bool {
+        match self.cache[action as usize].get(name) {
+            Some(hit) => hit.decision.allowed(),
+            None => self.check(action, name).decision.allowed(),
+        }
     }
 
     /// Logs a refusal once, with everything a user needs to fix the policy.

@@ -22,7 +22,7 @@ pub use refusal::{CloseReason, ConnectRefusal, End};
 pub use service::{Reply, Service, ServiceRequest};
 pub use session::{Session, Start};
 
-use iotmock_mqtt::{Packet, Publish};
+use iotmock_mqtt::{Delivery, Packet, Publish};
 use std::sync::Arc;
 
 /// The AWS rules a session applies that are settings of this process.
@@ -58,8 +58,9 @@ impl Default for Rules {
 pub const PUBLISHES_PER_SECOND: u32 = 100;
 /// Outbound QoS 1 messages awaiting PUBACK per client (AWS: 100); further deliveries wait.
 pub const MAX_INFLIGHT: usize = 100;
-/// Deliveries waiting for room in the in-flight window before further ones are discarded.
-pub const MAX_PENDING: usize = 1000;
+/// Deliveries waiting for room in the in-flight window before further ones are discarded
+/// (as deep as a connection's delivery queue, so a subscriber that acknowledges loses none).
+pub const MAX_PENDING: usize = 65_536;
 /// Topic aliases a client may use (the Topic Alias Maximum AWS advertises).
 pub const TOPIC_ALIAS_MAX: u16 = 8;
 /// MQTT 5 message expiry bounds AWS applies, in seconds.
@@ -71,6 +72,8 @@ pub const MESSAGE_EXPIRY_MAX: u32 = 604_800;
 pub enum Action {
     /// Encode and write this packet to the client.
     Send(Packet),
+    /// Write a message to the client (encoded straight from the shared message).
+    Deliver(Delivery),
     /// Route an authorized message: retain it when flagged, hand it to the services on
     /// reserved topics, deliver it to every subscriber.
     Route(Arc<Publish>),

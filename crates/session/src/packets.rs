@@ -20,36 +20,39 @@ impl Session {
     /// One packet from the client.
     pub fn handle(&mut self, packet: Packet, now_ms: i64) -> Vec<Action> {
         let mut out = Vec::new();
+        self.handle_into(packet, now_ms, &mut out);
+        out
+    }
+
+    /// [`Session::handle`] appending to `out` (the adapter reuses one buffer).
+    pub fn handle_into(&mut self, packet: Packet, now_ms: i64, out: &mut Vec<Action>) {
         if self.is_ended() {
-            return out;
+            return;
         }
         self.last_packet_ms = now_ms;
         match packet {
-            Packet::Publish(p) => self.publish(p, now_ms, &mut out),
+            Packet::Publish(p) => self.publish(p, now_ms, out),
             Packet::Subscribe {
                 pkid,
                 filters,
                 subscription_id,
-            } => self.subscribe(pkid, filters, subscription_id, now_ms, &mut out),
-            Packet::Unsubscribe { pkid, filters } => {
-                self.unsubscribe(pkid, filters, now_ms, &mut out)
-            }
+            } => self.subscribe(pkid, filters, subscription_id, now_ms, out),
+            Packet::Unsubscribe { pkid, filters } => self.unsubscribe(pkid, filters, now_ms, out),
             Packet::PingReq => out.push(Action::Send(Packet::PingResp)),
-            Packet::PubAck { pkid, .. } => self.acked(pkid, now_ms, &mut out),
+            Packet::PubAck { pkid, .. } => self.acked(pkid, now_ms, out),
             Packet::Disconnect {
                 reason,
                 session_expiry,
-            } => self.disconnect(reason, session_expiry, now_ms, &mut out),
+            } => self.disconnect(reason, session_expiry, now_ms, out),
             Packet::PubRec { .. } | Packet::PubRel { .. } | Packet::PubComp { .. } => {
                 self.log_close("QoS 2 flow packets are not supported");
-                self.end(End::Closed(CloseReason::QosNotSupported), now_ms, &mut out);
+                self.end(End::Closed(CloseReason::QosNotSupported), now_ms, out);
             }
             other => {
                 self.log_close(&format!("unexpected packet from a client: {other:?}"));
-                self.end(End::Closed(CloseReason::ProtocolError), now_ms, &mut out);
+                self.end(End::Closed(CloseReason::ProtocolError), now_ms, out);
             }
         }
-        out
     }
 
     /// Malformed or oversized input: the connection closes.
@@ -161,15 +164,16 @@ impl Session {
             let why = "retained messages cannot be published to reserved topics".to_string();
             return Some((V5::TopicNameInvalid, why, CloseReason::TopicNameInvalid));
         }
-        let mut rights = vec![Right::Publish];
-        if p.retain {
-            rights.push(Right::RetainPublish);
-        }
-        rights.into_iter().find_map(|right| {
-            let checked = self.authz.check(right, &p.topic);
-            if checked.decision.allowed() {
+        let rights = if p.retain {
+            &[Right::Publish, Right::RetainPublish][..]
+        } else {
+            &[Right::Publish][..]
+        };
+        rights.iter().copied().find_map(|right| {
+            if self.authz.allows(right, &p.topic) {
                 return None;
             }
+            let checked = self.authz.check(right, &p.topic);
             self.authz.log_refusal(right, &checked, &self.client_id);
             let why = format!(
                 "{} on {} {}",

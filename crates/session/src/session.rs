@@ -6,9 +6,9 @@ use crate::authz::{Action as Right, Authz};
 use crate::events::{self, Presence};
 use crate::refusal::{CloseReason, End, disconnect_code};
 use crate::{Action, MAX_INFLIGHT, MAX_PENDING, Rules, Stored};
-use iotmock_mqtt::{Packet, Publish, Version, Will, reason};
+use iotmock_mqtt::{Delivery, Packet, Publish, Version, Will, reason};
 use iotmock_registry::Principal;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// What registering the connection found, and what the adapter knows of it.
@@ -37,7 +37,8 @@ pub struct Session {
     pub(crate) peer_ip: Option<std::net::IpAddr>,
     pub(crate) last_packet_ms: i64,
     pub(crate) subscriptions: HashMap<String, u8>,
-    pub(crate) inflight: BTreeMap<u16, Arc<Publish>>,
+    /// Sent and not yet acknowledged, in sending order (PUBACKs mostly come in order).
+    pub(crate) inflight: VecDeque<(u16, Arc<Publish>)>,
     pub(crate) pending: VecDeque<Arc<Publish>>,
     pub(crate) aliases: HashMap<u16, String>,
     /// Publishes in the current one-second window: (window start, count).
@@ -70,7 +71,7 @@ impl Session {
             peer_ip: a.peer_ip,
             last_packet_ms: now_ms,
             subscriptions: HashMap::new(),
-            inflight: BTreeMap::new(),
+            inflight: VecDeque::new(),
             pending: VecDeque::new(),
             aliases: HashMap::new(),
             window: (now_ms, 0),
@@ -294,10 +295,14 @@ impl Session {
         tracing::info!(client_id = %self.client_id, certificate = %self.cert_id(), %reason, "connection closed");
     }
 
+    fn in_flight(&self, pkid: u16) -> bool {
+        self.inflight.iter().any(|(id, _)| *id == pkid)
+    }
+
     fn pkid(&mut self) -> u16 {
         loop {
             self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
-            if !self.inflight.contains_key(&self.next_pkid) {
+            if !self.in_flight(self.next_pkid) {
                 return self.next_pkid;
             }
         }
@@ -310,8 +315,8 @@ impl Session {
         if self.ended {
             return;
         }
-        let checked = self.authz.check(Right::Receive, &msg.topic);
-        if !checked.decision.allowed() {
+        if !self.authz.allows(Right::Receive, &msg.topic) {
+            let checked = self.authz.check(Right::Receive, &msg.topic);
             self.authz
                 .log_refusal(Right::Receive, &checked, &self.client_id);
             return;
@@ -329,7 +334,7 @@ impl Session {
     }
 
     fn redeliver(&mut self, msg: Arc<Publish>, pkid: u16, now_ms: i64, out: &mut Vec<Action>) {
-        if self.inflight.contains_key(&pkid) {
+        if self.in_flight(pkid) {
             return self.deliver(msg, 1, now_ms, out);
         }
         self.send_message(msg, 1, pkid, true, now_ms, out);
@@ -344,28 +349,29 @@ impl Session {
         now: i64,
         out: &mut Vec<Action>,
     ) {
-        let Some(properties) = remaining_life(&msg, now) else {
+        let Some(expiry) = remaining_life(&msg, now) else {
             tracing::debug!(client_id = %self.client_id, topic = %msg.topic, "message expired before delivery");
             return;
         };
         if qos == 1 {
-            self.inflight.insert(pkid, msg.clone());
+            self.inflight.push_back((pkid, msg.clone()));
         }
-        let packet = Publish {
+        let message = msg;
+        out.push(Action::Deliver(Delivery {
+            message,
             qos,
             pkid,
             dup,
-            properties,
-            ..(*msg).clone()
-        };
-        out.push(Action::Send(Packet::Publish(packet)));
+            expiry,
+        }));
     }
 
     /// The client acknowledged `pkid`: frees its slot for a waiting delivery.
     pub(crate) fn acked(&mut self, pkid: u16, now_ms: i64, out: &mut Vec<Action>) {
-        if self.inflight.remove(&pkid).is_none() {
+        let Some(at) = self.inflight.iter().position(|(id, _)| *id == pkid) else {
             return;
-        }
+        };
+        self.inflight.remove(at);
         if let Some(next) = self.pending.pop_front() {
             let pkid = self.pkid();
             self.send_message(next, 1, pkid, false, now_ms, out);
@@ -373,24 +379,15 @@ impl Session {
     }
 }
 
-type Props = Option<iotmock_mqtt::PublishProperties>;
-
-/// The properties to forward: without a topic alias, with the remaining expiry interval.
-/// `None` when the message has expired.
-fn remaining_life(msg: &Publish, now_ms: i64) -> Option<Props> {
-    let mut props = msg.properties.clone();
-    if let Some(p) = props.as_mut() {
-        p.topic_alias = None;
-    }
+/// The remaining Message Expiry Interval to forward, in seconds (`Some(None)`: the message
+/// has none). `None` when the message has expired.
+fn remaining_life(msg: &Publish, now_ms: i64) -> Option<Option<u32>> {
     let Some(expires) = msg.expires_ms else {
-        return Some(props);
+        return Some(None);
     };
     let left = expires - now_ms;
     if left <= 0 {
         return None;
     }
-    let secs = u32::try_from((left + 999) / 1000).unwrap_or(u32::MAX);
-    let p = props.get_or_insert_with(iotmock_mqtt::empty_properties);
-    p.message_expiry_interval = Some(secs);
-    Some(props)
+    Some(Some(u32::try_from((left + 999) / 1000).unwrap_or(u32::MAX)))
 }

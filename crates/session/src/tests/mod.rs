@@ -134,6 +134,17 @@ pub(super) fn sent(actions: &[Action]) -> Vec<&Packet> {
         .collect()
 }
 
+/// The PUBLISH packets the deliveries in `actions` write.
+pub(super) fn delivered(actions: &[Action]) -> Vec<Publish> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Deliver(d) => Some(d.packet()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub(super) fn routed(actions: &[Action]) -> Vec<&Publish> {
     actions
         .iter()
