@@ -7,19 +7,9 @@
 # Needs: aws, openssl, jq, curl, mosquitto_pub, mosquitto_sub, timeout. Dummy credentials only.
 # Last line: "N passed, M failed"; exit status 1 when M > 0.
 set -u
-ENDPOINT="${1:-${ENDPOINT_URL:-http://127.0.0.1:4580}}"
-HOST="${2:-${MQTT_HOST:-localhost}}"
-PORT="${3:-${MQTT_PORT:-8883}}"
-REGION="${AWS_REGION:-us-east-1}"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION="$REGION" AWS_PAGER=""
-export AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true
-iot()  { aws --endpoint-url "$ENDPOINT" --region "$REGION" --output json iot "$@"; }
-data() { aws --endpoint-url "$ENDPOINT" --region "$REGION" --output json iot-data "$@"; }
-PASS=0; FAIL=0
-check() { if [ "$2" = 1 ]; then PASS=$((PASS+1)); echo "PASS  $1"; else FAIL=$((FAIL+1)); echo "FAIL  $1"; [ -n "${3:-}" ] && echo "      | $3"; fi; }
-for t in aws openssl jq curl mosquitto_pub mosquitto_sub timeout; do
-  command -v "$t" >/dev/null || { echo "missing tool: $t"; echo "0 passed, 1 failed"; exit 1; }
-done
+TOOLS="aws openssl jq curl mosquitto_pub mosquitto_sub timeout"
+# shellcheck source=common.bash
+source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t aws-behaviour.XXXXXX)"; cd "$WORK" || exit 1
 RUN="$(date +%s)-$$"
 echo "== AWS IoT behaviour against $ENDPOINT and $HOST:$PORT (scratch $WORK)"

@@ -16,4 +16,5 @@ mod mqtt_aws;
 mod mqtt_core;
 mod mqtt_pubsub;
 mod restart;
+mod shadow;
 mod support;

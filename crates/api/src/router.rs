@@ -1,6 +1,6 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
-use crate::handlers::{cas, certs, data, policies, things};
+use crate::handlers::{cas, certs, data, policies, shadow, things};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
 use crate::wire::Reply;
@@ -79,6 +79,12 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["principals", "things"]) => things::list_principal_things(state, req),
         (Get, ["endpoint"]) => things::describe_endpoint(state, req),
         (Post, ["topics", topic]) => data::publish(state, req, topic),
+        (Get, ["things", thing, "shadow"]) => shadow::get(state, req, thing),
+        (Post, ["things", thing, "shadow"]) => shadow::update(state, req, thing),
+        (Delete, ["things", thing, "shadow"]) => shadow::delete(state, req, thing),
+        (Get, ["api", "things", "shadow", "ListNamedShadowsForThing", thing]) => {
+            shadow::list_named(state, req, thing)
+        }
         (Get, ["retainedMessage"]) => data::list_retained(state, req),
         (Get, ["retainedMessage", topic]) => data::get_retained(state, req, topic),
         _ => Err(unknown_route(req)),

@@ -32,6 +32,8 @@ pub struct ApiState {
     pub default_region: Arc<str>,
     /// The broker, for the iot-data operations.
     pub data: Option<Arc<dyn crate::DataPlane>>,
+    /// Device Shadow, shared with the broker's MQTT face.
+    pub shadows: Option<Arc<iotmock_shadow::ShadowService>>,
 }
 
 /// A running API server.

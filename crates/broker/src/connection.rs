@@ -6,7 +6,7 @@
 use crate::Shared;
 use crate::env::Env;
 use crate::faults::{FaultPlan, Verdict};
-use crate::hub::Outbound;
+use crate::hub::{Origin, Outbound};
 use bytes::BytesMut;
 use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode, encode_delivery};
 use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
@@ -246,6 +246,13 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         self.shared.hub.now_ms()
     }
 
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            client_id: self.session.client_id(),
+            region: &self.region,
+        }
+    }
+
     /// Carries out the core's actions in order; `Some` when the connection ends.
     async fn perform(&mut self, mut actions: Vec<Action>) -> Option<End> {
         self.perform_all(&mut actions).await
@@ -270,7 +277,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     }
                 }
                 Action::Route(msg) => {
-                    self.shared.hub.publish(msg, Some(self.session.client_id()));
+                    self.shared.hub.publish(msg, Some(self.origin()));
+                }
+                Action::Will(msg) => {
+                    self.shared.hub.publish_unserviced(msg);
                 }
                 Action::Subscribe { filter, qos } => self.subscribed(&filter, qos),
                 Action::Unsubscribe { filter } => {
@@ -300,8 +310,14 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         let now = self.now();
         let actions = self.session.lost(now);
         for action in actions {
-            if let Action::Route(msg) = action {
-                self.shared.hub.publish(msg, Some(self.session.client_id()));
+            match action {
+                Action::Route(msg) => {
+                    self.shared.hub.publish(msg, Some(self.origin()));
+                }
+                Action::Will(msg) => {
+                    self.shared.hub.publish_unserviced(msg);
+                }
+                _ => {}
             }
         }
         End::Lost

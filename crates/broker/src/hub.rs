@@ -31,6 +31,13 @@ pub enum Outbound {
     Recheck,
 }
 
+/// Who published a message: the client and the region whose registry admitted it.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub client_id: &'a str,
+    pub region: &'a str,
+}
+
 /// QoS 1 messages kept for an offline persistent session.
 pub const MAX_QUEUED: usize = 1000;
 

@@ -2,7 +2,7 @@
 //! persistent sessions keep QoS 1 messages, on disk before the publisher's PUBACK), and the
 //! services whose request topics it matches.
 
-use crate::hub::{Hub, MAX_QUEUED, Outbound, Retained, lock, read, write};
+use crate::hub::{Hub, MAX_QUEUED, Origin, Outbound, Retained, lock, read, write};
 use crate::store::RetainedRecord;
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::topic::{matches, shared};
@@ -16,10 +16,15 @@ impl Hub {
     /// Routes a message: retains it when asked, queues it for every subscriber (live copies
     /// carry RETAIN=0), then hands it to the services whose filters it matches, publishing
     /// their answers. `from` is the publishing client (`None`: the iot-data API).
-    pub fn publish(&self, msg: Arc<Publish>, from: Option<&str>) -> usize {
+    pub fn publish(&self, msg: Arc<Publish>, from: Option<Origin<'_>>) -> usize {
         let queued = self.route(msg.clone());
         self.dispatch(&msg, from);
         queued
+    }
+
+    /// Routes a message the services must not see (a will).
+    pub fn publish_unserviced(&self, msg: Arc<Publish>) -> usize {
+        self.route(msg)
     }
 
     /// Stores or clears (empty payload) a retained message.
@@ -69,7 +74,7 @@ impl Hub {
         lock(&self.retained).values().cloned().collect()
     }
 
-    fn dispatch(&self, msg: &Publish, from: Option<&str>) {
+    fn dispatch(&self, msg: &Publish, from: Option<Origin<'_>>) {
         let services: Vec<Arc<dyn Service>> = {
             let all = self.services.read().unwrap_or_else(|p| p.into_inner());
             let wanted = |fs: &Vec<String>| fs.iter().any(|f| matches(f, &msg.topic));
@@ -80,7 +85,8 @@ impl Hub {
         };
         for service in services {
             let request = ServiceRequest {
-                client_id: from,
+                client_id: from.map(|o| o.client_id),
+                region: from.map(|o| o.region),
                 topic: &msg.topic,
                 payload: &msg.payload,
                 now_ms: self.now_ms(),
@@ -90,7 +96,7 @@ impl Hub {
                     (Reply::ToSubscribers(p), _) => {
                         self.route(Arc::new(p));
                     }
-                    (Reply::ToRequester(p), Some(client)) => self.to_requester(client, Arc::new(p)),
+                    (Reply::ToRequester(p), Some(o)) => self.to_requester(o.client_id, Arc::new(p)),
                     (Reply::ToRequester(_), None) => {}
                 }
             }

@@ -8,6 +8,7 @@ use crate::{
     ApiError, ClientError, ConnectOptions, DeviceClient, TlsOptions, Version, client_config,
 };
 use clap::{Args, Subcommand};
+use iotmock_mqtt::reason::V5;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -151,15 +152,7 @@ pub fn explain(e: &ClientError) -> String {
 }
 
 fn reason(code: u8) -> String {
-    let text = match code {
-        2 => "identifier rejected",
-        5 | 0x87 => "not authorized",
-        0x85 => "client identifier not valid",
-        0x9B => "QoS not supported",
-        0x90 => "topic name invalid",
-        0x97 => "quota exceeded",
-        _ => "refused",
-    };
+    let text = iotmock_mqtt::reason::describe(code);
     format!("{text} ({code:#04x})")
 }
 
@@ -243,7 +236,7 @@ pub async fn run_sub(a: SubArgs) -> Result<(), CliError> {
                 .join(", ")
         );
     }
-    if let Some(bad) = codes.iter().find(|c| **c >= 0x80) {
+    if let Some(bad) = codes.iter().find(|c| V5::is_failure(**c)) {
         return Err(CliError::SubAckRefused(*bad));
     }
     let deadline = a

@@ -24,6 +24,12 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// No operation is served at the requested method and path.
     UnknownOperation,
+    /// iot-data: a shadow version conflict.
+    Conflict,
+    /// iot-data: a shadow document over the size limit.
+    RequestEntityTooLarge,
+    /// iot-data: a shadow document that is not UTF-8.
+    UnsupportedDocumentEncoding,
 }
 
 impl ErrorCode {
@@ -47,6 +53,9 @@ impl ErrorCode {
             ErrorCode::InternalFailure => "InternalFailureException",
             ErrorCode::ServiceUnavailable => "ServiceUnavailableException",
             ErrorCode::UnknownOperation => "UnknownOperationException",
+            ErrorCode::Conflict => "ConflictException",
+            ErrorCode::RequestEntityTooLarge => "RequestEntityTooLargeException",
+            ErrorCode::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
         }
     }
 
@@ -65,7 +74,10 @@ impl ErrorCode {
             | ErrorCode::DeleteConflict
             | ErrorCode::CertificateConflict
             | ErrorCode::VersionConflict
-            | ErrorCode::VersionsLimitExceeded => 409,
+            | ErrorCode::VersionsLimitExceeded
+            | ErrorCode::Conflict => 409,
+            ErrorCode::RequestEntityTooLarge => 413,
+            ErrorCode::UnsupportedDocumentEncoding => 415,
             ErrorCode::LimitExceeded => 410,
             ErrorCode::InternalFailure => 500,
             ErrorCode::ServiceUnavailable => 503,

@@ -22,7 +22,7 @@ pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
 pub use records::{CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord};
-pub use store::{MemoryStore, SqliteStore, Store, StoreError, open_durable};
+pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, open_durable};
 pub use things::{CreateThing, ThingQuery, UpdateThing};
 
 use iotmock_model::{Arn, EpochMillis, IotError, IotResult};
@@ -121,6 +121,11 @@ impl Registry {
     /// The mock root CA that signs AWS-issued certificates.
     pub fn mock_ca(&self) -> &MockCa {
         &self.ca
+    }
+
+    /// The clock reading now, in milliseconds.
+    pub fn now_millis(&self) -> EpochMillis {
+        self.clock.now_millis()
     }
 
     /// The mock root and the time now, to mint keys without holding the registry.

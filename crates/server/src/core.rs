@@ -11,6 +11,7 @@ use iotmock_pki::MockCa;
 use iotmock_registry::{
     Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock,
 };
+use iotmock_shadow::{ShadowService, ShadowSettings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -136,6 +137,8 @@ impl Builder {
         };
         let core = BrokerCore::open(registry.clone(), settings, clock.clone(), store)
             .context("loading retained messages and persistent sessions")?;
+        let shadows = self.open_shadows()?;
+        core.register_service(shadows.clone());
         let listener = TcpListener::bind(self.api_addr)
             .await
             .with_context(|| format!("binding the API on {}", self.api_addr))?;
@@ -146,12 +149,14 @@ impl Builder {
                 root_ca_pem: root_ca_pem.clone(),
                 default_region: Arc::from(self.region.as_str()),
                 data: Some(Arc::new(BrokerData(core.clone()))),
+                shadows: Some(shadows.clone()),
             },
         )?;
         let brokers = self
             .start_brokers(&identity, &root_ca_pem, &core, &minter)
             .await?;
         Ok(MockIotCore {
+            shadows,
             api: Some(api),
             brokers,
             core,
@@ -164,8 +169,12 @@ impl Builder {
     }
 }
 
+/// Where shadows are kept in the state dir.
+pub const SHADOW_DATABASE: &str = "shadows.db";
+
 /// A running mock. Dropping it stops every listener.
 pub struct MockIotCore {
+    shadows: Arc<ShadowService>,
     api: Option<ApiServer>,
     brokers: Vec<Broker>,
     core: BrokerCore,
@@ -208,6 +217,11 @@ impl MockIotCore {
     /// The broker behind every listener: services, fault plans, data-plane publishes.
     pub fn broker(&self) -> &BrokerCore {
         &self.core
+    }
+
+    /// Device Shadow, as devices and iot-data see it.
+    pub fn shadows(&self) -> &Arc<ShadowService> {
+        &self.shadows
     }
 
     /// Clients connected to the broker now.
@@ -277,6 +291,22 @@ fn server_names(region: &str, endpoint: &EndpointConfig) -> Vec<String> {
 }
 
 impl Builder {
+    /// The shadow service on `shadows.db` in the state dir, or in memory.
+    fn open_shadows(&self) -> Result<Arc<ShadowService>> {
+        let store: Box<dyn Store> = match &self.state_dir {
+            Some(dir) => {
+                let path = dir.join(SHADOW_DATABASE);
+                let store = SqliteStore::open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                Box::new(store)
+            }
+            None => Box::new(MemoryStore),
+        };
+        let service = ShadowService::open(store, ShadowSettings::default(), &self.region)
+            .context("loading the shadows")?;
+        Ok(Arc::new(service))
+    }
+
     async fn start_brokers(
         &self,
         identity: &iotmock_pki::ServerIdentity,

@@ -77,6 +77,9 @@ pub enum Action {
     /// Route an authorized message: retain it when flagged, hand it to the services on
     /// reserved topics, deliver it to every subscriber.
     Route(Arc<Publish>),
+    /// Route the will: like `Route`, but services ignore it (AWS's shadow service does not
+    /// process a will published to a `$aws` topic).
+    Will(Arc<Publish>),
     /// Record a granted subscription (and send the retained message of an exact filter).
     Subscribe { filter: String, qos: u8 },
     /// Remove a subscription.

@@ -11,6 +11,8 @@ use iotmock_mqtt::Publish;
 pub struct ServiceRequest<'a> {
     /// The publishing client; `None` for an HTTP publish (iot-data).
     pub client_id: Option<&'a str>,
+    /// The region whose registry admitted the client (`None`: the default region).
+    pub region: Option<&'a str>,
     pub topic: &'a str,
     pub payload: &'a Bytes,
     pub now_ms: i64,

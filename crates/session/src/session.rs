@@ -263,7 +263,7 @@ impl Session {
         }
         tracing::debug!(client_id = %self.client_id, topic = %will.topic, "publishing the will");
         let msg = Publish::new(will.topic, will.payload, will.qos, will.retain);
-        out.push(Action::Route(Arc::new(msg)));
+        out.push(Action::Will(Arc::new(msg)));
     }
 
     /// What the session keeps when its connection ends: in-flight messages (redelivered with

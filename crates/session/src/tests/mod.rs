@@ -149,7 +149,7 @@ pub(super) fn routed(actions: &[Action]) -> Vec<&Publish> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Route(p) => Some(p.as_ref()),
+            Action::Route(p) | Action::Will(p) => Some(p.as_ref()),
             _ => None,
         })
         .collect()
