@@ -400,3 +400,43 @@ async fn a_pending_certificate_republishes_the_registered_event_on_each_connect(
         assert_eq!(event["certificateStatus"], "PENDING_ACTIVATION");
     }
 }
+
+#[tokio::test]
+async fn delete_connection_closes_with_0x98_and_can_hold_back_the_will() {
+    let mut fleet = Fleet::new().await;
+    let mut w = watcher(&mut fleet).await;
+    w.subscribe(&[("wills/#", 1)]).await.expect("suback");
+    let dev = fleet.device("kicked", Some(ALLOW_ALL)).await;
+    for (id, prevent) in [("kicked-1", true), ("kicked-2", false)] {
+        let mut opts = fleet.options(id, Version::V5);
+        opts.will = Some(iotmock_client::Will {
+            topic: format!("wills/{id}"),
+            payload: "gone".into(),
+            qos: 1,
+            retain: false,
+        });
+        let mut c = connect_opts(&fleet, &dev, opts).await.expect("admitted");
+        let path = format!("/connections/{id}?preventWillMessage={prevent}");
+        let answer = fleet.api.call("DELETE", &path, &[], None).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(c.expect_closed().await.expect("closed"), Some(0x98));
+        let mut will = false;
+        loop {
+            let m = w.next_message().await.expect("event");
+            will |= m.topic == format!("wills/{id}");
+            if m.topic.ends_with(&format!("/disconnected/{id}")) {
+                assert_eq!(json_of(&m)["disconnectReason"], "API_INITIATED_DISCONNECT");
+                break;
+            }
+        }
+        if !prevent {
+            will = will || w.next_message().await.expect("the will").topic == format!("wills/{id}");
+        }
+        assert_eq!(will, !prevent, "{id}: the will follows preventWillMessage");
+    }
+    let missing = fleet
+        .api
+        .call("DELETE", "/connections/nobody", &[], None)
+        .await;
+    missing.err(404, "ResourceNotFoundException");
+}

@@ -26,4 +26,6 @@ pub trait DataPlane: Send + Sync {
     fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool);
     fn retained(&self, topic: &str) -> Option<RetainedView>;
     fn list_retained(&self) -> Vec<RetainedView>;
+    /// DeleteConnection; false when the client is not connected.
+    fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool;
 }

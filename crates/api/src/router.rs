@@ -79,6 +79,7 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["principals", "things"]) => things::list_principal_things(state, req),
         (Get, ["endpoint"]) => things::describe_endpoint(state, req),
         (Post, ["topics", topic]) => data::publish(state, req, topic),
+        (Delete, ["connections", client]) => data::delete_connection(state, req, client),
         (Get, ["things", thing, "shadow"]) => shadow::get(state, req, thing),
         (Post, ["things", thing, "shadow"]) => shadow::update(state, req, thing),
         (Delete, ["things", thing, "shadow"]) => shadow::delete(state, req, thing),

@@ -399,6 +399,14 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     return actions;
                 }
                 Outbound::Recheck => actions.extend(self.recheck(now)),
+                Outbound::Disconnect {
+                    clean_session,
+                    prevent_will,
+                } => {
+                    let s = &mut self.session;
+                    actions.extend(s.disconnect_by_api(clean_session, prevent_will, now));
+                    return actions;
+                }
             }
             if actions.len() >= 256 {
                 break;

@@ -29,6 +29,11 @@ pub enum Outbound {
     TakenOver,
     /// A registry change concerns this connection: re-check its principal.
     Recheck,
+    /// DeleteConnection.
+    Disconnect {
+        clean_session: bool,
+        prevent_will: bool,
+    },
 }
 
 /// Who published a message: the client and the region whose registry admitted it.
@@ -341,6 +346,20 @@ impl Hub {
         let current = *n;
         *n += 1;
         current
+    }
+
+    /// Asks a live client's connection to close (DeleteConnection); false when none is live.
+    pub fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {
+        let tx = self
+            .clients
+            .lock(client_id)
+            .get(client_id)
+            .and_then(|c| c.tx.clone());
+        let ask = Outbound::Disconnect {
+            clean_session,
+            prevent_will,
+        };
+        tx.is_some_and(|tx| tx.try_send(ask).is_ok())
     }
 
     /// Queues `msg` for one client (a retained copy on subscribe); false when it is gone.

@@ -236,6 +236,14 @@ impl BrokerCore {
         self.shared.hub.publish(Arc::new(msg), None);
     }
 
+    /// DeleteConnection: closes `client_id`'s live connection (MQTT 5 DISCONNECT 0x98,
+    /// lifecycle API_INITIATED_DISCONNECT); false when it is not connected.
+    pub fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {
+        self.shared
+            .hub
+            .disconnect(client_id, clean_session, prevent_will)
+    }
+
     /// Plugs a service into the reserved topics it names.
     pub fn register_service(&self, service: Arc<dyn Service>) {
         self.shared.hub.register_service(service);

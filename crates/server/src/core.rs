@@ -366,4 +366,8 @@ impl DataPlane for BrokerData {
     fn list_retained(&self) -> Vec<RetainedView> {
         self.0.list_retained().into_iter().map(view).collect()
     }
+
+    fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {
+        self.0.disconnect(client_id, clean_session, prevent_will)
+    }
 }

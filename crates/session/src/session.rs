@@ -214,6 +214,24 @@ impl Session {
         self.close(CloseReason::SessionTakenOver, now_ms)
     }
 
+    /// DeleteConnection: MQTT 5 DISCONNECT 0x98, lifecycle API_INITIATED_DISCONNECT; the will
+    /// unless `prevent_will`; with `clean_session` the stored session ends too.
+    pub fn disconnect_by_api(
+        &mut self,
+        clean_session: bool,
+        prevent_will: bool,
+        now_ms: i64,
+    ) -> Vec<Action> {
+        if prevent_will {
+            self.will = None;
+        }
+        if clean_session {
+            self.keep_secs = None;
+        }
+        self.log_close("disconnected through the DeleteConnection API");
+        self.close(CloseReason::Administrative, now_ms)
+    }
+
     /// The broker is shutting down (MQTT 5 DISCONNECT 0x8B).
     pub fn shutdown(&mut self, now_ms: i64) -> Vec<Action> {
         self.close(CloseReason::ShuttingDown, now_ms)

@@ -45,6 +45,22 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
     ))
 }
 
+/// DeleteConnection: `DELETE /connections/{clientId}?cleanSession=&preventWillMessage=`.
+pub fn delete_connection(state: &ApiState, req: &ApiRequest, client_id: &str) -> IotResult<Reply> {
+    let clean = req.qs_bool("cleanSession")?;
+    let prevent_will = req.qs_bool("preventWillMessage")?;
+    if client_id.is_empty() || client_id.len() > 128 || client_id.starts_with('$') {
+        return Err(IotError::invalid(format!(
+            "Invalid client id: '{client_id}'"
+        )));
+    }
+    if !data(state)?.disconnect(client_id, clean, prevent_will) {
+        let msg = format!("No connection found for client id '{client_id}'");
+        return Err(IotError::not_found(msg));
+    }
+    Ok(Reply::Empty)
+}
+
 pub fn get_retained(state: &ApiState, _req: &ApiRequest, topic: &str) -> IotResult<Reply> {
     let m = data(state)?.retained(topic).ok_or_else(|| {
         IotError::not_found(format!("No retained message exists for topic '{topic}'"))
