@@ -7,4 +7,4 @@
 //! # Ok(()) }
 //! ```
 
-pub use iotmock_server::{Builder, MockIotCore, Registry};
+pub use iotmock_server::{Builder, MockIotCore, NotReported, Registry, ShadowError, ShadowHandle};

@@ -295,3 +295,100 @@ async fn shadows_survive_a_restart_on_a_state_dir() {
         "shadows are per region"
     );
 }
+
+fn shadow_cli(api: &str, args: &[&str]) -> (bool, Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iotmock"))
+        .arg("shadow")
+        .args(args)
+        .args(["--endpoint-url", api])
+        .output()
+        .expect("iotmock runs");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn the_shadow_command_line() {
+    let fleet = Fleet::new().await;
+    let api = fleet.mock.api_url();
+    let update = [
+        "update",
+        "-t",
+        "cli",
+        "-n",
+        "cfg",
+        "-p",
+        r#"{"state":{"desired":{"x":1}}}"#,
+    ];
+    let (ok, doc, _) = tokio::task::spawn_blocking({
+        let api = api.clone();
+        move || shadow_cli(&api, &update)
+    })
+    .await
+    .expect("joined");
+    assert!(ok && doc["version"] == 1, "{doc}");
+    let api2 = api.clone();
+    let (ok, doc, _) =
+        tokio::task::spawn_blocking(move || shadow_cli(&api2, &["get", "-t", "cli", "-n", "cfg"]))
+            .await
+            .expect("joined");
+    assert!(ok && doc["state"]["delta"]["x"] == 1, "{doc}");
+    let api3 = api.clone();
+    let (ok, doc, _) =
+        tokio::task::spawn_blocking(move || shadow_cli(&api3, &["list", "-t", "cli"]))
+            .await
+            .expect("joined");
+    assert!(ok && doc["results"] == json!(["cfg"]), "{doc}");
+    let (ok, _, err) =
+        tokio::task::spawn_blocking(move || shadow_cli(&api, &["get", "-t", "nobody"]))
+            .await
+            .expect("joined");
+    assert!(
+        !ok && err.contains("No shadow exists with name: 'nobody'"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_in_process_handle_drives_and_watches_a_shadow() {
+    let mut fleet = Fleet::new().await;
+    let mut c = device(&mut fleet, "fan", Version::V5).await;
+    let p = "$aws/things/fan/shadow";
+    c.subscribe(&[(&format!("{p}/update/delta"), 1)])
+        .await
+        .expect("suback");
+    let shadow = fleet.mock.shadow("fan").in_region(crate::support::REGION);
+    assert!(shadow.get().is_none());
+    assert_eq!(
+        shadow.set_desired(json!({"speed": 3})).expect("accepted"),
+        1
+    );
+    let delta = next_on(&mut c, &format!("{p}/update/delta")).await;
+    assert_eq!(delta["state"], json!({"speed": 3}));
+    let report = json!({"state":{"reported":{"speed":3}}}).to_string();
+    c.publish(&format!("{p}/update"), report, 1, false)
+        .await
+        .expect("puback");
+    let doc = shadow
+        .wait_reported("speed", json!(3), std::time::Duration::from_secs(5))
+        .await
+        .expect("reported");
+    assert!(doc["state"].get("delta").is_none(), "in sync: {doc}");
+    let late = shadow
+        .wait_reported("speed", json!(4), std::time::Duration::from_millis(50))
+        .await;
+    assert!(late.is_err());
+    assert_eq!(
+        fleet
+            .mock
+            .named_shadow("fan", "x")
+            .delete()
+            .unwrap_err()
+            .code,
+        404
+    );
+}

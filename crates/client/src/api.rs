@@ -63,6 +63,17 @@ async fn send(
     path: &str,
     body: Option<Value>,
 ) -> Result<(StatusCode, Bytes), ApiError> {
+    send_in(api, None, method, path, body).await
+}
+
+/// [`send`] naming `region` the way the mock reads it: the SigV4 credential scope.
+async fn send_in(
+    api: &str,
+    region: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(StatusCode, Bytes), ApiError> {
     let authority = api.trim_start_matches("http://").trim_end_matches('/');
     let http = |source| ApiError::Http {
         authority: authority.to_string(),
@@ -83,7 +94,12 @@ async fn send(
         .method(method)
         .uri(path)
         .header("host", authority)
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    let req = match region {
+        Some(r) => req.header("authorization", scope(r)),
+        None => req,
+    };
+    let req = req
         .body(Full::new(Bytes::from(bytes)))
         .map_err(|source| ApiError::Request {
             method: method.to_string(),
@@ -104,7 +120,25 @@ pub async fn call(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, ApiError> {
-    let (status, raw) = send(api, method, path, body).await?;
+    call_in(api, None, method, path, body).await
+}
+
+/// An unsigned SigV4-shaped authorization naming `region` (the mock verifies no signature).
+fn scope(region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=iotmock/20260101/{region}/iotdata/aws4_request, SignedHeaders=host, Signature=0"
+    )
+}
+
+/// [`call`] in `region` (`None`: the mock's default region).
+pub async fn call_in(
+    api: &str,
+    region: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, ApiError> {
+    let (status, raw) = send_in(api, region, method, path, body).await?;
     let json: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     if status.is_success() {
         Ok(json)

@@ -32,6 +32,9 @@ enum Command {
     /// Load-test a broker: handshakes or publish throughput.
     #[command(subcommand)]
     Load(iotmock_client::cli::LoadCmd),
+    /// Read, update, delete or list Device Shadows of a running mock (over iot-data HTTP).
+    #[command(subcommand)]
+    Shadow(iotmock_client::shadow_cli::ShadowCmd),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -84,9 +87,18 @@ pub fn main() -> Result<()> {
     let tool = match cli.command {
         Some(Command::Serve(args)) => return serve_logged(&runtime, args),
         None => return serve_logged(&runtime, cli.serve),
-        Some(Command::Pub(a)) => runtime.block_on(iotmock_client::cli::run_pub(a)),
-        Some(Command::Sub(a)) => runtime.block_on(iotmock_client::cli::run_sub(a)),
-        Some(Command::Load(cmd)) => runtime.block_on(iotmock_client::cli::run_load(cmd)),
+        Some(Command::Pub(a)) => runtime
+            .block_on(iotmock_client::cli::run_pub(a))
+            .map_err(say),
+        Some(Command::Sub(a)) => runtime
+            .block_on(iotmock_client::cli::run_sub(a))
+            .map_err(say),
+        Some(Command::Load(cmd)) => runtime
+            .block_on(iotmock_client::cli::run_load(cmd))
+            .map_err(say),
+        Some(Command::Shadow(cmd)) => runtime
+            .block_on(iotmock_client::shadow_cli::run_shadow(cmd))
+            .map_err(say),
     };
     if let Err(message) = tool {
         eprintln!("{message}");
@@ -141,6 +153,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!("shutting down");
     mock.shutdown().await;
     Ok(())
+}
+
+/// The one line a failed tool prints.
+fn say(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 async fn wait_for_signal() {

@@ -1,10 +1,13 @@
-//! The iotmock server: [`MockIotCore`] runs the control-plane API (and, as it lands, the MQTT
-//! broker) on bound listeners over one registry, in-process for tests or from the `iotmock`
-//! command line.
+//! The iotmock server: [`MockIotCore`] runs the control-plane API, the MQTT broker and the
+//! services on it (Device Shadow) on bound listeners over one registry, in-process for tests
+//! or from the `iotmock` command line.
 
 pub mod cli;
 mod core;
+mod shadow_handle;
 mod state_dir;
 
 pub use crate::core::{Builder, MockIotCore};
+pub use crate::shadow_handle::{NotReported, ShadowHandle};
 pub use iotmock_registry::Registry;
+pub use iotmock_shadow::ShadowError;
