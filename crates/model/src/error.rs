@@ -30,6 +30,8 @@ pub enum ErrorCode {
     RequestEntityTooLarge,
     /// iot-data: a shadow document that is not UTF-8.
     UnsupportedDocumentEncoding,
+    /// iot-data's ThrottlingException (429; the control plane's is 400).
+    DataThrottling,
 }
 
 impl ErrorCode {
@@ -56,6 +58,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "ConflictException",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLargeException",
             ErrorCode::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
+            ErrorCode::DataThrottling => "ThrottlingException",
         }
     }
 
@@ -78,6 +81,7 @@ impl ErrorCode {
             | ErrorCode::Conflict => 409,
             ErrorCode::RequestEntityTooLarge => 413,
             ErrorCode::UnsupportedDocumentEncoding => 415,
+            ErrorCode::DataThrottling => 429,
             ErrorCode::LimitExceeded => 410,
             ErrorCode::InternalFailure => 500,
             ErrorCode::ServiceUnavailable => 503,

@@ -302,8 +302,12 @@ impl Builder {
             }
             None => Box::new(MemoryStore),
         };
-        let service = ShadowService::open(store, ShadowSettings::default(), &self.region)
-            .context("loading the shadows")?;
+        let settings = ShadowSettings {
+            throttle: self.broker.throttle,
+            ..ShadowSettings::default()
+        };
+        let service =
+            ShadowService::open(store, settings, &self.region).context("loading the shadows")?;
         Ok(Arc::new(service))
     }
 

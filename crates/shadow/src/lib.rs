@@ -35,6 +35,9 @@ pub struct ShadowSettings {
     /// How the 404 names a named shadow: `'{thing}~{shadow}'` (true, as observed in the wild)
     /// or `'{shadow}'` (false, as the AWS tutorial shows).
     pub named_404_with_thing: bool,
+    /// AWS's request rate per shadow (20 per second), answered 429 beyond it; off by default,
+    /// like the broker's throttles.
+    pub throttle: bool,
 }
 
 impl Default for ShadowSettings {
@@ -44,9 +47,13 @@ impl Default for ShadowSettings {
             max_depth: 8,
             tombstone_ms: 48 * 3600 * 1000,
             named_404_with_thing: true,
+            throttle: false,
         }
     }
 }
+
+/// Requests per second per shadow when throttling is on (AWS's quota).
+pub const REQUESTS_PER_SECOND: u32 = 20;
 
 /// The largest `clientToken`, in bytes.
 pub const MAX_CLIENT_TOKEN: usize = 64;

@@ -106,6 +106,10 @@ impl ShadowService {
     ) -> Outcome {
         let region = region.unwrap_or(&self.default_region);
         let mut shadows = lock(&self.shadows);
+        if let Err(e) = shadows.admit_request(region, key, now_ms) {
+            let token = crate::request::read_token(payload).ok().flatten();
+            return Outcome::answer(Err(e.with_token(token.as_deref())));
+        }
         let before = shadows.entry(region, key).cloned();
         let prefix = key.prefix();
         let change = match op {

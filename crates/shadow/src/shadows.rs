@@ -8,7 +8,7 @@ use crate::request::{read_token, read_update};
 use crate::{ShadowError, ShadowKey, ShadowSettings};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One shadow as stored: its document, and when it was deleted (a tombstone).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +39,8 @@ pub struct Deleted {
 pub struct Shadows {
     entries: BTreeMap<(String, ShadowKey), Entry>,
     settings: ShadowSettings,
+    /// Requests in the current one-second window, per shadow (throttling).
+    windows: HashMap<(String, ShadowKey), (i64, u32)>,
 }
 
 fn with_token(mut doc: Value, token: Option<&str>) -> Value {
@@ -72,10 +74,39 @@ fn merge_section(
 
 impl Shadows {
     pub fn new(settings: ShadowSettings) -> Self {
+        let (entries, windows) = (BTreeMap::new(), HashMap::new());
         Self {
-            entries: BTreeMap::new(),
+            entries,
             settings,
+            windows,
         }
+    }
+
+    /// AWS's request rate per shadow, when throttling is on: 429 beyond 20 a second.
+    pub fn admit_request(
+        &mut self,
+        region: &str,
+        key: &ShadowKey,
+        now_ms: i64,
+    ) -> Result<(), ShadowError> {
+        if !self.settings.throttle {
+            return Ok(());
+        }
+        if self.windows.len() > 100_000 {
+            self.windows.retain(|_, (start, _)| now_ms - *start < 1000);
+        }
+        let w = self
+            .windows
+            .entry((region.to_string(), key.clone()))
+            .or_insert((now_ms, 0));
+        if now_ms - w.0 >= 1000 {
+            *w = (now_ms, 0);
+        }
+        w.1 += 1;
+        if w.1 > crate::REQUESTS_PER_SECOND {
+            return Err(ShadowError::new(429, "Too Many Requests"));
+        }
+        Ok(())
     }
 
     /// The stored entry of a shadow (live or a tombstone).

@@ -261,6 +261,31 @@ fn delete_answers_the_current_version_and_recreation_continues_it() {
 }
 
 #[test]
+fn throttling_answers_429_beyond_20_requests_a_second_per_shadow() {
+    let settings = ShadowSettings {
+        throttle: true,
+        ..ShadowSettings::default()
+    };
+    let mut s = Shadows::new(settings);
+    for _ in 0..20 {
+        assert!(s.admit_request(R, &key(), T0).is_ok());
+    }
+    assert_eq!(s.admit_request(R, &key(), T0 + 999).unwrap_err().code, 429);
+    assert!(
+        s.admit_request(R, &ShadowKey::classic("other"), T0).is_ok(),
+        "per shadow"
+    );
+    assert!(
+        s.admit_request(R, &key(), T0 + 1000).is_ok(),
+        "a new second"
+    );
+    assert!(
+        Shadows::default().admit_request(R, &key(), T0).is_ok(),
+        "off by default"
+    );
+}
+
+#[test]
 fn named_shadows_are_listed_without_the_classic_or_deleted_ones() {
     let mut s = Shadows::default();
     let body = br#"{"state":{"reported":{"x":1}}}"#;

@@ -30,6 +30,7 @@ fn to_iot(e: ShadowError) -> IotError {
         409 => ErrorCode::Conflict,
         413 => ErrorCode::RequestEntityTooLarge,
         415 => ErrorCode::UnsupportedDocumentEncoding,
+        429 => ErrorCode::DataThrottling,
         500 => ErrorCode::InternalFailure,
         _ => ErrorCode::InvalidRequest,
     };
