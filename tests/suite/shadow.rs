@@ -392,3 +392,60 @@ async fn the_in_process_handle_drives_and_watches_a_shadow() {
         404
     );
 }
+
+#[tokio::test]
+async fn refusals_over_mqtt_carry_aws_codes_and_messages() {
+    let mut fleet = Fleet::new().await;
+    for v in BOTH {
+        let thing = format!("strict-{v:?}");
+        let p = format!("$aws/things/{thing}/shadow");
+        let mut c = device(&mut fleet, &thing, v).await;
+        c.subscribe(&[(&format!("{p}/update/rejected"), 1)])
+            .await
+            .expect("suback");
+        let deep = (0..9).fold(json!(1), |inner, _| json!({ "n": inner }));
+        let cases = [
+            ("{oops".to_string(), 400, "Invalid JSON"),
+            (
+                json!({"clientToken":"t"}).to_string(),
+                400,
+                "Missing required node: state",
+            ),
+            (
+                json!({"state":{"reported":{}},"clientToken":"x".repeat(65)}).to_string(),
+                400,
+                "Invalid clientToken",
+            ),
+            (
+                json!({"state":{"desired": deep}}).to_string(),
+                400,
+                "JSON contains too many levels of nesting; maximum is 6",
+            ),
+            (
+                json!({"state":{"reported":{"b":"x".repeat(9000)}}}).to_string(),
+                413,
+                "The payload exceeds the maximum size allowed",
+            ),
+        ];
+        for (payload, code, message) in cases {
+            c.publish(&format!("{p}/update"), payload, 1, false)
+                .await
+                .expect("puback");
+            let r = next_on(&mut c, &format!("{p}/update/rejected")).await;
+            assert_eq!(
+                (r["code"].clone(), r["message"].clone()),
+                (json!(code), json!(message)),
+                "{v:?}"
+            );
+            assert!(
+                r["timestamp"].is_i64(),
+                "errors other than 404 carry a timestamp"
+            );
+        }
+    }
+    assert_eq!(
+        fleet.api.get("/things/strict-V5/shadow").await.status,
+        404,
+        "nothing was created"
+    );
+}
