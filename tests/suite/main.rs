@@ -9,6 +9,7 @@ mod api_things;
 mod crash;
 mod durable;
 mod hostile;
+mod jobs;
 mod load;
 mod mqtt;
 mod mqtt_admission;

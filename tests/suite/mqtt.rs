@@ -169,3 +169,18 @@ pub fn assert_refused(result: Result<(DeviceClient, ConnAck), ClientError>, vers
 }
 
 pub const BOTH: [Version; 2] = [Version::V311, Version::V5];
+
+/// The JSON payload of a message.
+pub fn body(m: &iotmock_client::Publish) -> serde_json::Value {
+    serde_json::from_slice(&m.payload).expect("json")
+}
+
+/// The next message on `topic` (others are skipped), as JSON.
+pub async fn next_on(c: &mut DeviceClient, topic: &str) -> serde_json::Value {
+    loop {
+        let m = c.next_message().await.expect("a message");
+        if m.topic == topic {
+            return body(&m);
+        }
+    }
+}

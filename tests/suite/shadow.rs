@@ -1,24 +1,10 @@
 //! Device Shadow over real sockets: the MQTT request topics (3.1.1 and 5), iot-data over
 //! HTTP on the same shadows, authorization as for any topic, wills left alone, durability.
 
-use crate::mqtt::{ALLOW_ALL, BOTH, Fleet};
+use crate::mqtt::{ALLOW_ALL, BOTH, Fleet, body, next_on};
 use iotmock::MockIotCore;
-use iotmock_client::{DeviceClient, Publish, Version};
+use iotmock_client::{DeviceClient, Version};
 use serde_json::{Value, json};
-
-fn body(m: &Publish) -> Value {
-    serde_json::from_slice(&m.payload).expect("json")
-}
-
-/// The next message on `topic` (others are skipped).
-async fn next_on(c: &mut DeviceClient, topic: &str) -> Value {
-    loop {
-        let m = c.next_message().await.expect("a message");
-        if m.topic == topic {
-            return body(&m);
-        }
-    }
-}
 
 async fn device(fleet: &mut Fleet, id: &str, v: Version) -> DeviceClient {
     let dev = fleet.device(id, Some(ALLOW_ALL)).await;

@@ -1,6 +1,6 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
-use crate::handlers::{cas, certs, data, policies, shadow, things};
+use crate::handlers::{cas, certs, data, jobs, policies, shadow, things};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
 use crate::wire::Reply;
@@ -80,6 +80,18 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["endpoint"]) => things::describe_endpoint(state, req),
         (Post, ["topics", topic]) => data::publish(state, req, topic),
         (Delete, ["connections", client]) => data::delete_connection(state, req, client),
+        (Put, ["jobs", id]) => jobs::create_job(state, req, id),
+        (Get, ["jobs"]) => jobs::list_jobs(state, req),
+        (Get, ["jobs", id]) => jobs::describe_job(state, req, id),
+        (Delete, ["jobs", id]) => jobs::delete_job(state, req, id),
+        (Put, ["jobs", id, "cancel"]) => jobs::cancel_job(state, req, id),
+        (Get, ["jobs", id, "job-document"]) => jobs::job_document(state, req, id),
+        (Get, ["jobs", id, "things"]) => jobs::executions_for_job(state, req, id),
+        (Get, ["things", thing, "jobs"]) => jobs::executions_for_thing(state, req, thing),
+        (Get, ["things", thing, "jobs", id]) => jobs::describe_execution(state, req, thing, id),
+        (Put, ["things", thing, "jobs", id, "cancel"]) => {
+            jobs::cancel_execution(state, req, thing, id)
+        }
         (Get, ["things", thing, "shadow"]) => shadow::get(state, req, thing),
         (Post, ["things", thing, "shadow"]) => shadow::update(state, req, thing),
         (Delete, ["things", thing, "shadow"]) => shadow::delete(state, req, thing),

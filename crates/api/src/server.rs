@@ -34,6 +34,8 @@ pub struct ApiState {
     pub data: Option<Arc<dyn crate::DataPlane>>,
     /// Device Shadow, shared with the broker's MQTT face.
     pub shadows: Option<Arc<iotmock_shadow::ShadowService>>,
+    /// Jobs, shared with the broker's MQTT face.
+    pub jobs: Option<Arc<iotmock_jobs::JobsService>>,
 }
 
 /// A running API server.

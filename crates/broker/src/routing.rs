@@ -103,11 +103,13 @@ impl Hub {
         }
     }
 
-    /// Delivers a service's answer to the requesting client when it subscribes to the topic.
+    /// Delivers a service's answer to the requesting client alone, subscribed or not (as AWS
+    /// sends Jobs answers), at the QoS of its matching subscription or else 0.
     fn to_requester(&self, client_id: &str, msg: Arc<Publish>) {
         let qos = {
             let subs = read(&self.subs);
             let Some(filters) = subs.of(&client_id.to_string()) else {
+                self.send_to(client_id, msg, 0);
                 return;
             };
             let inner = |f: &str| shared(f).map_or(f.to_string(), |(_, i)| i.to_string());
@@ -116,9 +118,8 @@ impl Hub {
                 .filter(|(f, _)| matches(&inner(f), &msg.topic));
             matching.map(|(_, q)| *q).max()
         };
-        if let Some(qos) = qos {
-            self.send_to(client_id, msg.clone(), qos.min(msg.qos));
-        }
+        let qos = qos.unwrap_or(0).min(msg.qos);
+        self.send_to(client_id, msg, qos);
     }
 
     fn route(&self, msg: Arc<Publish>) -> usize {

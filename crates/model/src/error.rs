@@ -32,6 +32,8 @@ pub enum ErrorCode {
     UnsupportedDocumentEncoding,
     /// iot-data's ThrottlingException (429; the control plane's is 400).
     DataThrottling,
+    /// Jobs: a job or execution in a state that forbids the change.
+    InvalidStateTransition,
 }
 
 impl ErrorCode {
@@ -59,6 +61,7 @@ impl ErrorCode {
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLargeException",
             ErrorCode::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
             ErrorCode::DataThrottling => "ThrottlingException",
+            ErrorCode::InvalidStateTransition => "InvalidStateTransitionException",
         }
     }
 
@@ -78,7 +81,8 @@ impl ErrorCode {
             | ErrorCode::CertificateConflict
             | ErrorCode::VersionConflict
             | ErrorCode::VersionsLimitExceeded
-            | ErrorCode::Conflict => 409,
+            | ErrorCode::Conflict
+            | ErrorCode::InvalidStateTransition => 409,
             ErrorCode::RequestEntityTooLarge => 413,
             ErrorCode::UnsupportedDocumentEncoding => 415,
             ErrorCode::DataThrottling => 429,

@@ -7,6 +7,7 @@ use iotmock_api::{ApiServer, ApiState};
 use iotmock_api::{DataPlane, RetainedView};
 use iotmock_broker::store::{BrokerStore, NoStore, SqliteBrokerStore};
 use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
+use iotmock_jobs::JobsService;
 use iotmock_pki::MockCa;
 use iotmock_registry::{
     Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock,
@@ -139,6 +140,13 @@ impl Builder {
             .context("loading retained messages and persistent sessions")?;
         let shadows = self.open_shadows()?;
         core.register_service(shadows.clone());
+        let jobs = Arc::new(JobsService::new(&self.region));
+        core.register_service(jobs.clone());
+        let ticker = Ticker(tokio::spawn(tick_jobs(
+            jobs.clone(),
+            core.clone(),
+            clock.clone(),
+        )));
         let listener = TcpListener::bind(self.api_addr)
             .await
             .with_context(|| format!("binding the API on {}", self.api_addr))?;
@@ -150,6 +158,7 @@ impl Builder {
                 default_region: Arc::from(self.region.as_str()),
                 data: Some(Arc::new(BrokerData(core.clone()))),
                 shadows: Some(shadows.clone()),
+                jobs: Some(jobs.clone()),
             },
         )?;
         let brokers = self
@@ -157,6 +166,7 @@ impl Builder {
             .await?;
         Ok(MockIotCore {
             shadows,
+            _ticker: ticker,
             api: Some(api),
             brokers,
             core,
@@ -169,12 +179,34 @@ impl Builder {
     }
 }
 
+/// A background task that ends with its owner.
+struct Ticker(tokio::task::JoinHandle<()>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Job timeouts: every second, executions past their deadline (by the injected clock) time
+/// out and their `notify` / `notify-next` go out.
+async fn tick_jobs(jobs: Arc<JobsService>, core: BrokerCore, clock: Arc<dyn Clock>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        for notice in jobs.tick(clock.now_millis()) {
+            core.publish(&notice.topic, notice.payload.to_string().into(), 1, false);
+        }
+    }
+}
+
 /// Where shadows are kept in the state dir.
 pub const SHADOW_DATABASE: &str = "shadows.db";
 
 /// A running mock. Dropping it stops every listener.
 pub struct MockIotCore {
     shadows: Arc<ShadowService>,
+    _ticker: Ticker,
     api: Option<ApiServer>,
     brokers: Vec<Broker>,
     core: BrokerCore,

@@ -4,6 +4,7 @@
 pub mod cas;
 pub mod certs;
 pub mod data;
+pub mod jobs;
 pub mod policies;
 pub mod shadow;
 pub mod things;

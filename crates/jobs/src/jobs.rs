@@ -1,0 +1,415 @@
+//! Every job and job execution of the account, by region: the control plane's operations,
+//! queue order, job completion, and the `notify` / `notify-next` publications each change makes.
+
+use crate::error::{JobsError, JobsErrorCode};
+use crate::model::{ExecStatus, Execution, Job, JobStatus};
+use crate::views::{execution, secs, summary};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A message the service publishes to a thing's subscribers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub topic: String,
+    pub payload: Value,
+}
+
+/// A job to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewJob {
+    pub document: String,
+    pub description: Option<String>,
+    pub targets: Vec<String>,
+    /// The things the targets name now.
+    pub things: Vec<String>,
+    pub continuous: bool,
+    pub in_progress_timeout_min: Option<i64>,
+}
+
+type ExecKey = (String, String, String);
+
+#[derive(Debug, Default)]
+pub struct Jobs {
+    pub(crate) jobs: BTreeMap<(String, String), Job>,
+    /// (region, thing, job id)
+    pub(crate) execs: BTreeMap<ExecKey, Execution>,
+    seq: u64,
+}
+
+/// What a thing's queue looks like: its pending job ids and its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Queue {
+    ids: BTreeSet<String>,
+    head: Option<String>,
+}
+
+fn minutes(m: i64) -> i64 {
+    m.saturating_mul(60_000)
+}
+
+impl Jobs {
+    pub fn job(&self, region: &str, id: &str) -> Option<&Job> {
+        self.jobs.get(&(region.to_string(), id.to_string()))
+    }
+
+    fn job_or_404(&self, region: &str, id: &str) -> Result<&Job, JobsError> {
+        self.job(region, id)
+            .ok_or_else(|| JobsError::not_found(format!("Job {id} does not exist")))
+    }
+
+    /// A thing's pending executions in queue order: IN_PROGRESS first, then by queue time.
+    pub(crate) fn pending(&self, region: &str, thing: &str) -> Vec<&Execution> {
+        let mut out: Vec<&Execution> = self
+            .execs
+            .values()
+            .filter(|e| e.region == region && e.thing == thing && !e.status.terminal())
+            .collect();
+        out.sort_by_key(|e| (e.status != ExecStatus::InProgress, e.queued_ms, e.seq));
+        out
+    }
+
+    pub(crate) fn queue(&self, region: &str, thing: &str) -> Queue {
+        let pending = self.pending(region, thing);
+        let head = pending.first().map(|e| e.job_id.clone());
+        Queue {
+            ids: pending.into_iter().map(|e| e.job_id.clone()).collect(),
+            head,
+        }
+    }
+
+    /// `notify` when the pending set changed, `notify-next` when the head changed.
+    pub(crate) fn notices(
+        &self,
+        region: &str,
+        thing: &str,
+        before: &Queue,
+        now_ms: i64,
+    ) -> Vec<Notice> {
+        let after = self.queue(region, thing);
+        let mut out = Vec::new();
+        let prefix = format!("$aws/things/{thing}/jobs");
+        if after.ids != before.ids {
+            let pending = self.pending(region, thing);
+            let mut jobs = Map::new();
+            for (status, name) in [
+                (ExecStatus::InProgress, "IN_PROGRESS"),
+                (ExecStatus::Queued, "QUEUED"),
+            ] {
+                let list: Vec<Value> = pending
+                    .iter()
+                    .filter(|e| e.status == status)
+                    .take(10)
+                    .map(|e| summary(e))
+                    .collect();
+                if !list.is_empty() {
+                    jobs.insert(name.into(), Value::Array(list));
+                }
+            }
+            let payload = json!({ "timestamp": secs(now_ms), "jobs": jobs });
+            out.push(Notice {
+                topic: format!("{prefix}/notify"),
+                payload,
+            });
+        }
+        if after.head != before.head {
+            let mut payload = json!({ "timestamp": secs(now_ms) });
+            if let Some(e) = self.pending(region, thing).first() {
+                payload["execution"] = execution(e, self.job(region, &e.job_id), true, now_ms);
+            }
+            out.push(Notice {
+                topic: format!("{prefix}/notify-next"),
+                payload,
+            });
+        }
+        out
+    }
+
+    /// Queues an execution of `job` for `thing` (a later joiner of a CONTINUOUS job too).
+    pub(crate) fn enqueue(
+        &mut self,
+        region: &str,
+        job_id: &str,
+        thing: &str,
+        now_ms: i64,
+    ) -> Vec<Notice> {
+        let key = (region.to_string(), thing.to_string(), job_id.to_string());
+        if self.execs.contains_key(&key) {
+            return Vec::new();
+        }
+        let before = self.queue(region, thing);
+        self.seq += 1;
+        let timeout = self
+            .job(region, job_id)
+            .and_then(|j| j.in_progress_timeout_min);
+        let _ = timeout;
+        let e = Execution {
+            region: region.into(),
+            job_id: job_id.into(),
+            thing: thing.into(),
+            status: ExecStatus::Queued,
+            status_details: BTreeMap::new(),
+            queued_ms: now_ms,
+            started_ms: None,
+            updated_ms: now_ms,
+            version: 1,
+            number: 1,
+            force_canceled: false,
+            step_deadline_ms: None,
+            job_deadline_ms: None,
+            seq: self.seq,
+        };
+        self.execs.insert(key, e);
+        self.notices(region, thing, &before, now_ms)
+    }
+
+    /// CreateJob.
+    pub fn create_job(
+        &mut self,
+        region: &str,
+        id: &str,
+        new: NewJob,
+        now_ms: i64,
+    ) -> Result<(Job, Vec<Notice>), JobsError> {
+        if self.job(region, id).is_some() {
+            let code = JobsErrorCode::ResourceAlreadyExists;
+            return Err(JobsError::new(code, format!("Job {id} already exists")));
+        }
+        let job = Job {
+            region: region.into(),
+            id: id.into(),
+            document: new.document,
+            description: new.description,
+            targets: new.targets,
+            continuous: new.continuous,
+            status: JobStatus::InProgress,
+            force_canceled: false,
+            reason_code: None,
+            comment: None,
+            in_progress_timeout_min: new.in_progress_timeout_min,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            completed_ms: None,
+        };
+        self.jobs.insert((region.into(), id.into()), job.clone());
+        let mut notices = Vec::new();
+        for thing in new.things {
+            notices.extend(self.enqueue(region, id, &thing, now_ms));
+        }
+        self.complete_if_done(region, id, now_ms);
+        Ok((job, notices))
+    }
+
+    /// A SNAPSHOT job whose executions are all terminal is COMPLETED.
+    pub(crate) fn complete_if_done(&mut self, region: &str, id: &str, now_ms: i64) {
+        let all_done = self
+            .execs
+            .values()
+            .filter(|e| e.region == region && e.job_id == id)
+            .all(|e| e.status.terminal());
+        if let Some(job) = self.jobs.get_mut(&(region.to_string(), id.to_string()))
+            && job.status == JobStatus::InProgress
+            && !job.continuous
+            && all_done
+        {
+            job.status = JobStatus::Completed;
+            job.completed_ms = Some(now_ms);
+            job.updated_ms = now_ms;
+        }
+    }
+
+    /// Moves an execution to a terminal status set by the service (CANCELED, TIMED_OUT,
+    /// REMOVED), with its notices.
+    pub(crate) fn end_execution(
+        &mut self,
+        key: &ExecKey,
+        status: ExecStatus,
+        force: bool,
+        now_ms: i64,
+    ) -> Vec<Notice> {
+        let (region, thing, job) = key;
+        let before = self.queue(region, thing);
+        if let Some(e) = self.execs.get_mut(key) {
+            e.status = status;
+            e.force_canceled |= force;
+            e.updated_ms = now_ms;
+            e.version += 1;
+            e.step_deadline_ms = None;
+            e.job_deadline_ms = None;
+        }
+        let notices = self.notices(region, thing, &before, now_ms);
+        self.complete_if_done(region, job, now_ms);
+        notices
+    }
+
+    /// CancelJob: QUEUED executions are canceled, IN_PROGRESS ones too with `force`.
+    pub fn cancel_job(
+        &mut self,
+        region: &str,
+        id: &str,
+        force: bool,
+        reason: (Option<String>, Option<String>),
+        now_ms: i64,
+    ) -> Result<(Job, Vec<Notice>), JobsError> {
+        self.job_or_404(region, id)?;
+        let keys: Vec<ExecKey> = self
+            .execs
+            .iter()
+            .filter(|(_, e)| e.region == region && e.job_id == id)
+            .filter(|(_, e)| {
+                e.status == ExecStatus::Queued || (force && e.status == ExecStatus::InProgress)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut notices = Vec::new();
+        for k in keys {
+            notices.extend(self.end_execution(&k, ExecStatus::Canceled, force, now_ms));
+        }
+        let job = self
+            .jobs
+            .get_mut(&(region.to_string(), id.to_string()))
+            .ok_or_else(|| JobsError::not_found(format!("Job {id} does not exist")))?;
+        job.status = JobStatus::Canceled;
+        job.force_canceled |= force;
+        (job.reason_code, job.comment) = reason;
+        job.updated_ms = now_ms;
+        Ok((job.clone(), notices))
+    }
+
+    /// DeleteJob: refused while executions are IN_PROGRESS unless `force`.
+    pub fn delete_job(
+        &mut self,
+        region: &str,
+        id: &str,
+        force: bool,
+        now_ms: i64,
+    ) -> Result<Vec<Notice>, JobsError> {
+        self.job_or_404(region, id)?;
+        let keys: Vec<ExecKey> = self
+            .execs
+            .keys()
+            .filter(|(r, _, j)| r == region && j == id)
+            .cloned()
+            .collect();
+        let busy = keys.iter().any(|k| {
+            self.execs
+                .get(k)
+                .is_some_and(|e| e.status == ExecStatus::InProgress)
+        });
+        if busy && !force {
+            let msg = format!("Job {id} has executions IN_PROGRESS; delete it with force");
+            return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
+        }
+        let mut notices = Vec::new();
+        for k in keys {
+            let before = self.queue(&k.0, &k.1);
+            self.execs.remove(&k);
+            notices.extend(self.notices(&k.0, &k.1, &before, now_ms));
+        }
+        self.jobs.remove(&(region.to_string(), id.to_string()));
+        Ok(notices)
+    }
+
+    /// CancelJobExecution: a QUEUED execution, or an IN_PROGRESS one with `force`.
+    pub fn cancel_execution(
+        &mut self,
+        region: &str,
+        thing: &str,
+        id: &str,
+        force: bool,
+        now_ms: i64,
+    ) -> Result<Vec<Notice>, JobsError> {
+        let key = (region.to_string(), thing.to_string(), id.to_string());
+        let e = self.execs.get(&key).ok_or_else(|| {
+            JobsError::not_found(format!("No execution of job {id} on thing {thing}"))
+        })?;
+        let allowed =
+            e.status == ExecStatus::Queued || (force && e.status == ExecStatus::InProgress);
+        if !allowed {
+            let msg = format!(
+                "The execution is {}; only QUEUED executions (IN_PROGRESS with force) can be canceled",
+                e.status.name()
+            );
+            return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
+        }
+        Ok(self.end_execution(&key, ExecStatus::Canceled, force, now_ms))
+    }
+
+    /// Executions past their step or job timeout become TIMED_OUT.
+    pub fn tick(&mut self, now_ms: i64) -> Vec<(String, Vec<Notice>)> {
+        let due: Vec<ExecKey> = self
+            .execs
+            .iter()
+            .filter(|(_, e)| {
+                e.status == ExecStatus::InProgress && e.deadline().is_some_and(|d| d <= now_ms)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        due.into_iter()
+            .map(|k| {
+                let notices = self.end_execution(&k, ExecStatus::TimedOut, false, now_ms);
+                (k.1, notices)
+            })
+            .collect()
+    }
+
+    /// The job's in-progress timeout, started when its execution starts.
+    pub(crate) fn job_deadline(&self, region: &str, id: &str, now_ms: i64) -> Option<i64> {
+        self.job(region, id)?
+            .in_progress_timeout_min
+            .map(|m| now_ms + minutes(m))
+    }
+
+    /// The jobs of a region, by id.
+    pub fn jobs_in(&self, region: &str) -> Vec<Job> {
+        self.jobs
+            .values()
+            .filter(|j| j.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// One execution.
+    pub fn execution(&self, region: &str, thing: &str, job_id: &str) -> Option<Execution> {
+        self.execs
+            .get(&(region.to_string(), thing.to_string(), job_id.to_string()))
+            .cloned()
+    }
+
+    /// The executions of a job, by thing.
+    pub fn executions_of_job(&self, region: &str, job_id: &str) -> Vec<Execution> {
+        self.execs
+            .values()
+            .filter(|e| e.region == region && e.job_id == job_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The executions on a thing, by job.
+    pub fn executions_of_thing(&self, region: &str, thing: &str) -> Vec<Execution> {
+        self.execs
+            .values()
+            .filter(|e| e.region == region && e.thing == thing)
+            .cloned()
+            .collect()
+    }
+
+    /// Reloads stored state.
+    pub fn restore(&mut self, jobs: Vec<Job>, execs: Vec<Execution>) {
+        for j in jobs {
+            self.jobs.insert((j.region.clone(), j.id.clone()), j);
+        }
+        for e in execs {
+            self.seq = self.seq.max(e.seq);
+            self.execs
+                .insert((e.region.clone(), e.thing.clone(), e.job_id.clone()), e);
+        }
+    }
+}
+
+pub(crate) fn step_deadline(step_min: Option<i64>, now_ms: i64) -> Option<Option<i64>> {
+    match step_min {
+        None => None,
+        Some(-1) => Some(None),
+        Some(m) => Some(Some(now_ms + minutes(m))),
+    }
+}

@@ -1,0 +1,20 @@
+//! AWS IoT Jobs: jobs and their executions on things, the execution state machine (terminal
+//! states stay terminal, only IN_PROGRESS / SUCCEEDED / FAILED / REJECTED come from devices),
+//! step and in-progress timeouts driven by the injected clock, and `notify` / `notify-next`
+//! exactly when the pending set or its head changes. [`Jobs`] is pure; [`JobsService`] answers
+//! the device topics through the broker's service seam.
+
+mod device;
+mod error;
+mod jobs;
+mod model;
+mod service;
+#[cfg(test)]
+mod tests;
+pub mod views;
+
+pub use device::{DeviceRequest, read_request};
+pub use error::{JobsError, JobsErrorCode};
+pub use jobs::{Jobs, NewJob, Notice};
+pub use model::{ExecStatus, Execution, Job, JobStatus};
+pub use service::{JobsService, notice_message};

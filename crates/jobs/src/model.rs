@@ -1,0 +1,122 @@
+//! Jobs and job executions as AWS IoT keeps them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A job execution's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecStatus {
+    Queued,
+    InProgress,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Rejected,
+    Removed,
+    Canceled,
+}
+
+impl ExecStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecStatus::Queued => "QUEUED",
+            ExecStatus::InProgress => "IN_PROGRESS",
+            ExecStatus::Succeeded => "SUCCEEDED",
+            ExecStatus::Failed => "FAILED",
+            ExecStatus::TimedOut => "TIMED_OUT",
+            ExecStatus::Rejected => "REJECTED",
+            ExecStatus::Removed => "REMOVED",
+            ExecStatus::Canceled => "CANCELED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    pub fn terminal(self) -> bool {
+        !matches!(self, ExecStatus::Queued | ExecStatus::InProgress)
+    }
+
+    /// The statuses a device may set.
+    pub fn device_settable(self) -> bool {
+        matches!(
+            self,
+            ExecStatus::InProgress
+                | ExecStatus::Succeeded
+                | ExecStatus::Failed
+                | ExecStatus::Rejected
+        )
+    }
+}
+
+/// A job's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    InProgress,
+    Completed,
+    Canceled,
+}
+
+impl JobStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobStatus::InProgress => "IN_PROGRESS",
+            JobStatus::Completed => "COMPLETED",
+            JobStatus::Canceled => "CANCELED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub region: String,
+    pub id: String,
+    pub document: String,
+    pub description: Option<String>,
+    /// Target ARNs as given.
+    pub targets: Vec<String>,
+    /// CONTINUOUS jobs also reach things that join a target group later.
+    pub continuous: bool,
+    pub status: JobStatus,
+    pub force_canceled: bool,
+    pub reason_code: Option<String>,
+    pub comment: Option<String>,
+    pub in_progress_timeout_min: Option<i64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub completed_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub region: String,
+    pub job_id: String,
+    pub thing: String,
+    pub status: ExecStatus,
+    pub status_details: BTreeMap<String, String>,
+    pub queued_ms: i64,
+    pub started_ms: Option<i64>,
+    pub updated_ms: i64,
+    pub version: u64,
+    pub number: u64,
+    pub force_canceled: bool,
+    /// When the current step times out (stepTimeoutInMinutes), clock ms.
+    pub step_deadline_ms: Option<i64>,
+    /// When the job's in-progress timeout ends it, clock ms.
+    pub job_deadline_ms: Option<i64>,
+    /// Creation order, for queue order among executions queued in the same millisecond.
+    pub seq: u64,
+}
+
+impl Execution {
+    /// The earlier of the two deadlines.
+    pub fn deadline(&self) -> Option<i64> {
+        match (self.step_deadline_ms, self.job_deadline_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

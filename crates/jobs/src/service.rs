@@ -1,0 +1,164 @@
+//! The Jobs service: the device-side MQTT API through the broker's service seam (answers go
+//! to the requesting client only, as AWS sends them; `notify` and `notify-next` to every
+//! subscriber), and the entry points the control plane and the timeout ticker use.
+
+use crate::device::{DeviceRequest, read_request, stamped};
+use crate::error::{JobsError, JobsErrorCode};
+use crate::jobs::{Jobs, NewJob, Notice};
+use crate::model::Job;
+use bytes::Bytes;
+use iotmock_mqtt::Publish;
+use iotmock_session::{Reply, Service, ServiceRequest};
+use serde_json::Value;
+use std::sync::{Mutex, MutexGuard};
+
+pub struct JobsService {
+    jobs: Mutex<Jobs>,
+    default_region: String,
+}
+
+/// A device request named by its topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
+    Pending,
+    StartNext,
+    Describe(String),
+    Update(String),
+    Unknown,
+}
+
+fn valid_job_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `$aws/things/{thing}/jobs/...` -> the thing and the request.
+fn parse(topic: &str) -> Option<(&str, Request)> {
+    let rest = topic.strip_prefix("$aws/things/")?;
+    let (thing, rest) = rest.split_once("/jobs/")?;
+    let req = match rest.split('/').collect::<Vec<_>>().as_slice() {
+        ["get"] => Request::Pending,
+        ["start-next"] => Request::StartNext,
+        [job, "get"] if *job == "$next" || valid_job_id(job) => Request::Describe(job.to_string()),
+        [job, "update"] if valid_job_id(job) => Request::Update(job.to_string()),
+        ["notify"] | ["notify-next"] => return None,
+        [.., "accepted"] | [.., "rejected"] => return None,
+        _ => Request::Unknown,
+    };
+    Some((thing, req))
+}
+
+fn message(topic: String, doc: &Value) -> Publish {
+    Publish::new(topic, Bytes::from(doc.to_string()), 1, false)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl JobsService {
+    pub fn new(default_region: &str) -> Self {
+        Self {
+            jobs: Mutex::new(Jobs::default()),
+            default_region: default_region.to_string(),
+        }
+    }
+
+    /// Runs `f` on the jobs of the account (the control plane's handlers use this).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Jobs) -> T) -> T {
+        f(&mut lock(&self.jobs))
+    }
+
+    pub fn region<'a>(&'a self, region: Option<&'a str>) -> &'a str {
+        region.unwrap_or(&self.default_region)
+    }
+
+    /// CreateJob.
+    pub fn create_job(
+        &self,
+        region: &str,
+        id: &str,
+        new: NewJob,
+        now_ms: i64,
+    ) -> Result<(Job, Vec<Notice>), JobsError> {
+        lock(&self.jobs).create_job(region, id, new, now_ms)
+    }
+
+    /// Timeouts due by `now_ms`, and what they publish.
+    pub fn tick(&self, now_ms: i64) -> Vec<Notice> {
+        lock(&self.jobs)
+            .tick(now_ms)
+            .into_iter()
+            .flat_map(|(_, n)| n)
+            .collect()
+    }
+
+    fn answer(
+        &self,
+        region: &str,
+        thing: &str,
+        req: &Request,
+        body: &DeviceRequest,
+        now_ms: i64,
+    ) -> Result<(Value, Vec<Notice>), JobsError> {
+        let mut jobs = lock(&self.jobs);
+        match req {
+            Request::Pending => Ok((jobs.device_pending(region, thing), Vec::new())),
+            Request::StartNext => Ok(jobs.start_next(region, thing, body, now_ms)),
+            Request::Describe(job) => {
+                Ok((jobs.describe(region, thing, job, body, now_ms)?, Vec::new()))
+            }
+            Request::Update(job) => jobs.update(region, thing, job, body, now_ms),
+            Request::Unknown => Err(JobsError::new(
+                JobsErrorCode::InvalidTopic,
+                "The topic names no Jobs API",
+            )),
+        }
+    }
+}
+
+impl Service for JobsService {
+    fn filters(&self) -> Vec<String> {
+        vec!["$aws/things/+/jobs/#".into()]
+    }
+
+    fn handle(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
+        let Some((thing, req)) = parse(request.topic) else {
+            return Vec::new();
+        };
+        let region = self.region(request.region).to_string();
+        let now = request.now_ms;
+        let read = read_request(request.payload);
+        let token = read.as_ref().ok().and_then(|r| r.client_token.clone());
+        let outcome = read.and_then(|body| self.answer(&region, thing, &req, &body, now));
+        let (accepted, rejected) = (
+            format!("{}/accepted", request.topic),
+            format!("{}/rejected", request.topic),
+        );
+        match outcome {
+            Ok((answer, notices)) => {
+                let mut replies = vec![Reply::ToRequester(message(
+                    accepted,
+                    &stamped(answer, token.as_deref(), now),
+                ))];
+                replies.extend(
+                    notices
+                        .into_iter()
+                        .map(|n| Reply::ToSubscribers(message(n.topic, &n.payload))),
+                );
+                replies
+            }
+            Err(e) => {
+                let doc = e.document(token.as_deref(), now.div_euclid(1000));
+                vec![Reply::ToRequester(message(rejected, &doc))]
+            }
+        }
+    }
+}
+
+/// A notice as the message the broker publishes.
+pub fn notice_message(n: &Notice) -> Publish {
+    message(n.topic.clone(), &n.payload)
+}

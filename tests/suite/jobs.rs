@@ -1,0 +1,184 @@
+//! Jobs over real sockets: the control plane creates and cancels, the device drives its
+//! executions over MQTT (answers reach only the requester, subscribed or not), and notify /
+//! notify-next reach subscribers.
+
+use crate::mqtt::{ALLOW_ALL, BOTH, Fleet, next_on};
+use iotmock_client::{DeviceClient, Version};
+use serde_json::{Value, json};
+
+/// A registered thing and a device connected as it; returns the thing ARN.
+async fn thing(fleet: &mut Fleet, name: &str, v: Version) -> (String, DeviceClient) {
+    let arn = fleet
+        .api
+        .post(&format!("/things/{name}"), json!({}))
+        .await
+        .ok()["thingArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let dev = fleet.device(name, Some(ALLOW_ALL)).await;
+    (arn, fleet.client(&dev, name, v).await)
+}
+
+async fn create_job(fleet: &Fleet, id: &str, targets: &[&str]) -> Value {
+    let doc = json!({"operation": "reboot"}).to_string();
+    let body = json!({ "targets": targets, "document": doc });
+    fleet
+        .api
+        .call("PUT", &format!("/jobs/{id}"), &[], Some(body))
+        .await
+        .ok()
+}
+
+#[tokio::test]
+async fn a_job_from_creation_to_succeeded_on_both_versions() {
+    let mut fleet = Fleet::new().await;
+    for v in BOTH {
+        let name = format!("pump-{v:?}");
+        let (arn, mut c) = thing(&mut fleet, &name, v).await;
+        let p = format!("$aws/things/{name}/jobs");
+        c.subscribe(&[
+            (&format!("{p}/notify-next"), 1),
+            (&format!("{p}/notify"), 1),
+        ])
+        .await
+        .expect("suback");
+        let job = format!("job-{v:?}");
+        let created = create_job(&fleet, &job, &[&arn]).await;
+        assert_eq!(created["jobId"], job.as_str());
+        let next = next_on(&mut c, &format!("{p}/notify-next")).await;
+        assert_eq!(
+            next["execution"]["jobDocument"],
+            json!({"operation": "reboot"})
+        );
+        assert_eq!(next["execution"]["status"], "QUEUED");
+
+        c.publish(
+            &format!("{p}/start-next"),
+            r#"{"clientToken":"s1"}"#,
+            1,
+            false,
+        )
+        .await
+        .expect("puback");
+        let started = next_on(&mut c, &format!("{p}/start-next/accepted")).await;
+        assert_eq!(
+            (
+                started["clientToken"].clone(),
+                started["execution"]["status"].clone()
+            ),
+            (json!("s1"), json!("IN_PROGRESS"))
+        );
+        assert_eq!(started["execution"]["versionNumber"], 2);
+        assert!(
+            started["timestamp"]
+                .as_i64()
+                .is_some_and(|t| t < 10_000_000_000),
+            "epoch seconds"
+        );
+
+        let done = json!({"status":"SUCCEEDED","expectedVersion":"2","includeJobExecutionState":true,"clientToken":"u1"});
+        c.publish(&format!("{p}/{job}/update"), done.to_string(), 1, false)
+            .await
+            .expect("puback");
+        let accepted = next_on(&mut c, &format!("{p}/{job}/update/accepted")).await;
+        assert_eq!(accepted["executionState"]["status"], "SUCCEEDED");
+        let described = fleet.api.get(&format!("/jobs/{job}")).await.ok();
+        assert_eq!(described["job"]["status"], "COMPLETED");
+        assert_eq!(
+            described["job"]["jobProcessDetails"]["numberOfSucceededThings"],
+            1
+        );
+        let listed = fleet.api.get(&format!("/things/{name}/jobs")).await.ok();
+        assert_eq!(
+            listed["executionSummaries"][0]["jobExecutionSummary"]["status"],
+            "SUCCEEDED"
+        );
+
+        c.publish(
+            &format!("{p}/{job}/update"),
+            r#"{"status":"FAILED"}"#,
+            1,
+            false,
+        )
+        .await
+        .expect("puback");
+        let rejected = next_on(&mut c, &format!("{p}/{job}/update/rejected")).await;
+        assert_eq!(rejected["code"], "InvalidStateTransition");
+        assert_eq!(rejected["executionState"]["status"], "SUCCEEDED");
+    }
+}
+
+#[tokio::test]
+async fn cancel_reaches_the_device_and_answers_go_only_to_the_requester() {
+    let mut fleet = Fleet::new().await;
+    let (arn, mut c) = thing(&mut fleet, "valve", Version::V311).await;
+    let dev = fleet.device("bystander", Some(ALLOW_ALL)).await;
+    let mut quiet = fleet.options("bystander", Version::V5);
+    quiet.timeout = std::time::Duration::from_millis(300);
+    let tls = iotmock_client::client_config(&fleet.tls(&dev.minted)).expect("tls");
+    let (mut other, _) = DeviceClient::connect(tls, &quiet).await.expect("admitted");
+    other
+        .subscribe(&[("$aws/things/valve/jobs/#", 1)])
+        .await
+        .expect("suback");
+    create_job(&fleet, "open", &[&arn]).await;
+    let p = "$aws/things/valve/jobs";
+    c.publish(&format!("{p}/start-next"), "", 1, false)
+        .await
+        .expect("puback");
+    next_on(&mut c, &format!("{p}/start-next/accepted")).await;
+    let cancel = fleet
+        .api
+        .call(
+            "PUT",
+            "/jobs/open/cancel?force=true",
+            &[],
+            Some(json!({"comment":"stop"})),
+        )
+        .await
+        .ok();
+    assert_eq!(cancel["jobId"], "open");
+    c.publish(
+        &format!("{p}/open/update"),
+        r#"{"status":"SUCCEEDED"}"#,
+        1,
+        false,
+    )
+    .await
+    .expect("puback");
+    let rejected = next_on(&mut c, &format!("{p}/open/update/rejected")).await;
+    assert_eq!(rejected["executionState"]["status"], "CANCELED");
+    let execution = fleet.api.get("/things/valve/jobs/open").await.ok();
+    assert_eq!(
+        (
+            execution["execution"]["status"].clone(),
+            execution["execution"]["forceCanceled"].clone()
+        ),
+        (json!("CANCELED"), json!(true))
+    );
+    while let Ok(m) = other.next_message().await {
+        let answer = m.topic.ends_with("/accepted") || m.topic.ends_with("/rejected");
+        assert!(!answer, "{} reached a bystander", m.topic);
+    }
+    let missing = fleet
+        .api
+        .call(
+            "PUT",
+            "/jobs/nope",
+            &[],
+            Some(json!({"targets":["arn:aws:iot:x:1:thing/ghost"],"document":"{}"})),
+        )
+        .await;
+    missing.err(404, "ResourceNotFoundException");
+    let source = fleet
+        .api
+        .call(
+            "PUT",
+            "/jobs/s3",
+            &[],
+            Some(json!({"targets":[arn],"documentSource":"https://x/y"})),
+        )
+        .await;
+    source.err(400, "InvalidRequestException");
+}
