@@ -11,6 +11,9 @@ iot()  { aws --endpoint-url "$ENDPOINT" --region "$REGION" --output json iot "$@
 data() { aws --endpoint-url "$ENDPOINT" --region "$REGION" --output json iot-data "$@"; }
 PASS=0; FAIL=0
 check() { if [ "$2" = 1 ]; then PASS=$((PASS+1)); echo "PASS  $1"; else FAIL=$((FAIL+1)); echo "FAIL  $1"; [ -n "${3:-}" ] && echo "      | $3"; fi; }
+# json_ok JSON [jq args...] FILTER -> 1 when JSON is a non-empty document the filter holds for
+json_ok() { local doc="$1"; shift
+  if [ -n "$doc" ] && echo "$doc" | jq -e "$@" >/dev/null 2>&1; then echo 1; else echo 0; fi; }
 for t in ${TOOLS:-aws jq curl}; do
   command -v "$t" >/dev/null || { echo "missing tool: $t"; echo "0 passed, 1 failed"; exit 1; }
 done
