@@ -7,4 +7,6 @@
 //! # Ok(()) }
 //! ```
 
-pub use iotmock_server::{Builder, MockIotCore, NotReported, Registry, ShadowError, ShadowHandle};
+pub use iotmock_server::{
+    Builder, ManualClock, MockIotCore, NotReported, Registry, ShadowError, ShadowHandle,
+};

@@ -182,3 +182,42 @@ async fn cancel_reaches_the_device_and_answers_go_only_to_the_requester() {
         .await;
     source.err(400, "InvalidRequestException");
 }
+
+#[tokio::test]
+async fn an_in_progress_timeout_driven_by_the_test_clock() {
+    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
+    let mock = iotmock::MockIotCore::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .expect("starts");
+    let mut fleet = Fleet::on(mock).await;
+    let (arn, mut c) = thing(&mut fleet, "slow", Version::V5).await;
+    let p = "$aws/things/slow/jobs";
+    c.subscribe(&[(&format!("{p}/notify"), 1)])
+        .await
+        .expect("suback");
+    let body = json!({ "targets": [arn], "document": "{}", "timeoutConfig": { "inProgressTimeoutInMinutes": 1 } });
+    fleet
+        .api
+        .call("PUT", "/jobs/slowjob", &[], Some(body))
+        .await
+        .ok();
+    next_on(&mut c, &format!("{p}/notify")).await;
+    c.publish(&format!("{p}/start-next"), "{}", 1, false)
+        .await
+        .expect("puback");
+    let started = next_on(&mut c, &format!("{p}/start-next/accepted")).await;
+    assert_eq!(started["execution"]["approximateSecondsBeforeTimedOut"], 60);
+    clock.advance(std::time::Duration::from_secs(61));
+    let emptied = next_on(&mut c, &format!("{p}/notify")).await;
+    assert_eq!(
+        emptied["jobs"],
+        json!({}),
+        "the timed-out execution left the pending set"
+    );
+    let execution = fleet.api.get("/things/slow/jobs/slowjob").await.ok();
+    assert_eq!(execution["execution"]["status"], "TIMED_OUT");
+    let job = fleet.api.get("/jobs/slowjob").await.ok();
+    assert_eq!(job["job"]["jobProcessDetails"]["numberOfTimedOutThings"], 1);
+}

@@ -51,6 +51,36 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock tests move by hand (timeouts without waiting).
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    ms: std::sync::atomic::AtomicI64,
+}
+
+impl ManualClock {
+    pub fn new(start_ms: EpochMillis) -> Self {
+        Self {
+            ms: std::sync::atomic::AtomicI64::new(start_ms),
+        }
+    }
+
+    /// Starts at the host's time now (so real certificates are within their validity).
+    pub fn starting_now() -> Self {
+        Self::new(SystemClock.now_millis())
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.ms.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> EpochMillis {
+        self.ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// How DescribeEndpoint names the data endpoints.
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {

@@ -30,6 +30,17 @@ pub struct Builder {
     account_id: String,
     state_dir: Option<PathBuf>,
     endpoint: EndpointConfig,
+    clock: ClockSetting,
+}
+
+/// The clock the mock reads (the host's unless a test gives its own).
+#[derive(Clone)]
+struct ClockSetting(Arc<dyn Clock>);
+
+impl std::fmt::Debug for ClockSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 impl Default for Builder {
@@ -43,6 +54,7 @@ impl Default for Builder {
             account_id: "123456789012".into(),
             state_dir: None,
             endpoint: EndpointConfig::default(),
+            clock: ClockSetting(Arc::new(SystemClock)),
         }
     }
 }
@@ -88,6 +100,13 @@ impl Builder {
         self
     }
 
+    /// The clock everything reads (registry, broker, shadows, job timeouts); tests pass a
+    /// [`iotmock_registry::ManualClock`] and advance it instead of waiting.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = ClockSetting(clock);
+        self
+    }
+
     pub fn endpoint(mut self, endpoint: EndpointConfig) -> Self {
         self.endpoint = endpoint;
         self
@@ -95,7 +114,7 @@ impl Builder {
 
     /// Binds the listeners and starts serving.
     pub async fn start(self) -> Result<MockIotCore> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let clock: Arc<dyn Clock> = self.clock.0.clone();
         let now = clock.now_millis() / 1000;
         let (ca, store, root_path): (MockCa, Box<dyn Store>, Option<PathBuf>) =
             match &self.state_dir {

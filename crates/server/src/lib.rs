@@ -9,5 +9,5 @@ mod state_dir;
 
 pub use crate::core::{Builder, MockIotCore};
 pub use crate::shadow_handle::{NotReported, ShadowHandle};
-pub use iotmock_registry::Registry;
+pub use iotmock_registry::{ManualClock, Registry};
 pub use iotmock_shadow::ShadowError;
