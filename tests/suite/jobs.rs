@@ -221,3 +221,47 @@ async fn an_in_progress_timeout_driven_by_the_test_clock() {
     let job = fleet.api.get("/jobs/slowjob").await.ok();
     assert_eq!(job["job"]["jobProcessDetails"]["numberOfTimedOutThings"], 1);
 }
+
+#[tokio::test]
+async fn the_http_device_plane_shares_paths_with_the_control_plane() {
+    let mut fleet = Fleet::new().await;
+    let (arn, mut c) = thing(&mut fleet, "gate", Version::V311).await;
+    c.subscribe(&[("$aws/things/gate/jobs/notify-next", 1)])
+        .await
+        .expect("suback");
+    create_job(&fleet, "lift", &[&arn]).await;
+    next_on(&mut c, "$aws/things/gate/jobs/notify-next").await;
+    let data = fleet.api.signed_for("iot-jobs-data");
+    let pending = data.get("/things/gate/jobs").await.ok();
+    assert_eq!(pending["queuedJobs"][0]["jobId"], "lift");
+    let control = fleet.api.get("/things/gate/jobs").await.ok();
+    assert_eq!(
+        control["executionSummaries"][0]["jobId"], "lift",
+        "the same path, signed for iot"
+    );
+    let started = data
+        .call("PUT", "/things/gate/jobs/%24next", &[], Some(json!({})))
+        .await
+        .ok();
+    assert_eq!(started["execution"]["status"], "IN_PROGRESS");
+    assert_eq!(
+        started["execution"]["jobDocument"],
+        json!({"operation": "reboot"}).to_string(),
+        "a string over HTTP"
+    );
+    assert_eq!(started["execution"]["thingName"], "gate");
+    let described = data.get("/things/gate/jobs/lift").await.ok();
+    assert_eq!(described["execution"]["versionNumber"], 2);
+    let done = json!({"status":"SUCCEEDED","expectedVersion":2,"includeJobExecutionState":true});
+    let updated = data.post("/things/gate/jobs/lift", done).await.ok();
+    assert_eq!(updated["executionState"]["status"], "SUCCEEDED");
+    let next = next_on(&mut c, "$aws/things/gate/jobs/notify-next").await;
+    assert!(
+        next.get("execution").is_none(),
+        "MQTT subscribers hear about HTTP changes"
+    );
+    let again = data
+        .post("/things/gate/jobs/lift", json!({"status":"FAILED"}))
+        .await;
+    again.err(409, "InvalidStateTransitionException");
+}

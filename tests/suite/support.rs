@@ -48,6 +48,8 @@ impl Answer {
 pub struct Api {
     pub addr: SocketAddr,
     pub region: String,
+    /// The SigV4 signing name in the credential scope (`iot` unless set).
+    pub service: String,
 }
 
 pub async fn mock() -> (MockIotCore, Api) {
@@ -73,6 +75,15 @@ impl Api {
         Self {
             addr,
             region: region.to_string(),
+            service: "iot".into(),
+        }
+    }
+
+    /// The same API, signed for another service (e.g. `iot-jobs-data`).
+    pub fn signed_for(&self, service: &str) -> Self {
+        Self {
+            service: service.to_string(),
+            ..Self::new(self.addr, &self.region)
         }
     }
 
@@ -100,8 +111,8 @@ impl Api {
             .expect("handshake");
         tokio::spawn(conn);
         let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=test/20261128/{}/iot/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
-            self.region
+            "AWS4-HMAC-SHA256 Credential=test/20261128/{}/{}/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+            self.region, self.service
         );
         let mut req = Request::builder()
             .method(method)

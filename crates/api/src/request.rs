@@ -21,6 +21,9 @@ pub struct ApiRequest {
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
     pub region: String,
+    /// The SigV4 signing name (`iot`, `iot-jobs-data`, `iotdata`...), when the request is
+    /// signed: it tells apart operations that share a path.
+    pub service: Option<String>,
 }
 
 impl ApiRequest {
@@ -39,6 +42,7 @@ impl ApiRequest {
             .unwrap_or_default();
         let region =
             region_from_headers(&headers, &query).unwrap_or_else(|| default_region.to_string());
+        let service = scope_part(&headers, &query, 3);
         Ok(Self {
             method,
             path: path.to_string(),
@@ -47,6 +51,7 @@ impl ApiRequest {
             headers,
             body,
             region,
+            service,
         })
     }
 
@@ -159,21 +164,27 @@ fn split_path(path: &str) -> IotResult<Vec<String>> {
         .collect()
 }
 
-/// The region of `Credential=AKID/date/REGION/service/aws4_request` (header or presigned query).
-fn region_from_headers(
+/// Part `n` of `Credential=AKID/date/REGION/SERVICE/aws4_request` (header or presigned query).
+fn scope_part(
     headers: &HashMap<String, String>,
     query: &HashMap<String, String>,
+    n: usize,
 ) -> Option<String> {
     let scope = headers
         .get("authorization")
         .and_then(|a| a.split("Credential=").nth(1))
         .or_else(|| query.get("X-Amz-Credential").map(String::as_str))?;
-    let region = scope.split('/').nth(2)?;
-    let valid = !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    valid.then(|| region.to_string())
+    let part = scope.split('/').nth(n)?;
+    let valid = !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    valid.then(|| part.to_string())
+}
+
+/// The region of the SigV4 credential scope.
+fn region_from_headers(
+    headers: &HashMap<String, String>,
+    query: &HashMap<String, String>,
+) -> Option<String> {
+    scope_part(headers, query, 2)
 }
 
 #[cfg(test)]

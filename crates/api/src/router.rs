@@ -1,6 +1,6 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
-use crate::handlers::{cas, certs, data, jobs, policies, shadow, things};
+use crate::handlers::{cas, certs, data, jobs, jobs_data, policies, shadow, things};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
 use crate::wire::Reply;
@@ -87,6 +87,14 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Put, ["jobs", id, "cancel"]) => jobs::cancel_job(state, req, id),
         (Get, ["jobs", id, "job-document"]) => jobs::job_document(state, req, id),
         (Get, ["jobs", id, "things"]) => jobs::executions_for_job(state, req, id),
+        (Get, ["things", thing, "jobs"]) if jobs_data::is_jobs_data(req) => {
+            jobs_data::pending(state, req, thing)
+        }
+        (Put, ["things", thing, "jobs", "$next"]) => jobs_data::start_next(state, req, thing),
+        (Get, ["things", thing, "jobs", id]) if jobs_data::is_jobs_data(req) => {
+            jobs_data::describe(state, req, thing, id)
+        }
+        (Post, ["things", thing, "jobs", id]) => jobs_data::update(state, req, thing, id),
         (Get, ["things", thing, "jobs"]) => jobs::executions_for_thing(state, req, thing),
         (Get, ["things", thing, "jobs", id]) => jobs::describe_execution(state, req, thing, id),
         (Put, ["things", thing, "jobs", id, "cancel"]) => {

@@ -13,7 +13,7 @@ use iotmock_model::{ErrorCode, IotError, IotResult};
 use iotmock_registry::{PageRequest, paginate};
 use serde_json::{Map, Value, json};
 
-fn service(state: &ApiState) -> IotResult<&JobsService> {
+pub(crate) fn service(state: &ApiState) -> IotResult<&JobsService> {
     state.jobs.as_deref().ok_or_else(|| {
         IotError::new(
             ErrorCode::ServiceUnavailable,
@@ -22,7 +22,7 @@ fn service(state: &ApiState) -> IotResult<&JobsService> {
     })
 }
 
-fn to_iot(e: JobsError) -> IotError {
+pub(crate) fn to_iot(e: JobsError) -> IotError {
     let code = match e.code {
         JobsErrorCode::ResourceNotFound => ErrorCode::ResourceNotFound,
         JobsErrorCode::ResourceAlreadyExists => ErrorCode::ResourceAlreadyExists,
@@ -34,7 +34,7 @@ fn to_iot(e: JobsError) -> IotError {
     IotError::new(code, e.message)
 }
 
-fn publish(state: &ApiState, notices: Vec<Notice>) {
+pub(crate) fn publish(state: &ApiState, notices: Vec<Notice>) {
     if let Some(data) = state.data.as_deref() {
         for n in notices {
             data.publish(&n.topic, n.payload.to_string().into_bytes(), 1, false);

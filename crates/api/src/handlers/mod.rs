@@ -5,6 +5,7 @@ pub mod cas;
 pub mod certs;
 pub mod data;
 pub mod jobs;
+pub mod jobs_data;
 pub mod policies;
 pub mod shadow;
 pub mod things;
