@@ -265,3 +265,83 @@ async fn the_http_device_plane_shares_paths_with_the_control_plane() {
         .await;
     again.err(409, "InvalidStateTransitionException");
 }
+
+#[tokio::test]
+async fn a_continuous_job_reaches_a_thing_added_to_its_group_later() {
+    let mut fleet = Fleet::new().await;
+    let api = &fleet.api;
+    let group = api
+        .post(
+            "/thing-groups/fleet-a",
+            json!({"thingGroupProperties":{"thingGroupDescription":"pumps"}}),
+        )
+        .await
+        .ok();
+    let group_arn = group["thingGroupArn"].as_str().expect("arn").to_string();
+    assert_eq!(
+        api.get("/thing-groups/fleet-a").await.ok()["thingGroupProperties"]["thingGroupDescription"],
+        "pumps"
+    );
+    let (_, mut first) = thing(&mut fleet, "member-1", Version::V5).await;
+    let (_, mut late) = thing(&mut fleet, "member-2", Version::V311).await;
+    let api = &fleet.api;
+    let add = |t: &str| json!({ "thingGroupName": "fleet-a", "thingName": t });
+    api.call(
+        "PUT",
+        "/thing-groups/addThingToThingGroup",
+        &[],
+        Some(add("member-1")),
+    )
+    .await
+    .ok();
+    let body = json!({ "targets": [group_arn], "document": "{}", "targetSelection": "CONTINUOUS" });
+    api.call("PUT", "/jobs/rollout", &[], Some(body)).await.ok();
+    first
+        .publish("$aws/things/member-1/jobs/get", "{}", 1, false)
+        .await
+        .expect("puback");
+    let pending = next_on(&mut first, "$aws/things/member-1/jobs/get/accepted").await;
+    assert_eq!(pending["queuedJobs"][0]["jobId"], "rollout");
+
+    late.subscribe(&[("$aws/things/member-2/jobs/notify-next", 1)])
+        .await
+        .expect("suback");
+    api.call(
+        "PUT",
+        "/thing-groups/addThingToThingGroup",
+        &[],
+        Some(add("member-2")),
+    )
+    .await
+    .ok();
+    let next = next_on(&mut late, "$aws/things/member-2/jobs/notify-next").await;
+    assert_eq!(
+        next["execution"]["jobId"], "rollout",
+        "a later member gets the CONTINUOUS job"
+    );
+    let members = api.get("/thing-groups/fleet-a/things").await.ok();
+    assert_eq!(members["things"], json!(["member-1", "member-2"]));
+    let groups = api.get("/things/member-2/thing-groups").await.ok();
+    assert_eq!(groups["thingGroups"][0]["groupName"], "fleet-a");
+
+    api.call(
+        "PUT",
+        "/thing-groups/removeThingFromThingGroup",
+        &[],
+        Some(add("member-2")),
+    )
+    .await
+    .ok();
+    let gone = next_on(&mut late, "$aws/things/member-2/jobs/notify-next").await;
+    assert!(
+        gone.get("execution").is_none(),
+        "leaving the group removes the execution"
+    );
+    let execution = api.get("/things/member-2/jobs/rollout").await.ok();
+    assert_eq!(execution["execution"]["status"], "REMOVED");
+    assert_eq!(
+        api.get("/jobs/rollout").await.ok()["job"]["status"],
+        "IN_PROGRESS",
+        "CONTINUOUS jobs stay open"
+    );
+}

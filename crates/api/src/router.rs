@@ -1,6 +1,6 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
-use crate::handlers::{cas, certs, data, jobs, jobs_data, policies, shadow, things};
+use crate::handlers::{cas, certs, data, groups, jobs, jobs_data, policies, shadow, things};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
 use crate::wire::Reply;
@@ -80,6 +80,16 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["endpoint"]) => things::describe_endpoint(state, req),
         (Post, ["topics", topic]) => data::publish(state, req, topic),
         (Delete, ["connections", client]) => data::delete_connection(state, req, client),
+        (Put, ["thing-groups", "addThingToThingGroup"]) => groups::membership(state, req, true),
+        (Put, ["thing-groups", "removeThingFromThingGroup"]) => {
+            groups::membership(state, req, false)
+        }
+        (Post, ["thing-groups", name]) => groups::create(state, req, name),
+        (Get, ["thing-groups"]) => groups::list(state, req),
+        (Get, ["thing-groups", name]) => groups::describe(state, req, name),
+        (Delete, ["thing-groups", name]) => groups::delete(state, req, name),
+        (Get, ["thing-groups", name, "things"]) => groups::things_in(state, req, name),
+        (Get, ["things", thing, "thing-groups"]) => groups::of_thing(state, req, thing),
         (Put, ["jobs", id]) => jobs::create_job(state, req, id),
         (Get, ["jobs"]) => jobs::list_jobs(state, req),
         (Get, ["jobs", id]) => jobs::describe_job(state, req, id),

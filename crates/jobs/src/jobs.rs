@@ -359,6 +359,51 @@ impl Jobs {
             .map(|m| now_ms + minutes(m))
     }
 
+    /// A thing joined `group_arn`: every CONTINUOUS job in progress that targets the group
+    /// reaches it.
+    pub fn thing_joined(
+        &mut self,
+        region: &str,
+        group_arn: &str,
+        thing: &str,
+        now_ms: i64,
+    ) -> Vec<Notice> {
+        let ids: Vec<String> = self
+            .jobs
+            .values()
+            .filter(|j| j.region == region && j.continuous && j.status == JobStatus::InProgress)
+            .filter(|j| j.targets.iter().any(|t| t == group_arn))
+            .map(|j| j.id.clone())
+            .collect();
+        ids.iter()
+            .flat_map(|id| self.enqueue(region, id, thing, now_ms))
+            .collect()
+    }
+
+    /// A thing left `group_arn`: its pending executions of CONTINUOUS jobs reached only
+    /// through that group are REMOVED.
+    pub fn thing_left(
+        &mut self,
+        region: &str,
+        group_arn: &str,
+        thing: &str,
+        now_ms: i64,
+    ) -> Vec<Notice> {
+        let keys: Vec<ExecKey> = self
+            .execs
+            .iter()
+            .filter(|(_, e)| e.region == region && e.thing == thing && !e.status.terminal())
+            .filter(|(_, e)| {
+                self.job(region, &e.job_id)
+                    .is_some_and(|j| j.continuous && j.targets.iter().any(|t| t == group_arn))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.iter()
+            .flat_map(|k| self.end_execution(k, ExecStatus::Removed, false, now_ms))
+            .collect()
+    }
+
     /// The jobs of a region, by id.
     pub fn jobs_in(&self, region: &str) -> Vec<Job> {
         self.jobs

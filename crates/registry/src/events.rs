@@ -67,7 +67,11 @@ impl Op {
             }),
             Op::Attach(a) | Op::Detach(a) => cert(&a.region, &a.target),
             Op::AttachThing(t) | Op::DetachThing(t) => cert(&t.region, &t.principal),
-            Op::PutCode(_) | Op::DelCode { .. } => None,
+            Op::AddMember(m) | Op::RemoveMember(m) => Some(RegistryEvent::Thing {
+                region: region(&m.region),
+                name: m.thing.clone(),
+            }),
+            Op::PutCode(_) | Op::DelCode { .. } | Op::PutGroup(_) | Op::DelGroup { .. } => None,
         }
     }
 }

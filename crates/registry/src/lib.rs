@@ -7,6 +7,7 @@
 mod cas;
 mod certs;
 mod events;
+mod groups;
 mod paging;
 mod policies;
 mod principal;
@@ -21,7 +22,9 @@ pub use events::RegistryEvent;
 pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
-pub use records::{CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingRecord};
+pub use records::{
+    CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingGroupRecord, ThingRecord,
+};
 pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, open_durable};
 pub use things::{CreateThing, ThingQuery, UpdateThing};
 

@@ -100,6 +100,26 @@ pub struct ThingPrincipal {
     pub exclusive: bool,
 }
 
+/// A static thing group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThingGroupRecord {
+    pub region: String,
+    pub name: String,
+    pub id: String,
+    pub description: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub version: i64,
+    pub created: EpochMillis,
+}
+
+/// A thing in a thing group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupMember {
+    pub region: String,
+    pub group: String,
+    pub thing: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationCode {
     pub region: String,
@@ -116,6 +136,9 @@ pub struct RegionState {
     pub attachments: BTreeSet<(String, String)>,
     pub thing_principals: BTreeMap<(String, String), bool>,
     pub registration_code: Option<String>,
+    pub groups: BTreeMap<String, ThingGroupRecord>,
+    /// (group, thing)
+    pub members: BTreeSet<(String, String)>,
 }
 
 impl RegionState {
@@ -169,6 +192,10 @@ pub enum Op {
     DetachThing(ThingPrincipal),
     PutCode(RegistrationCode),
     DelCode { region: String },
+    PutGroup(ThingGroupRecord),
+    DelGroup { region: String, name: String },
+    AddMember(GroupMember),
+    RemoveMember(GroupMember),
 }
 
 pub const KIND_CA: &str = "ca";
@@ -178,6 +205,8 @@ pub const KIND_THING: &str = "thing";
 pub const KIND_ATTACHMENT: &str = "attachment";
 pub const KIND_THING_PRINCIPAL: &str = "thing-principal";
 pub const KIND_CODE: &str = "registration-code";
+pub const KIND_GROUP: &str = "thing-group";
+pub const KIND_MEMBER: &str = "group-member";
 
 fn key(parts: &[&str]) -> String {
     parts.join("\n")
@@ -217,6 +246,10 @@ impl Op {
             ),
             Op::PutCode(c) => put(KIND_CODE, c.region.clone(), c),
             Op::DelCode { region } => del(KIND_CODE, region.clone()),
+            Op::PutGroup(g) => put(KIND_GROUP, key(&[&g.region, &g.name]), g),
+            Op::DelGroup { region, name } => del(KIND_GROUP, key(&[region, name])),
+            Op::AddMember(m) => put(KIND_MEMBER, key(&[&m.region, &m.group, &m.thing]), m),
+            Op::RemoveMember(m) => del(KIND_MEMBER, key(&[&m.region, &m.group, &m.thing])),
         }
     }
 
@@ -229,6 +262,8 @@ impl Op {
             KIND_THING => Op::PutThing(serde_json::from_str(value)?),
             KIND_ATTACHMENT => Op::Attach(serde_json::from_str(value)?),
             KIND_THING_PRINCIPAL => Op::AttachThing(serde_json::from_str(value)?),
+            KIND_GROUP => Op::PutGroup(serde_json::from_str(value)?),
+            KIND_MEMBER => Op::AddMember(serde_json::from_str(value)?),
             _ => Op::PutCode(serde_json::from_str(value)?),
         })
     }
@@ -289,6 +324,22 @@ impl Op {
             }
             Op::PutCode(c) => at(regions, &c.region).registration_code = Some(c.code),
             Op::DelCode { region } => at(regions, &region).registration_code = None,
+            Op::PutGroup(g) => {
+                at(regions, &g.region.clone())
+                    .groups
+                    .insert(g.name.clone(), g);
+            }
+            Op::DelGroup { region, name } => {
+                let state = at(regions, &region);
+                state.groups.remove(&name);
+                state.members.retain(|(g, _)| *g != name);
+            }
+            Op::AddMember(m) => {
+                at(regions, &m.region).members.insert((m.group, m.thing));
+            }
+            Op::RemoveMember(m) => {
+                at(regions, &m.region).members.remove(&(m.group, m.thing));
+            }
         }
     }
 }

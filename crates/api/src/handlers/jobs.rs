@@ -54,26 +54,24 @@ fn arn(state: &ApiState, req: &ApiRequest, kind: &str, name: &str) -> IotResult<
     ))
 }
 
-/// The things `targets` name now: registered things of this region (thing groups are not
-/// served yet).
+/// The things `targets` name now: registered things, and the members of thing groups, of
+/// this region.
 fn things(state: &ApiState, req: &ApiRequest, targets: &[String]) -> IotResult<Vec<String>> {
     let registry = read(state)?;
-    targets
-        .iter()
-        .map(|t| {
-            let rest = t.split_once(":thing/").map(|(_, n)| n);
-            match rest {
-                Some(name) if registry.describe_thing(&req.region, name).is_ok() => {
-                    Ok(name.to_string())
-                }
-                Some(name) => Err(IotError::not_found(format!("Thing {name} does not exist"))),
-                None if t.contains(":thinggroup/") => Err(IotError::invalid(format!(
-                    "Thing group targets are not supported by this mock yet: {t}"
-                ))),
-                None => Err(IotError::invalid(format!("Invalid target: {t}"))),
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for t in targets {
+        if let Some((_, name)) = t.split_once(":thing/") {
+            registry.describe_thing(&req.region, name)?;
+            out.push(name.to_string());
+        } else if let Some((_, group)) = t.split_once(":thinggroup/") {
+            out.extend(registry.things_in_group(&req.region, group)?);
+        } else {
+            return Err(IotError::invalid(format!("Invalid target: {t}")));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> IotResult<NewJob> {

@@ -4,6 +4,7 @@
 pub mod cas;
 pub mod certs;
 pub mod data;
+pub mod groups;
 pub mod jobs;
 pub mod jobs_data;
 pub mod policies;
