@@ -359,6 +359,21 @@ impl Jobs {
             .map(|m| now_ms + minutes(m))
     }
 
+    /// The CONTINUOUS jobs in progress that target `group_arn`.
+    fn continuous_through<'a>(
+        &'a self,
+        region: &'a str,
+        group_arn: &'a str,
+    ) -> impl Iterator<Item = String> + 'a {
+        self.jobs
+            .values()
+            .filter(move |j| {
+                j.region == region && j.continuous && j.status == JobStatus::InProgress
+            })
+            .filter(move |j| j.targets.iter().any(|t| t == group_arn))
+            .map(|j| j.id.clone())
+    }
+
     /// A thing joined `group_arn`: every CONTINUOUS job in progress that targets the group
     /// reaches it.
     pub fn thing_joined(
@@ -368,13 +383,7 @@ impl Jobs {
         thing: &str,
         now_ms: i64,
     ) -> Vec<Notice> {
-        let ids: Vec<String> = self
-            .jobs
-            .values()
-            .filter(|j| j.region == region && j.continuous && j.status == JobStatus::InProgress)
-            .filter(|j| j.targets.iter().any(|t| t == group_arn))
-            .map(|j| j.id.clone())
-            .collect();
+        let ids: Vec<String> = self.continuous_through(region, group_arn).collect();
         ids.iter()
             .flat_map(|id| self.enqueue(region, id, thing, now_ms))
             .collect()
@@ -394,8 +403,8 @@ impl Jobs {
             .iter()
             .filter(|(_, e)| e.region == region && e.thing == thing && !e.status.terminal())
             .filter(|(_, e)| {
-                self.job(region, &e.job_id)
-                    .is_some_and(|j| j.continuous && j.targets.iter().any(|t| t == group_arn))
+                self.continuous_through(region, group_arn)
+                    .any(|id| id == e.job_id)
             })
             .map(|(k, _)| k.clone())
             .collect();

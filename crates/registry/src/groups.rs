@@ -77,16 +77,7 @@ impl Registry {
         group: &str,
         thing: &str,
     ) -> IotResult<bool> {
-        let m = self.member(region, group, thing)?;
-        if self
-            .state(region)
-            .members
-            .contains(&(m.group.clone(), m.thing.clone()))
-        {
-            return Ok(false);
-        }
-        self.commit(vec![Op::AddMember(m)])?;
-        Ok(true)
+        self.set_member(region, group, thing, true)
     }
 
     /// RemoveThingFromThingGroup; true when the thing was in the group.
@@ -96,15 +87,31 @@ impl Registry {
         group: &str,
         thing: &str,
     ) -> IotResult<bool> {
+        self.set_member(region, group, thing, false)
+    }
+
+    /// Puts `thing` in `group` or takes it out; true when that changed anything.
+    fn set_member(
+        &mut self,
+        region: &str,
+        group: &str,
+        thing: &str,
+        member: bool,
+    ) -> IotResult<bool> {
         let m = self.member(region, group, thing)?;
-        if !self
+        let now = self
             .state(region)
             .members
-            .contains(&(m.group.clone(), m.thing.clone()))
-        {
+            .contains(&(m.group.clone(), m.thing.clone()));
+        if now == member {
             return Ok(false);
         }
-        self.commit(vec![Op::RemoveMember(m)])?;
+        let op = if member {
+            Op::AddMember(m)
+        } else {
+            Op::RemoveMember(m)
+        };
+        self.commit(vec![op])?;
         Ok(true)
     }
 
