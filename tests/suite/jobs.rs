@@ -345,3 +345,40 @@ async fn a_continuous_job_reaches_a_thing_added_to_its_group_later() {
         "CONTINUOUS jobs stay open"
     );
 }
+
+#[tokio::test]
+async fn jobs_and_executions_survive_a_restart_on_a_state_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mock = iotmock::MockIotCore::builder()
+        .state_dir(dir.path())
+        .start()
+        .await
+        .expect("starts");
+    let mut fleet = Fleet::on(mock).await;
+    let (arn, mut c) = thing(&mut fleet, "keeper", Version::V5).await;
+    create_job(&fleet, "durable", &[&arn]).await;
+    c.publish("$aws/things/keeper/jobs/start-next", "{}", 1, false)
+        .await
+        .expect("puback");
+    next_on(&mut c, "$aws/things/keeper/jobs/start-next/accepted").await;
+    let Fleet { mock, .. } = fleet;
+    mock.shutdown().await;
+    let mock = iotmock::MockIotCore::builder()
+        .state_dir(dir.path())
+        .start()
+        .await
+        .expect("restarts");
+    let api = crate::support::Api::new(mock.api_addr(), crate::support::REGION);
+    let e = api.get("/things/keeper/jobs/durable").await.ok();
+    assert_eq!(
+        (
+            e["execution"]["status"].clone(),
+            e["execution"]["versionNumber"].clone()
+        ),
+        (json!("IN_PROGRESS"), json!(2))
+    );
+    assert_eq!(
+        api.get("/jobs/durable").await.ok()["job"]["status"],
+        "IN_PROGRESS"
+    );
+}

@@ -113,6 +113,7 @@ impl Jobs {
         };
         let job_deadline = self.job_deadline(region, &head, now_ms);
         let key = (region.to_string(), thing.to_string(), head.clone());
+        self.touched.insert(crate::jobs::Touched::Exec(key.clone()));
         if let Some(e) = self.execs.get_mut(&key)
             && e.status == ExecStatus::Queued
         {
@@ -175,6 +176,7 @@ impl Jobs {
         let status = req
             .status
             .ok_or_else(|| JobsError::invalid("status is required"))?;
+        self.touched.insert(crate::jobs::Touched::Exec(key.clone()));
         let e = self.execs.get_mut(&key).ok_or_else(|| {
             JobsError::not_found(format!("No job execution of {job_id} for thing {thing}"))
         })?;

@@ -28,12 +28,25 @@ pub struct NewJob {
 
 type ExecKey = (String, String, String);
 
+/// Store kinds of jobs and their executions.
+pub const KIND_JOB: &str = "job";
+pub const KIND_EXECUTION: &str = "job-execution";
+
+/// A stored record a change touched.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Touched {
+    Job(String, String),
+    Exec(ExecKey),
+}
+
 #[derive(Debug, Default)]
 pub struct Jobs {
     pub(crate) jobs: BTreeMap<(String, String), Job>,
     /// (region, thing, job id)
     pub(crate) execs: BTreeMap<ExecKey, Execution>,
     seq: u64,
+    /// Records changed since the last [`Jobs::take_changes`].
+    pub(crate) touched: BTreeSet<Touched>,
 }
 
 /// What a thing's queue looks like: its pending job ids and its head.
@@ -158,6 +171,7 @@ impl Jobs {
             job_deadline_ms: None,
             seq: self.seq,
         };
+        self.touched.insert(Touched::Exec(key.clone()));
         self.execs.insert(key, e);
         self.notices(region, thing, &before, now_ms)
     }
@@ -191,6 +205,7 @@ impl Jobs {
             completed_ms: None,
         };
         self.jobs.insert((region.into(), id.into()), job.clone());
+        self.touched.insert(Touched::Job(region.into(), id.into()));
         let mut notices = Vec::new();
         for thing in new.things {
             notices.extend(self.enqueue(region, id, &thing, now_ms));
@@ -206,6 +221,7 @@ impl Jobs {
             .values()
             .filter(|e| e.region == region && e.job_id == id)
             .all(|e| e.status.terminal());
+        self.touched.insert(Touched::Job(region.into(), id.into()));
         if let Some(job) = self.jobs.get_mut(&(region.to_string(), id.to_string()))
             && job.status == JobStatus::InProgress
             && !job.continuous
@@ -228,6 +244,7 @@ impl Jobs {
     ) -> Vec<Notice> {
         let (region, thing, job) = key;
         let before = self.queue(region, thing);
+        self.touched.insert(Touched::Exec(key.clone()));
         if let Some(e) = self.execs.get_mut(key) {
             e.status = status;
             e.force_canceled |= force;
@@ -264,6 +281,7 @@ impl Jobs {
         for k in keys {
             notices.extend(self.end_execution(&k, ExecStatus::Canceled, force, now_ms));
         }
+        self.touched.insert(Touched::Job(region.into(), id.into()));
         let job = self
             .jobs
             .get_mut(&(region.to_string(), id.to_string()))
@@ -303,9 +321,11 @@ impl Jobs {
         for k in keys {
             let before = self.queue(&k.0, &k.1);
             self.execs.remove(&k);
+            self.touched.insert(Touched::Exec(k.clone()));
             notices.extend(self.notices(&k.0, &k.1, &before, now_ms));
         }
         self.jobs.remove(&(region.to_string(), id.to_string()));
+        self.touched.insert(Touched::Job(region.into(), id.into()));
         Ok(notices)
     }
 
@@ -444,6 +464,29 @@ impl Jobs {
             .values()
             .filter(|e| e.region == region && e.thing == thing)
             .cloned()
+            .collect()
+    }
+
+    /// The store changes for every record touched since the last call: a put of its JSON, or
+    /// a delete when it is gone.
+    pub fn take_changes(&mut self) -> Vec<(&'static str, String, Option<String>)> {
+        let touched = std::mem::take(&mut self.touched);
+        touched
+            .into_iter()
+            .map(|t| match t {
+                Touched::Job(r, id) => {
+                    let value = self
+                        .jobs
+                        .get(&(r.clone(), id.clone()))
+                        .and_then(|j| serde_json::to_string(j).ok());
+                    (KIND_JOB, format!("{r}\n{id}"), value)
+                }
+                Touched::Exec((r, thing, id)) => {
+                    let e = self.execs.get(&(r.clone(), thing.clone(), id.clone()));
+                    let value = e.and_then(|e| serde_json::to_string(e).ok());
+                    (KIND_EXECUTION, format!("{r}\n{thing}\n{id}"), value)
+                }
+            })
             .collect()
     }
 

@@ -4,16 +4,18 @@
 
 use crate::device::{DeviceRequest, read_request, stamped};
 use crate::error::{JobsError, JobsErrorCode};
-use crate::jobs::{Jobs, NewJob, Notice};
+use crate::jobs::{Jobs, KIND_EXECUTION, KIND_JOB, NewJob, Notice};
 use crate::model::Job;
 use bytes::Bytes;
 use iotmock_mqtt::Publish;
+use iotmock_registry::{Change, Store, StoreError};
 use iotmock_session::{Reply, Service, ServiceRequest};
 use serde_json::Value;
 use std::sync::{Mutex, MutexGuard};
 
 pub struct JobsService {
     jobs: Mutex<Jobs>,
+    store: Mutex<Box<dyn Store>>,
     default_region: String,
 }
 
@@ -59,16 +61,51 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl JobsService {
-    pub fn new(default_region: &str) -> Self {
-        Self {
-            jobs: Mutex::new(Jobs::default()),
-            default_region: default_region.to_string(),
+    /// The service over `store`, holding the jobs and executions it kept.
+    pub fn open(mut store: Box<dyn Store>, default_region: &str) -> Result<Self, StoreError> {
+        let (mut jobs, mut execs) = (Vec::new(), Vec::new());
+        let unreadable = |e: serde_json::Error| StoreError(format!("unreadable job record: {e}"));
+        for (kind, value) in store.load()? {
+            match kind.as_str() {
+                KIND_JOB => jobs.push(serde_json::from_str(&value).map_err(unreadable)?),
+                KIND_EXECUTION => execs.push(serde_json::from_str(&value).map_err(unreadable)?),
+                _ => {}
+            }
         }
+        let mut all = Jobs::default();
+        all.restore(jobs, execs);
+        Ok(Self {
+            jobs: Mutex::new(all),
+            store: Mutex::new(store),
+            default_region: default_region.to_string(),
+        })
     }
 
-    /// Runs `f` on the jobs of the account (the control plane's handlers use this).
+    /// Runs `f` on the jobs of the account (the control plane's handlers use this); what it
+    /// changed is stored before this returns.
     pub fn with<T>(&self, f: impl FnOnce(&mut Jobs) -> T) -> T {
-        f(&mut lock(&self.jobs))
+        let mut jobs = lock(&self.jobs);
+        let out = f(&mut jobs);
+        self.persist(&mut jobs);
+        out
+    }
+
+    /// Writes every record the last change touched.
+    fn persist(&self, jobs: &mut Jobs) {
+        let changes: Vec<Change> = jobs
+            .take_changes()
+            .into_iter()
+            .map(|(kind, key, value)| match value {
+                Some(value) => Change::Put { kind, key, value },
+                None => Change::Delete { kind, key },
+            })
+            .collect();
+        if changes.is_empty() {
+            return;
+        }
+        if let Err(e) = lock(&self.store).commit(&changes) {
+            tracing::error!(error = %e, "job changes not stored; kept in memory only");
+        }
     }
 
     pub fn region<'a>(&'a self, region: Option<&'a str>) -> &'a str {
@@ -83,13 +120,12 @@ impl JobsService {
         new: NewJob,
         now_ms: i64,
     ) -> Result<(Job, Vec<Notice>), JobsError> {
-        lock(&self.jobs).create_job(region, id, new, now_ms)
+        self.with(|j| j.create_job(region, id, new, now_ms))
     }
 
     /// Timeouts due by `now_ms`, and what they publish.
     pub fn tick(&self, now_ms: i64) -> Vec<Notice> {
-        lock(&self.jobs)
-            .tick(now_ms)
+        self.with(|j| j.tick(now_ms))
             .into_iter()
             .flat_map(|(_, n)| n)
             .collect()
@@ -103,8 +139,7 @@ impl JobsService {
         body: &DeviceRequest,
         now_ms: i64,
     ) -> Result<(Value, Vec<Notice>), JobsError> {
-        let mut jobs = lock(&self.jobs);
-        match req {
+        self.with(|jobs| match req {
             Request::Pending => Ok((jobs.device_pending(region, thing), Vec::new())),
             Request::StartNext => Ok(jobs.start_next(region, thing, body, now_ms)),
             Request::Describe(job) => {
@@ -115,7 +150,7 @@ impl JobsService {
                 JobsErrorCode::InvalidTopic,
                 "The topic names no Jobs API",
             )),
-        }
+        })
     }
 }
 

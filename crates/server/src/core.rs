@@ -159,7 +159,7 @@ impl Builder {
             .context("loading retained messages and persistent sessions")?;
         let shadows = self.open_shadows()?;
         core.register_service(shadows.clone());
-        let jobs = Arc::new(JobsService::new(&self.region));
+        let jobs = self.open_jobs()?;
         core.register_service(jobs.clone());
         let ticker = Ticker(tokio::spawn(tick_jobs(
             jobs.clone(),
@@ -218,6 +218,9 @@ async fn tick_jobs(jobs: Arc<JobsService>, core: BrokerCore, clock: Arc<dyn Cloc
         }
     }
 }
+
+/// Where jobs and their executions are kept in the state dir.
+pub const JOBS_DATABASE: &str = "jobs.db";
 
 /// Where shadows are kept in the state dir.
 pub const SHADOW_DATABASE: &str = "shadows.db";
@@ -342,17 +345,29 @@ fn server_names(region: &str, endpoint: &EndpointConfig) -> Vec<String> {
 }
 
 impl Builder {
-    /// The shadow service on `shadows.db` in the state dir, or in memory.
-    fn open_shadows(&self) -> Result<Arc<ShadowService>> {
-        let store: Box<dyn Store> = match &self.state_dir {
+    /// A store in the state dir (`file`), or none.
+    fn store(&self, file: &str) -> Result<Box<dyn Store>> {
+        match &self.state_dir {
             Some(dir) => {
-                let path = dir.join(SHADOW_DATABASE);
+                let path = dir.join(file);
                 let store = SqliteStore::open(&path)
                     .with_context(|| format!("opening {}", path.display()))?;
-                Box::new(store)
+                Ok(Box::new(store))
             }
-            None => Box::new(MemoryStore),
-        };
+            None => Ok(Box::new(MemoryStore)),
+        }
+    }
+
+    /// Jobs on `jobs.db` in the state dir, or in memory.
+    fn open_jobs(&self) -> Result<Arc<JobsService>> {
+        let service = JobsService::open(self.store(JOBS_DATABASE)?, &self.region)
+            .context("loading the jobs")?;
+        Ok(Arc::new(service))
+    }
+
+    /// The shadow service on `shadows.db` in the state dir, or in memory.
+    fn open_shadows(&self) -> Result<Arc<ShadowService>> {
+        let store = self.store(SHADOW_DATABASE)?;
         let settings = ShadowSettings {
             throttle: self.broker.throttle,
             ..ShadowSettings::default()
