@@ -382,3 +382,53 @@ async fn jobs_and_executions_survive_a_restart_on_a_state_dir() {
         "IN_PROGRESS"
     );
 }
+
+#[tokio::test]
+async fn update_job_and_delete_execution() {
+    let mut fleet = Fleet::new().await;
+    let (arn, mut c) = thing(&mut fleet, "lamp9", Version::V5).await;
+    create_job(&fleet, "edit", &[&arn]).await;
+    let api = &fleet.api;
+    let patch =
+        json!({"description": "new words", "timeoutConfig": {"inProgressTimeoutInMinutes": 5}});
+    assert_eq!(
+        api.call("PATCH", "/jobs/edit", &[], Some(patch))
+            .await
+            .status,
+        200
+    );
+    let job = api.get("/jobs/edit").await.ok();
+    assert_eq!(
+        (
+            job["job"]["description"].clone(),
+            job["job"]["timeoutConfig"]["inProgressTimeoutInMinutes"].clone()
+        ),
+        (json!("new words"), json!(5))
+    );
+    let busy = api
+        .call(
+            "DELETE",
+            "/things/lamp9/jobs/edit/executionNumber/1",
+            &[],
+            None,
+        )
+        .await;
+    busy.err(409, "InvalidStateTransitionException");
+    c.subscribe(&[("$aws/things/lamp9/jobs/notify", 1)])
+        .await
+        .expect("suback");
+    let forced = api
+        .call(
+            "DELETE",
+            "/things/lamp9/jobs/edit/executionNumber/1?force=true",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{forced:?}");
+    let notify = next_on(&mut c, "$aws/things/lamp9/jobs/notify").await;
+    assert_eq!(notify["jobs"], json!({}));
+    api.get("/things/lamp9/jobs/edit")
+        .await
+        .err(404, "ResourceNotFoundException");
+}

@@ -94,6 +94,10 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["jobs"]) => jobs::list_jobs(state, req),
         (Get, ["jobs", id]) => jobs::describe_job(state, req, id),
         (Delete, ["jobs", id]) => jobs::delete_job(state, req, id),
+        (Patch, ["jobs", id]) => jobs::update_job(state, req, id),
+        (Delete, ["things", thing, "jobs", id, "executionNumber", n]) => {
+            jobs::delete_execution(state, req, thing, id, n)
+        }
         (Put, ["jobs", id, "cancel"]) => jobs::cancel_job(state, req, id),
         (Get, ["jobs", id, "job-document"]) => jobs::job_document(state, req, id),
         (Get, ["jobs", id, "things"]) => jobs::executions_for_job(state, req, id),

@@ -293,6 +293,57 @@ impl Jobs {
         Ok((job.clone(), notices))
     }
 
+    /// UpdateJob: the description and the in-progress timeout of a job.
+    pub fn update_job(
+        &mut self,
+        region: &str,
+        id: &str,
+        description: Option<String>,
+        timeout_min: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), JobsError> {
+        self.touched.insert(Touched::Job(region.into(), id.into()));
+        let job = self
+            .jobs
+            .get_mut(&(region.to_string(), id.to_string()))
+            .ok_or_else(|| JobsError::not_found(format!("Job {id} does not exist")))?;
+        if description.is_some() {
+            job.description = description;
+        }
+        if timeout_min.is_some() {
+            job.in_progress_timeout_min = timeout_min;
+        }
+        job.updated_ms = now_ms;
+        Ok(())
+    }
+
+    /// DeleteJobExecution: a terminal execution, or any with `force`.
+    pub fn delete_execution(
+        &mut self,
+        region: &str,
+        thing: &str,
+        id: &str,
+        number: u64,
+        force: bool,
+        now_ms: i64,
+    ) -> Result<Vec<Notice>, JobsError> {
+        let key = (region.to_string(), thing.to_string(), id.to_string());
+        let e = self.execs.get(&key).filter(|e| e.number == number);
+        let e = e.ok_or_else(|| {
+            JobsError::not_found(format!(
+                "No execution {number} of job {id} on thing {thing}"
+            ))
+        })?;
+        if !e.status.terminal() && !force {
+            let msg = format!("The execution is {}; delete it with force", e.status.name());
+            return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
+        }
+        let before = self.queue(region, thing);
+        self.execs.remove(&key);
+        self.touched.insert(Touched::Exec(key));
+        Ok(self.notices(region, thing, &before, now_ms))
+    }
+
     /// DeleteJob: refused while executions are IN_PROGRESS unless `force`.
     pub fn delete_job(
         &mut self,

@@ -242,6 +242,39 @@ pub fn cancel_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Rep
     ))
 }
 
+pub fn update_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
+    let body = req.json()?;
+    let description = body_str(&body, "description")?.map(str::to_string);
+    let timeout = body
+        .get("timeoutConfig")
+        .and_then(|t| t.get("inProgressTimeoutInMinutes"))
+        .and_then(Value::as_i64);
+    let t = now(state)?;
+    service(state)?
+        .with(|j| j.update_job(&req.region, id, description, timeout, t))
+        .map_err(to_iot)?;
+    Ok(Reply::Empty)
+}
+
+pub fn delete_execution(
+    state: &ApiState,
+    req: &ApiRequest,
+    thing: &str,
+    id: &str,
+    number: &str,
+) -> IotResult<Reply> {
+    let number: u64 = number
+        .parse()
+        .map_err(|_| IotError::invalid(format!("Invalid executionNumber: {number}")))?;
+    let force = req.qs_bool("force")?;
+    let t = now(state)?;
+    let notices = service(state)?
+        .with(|j| j.delete_execution(&req.region, thing, id, number, force, t))
+        .map_err(to_iot)?;
+    publish(state, notices);
+    Ok(Reply::Empty)
+}
+
 pub fn delete_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let force = req.qs_bool("force")?;
     let t = now(state)?;
