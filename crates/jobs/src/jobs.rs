@@ -26,7 +26,7 @@ pub struct NewJob {
     pub in_progress_timeout_min: Option<i64>,
 }
 
-type ExecKey = (String, String, String);
+pub(crate) type ExecKey = (String, String, String);
 
 /// Store kinds of jobs and their executions.
 pub const KIND_JOB: &str = "job";
@@ -65,7 +65,7 @@ impl Jobs {
         self.jobs.get(&(region.to_string(), id.to_string()))
     }
 
-    fn job_or_404(&self, region: &str, id: &str) -> Result<&Job, JobsError> {
+    pub(crate) fn job_or_404(&self, region: &str, id: &str) -> Result<&Job, JobsError> {
         self.job(region, id)
             .ok_or_else(|| JobsError::not_found(format!("Job {id} does not exist")))
     }
@@ -256,153 +256,6 @@ impl Jobs {
         let notices = self.notices(region, thing, &before, now_ms);
         self.complete_if_done(region, job, now_ms);
         notices
-    }
-
-    /// CancelJob: QUEUED executions are canceled, IN_PROGRESS ones too with `force`.
-    pub fn cancel_job(
-        &mut self,
-        region: &str,
-        id: &str,
-        force: bool,
-        reason: (Option<String>, Option<String>),
-        now_ms: i64,
-    ) -> Result<(Job, Vec<Notice>), JobsError> {
-        self.job_or_404(region, id)?;
-        let keys: Vec<ExecKey> = self
-            .execs
-            .iter()
-            .filter(|(_, e)| e.region == region && e.job_id == id)
-            .filter(|(_, e)| {
-                e.status == ExecStatus::Queued || (force && e.status == ExecStatus::InProgress)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        let mut notices = Vec::new();
-        for k in keys {
-            notices.extend(self.end_execution(&k, ExecStatus::Canceled, force, now_ms));
-        }
-        self.touched.insert(Touched::Job(region.into(), id.into()));
-        let job = self
-            .jobs
-            .get_mut(&(region.to_string(), id.to_string()))
-            .ok_or_else(|| JobsError::not_found(format!("Job {id} does not exist")))?;
-        job.status = JobStatus::Canceled;
-        job.force_canceled |= force;
-        (job.reason_code, job.comment) = reason;
-        job.updated_ms = now_ms;
-        Ok((job.clone(), notices))
-    }
-
-    /// UpdateJob: the description and the in-progress timeout of a job.
-    pub fn update_job(
-        &mut self,
-        region: &str,
-        id: &str,
-        description: Option<String>,
-        timeout_min: Option<i64>,
-        now_ms: i64,
-    ) -> Result<(), JobsError> {
-        self.touched.insert(Touched::Job(region.into(), id.into()));
-        let job = self
-            .jobs
-            .get_mut(&(region.to_string(), id.to_string()))
-            .ok_or_else(|| JobsError::not_found(format!("Job {id} does not exist")))?;
-        if description.is_some() {
-            job.description = description;
-        }
-        if timeout_min.is_some() {
-            job.in_progress_timeout_min = timeout_min;
-        }
-        job.updated_ms = now_ms;
-        Ok(())
-    }
-
-    /// DeleteJobExecution: a terminal execution, or any with `force`.
-    pub fn delete_execution(
-        &mut self,
-        region: &str,
-        thing: &str,
-        id: &str,
-        number: u64,
-        force: bool,
-        now_ms: i64,
-    ) -> Result<Vec<Notice>, JobsError> {
-        let key = (region.to_string(), thing.to_string(), id.to_string());
-        let e = self.execs.get(&key).filter(|e| e.number == number);
-        let e = e.ok_or_else(|| {
-            JobsError::not_found(format!(
-                "No execution {number} of job {id} on thing {thing}"
-            ))
-        })?;
-        if !e.status.terminal() && !force {
-            let msg = format!("The execution is {}; delete it with force", e.status.name());
-            return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
-        }
-        let before = self.queue(region, thing);
-        self.execs.remove(&key);
-        self.touched.insert(Touched::Exec(key));
-        Ok(self.notices(region, thing, &before, now_ms))
-    }
-
-    /// DeleteJob: refused while executions are IN_PROGRESS unless `force`.
-    pub fn delete_job(
-        &mut self,
-        region: &str,
-        id: &str,
-        force: bool,
-        now_ms: i64,
-    ) -> Result<Vec<Notice>, JobsError> {
-        self.job_or_404(region, id)?;
-        let keys: Vec<ExecKey> = self
-            .execs
-            .keys()
-            .filter(|(r, _, j)| r == region && j == id)
-            .cloned()
-            .collect();
-        let busy = keys.iter().any(|k| {
-            self.execs
-                .get(k)
-                .is_some_and(|e| e.status == ExecStatus::InProgress)
-        });
-        if busy && !force {
-            let msg = format!("Job {id} has executions IN_PROGRESS; delete it with force");
-            return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
-        }
-        let mut notices = Vec::new();
-        for k in keys {
-            let before = self.queue(&k.0, &k.1);
-            self.execs.remove(&k);
-            self.touched.insert(Touched::Exec(k.clone()));
-            notices.extend(self.notices(&k.0, &k.1, &before, now_ms));
-        }
-        self.jobs.remove(&(region.to_string(), id.to_string()));
-        self.touched.insert(Touched::Job(region.into(), id.into()));
-        Ok(notices)
-    }
-
-    /// CancelJobExecution: a QUEUED execution, or an IN_PROGRESS one with `force`.
-    pub fn cancel_execution(
-        &mut self,
-        region: &str,
-        thing: &str,
-        id: &str,
-        force: bool,
-        now_ms: i64,
-    ) -> Result<Vec<Notice>, JobsError> {
-        let key = (region.to_string(), thing.to_string(), id.to_string());
-        let e = self.execs.get(&key).ok_or_else(|| {
-            JobsError::not_found(format!("No execution of job {id} on thing {thing}"))
-        })?;
-        let allowed =
-            e.status == ExecStatus::Queued || (force && e.status == ExecStatus::InProgress);
-        if !allowed {
-            let msg = format!(
-                "The execution is {}; only QUEUED executions (IN_PROGRESS with force) can be canceled",
-                e.status.name()
-            );
-            return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
-        }
-        Ok(self.end_execution(&key, ExecStatus::Canceled, force, now_ms))
     }
 
     /// Executions past their step or job timeout become TIMED_OUT.

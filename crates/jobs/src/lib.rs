@@ -4,6 +4,7 @@
 //! exactly when the pending set or its head changes. [`Jobs`] is pure; [`JobsService`] answers
 //! the device topics through the broker's service seam.
 
+mod control;
 mod device;
 mod error;
 mod jobs;
