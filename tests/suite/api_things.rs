@@ -1,6 +1,6 @@
 //! Things, thing principals and DescribeEndpoint over HTTP.
 
-use crate::support::mock;
+use crate::support::{Api, REGION, mock};
 use serde_json::json;
 
 #[tokio::test]
@@ -145,4 +145,79 @@ async fn endpoints_are_stable_per_type() {
         .await
         .err(400, "InvalidRequestException");
     assert_eq!(msg, "Endpoint type iot:Bogus not recognized.");
+}
+
+#[tokio::test]
+async fn thing_types_describe_fleets_and_retire_in_aws_steps() {
+    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
+    let mock = iotmock::MockIotCore::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .expect("starts");
+    let api = Api::new(mock.api_addr(), REGION);
+    let props = json!({"thingTypeProperties":{"thingTypeDescription":"pumps","searchableAttributes":["model"]}});
+    let created = api.post("/thing-types/pump", props.clone()).await.ok();
+    assert!(
+        created["thingTypeArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":thingtype/pump")
+    );
+    api.post("/thing-types/pump", props)
+        .await
+        .err(409, "ResourceAlreadyExistsException");
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..10).map(|i| (format!("a{i}"), json!("v"))).collect();
+    let typed = api
+        .post(
+            "/things/p1",
+            json!({"thingTypeName":"pump","attributePayload":{"attributes": many}}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        typed["thingName"], "p1",
+        "a typed thing holds more than 3 attributes"
+    );
+    assert_eq!(api.get("/things/p1").await.ok()["thingTypeName"], "pump");
+    api.post("/things/p2", json!({"thingTypeName":"nope"}))
+        .await
+        .err(404, "ResourceNotFoundException");
+    let described = api.get("/thing-types/pump").await.ok();
+    assert_eq!(described["thingTypeMetadata"]["deprecated"], false);
+    assert_eq!(
+        api.get("/thing-types").await.ok()["thingTypes"][0]["thingTypeName"],
+        "pump"
+    );
+    api.call("DELETE", "/thing-types/pump", &[], None)
+        .await
+        .err(400, "InvalidRequestException");
+    api.post("/thing-types/pump/deprecate", json!({}))
+        .await
+        .ok();
+    api.post("/things/p3", json!({"thingTypeName":"pump"}))
+        .await
+        .err(400, "InvalidRequestException");
+    clock.advance(std::time::Duration::from_secs(301));
+    api.call("DELETE", "/thing-types/pump", &[], None)
+        .await
+        .err(400, "InvalidRequestException");
+    api.call(
+        "PATCH",
+        "/things/p1",
+        &[],
+        Some(json!({"removeThingType": true, "attributePayload":{"attributes":{}}})),
+    )
+    .await;
+    api.call("DELETE", "/things/p1", &[], None).await.ok();
+    assert_eq!(
+        api.call("DELETE", "/thing-types/pump", &[], None)
+            .await
+            .status,
+        200
+    );
+    api.get("/thing-types/pump")
+        .await
+        .err(404, "ResourceNotFoundException");
 }

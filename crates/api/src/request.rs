@@ -9,6 +9,19 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+/// The strings of a JSON array (other members and a missing array give nothing).
+pub fn str_list(v: Option<&Value>) -> Vec<String> {
+    let items = v
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
 

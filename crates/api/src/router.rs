@@ -1,6 +1,6 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
-use crate::handlers::{cas, certs, data, groups, jobs, jobs_data, policies, shadow, things};
+use crate::handlers::{cas, certs, data, groups, jobs, jobs_data, policies, shadow, things, types};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
 use crate::wire::Reply;
@@ -84,6 +84,11 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Put, ["thing-groups", "removeThingFromThingGroup"]) => {
             groups::membership(state, req, false)
         }
+        (Post, ["thing-types", name]) => types::create(state, req, name),
+        (Get, ["thing-types"]) => types::list(state, req),
+        (Get, ["thing-types", name]) => types::describe(state, req, name),
+        (Post, ["thing-types", name, "deprecate"]) => types::deprecate(state, req, name),
+        (Delete, ["thing-types", name]) => types::delete(state, req, name),
         (Post, ["thing-groups", name]) => groups::create(state, req, name),
         (Get, ["thing-groups"]) => groups::list(state, req),
         (Get, ["thing-groups", name]) => groups::describe(state, req, name),

@@ -71,7 +71,12 @@ impl Op {
                 region: region(&m.region),
                 name: m.thing.clone(),
             }),
-            Op::PutCode(_) | Op::DelCode { .. } | Op::PutGroup(_) | Op::DelGroup { .. } => None,
+            Op::PutCode(_)
+            | Op::DelCode { .. }
+            | Op::PutGroup(_)
+            | Op::DelGroup { .. }
+            | Op::PutType(_)
+            | Op::DelType { .. } => None,
         }
     }
 }

@@ -14,6 +14,7 @@ mod principal;
 mod records;
 mod store;
 mod things;
+mod types;
 mod validate;
 
 pub use cas::RegisterCa;
@@ -24,6 +25,7 @@ pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
 pub use records::{
     CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingGroupRecord, ThingRecord,
+    ThingTypeRecord,
 };
 pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, open_durable};
 pub use things::{CreateThing, ThingQuery, UpdateThing};

@@ -112,6 +112,18 @@ pub struct ThingGroupRecord {
     pub created: EpochMillis,
 }
 
+/// A thing type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThingTypeRecord {
+    pub region: String,
+    pub name: String,
+    pub id: String,
+    pub description: Option<String>,
+    pub searchable_attributes: Vec<String>,
+    pub deprecated_ms: Option<EpochMillis>,
+    pub created: EpochMillis,
+}
+
 /// A thing in a thing group.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GroupMember {
@@ -137,6 +149,7 @@ pub struct RegionState {
     pub thing_principals: BTreeMap<(String, String), bool>,
     pub registration_code: Option<String>,
     pub groups: BTreeMap<String, ThingGroupRecord>,
+    pub types: BTreeMap<String, ThingTypeRecord>,
     /// (group, thing)
     pub members: BTreeSet<(String, String)>,
 }
@@ -192,6 +205,8 @@ pub enum Op {
     DetachThing(ThingPrincipal),
     PutCode(RegistrationCode),
     DelCode { region: String },
+    PutType(ThingTypeRecord),
+    DelType { region: String, name: String },
     PutGroup(ThingGroupRecord),
     DelGroup { region: String, name: String },
     AddMember(GroupMember),
@@ -206,6 +221,7 @@ pub const KIND_ATTACHMENT: &str = "attachment";
 pub const KIND_THING_PRINCIPAL: &str = "thing-principal";
 pub const KIND_CODE: &str = "registration-code";
 pub const KIND_GROUP: &str = "thing-group";
+pub const KIND_TYPE: &str = "thing-type";
 pub const KIND_MEMBER: &str = "group-member";
 
 fn key(parts: &[&str]) -> String {
@@ -246,6 +262,8 @@ impl Op {
             ),
             Op::PutCode(c) => put(KIND_CODE, c.region.clone(), c),
             Op::DelCode { region } => del(KIND_CODE, region.clone()),
+            Op::PutType(t) => put(KIND_TYPE, key(&[&t.region, &t.name]), t),
+            Op::DelType { region, name } => del(KIND_TYPE, key(&[region, name])),
             Op::PutGroup(g) => put(KIND_GROUP, key(&[&g.region, &g.name]), g),
             Op::DelGroup { region, name } => del(KIND_GROUP, key(&[region, name])),
             Op::AddMember(m) => put(KIND_MEMBER, key(&[&m.region, &m.group, &m.thing]), m),
@@ -263,6 +281,7 @@ impl Op {
             KIND_ATTACHMENT => Op::Attach(serde_json::from_str(value)?),
             KIND_THING_PRINCIPAL => Op::AttachThing(serde_json::from_str(value)?),
             KIND_GROUP => Op::PutGroup(serde_json::from_str(value)?),
+            KIND_TYPE => Op::PutType(serde_json::from_str(value)?),
             KIND_MEMBER => Op::AddMember(serde_json::from_str(value)?),
             _ => Op::PutCode(serde_json::from_str(value)?),
         })
@@ -324,6 +343,14 @@ impl Op {
             }
             Op::PutCode(c) => at(regions, &c.region).registration_code = Some(c.code),
             Op::DelCode { region } => at(regions, &region).registration_code = None,
+            Op::PutType(t) => {
+                at(regions, &t.region.clone())
+                    .types
+                    .insert(t.name.clone(), t);
+            }
+            Op::DelType { region, name } => {
+                at(regions, &region).types.remove(&name);
+            }
             Op::PutGroup(g) => {
                 at(regions, &g.region.clone())
                     .groups

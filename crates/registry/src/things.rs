@@ -66,10 +66,6 @@ fn check_attributes(attrs: &BTreeMap<String, String>, typed: bool) -> IotResult<
     Ok(())
 }
 
-fn thing_type_missing(name: &str) -> IotError {
-    IotError::not_found(format!("Thing type {name} does not exist"))
-}
-
 impl Registry {
     /// DescribeThing.
     pub fn describe_thing(&self, region: &str, name: &str) -> IotResult<&ThingRecord> {
@@ -89,8 +85,7 @@ impl Registry {
     ) -> IotResult<ThingRecord> {
         validate::thing_name("thingName", name)?;
         if let Some(t) = &req.type_name {
-            validate::thing_name("thingTypeName", t)?;
-            return Err(thing_type_missing(t));
+            self.usable_type(region, t)?;
         }
         if let Some(b) = &req.billing_group {
             validate::thing_name("billingGroupName", b)?;
@@ -99,10 +94,10 @@ impl Registry {
             )));
         }
         let attributes = req.attributes.unwrap_or_default();
-        check_attributes(&attributes, false)?;
+        check_attributes(&attributes, req.type_name.is_some())?;
         if let Some(existing) = self.state(region).things.get(name) {
             if existing.attributes == attributes
-                && existing.type_name.is_none()
+                && existing.type_name == req.type_name
                 && existing.billing_group.is_none()
             {
                 return Ok(existing.clone());
@@ -117,7 +112,7 @@ impl Registry {
             region: region.to_string(),
             name: name.to_string(),
             id: random_uuid(),
-            type_name: None,
+            type_name: req.type_name.clone(),
             billing_group: None,
             attributes,
             version: 1,
@@ -149,8 +144,8 @@ impl Registry {
         let mut thing = self.describe_thing(region, name)?.clone();
         check_version(&thing, req.expected_version)?;
         if let Some(t) = &req.type_name {
-            validate::thing_name("thingTypeName", t)?;
-            return Err(thing_type_missing(t));
+            self.usable_type(region, t)?;
+            thing.type_name = Some(t.clone());
         }
         if req.remove_thing_type {
             thing.type_name = None;

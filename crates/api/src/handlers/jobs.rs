@@ -75,16 +75,7 @@ fn things(state: &ApiState, req: &ApiRequest, targets: &[String]) -> IotResult<V
 }
 
 fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> IotResult<NewJob> {
-    let targets: Vec<String> = body
-        .get("targets")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let targets = crate::request::str_list(body.get("targets"));
     if targets.is_empty() {
         return Err(IotError::invalid("targets must name at least one thing"));
     }

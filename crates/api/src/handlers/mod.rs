@@ -10,6 +10,7 @@ pub mod jobs_data;
 pub mod policies;
 pub mod shadow;
 pub mod things;
+pub mod types;
 
 use crate::server::ApiState;
 use iotmock_model::{IotError, IotResult};
