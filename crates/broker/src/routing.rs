@@ -106,15 +106,15 @@ impl Hub {
     /// Delivers a service's answer to the requesting client alone, subscribed or not (as AWS
     /// sends Jobs answers), at the QoS of its matching subscription or else 0.
     fn to_requester(&self, client_id: &str, msg: Arc<Publish>) {
+        // The subscription lock is released before the client's queue is touched (the hub
+        // always takes a client's lock before the subscription lock, never the reverse).
         let qos = {
             let subs = read(&self.subs);
-            let Some(filters) = subs.of(&client_id.to_string()) else {
-                self.send_to(client_id, msg, 0);
-                return;
-            };
             let inner = |f: &str| shared(f).map_or(f.to_string(), |(_, i)| i.to_string());
+            let filters = subs.of(&client_id.to_string());
             let matching = filters
-                .iter()
+                .into_iter()
+                .flatten()
                 .filter(|(f, _)| matches(&inner(f), &msg.topic));
             matching.map(|(_, q)| *q).max()
         };
