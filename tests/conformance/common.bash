@@ -17,3 +17,14 @@ json_ok() { local doc="$1"; shift
 for t in ${TOOLS:-aws jq curl}; do
   command -v "$t" >/dev/null || { echo "missing tool: $t"; echo "0 passed, 1 failed"; exit 1; }
 done
+# new_device NAME: the mock's trust anchor, an AWS-issued device certificate (dev.crt, dev.key)
+# with an allow-all policy named NAME, and TLS=(...) mosquitto flags for it; in the current dir.
+new_device() {
+  curl -sf "$ENDPOINT/iotmock/AmazonRootCA1.pem" -o AmazonRootCA1.pem
+  iot create-keys-and-certificate --set-as-active > dev.json
+  jq -r .certificatePem dev.json > dev.crt; jq -r .keyPair.PrivateKey dev.json > dev.key
+  iot create-policy --policy-name "$1" --policy-document \
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}' > /dev/null
+  iot attach-policy --policy-name "$1" --target "$(jq -r .certificateArn dev.json)"
+  TLS=(--cafile AmazonRootCA1.pem --cert dev.crt --key dev.key -h "$HOST" -p "$PORT")
+}

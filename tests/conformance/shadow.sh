@@ -14,14 +14,7 @@ WORK="$(mktemp -d -t shadow.XXXXXX)"; cd "$WORK" || exit 1
 RUN="$(date +%s)$$"
 THING="lamp$RUN"
 echo "== Device Shadow against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
-curl -sf "$ENDPOINT/iotmock/AmazonRootCA1.pem" -o AmazonRootCA1.pem
-
-iot create-keys-and-certificate --set-as-active > dev.json
-jq -r .certificatePem dev.json > dev.crt; jq -r .keyPair.PrivateKey dev.json > dev.key
-iot create-policy --policy-name "shadow-$RUN" --policy-document \
-  '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}' > /dev/null
-iot attach-policy --policy-name "shadow-$RUN" --target "$(jq -r .certificateArn dev.json)"
-TLS=(--cafile AmazonRootCA1.pem --cert dev.crt --key dev.key -h "$HOST" -p "$PORT")
+new_device "shadow-$RUN"
 
 wait_for() { local i; for i in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # sub_bg OUT VERSION ARGS...: a background subscriber printing "topic payload" lines
