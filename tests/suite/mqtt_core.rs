@@ -440,3 +440,43 @@ async fn delete_connection_closes_with_0x98_and_can_hold_back_the_will() {
         .await;
     missing.err(404, "ResourceNotFoundException");
 }
+
+#[tokio::test]
+async fn an_observer_sees_each_connection_s_timeline() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("watched", Some(ALLOW_ALL)).await;
+    let mut seen = fleet.mock.broker().observe();
+    let mut c = fleet.client(&dev, "watched", Version::V5).await;
+    c.ping().await.expect("pingresp");
+    c.disconnect().await.expect("disconnect");
+    let mut kinds = Vec::new();
+    while let Some(o) = seen.recv().await {
+        let label = match &o.seen {
+            iotmock_broker::Seen::Accepted => "accepted".to_string(),
+            iotmock_broker::Seen::Handshake { error } => format!("tls:{}", error.is_none()),
+            iotmock_broker::Seen::Connect { client_id, .. } => format!("connect:{client_id}"),
+            iotmock_broker::Seen::In(p) => format!("in:{}", p.kind),
+            iotmock_broker::Seen::Out { packet, withheld } => {
+                format!("out:{}:{withheld}", packet.kind)
+            }
+            iotmock_broker::Seen::Closed { reason } => format!("closed:{reason}"),
+        };
+        kinds.push(label);
+        if kinds.last().is_some_and(|k| k.starts_with("closed")) {
+            break;
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            "accepted",
+            "tls:true",
+            "connect:watched",
+            "out:CONNACK:false",
+            "in:PINGREQ",
+            "out:PINGRESP:false",
+            "in:DISCONNECT",
+            "closed:CLIENT_INITIATED_DISCONNECT"
+        ]
+    );
+}

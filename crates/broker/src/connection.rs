@@ -7,6 +7,7 @@ use crate::Shared;
 use crate::env::Env;
 use crate::faults::{FaultPlan, Verdict};
 use crate::hub::{Origin, Outbound};
+use crate::observe::{PacketSeen, Seen, Tap};
 use bytes::BytesMut;
 use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode, encode_delivery};
 use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
@@ -25,6 +26,8 @@ pub(crate) struct Peer {
     pub region: Option<String>,
     /// Whether the client sent SNI naming this endpoint.
     pub sni: bool,
+    /// Where this connection's timeline goes, when observed.
+    pub tap: Option<Tap>,
 }
 
 /// Why reading CONNECT failed.
@@ -51,16 +54,24 @@ struct Link<S> {
     version: Version,
     plan: Option<FaultPlan>,
     packets_in: u32,
+    tap: Option<Tap>,
 }
 
 impl<S: AsyncRead + AsyncWrite> Link<S> {
     /// Queues `packet` for the next flush, unless the fault plan holds it back.
     async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
-        match self
+        let verdict = self
             .plan
             .as_ref()
-            .map_or(Verdict::Send, |p| p.verdict(packet))
-        {
+            .map_or(Verdict::Send, |p| p.verdict(packet));
+        if let Some(t) = &self.tap {
+            let withheld = verdict == Verdict::Withhold;
+            t.record(Seen::Out {
+                packet: PacketSeen::of(packet),
+                withheld,
+            });
+        }
+        match verdict {
             Verdict::Withhold => return Ok(()),
             Verdict::Delay(d) => {
                 self.flush().await?;
@@ -107,6 +118,12 @@ impl<S: AsyncRead + AsyncWrite> Link<S> {
             .unwrap_or(Err(BeforeConnect::Timeout(deadline)))
     }
 
+    fn closed(&self, reason: &'static str) {
+        if let Some(t) = &self.tap {
+            t.record(Seen::Closed { reason });
+        }
+    }
+
     /// What the fault plan asks after the client's latest packet: drop, or stall a while.
     async fn after_packet(&mut self) -> bool {
         let Some(plan) = &self.plan else {
@@ -141,18 +158,29 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         version: Version::V311,
         plan: None,
         packets_in: 0,
+        tap: peer.tap.clone(),
     };
     let connect = match link.read_connect(shared.settings.connect_timeout).await {
         Ok(c) => c,
         Err(reason) => {
             tracing::info!(peer = %peer.addr, %reason, "connection closed before admission");
+            link.closed("NOT_ADMITTED");
             return;
         }
     };
     link.plan = shared.faults.get(&connect.client_id);
+    if let Some(t) = &link.tap {
+        let (client_id, clean_start) = (connect.client_id.clone(), connect.clean_start);
+        t.record(Seen::Connect {
+            client_id,
+            clean_start,
+            keep_alive: connect.keep_alive,
+        });
+    }
     let Some(started) = start(&mut link, connect, &peer, &shared).await else {
         let _ = link.flush().await;
         let _ = link.wr.shutdown().await;
+        link.closed("NOT_ADMITTED");
         return;
     };
     let (session, actions, conn_id, (tx, rx)) = started;
@@ -263,6 +291,13 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         for action in actions.drain(..) {
             match action {
                 Action::Deliver(d) => {
+                    if let Some(t) = &self.link.tap {
+                        let packet = Packet::Publish(d.packet());
+                        t.record(Seen::Out {
+                            packet: PacketSeen::of(&packet),
+                            withheld: false,
+                        });
+                    }
                     let sent = encode_delivery(&d, self.link.version, &mut self.link.out);
                     let full = self.link.out.len() > 64 * 1024;
                     if sent.is_err() || (full && self.link.flush().await.is_err()) {
@@ -362,6 +397,9 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             match decode(&mut self.link.buf, self.link.version) {
                 Ok(Some(packet)) => {
                     self.link.packets_in = self.link.packets_in.saturating_add(1);
+                    if let Some(t) = &self.link.tap {
+                        t.record(Seen::In(PacketSeen::of(&packet)));
+                    }
                     let now = self.now();
                     self.session.handle_into(packet, now, &mut actions);
                 }
@@ -438,6 +476,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
 
     /// Keeps or drops the session in the hub, then closes the socket.
     async fn finish(&mut self, end: End) {
+        self.link.closed(end.aws_reason());
         let principal = self.session.principal();
         self.shared.watchers.unwatch(self.conn_id, principal);
         let keep_ms = self.session.keep_secs().map(millis);

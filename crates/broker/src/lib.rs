@@ -7,6 +7,7 @@ mod connection;
 mod env;
 pub mod faults;
 mod hub;
+mod observe;
 mod routing;
 mod sharded;
 pub mod store;
@@ -15,6 +16,7 @@ mod watch;
 
 pub use faults::{Answer, FaultPlan};
 pub use iotmock_session::{CloseReason, ConnectRefusal, Reply, Service, ServiceRequest};
+pub use observe::{Observed, PacketSeen, Seen};
 
 use iotmock_registry::{Clock, Principal, Registry, SystemClock};
 use iotmock_session::Rules;
@@ -101,6 +103,7 @@ pub(crate) struct Shared {
     /// Which connections each registry change concerns.
     pub watchers: watch::Watchers,
     pub faults: faults::Faults,
+    pub observers: observe::Observers,
     /// Principals as of a registry generation: connections with one certificate share one.
     principals: PrincipalCache,
 }
@@ -186,6 +189,7 @@ impl BrokerCore {
             settings,
             watchers: watch::Watchers::default(),
             faults: faults::Faults::default(),
+            observers: observe::Observers::default(),
             principals: Default::default(),
         });
         let weak = Arc::downgrade(&shared);
@@ -242,6 +246,12 @@ impl BrokerCore {
         self.shared
             .hub
             .disconnect(client_id, clean_session, prevent_will)
+    }
+
+    /// Starts recording every connection's timeline (accept, TLS, CONNECT, packets, end) for
+    /// the returned receiver; a later call replaces the observer.
+    pub fn observe(&self) -> tokio::sync::mpsc::UnboundedReceiver<Observed> {
+        self.shared.observers.register()
     }
 
     /// Plugs a service into the reserved topics it names.
@@ -335,16 +345,23 @@ async fn accept_loop(
         let _ = tcp.set_nodelay(true);
         let (acceptor, shared) = (acceptor.clone(), shared.clone());
         let stopped = stopped.clone();
+        let tap = shared.observers.tap(&shared.hub.clock);
+        if let Some(t) = &tap {
+            t.record(Seen::Accepted);
+        }
         tokio::spawn(async move {
-            handshake_and_serve(tcp, peer, acceptor, shared, require_alpn, stopped).await;
+            let serve =
+                handshake_and_serve((tcp, peer, tap), acceptor, shared, require_alpn, stopped);
+            serve.await;
             drop(permit);
         });
     }
 }
 
+type Incoming = (tokio::net::TcpStream, SocketAddr, Option<observe::Tap>);
+
 async fn handshake_and_serve(
-    tcp: tokio::net::TcpStream,
-    addr: SocketAddr,
+    (tcp, addr, tap): Incoming,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     require_alpn: bool,
@@ -356,18 +373,33 @@ async fn handshake_and_serve(
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
+                if let Some(t) = &tap {
+                    t.record(Seen::Handshake { error: Some(e.to_string()) });
+                }
                 return;
             }
             Err(_) => {
                 tracing::info!(peer = %addr, "TLS handshake did not complete in time");
+                if let Some(t) = &tap {
+                    t.record(Seen::Handshake { error: Some("timed out".into()) });
+                }
                 return;
             }
         },
         _ = stopped.changed() => return,
     };
-    let Some(peer) = identify(&tls, addr, &shared, require_alpn) else {
+    if let Some(t) = &tap {
+        t.record(Seen::Handshake { error: None });
+    }
+    let Some(mut peer) = identify(&tls, addr, &shared, require_alpn) else {
+        if let Some(t) = &tap {
+            t.record(Seen::Closed {
+                reason: "NOT_ADMITTED",
+            });
+        }
         return;
     };
+    peer.tap = tap;
     connection::serve(tls, peer, shared, stopped).await;
 }
 
@@ -404,5 +436,6 @@ fn identify<S>(
         addr,
         region,
         sni,
+        tap: None,
     })
 }
