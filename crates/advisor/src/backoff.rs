@@ -1,0 +1,55 @@
+//! Backoff classification from reconnect intervals, independent of their scale.
+
+use serde::Serialize;
+
+/// How a device spaces its retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Backoff {
+    /// Growing by a steady factor (about x2), with little spread.
+    Exponential,
+    /// Growing, with random spread around the growth.
+    Jitter,
+    /// Growing by a steady amount.
+    Linear,
+    /// The same wait every time.
+    Constant,
+    /// Too few intervals, or no pattern.
+    Unknown,
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Spread relative to the mean (coefficient of variation).
+fn spread(v: &[f64]) -> f64 {
+    let m = mean(v);
+    if m == 0.0 {
+        return 0.0;
+    }
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64;
+    var.sqrt() / m.abs()
+}
+
+/// Classifies retry intervals (any unit). Needs at least three.
+pub fn classify(intervals: &[f64]) -> Backoff {
+    if intervals.len() < 3 || intervals.iter().any(|i| *i <= 0.0) {
+        return Backoff::Unknown;
+    }
+    if spread(intervals) < 0.15 {
+        return Backoff::Constant;
+    }
+    let ratios: Vec<f64> = intervals.windows(2).map(|w| w[1] / w[0]).collect();
+    let diffs: Vec<f64> = intervals.windows(2).map(|w| w[1] - w[0]).collect();
+    let growing = mean(&ratios) > 1.2;
+    if growing && spread(&ratios) < 0.15 && mean(&ratios) > 1.5 {
+        return Backoff::Exponential;
+    }
+    if spread(&diffs) < 0.15 && mean(&diffs) > 0.0 {
+        return Backoff::Linear;
+    }
+    if growing {
+        return Backoff::Jitter;
+    }
+    Backoff::Unknown
+}

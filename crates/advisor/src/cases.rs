@@ -1,0 +1,374 @@
+//! The cases: Device Advisor's ids, what each needs from the broker, and how each judges the
+//! device from its timeline.
+
+use crate::{Act, Backoff, Config, Event, Faults, Packet, Timed, Verdict, classify};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseId {
+    TlsConnect,
+    MqttConnect,
+    MqttPublish,
+    MqttSubscribe,
+    ClientPubackQos1,
+    PublishRetryNoPuback,
+    SubscribeRetryNoSuback,
+    NoAckPingResp,
+    ConnectExponentialBackoff,
+    ConnectJitterBackoff,
+    ShadowPublishReportedState,
+    JobExecution,
+}
+
+const ALL: [(CaseId, &str, &str); 12] = [
+    (
+        CaseId::TlsConnect,
+        "TLS_Connect",
+        "the device completes a mutual-TLS handshake",
+    ),
+    (
+        CaseId::MqttConnect,
+        "MQTT_Connect",
+        "the device sends CONNECT",
+    ),
+    (CaseId::MqttPublish, "MQTT_Publish", "the device publishes"),
+    (
+        CaseId::MqttSubscribe,
+        "MQTT_Subscribe",
+        "the device subscribes",
+    ),
+    (
+        CaseId::ClientPubackQos1,
+        "MQTT_Client_Puback_QoS1",
+        "the device acknowledges a QoS 1 message on its subscription",
+    ),
+    (
+        CaseId::PublishRetryNoPuback,
+        "MQTT_Publish_Retry_No_Puback",
+        "with PUBACK withheld, the device resends the PUBLISH with the same packet id, without reconnecting",
+    ),
+    (
+        CaseId::SubscribeRetryNoSuback,
+        "MQTT_Subscribe_Retry_No_Suback",
+        "with SUBACK withheld, the device resends the SUBSCRIBE with the same packet id",
+    ),
+    (
+        CaseId::NoAckPingResp,
+        "MQTT_No_Ack_PingResp",
+        "with PINGRESP withheld, the device drops the connection itself",
+    ),
+    (
+        CaseId::ConnectExponentialBackoff,
+        "MQTT_Connect_Exponential_Backoff_Retries",
+        "with CONNACK withheld, the device retries with exponential backoff",
+    ),
+    (
+        CaseId::ConnectJitterBackoff,
+        "MQTT_Connect_Jitter_Backoff_Retries",
+        "with CONNACK withheld, the device retries with jittered backoff (plain exponential warns)",
+    ),
+    (
+        CaseId::ShadowPublishReportedState,
+        "Shadow_Publish_Reported_State",
+        "the device publishes its reported state to its shadow",
+    ),
+    (
+        CaseId::JobExecution,
+        "Job_Execution",
+        "the device picks up a job and reports it SUCCEEDED",
+    ),
+];
+
+/// Every case this runner knows, in Device Advisor's order.
+pub fn all_cases() -> Vec<CaseId> {
+    ALL.iter().map(|(c, _, _)| *c).collect()
+}
+
+impl CaseId {
+    /// Device Advisor's id.
+    pub fn name(self) -> &'static str {
+        ALL.iter()
+            .find(|(c, _, _)| *c == self)
+            .map_or("", |(_, n, _)| n)
+    }
+
+    pub fn summary(self) -> &'static str {
+        ALL.iter()
+            .find(|(c, _, _)| *c == self)
+            .map_or("", |(_, _, s)| s)
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        ALL.iter()
+            .find(|(_, n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(c, _, _)| *c)
+    }
+
+    /// How long the device has, in seconds.
+    pub fn timeout_secs(self) -> u64 {
+        match self {
+            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => 120,
+            CaseId::NoAckPingResp => 2000,
+            _ => 60,
+        }
+    }
+
+    /// What the broker withholds for this case.
+    pub fn faults(self) -> Faults {
+        match self {
+            CaseId::PublishRetryNoPuback => Faults {
+                withhold_puback: true,
+                ..Faults::default()
+            },
+            CaseId::SubscribeRetryNoSuback => Faults {
+                withhold_suback: true,
+                ..Faults::default()
+            },
+            CaseId::NoAckPingResp => Faults {
+                withhold_pingresp: true,
+                withhold_puback: true,
+                withhold_suback: true,
+                ..Faults::default()
+            },
+            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => Faults {
+                withhold_connack: true,
+                ..Faults::default()
+            },
+            _ => Faults::default(),
+        }
+    }
+}
+
+/// One case in progress.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: CaseId,
+    config: Config,
+    connects: Vec<i64>,
+    /// (connection, packet id) of the first QoS 1 PUBLISH or SUBSCRIBE.
+    first: Option<(u64, u16)>,
+    /// Packet id of the QoS 1 message sent to the device.
+    delivered: Option<u16>,
+    asked: bool,
+    pinged: Option<u64>,
+}
+
+type Step = (Vec<Act>, Option<Verdict>);
+
+fn json(p: &Packet) -> serde_json::Value {
+    serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null)
+}
+
+impl Case {
+    pub fn new(id: CaseId, config: Config) -> Self {
+        Self {
+            id,
+            config,
+            connects: Vec::new(),
+            first: None,
+            delivered: None,
+            asked: false,
+            pinged: None,
+        }
+    }
+
+    /// Feeds one event; returns what the runner must do and, once decided, the verdict.
+    pub fn on(&mut self, t: &Timed) -> Step {
+        match (&t.event, self.id) {
+            (Event::Handshake { ok: true, .. }, CaseId::TlsConnect) => {
+                done(Verdict::pass("the TLS handshake completed"))
+            }
+            (Event::Connect { client_id, .. }, CaseId::MqttConnect) => {
+                done(Verdict::pass(format!("CONNECT as {client_id}")))
+            }
+            (
+                Event::Connect { .. },
+                CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff,
+            ) => self.backoff(t.at_ms),
+            (Event::Connect { .. }, CaseId::JobExecution) if !self.asked => {
+                self.asked = true;
+                let act = Act::CreateJob {
+                    id: "advisor-job".into(),
+                    document: self.config.job_document.clone(),
+                };
+                (vec![act], None)
+            }
+            (Event::In { conn, packet }, _) => self.inbound(*conn, packet),
+            (
+                Event::Out {
+                    packet,
+                    withheld: false,
+                    ..
+                },
+                CaseId::ClientPubackQos1,
+            ) if packet.kind == "PUBLISH" && packet.qos == 1 => {
+                self.delivered = packet.pkid;
+                (Vec::new(), None)
+            }
+            (Event::Closed { conn, reason }, CaseId::NoAckPingResp)
+                if self.pinged == Some(*conn) =>
+            {
+                done(match reason.as_str() {
+                    "MQTT_KEEP_ALIVE_TIMEOUT" => {
+                        Verdict::fail("the broker had to close the connection at 1.5 x keep-alive")
+                    }
+                    _ => Verdict::pass("the device closed the connection when no PINGRESP came"),
+                })
+            }
+            (
+                Event::Closed { conn, .. },
+                CaseId::PublishRetryNoPuback | CaseId::SubscribeRetryNoSuback,
+            ) if self.first.is_some_and(|(c, _)| c == *conn) => done(Verdict::fail(
+                "the device dropped the connection instead of resending",
+            )),
+            _ => (Vec::new(), None),
+        }
+    }
+
+    fn inbound(&mut self, conn: u64, p: &Packet) -> Step {
+        match (p.kind.as_str(), self.id) {
+            ("PUBLISH", CaseId::MqttPublish) => done(Verdict::pass(format!(
+                "PUBLISH to {}",
+                p.topic.clone().unwrap_or_default()
+            ))),
+            ("SUBSCRIBE", CaseId::MqttSubscribe) => done(Verdict::pass(format!(
+                "SUBSCRIBE to {}",
+                p.filters.join(", ")
+            ))),
+            ("SUBSCRIBE", CaseId::ClientPubackQos1) if !self.asked => {
+                self.asked = true;
+                let exact = p.filters.iter().find(|f| !f.contains(['+', '#']));
+                let topic = exact.cloned().unwrap_or_else(|| self.config.topic.clone());
+                let payload = vec![b'x'; self.config.payload_kb * 1024];
+                (
+                    vec![Act::Publish {
+                        topic,
+                        payload,
+                        qos: 1,
+                    }],
+                    None,
+                )
+            }
+            ("PUBACK", CaseId::ClientPubackQos1)
+                if self.delivered.is_some() && p.pkid == self.delivered =>
+            {
+                done(Verdict::pass("the QoS 1 message was acknowledged"))
+            }
+            ("PUBLISH", CaseId::PublishRetryNoPuback) if p.qos == 1 => self.retry(conn, p),
+            ("SUBSCRIBE", CaseId::SubscribeRetryNoSuback) => self.retry(conn, p),
+            ("PINGREQ", CaseId::NoAckPingResp) => {
+                self.pinged = Some(conn);
+                (Vec::new(), None)
+            }
+            ("PUBLISH", CaseId::ShadowPublishReportedState) => self.shadow(p),
+            ("PUBLISH", CaseId::JobExecution) => self.job(p),
+            _ => (Vec::new(), None),
+        }
+    }
+
+    fn retry(&mut self, conn: u64, p: &Packet) -> Step {
+        let pkid = p.pkid.unwrap_or(0);
+        let Some((c, id)) = self.first else {
+            self.first = Some((conn, pkid));
+            return (Vec::new(), None);
+        };
+        done(match (c == conn, id == pkid) {
+            (true, true) => Verdict::pass(format!(
+                "{} resent with packet id {pkid} on the same connection",
+                p.kind
+            )),
+            (true, false) => Verdict::fail(format!(
+                "{} retried with a new packet id ({id} then {pkid})",
+                p.kind
+            )),
+            (false, _) => {
+                Verdict::fail(format!("the device reconnected and sent a new {}", p.kind))
+            }
+        })
+    }
+
+    fn backoff(&mut self, at_ms: i64) -> Step {
+        self.connects.push(at_ms);
+        let want = self.config.attempts + 1;
+        if self.connects.len() < want {
+            return (Vec::new(), None);
+        }
+        let intervals: Vec<f64> = self
+            .connects
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as f64)
+            .collect();
+        let kind = classify(&intervals);
+        let seen = format!("{kind:?} backoff over intervals {intervals:?} ms");
+        let verdict = match (self.id, kind) {
+            (CaseId::ConnectJitterBackoff, Backoff::Jitter) => Verdict::pass(seen),
+            (CaseId::ConnectJitterBackoff, Backoff::Exponential) => {
+                Verdict::warn(format!("{seen}: exponential without jitter"))
+            }
+            (CaseId::ConnectExponentialBackoff, Backoff::Exponential | Backoff::Jitter) => {
+                Verdict::pass(seen)
+            }
+            _ => Verdict::fail(seen),
+        };
+        (vec![Act::LiftFaults], Some(verdict))
+    }
+
+    fn shadow(&self, p: &Packet) -> Step {
+        let topic = p.topic.clone().unwrap_or_default();
+        let prefix = format!("$aws/things/{}/shadow/", self.config.thing);
+        let is_update = topic.starts_with(&prefix) && topic.ends_with("/update");
+        let reported = json(p)
+            .pointer("/state/reported")
+            .is_some_and(serde_json::Value::is_object);
+        match (is_update, reported) {
+            (true, true) => done(Verdict::pass(format!(
+                "reported state published to {topic}"
+            ))),
+            (true, false) => done(Verdict::fail(format!(
+                "the update to {topic} carries no state.reported object"
+            ))),
+            _ => (Vec::new(), None),
+        }
+    }
+
+    fn job(&self, p: &Packet) -> Step {
+        let topic = format!("$aws/things/{}/jobs/advisor-job/update", self.config.thing);
+        if p.topic.as_deref() != Some(topic.as_str()) {
+            return (Vec::new(), None);
+        }
+        match json(p)["status"].as_str() {
+            Some("SUCCEEDED") => done(Verdict::pass("the job execution was reported SUCCEEDED")),
+            Some(s @ ("FAILED" | "REJECTED")) => {
+                done(Verdict::fail(format!("the job execution was reported {s}")))
+            }
+            _ => (Vec::new(), None),
+        }
+    }
+
+    /// The verdict when the device ran out of time.
+    pub fn timed_out(&self) -> Verdict {
+        let what = match self.id {
+            CaseId::TlsConnect => "no TLS handshake completed".to_string(),
+            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => {
+                format!(
+                    "only {} CONNECT attempts (needs {})",
+                    self.connects.len(),
+                    self.config.attempts + 1
+                )
+            }
+            CaseId::PublishRetryNoPuback | CaseId::SubscribeRetryNoSuback
+                if self.first.is_some() =>
+            {
+                "no retry of the unacknowledged packet".to_string()
+            }
+            CaseId::NoAckPingResp if self.pinged.is_some() => {
+                "the device kept the connection without PINGRESP".to_string()
+            }
+            _ => format!("{} did not happen", self.id.summary()),
+        };
+        Verdict::fail(format!("timed out: {what}"))
+    }
+}
+
+fn done(v: Verdict) -> Step {
+    (Vec::new(), Some(v))
+}

@@ -1,0 +1,181 @@
+//! Device conformance, as AWS Device Advisor judges it, without I/O: each case is a state
+//! machine fed the device's observed timeline (connections, TLS, packets each way). It asks the
+//! runner for actions (publish to the device, create a job, lift a fault) and ends with a
+//! verdict and its reason. [`classify`] tells exponential, jittered, linear and constant
+//! backoff apart from the ratios of the intervals, whatever their scale.
+
+mod backoff;
+mod cases;
+#[cfg(test)]
+mod tests;
+
+pub use backoff::{Backoff, classify};
+pub use cases::{Case, CaseId, all_cases};
+
+use serde::Serialize;
+
+/// What a case saw, in the runner's words (a mirror of the broker's timeline).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Accepted {
+        conn: u64,
+    },
+    Handshake {
+        conn: u64,
+        ok: bool,
+    },
+    Connect {
+        conn: u64,
+        client_id: String,
+        clean_start: bool,
+        keep_alive: u16,
+    },
+    In {
+        conn: u64,
+        packet: Packet,
+    },
+    Out {
+        conn: u64,
+        packet: Packet,
+        withheld: bool,
+    },
+    Closed {
+        conn: u64,
+        reason: String,
+    },
+}
+
+/// A packet as a case needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Packet {
+    pub kind: String,
+    pub pkid: Option<u16>,
+    pub topic: Option<String>,
+    pub qos: u8,
+    pub dup: bool,
+    pub payload: Vec<u8>,
+    pub filters: Vec<String>,
+}
+
+/// A timed event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    pub at_ms: i64,
+    pub event: Event,
+}
+
+/// Device Advisor's verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    #[serde(rename = "PASS")]
+    Pass,
+    #[serde(rename = "WARN")]
+    Warn,
+    #[serde(rename = "FAIL")]
+    Fail,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Warn => "WARN",
+            Outcome::Fail => "FAIL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+impl Verdict {
+    pub fn pass(reason: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Pass,
+            reason: reason.into(),
+        }
+    }
+    pub fn warn(reason: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Warn,
+            reason: reason.into(),
+        }
+    }
+    pub fn fail(reason: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Fail,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a case asks the runner to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Act {
+    /// Publish to the device (QoS, topic, payload).
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+        qos: u8,
+    },
+    /// Create a job for the device's thing with this document.
+    CreateJob { id: String, document: String },
+    /// Stop misbehaving: clear the fault plan.
+    LiftFaults,
+}
+
+/// Faults the broker plays for a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    pub withhold_connack: bool,
+    pub withhold_puback: bool,
+    pub withhold_suback: bool,
+    pub withhold_pingresp: bool,
+}
+
+/// Device Advisor's configuration keys a case reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub thing: String,
+    pub client_id: String,
+    /// TRIGGER_TOPIC: the topic the device publishes to or subscribes to.
+    pub topic: String,
+    /// PAYLOAD_SIZE in KB for the QoS 1 delivery.
+    pub payload_kb: usize,
+    /// RECONNECTION_ATTEMPTS for the backoff cases.
+    pub attempts: usize,
+    /// JOB_DOCUMENT.
+    pub job_document: String,
+}
+
+impl Config {
+    pub fn new(thing: &str) -> Self {
+        Self {
+            thing: thing.into(),
+            client_id: thing.into(),
+            topic: format!("device/{thing}/data"),
+            payload_kb: 1,
+            attempts: 5,
+            job_document: r#"{"operation":"reboot"}"#.into(),
+        }
+    }
+
+    /// Applies `KEY=VALUE` settings with Device Advisor's key names.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let number = |v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("{key} must be a number, got '{v}'"))
+        };
+        match key {
+            "TRIGGER_TOPIC" | "TOPIC" => self.topic = value.to_string(),
+            "PAYLOAD_SIZE" => self.payload_kb = number(value)?.clamp(1, 128),
+            "RECONNECTION_ATTEMPTS" => self.attempts = number(value)?.clamp(2, 20),
+            "JOB_DOCUMENT" => self.job_document = value.to_string(),
+            other => return Err(format!("unknown setting {other}")),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,289 @@
+//! The cases and the classifier, one test per rule.
+#![allow(clippy::unwrap_used)]
+
+use crate::{Act, Backoff, Case, CaseId, Config, Event, Outcome, Packet, Timed, classify};
+
+fn at(ms: i64, event: Event) -> Timed {
+    Timed { at_ms: ms, event }
+}
+
+fn publish(pkid: u16, topic: &str, payload: &str) -> Packet {
+    Packet {
+        kind: "PUBLISH".into(),
+        pkid: Some(pkid),
+        topic: Some(topic.into()),
+        qos: 1,
+        payload: payload.into(),
+        ..Packet::default()
+    }
+}
+
+fn connect(conn: u64) -> Event {
+    Event::Connect {
+        conn,
+        client_id: "d".into(),
+        clean_start: true,
+        keep_alive: 30,
+    }
+}
+
+#[test]
+fn backoff_shapes_are_told_apart_at_any_scale() {
+    for scale in [0.05, 1.0, 30.0] {
+        let s = |v: &[f64]| v.iter().map(|x| x * scale).collect::<Vec<_>>();
+        assert_eq!(
+            classify(&s(&[1.0, 2.0, 4.0, 8.0, 16.0])),
+            Backoff::Exponential
+        );
+        assert_eq!(classify(&s(&[1.3, 1.9, 4.6, 7.1, 17.5])), Backoff::Jitter);
+        assert_eq!(classify(&s(&[1.0, 2.0, 3.0, 4.0, 5.0])), Backoff::Linear);
+        assert_eq!(
+            classify(&s(&[2.0, 2.05, 1.98, 2.0, 2.02])),
+            Backoff::Constant
+        );
+    }
+    assert_eq!(classify(&[1.0, 2.0]), Backoff::Unknown);
+}
+
+fn run(case: &mut Case, events: Vec<Timed>) -> (Vec<Act>, Option<crate::Verdict>) {
+    let mut acts = Vec::new();
+    for e in events {
+        let (a, v) = case.on(&e);
+        acts.extend(a);
+        if v.is_some() {
+            return (acts, v);
+        }
+    }
+    (acts, None)
+}
+
+#[test]
+fn publish_retry_needs_the_same_packet_id_on_the_same_connection() {
+    let c = Config::new("d");
+    let same = vec![
+        at(
+            0,
+            Event::In {
+                conn: 1,
+                packet: publish(7, "t", "x"),
+            },
+        ),
+        at(
+            5,
+            Event::In {
+                conn: 1,
+                packet: publish(7, "t", "x"),
+            },
+        ),
+    ];
+    let (_, v) = run(
+        &mut Case::new(CaseId::PublishRetryNoPuback, c.clone()),
+        same,
+    );
+    assert_eq!(v.unwrap().outcome, Outcome::Pass);
+    let new_id = vec![
+        at(
+            0,
+            Event::In {
+                conn: 1,
+                packet: publish(7, "t", "x"),
+            },
+        ),
+        at(
+            5,
+            Event::In {
+                conn: 1,
+                packet: publish(8, "t", "x"),
+            },
+        ),
+    ];
+    assert_eq!(
+        run(
+            &mut Case::new(CaseId::PublishRetryNoPuback, c.clone()),
+            new_id
+        )
+        .1
+        .unwrap()
+        .outcome,
+        Outcome::Fail
+    );
+    let dropped = vec![
+        at(
+            0,
+            Event::In {
+                conn: 1,
+                packet: publish(7, "t", "x"),
+            },
+        ),
+        at(
+            5,
+            Event::Closed {
+                conn: 1,
+                reason: "CONNECTION_LOST".into(),
+            },
+        ),
+    ];
+    assert_eq!(
+        run(&mut Case::new(CaseId::PublishRetryNoPuback, c), dropped)
+            .1
+            .unwrap()
+            .outcome,
+        Outcome::Fail
+    );
+}
+
+#[test]
+fn backoff_cases_lift_the_fault_and_judge_the_intervals() {
+    let c = Config::new("d");
+    let expo: Vec<Timed> = [0, 100, 300, 700, 1500, 3100]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| at(*t, connect(i as u64 + 1)))
+        .collect();
+    let (acts, v) = run(
+        &mut Case::new(CaseId::ConnectJitterBackoff, c.clone()),
+        expo.clone(),
+    );
+    assert_eq!(
+        (acts, v.unwrap().outcome),
+        (vec![Act::LiftFaults], Outcome::Warn)
+    );
+    assert_eq!(
+        run(
+            &mut Case::new(CaseId::ConnectExponentialBackoff, c.clone()),
+            expo
+        )
+        .1
+        .unwrap()
+        .outcome,
+        Outcome::Pass
+    );
+    let constant: Vec<Timed> = (0..6)
+        .map(|i| at(i * 1000, connect(i as u64 + 1)))
+        .collect();
+    assert_eq!(
+        run(
+            &mut Case::new(CaseId::ConnectExponentialBackoff, c),
+            constant
+        )
+        .1
+        .unwrap()
+        .outcome,
+        Outcome::Fail
+    );
+}
+
+#[test]
+fn puback_case_sends_a_qos1_message_and_waits_for_its_ack() {
+    let mut case = Case::new(CaseId::ClientPubackQos1, Config::new("d"));
+    let sub = Packet {
+        kind: "SUBSCRIBE".into(),
+        pkid: Some(1),
+        filters: vec!["cmd/d".into()],
+        ..Packet::default()
+    };
+    let (acts, _) = case.on(&at(
+        0,
+        Event::In {
+            conn: 1,
+            packet: sub,
+        },
+    ));
+    assert!(matches!(&acts[0], Act::Publish { topic, qos: 1, .. } if topic == "cmd/d"));
+    case.on(&at(
+        1,
+        Event::Out {
+            conn: 1,
+            packet: publish(3, "cmd/d", "x"),
+            withheld: false,
+        },
+    ));
+    let ack = Packet {
+        kind: "PUBACK".into(),
+        pkid: Some(3),
+        ..Packet::default()
+    };
+    assert_eq!(
+        case.on(&at(
+            2,
+            Event::In {
+                conn: 1,
+                packet: ack
+            }
+        ))
+        .1
+        .unwrap()
+        .outcome,
+        Outcome::Pass
+    );
+}
+
+#[test]
+fn shadow_and_job_cases_read_the_payloads() {
+    let mut shadow = Case::new(CaseId::ShadowPublishReportedState, Config::new("d"));
+    let bad = publish(1, "$aws/things/d/shadow/update", r#"{"state":{}}"#);
+    assert_eq!(
+        shadow
+            .on(&at(
+                0,
+                Event::In {
+                    conn: 1,
+                    packet: bad
+                }
+            ))
+            .1
+            .unwrap()
+            .outcome,
+        Outcome::Fail
+    );
+    let mut shadow = Case::new(CaseId::ShadowPublishReportedState, Config::new("d"));
+    let good = publish(
+        1,
+        "$aws/things/d/shadow/name/cfg/update",
+        r#"{"state":{"reported":{"on":true}}}"#,
+    );
+    assert_eq!(
+        shadow
+            .on(&at(
+                0,
+                Event::In {
+                    conn: 1,
+                    packet: good
+                }
+            ))
+            .1
+            .unwrap()
+            .outcome,
+        Outcome::Pass
+    );
+    let mut job = Case::new(CaseId::JobExecution, Config::new("d"));
+    let (acts, _) = job.on(&at(0, connect(1)));
+    assert!(matches!(acts[0], Act::CreateJob { .. }));
+    let done = publish(
+        2,
+        "$aws/things/d/jobs/advisor-job/update",
+        r#"{"status":"SUCCEEDED"}"#,
+    );
+    assert_eq!(
+        job.on(&at(
+            1,
+            Event::In {
+                conn: 1,
+                packet: done
+            }
+        ))
+        .1
+        .unwrap()
+        .outcome,
+        Outcome::Pass
+    );
+}
+
+#[test]
+fn silence_without_a_verdict_times_out_as_a_failure() {
+    let case = Case::new(CaseId::MqttSubscribe, Config::new("d"));
+    let v = case.timed_out();
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(v.reason.contains("timed out"));
+    assert_eq!(CaseId::parse("mqtt_connect"), Some(CaseId::MqttConnect));
+}
