@@ -2,6 +2,7 @@
 //! sockets exactly as the AWS CLI and SDKs drive it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod advisor;
 mod api_certificates;
 mod api_errors;
 mod api_policies;

@@ -363,7 +363,7 @@ impl Case {
             CaseId::NoAckPingResp if self.pinged.is_some() => {
                 "the device kept the connection without PINGRESP".to_string()
             }
-            _ => format!("{} did not happen", self.id.summary()),
+            _ => format!("no sign that {}", self.id.summary()),
         };
         Verdict::fail(format!("timed out: {what}"))
     }

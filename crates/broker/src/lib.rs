@@ -248,6 +248,11 @@ impl BrokerCore {
             .disconnect(client_id, clean_session, prevent_will)
     }
 
+    /// Whether `client_id` holds a subscription that receives `topic`.
+    pub fn receives(&self, client_id: &str, topic: &str) -> bool {
+        self.shared.hub.receives(client_id, topic)
+    }
+
     /// Starts recording every connection's timeline (accept, TLS, CONNECT, packets, end) for
     /// the returned receiver; a later call replaces the observer.
     pub fn observe(&self) -> tokio::sync::mpsc::UnboundedReceiver<Observed> {

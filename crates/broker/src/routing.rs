@@ -122,6 +122,14 @@ impl Hub {
         self.send_to(client_id, msg, qos);
     }
 
+    /// Whether `client_id` has a subscription matching `topic`.
+    pub fn receives(&self, client_id: &str, topic: &str) -> bool {
+        read(&self.subs)
+            .route(topic)
+            .iter()
+            .any(|(k, _)| k == client_id)
+    }
+
     fn route(&self, msg: Arc<Publish>) -> usize {
         let msg = if msg.retain {
             self.retain(&msg);

@@ -35,6 +35,9 @@ enum Command {
     /// Read, update, delete or list Device Shadows of a running mock (over iot-data HTTP).
     #[command(subcommand)]
     Shadow(iotmock_client::shadow_cli::ShadowCmd),
+    /// Device conformance: run AWS Device Advisor's test cases against a device, locally.
+    #[command(subcommand)]
+    Advisor(crate::advisor_cli::AdvisorCmd),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -98,6 +101,9 @@ pub fn main() -> Result<()> {
             .map_err(say),
         Some(Command::Shadow(cmd)) => runtime
             .block_on(iotmock_client::shadow_cli::run_shadow(cmd))
+            .map_err(say),
+        Some(Command::Advisor(cmd)) => runtime
+            .block_on(crate::advisor_cli::run_advisor(cmd))
             .map_err(say),
     };
     if let Err(message) = tool {

@@ -185,6 +185,7 @@ impl Builder {
             .await?;
         Ok(MockIotCore {
             shadows,
+            jobs,
             _ticker: ticker,
             api: Some(api),
             brokers,
@@ -228,6 +229,7 @@ pub const SHADOW_DATABASE: &str = "shadows.db";
 /// A running mock. Dropping it stops every listener.
 pub struct MockIotCore {
     shadows: Arc<ShadowService>,
+    jobs: Arc<JobsService>,
     _ticker: Ticker,
     api: Option<ApiServer>,
     brokers: Vec<Broker>,
@@ -271,6 +273,11 @@ impl MockIotCore {
     /// The broker behind every listener: services, fault plans, data-plane publishes.
     pub fn broker(&self) -> &BrokerCore {
         &self.core
+    }
+
+    /// Jobs, as devices and the control plane see them.
+    pub fn jobs(&self) -> &Arc<JobsService> {
+        &self.jobs
     }
 
     /// Device Shadow, as devices and iot-data see it.

@@ -2,6 +2,8 @@
 //! services on it (Device Shadow) on bound listeners over one registry, in-process for tests
 //! or from the `iotmock` command line.
 
+pub mod advisor;
+pub mod advisor_cli;
 pub mod cli;
 mod core;
 mod shadow_handle;

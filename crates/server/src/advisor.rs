@@ -1,0 +1,305 @@
+//! `iotmock advisor`: runs Device Advisor's cases against a device command, each on a fresh
+//! mock with its own thing, certificate and policy. The broker plays the case's faults and
+//! records the device's timeline; the case (crates/advisor) judges it.
+
+use crate::MockIotCore;
+use anyhow::{Context, Result};
+use iotmock_advisor::{Act, Case, CaseId, Config, Event, Faults, Packet, Timed, Verdict};
+use iotmock_broker::{Answer, FaultPlan, Observed, PacketSeen, Seen};
+use iotmock_jobs::NewJob;
+use iotmock_registry::CreateThing;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What one case found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseResult {
+    pub id: &'static str,
+    pub verdict: Verdict,
+    /// The timeline, one line per event (`+ms conn what`).
+    pub evidence: Vec<String>,
+}
+
+/// How to run the cases.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The device: a shell command started with the IOTMOCK_* variables.
+    pub device_cmd: String,
+    /// Device Advisor's configuration keys.
+    pub settings: Vec<(String, String)>,
+}
+
+fn plan(f: &Faults) -> FaultPlan {
+    let kinds = [
+        (f.withhold_connack, Answer::ConnAck),
+        (f.withhold_puback, Answer::PubAck),
+        (f.withhold_suback, Answer::SubAck),
+        (f.withhold_pingresp, Answer::PingResp),
+    ];
+    let withhold = kinds
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, a)| *a)
+        .collect();
+    FaultPlan {
+        withhold,
+        ..FaultPlan::default()
+    }
+}
+
+fn packet(p: PacketSeen) -> Packet {
+    Packet {
+        kind: p.kind.to_string(),
+        pkid: p.pkid,
+        topic: p.topic,
+        qos: p.qos,
+        dup: p.dup,
+        payload: p.payload.map(|b| b.to_vec()).unwrap_or_default(),
+        filters: p.filters,
+    }
+}
+
+fn event(o: Observed) -> Timed {
+    let conn = o.conn;
+    let event = match o.seen {
+        Seen::Accepted => Event::Accepted { conn },
+        Seen::Handshake { error } => Event::Handshake {
+            conn,
+            ok: error.is_none(),
+        },
+        Seen::Connect {
+            client_id,
+            clean_start,
+            keep_alive,
+        } => Event::Connect {
+            conn,
+            client_id,
+            clean_start,
+            keep_alive,
+        },
+        Seen::In(p) => Event::In {
+            conn,
+            packet: packet(p),
+        },
+        Seen::Out {
+            packet: p,
+            withheld,
+        } => Event::Out {
+            conn,
+            packet: packet(p),
+            withheld,
+        },
+        Seen::Closed { reason } => Event::Closed {
+            conn,
+            reason: reason.to_string(),
+        },
+    };
+    Timed {
+        at_ms: o.at_ms,
+        event,
+    }
+}
+
+fn describe(t: &Timed, start: i64) -> String {
+    let at = t.at_ms - start;
+    match &t.event {
+        Event::Accepted { conn } => format!("+{at}ms #{conn} accepted"),
+        Event::Handshake { conn, ok } => {
+            format!("+{at}ms #{conn} TLS {}", if *ok { "ok" } else { "failed" })
+        }
+        Event::Connect {
+            conn,
+            client_id,
+            clean_start,
+            keep_alive,
+        } => {
+            format!(
+                "+{at}ms #{conn} CONNECT {client_id} clean={clean_start} keepalive={keep_alive}"
+            )
+        }
+        Event::In { conn, packet } => format!(
+            "+{at}ms #{conn} -> {} {:?} {}",
+            packet.kind,
+            packet.pkid,
+            packet.topic.clone().unwrap_or_default()
+        ),
+        Event::Out {
+            conn,
+            packet,
+            withheld,
+        } => {
+            let w = if *withheld { " (withheld)" } else { "" };
+            format!("+{at}ms #{conn} <- {} {:?}{w}", packet.kind, packet.pkid)
+        }
+        Event::Closed { conn, reason } => format!("+{at}ms #{conn} closed {reason}"),
+    }
+}
+
+/// A fresh thing with an allow-all policy and an AWS-issued certificate, written to `dir`.
+fn provision(mock: &MockIotCore, thing: &str, dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let registry = mock.registry();
+    let mut reg = registry
+        .write()
+        .map_err(|_| anyhow::anyhow!("registry unavailable"))?;
+    let region = mock.region().to_string();
+    reg.create_thing(&region, thing, CreateThing::default())?;
+    let (ca, now) = reg.issuer();
+    let keys = iotmock_registry::mint_keys(&ca, now)?;
+    let created = reg.register_created_keys(&region, keys, true)?;
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+    reg.create_policy(&region, "advisor-all", Some(doc))?;
+    reg.attach_policy(&region, "advisor-all", &created.registered.arn)?;
+    reg.attach_thing_principal(&region, thing, &created.registered.arn, None)?;
+    std::fs::create_dir_all(dir)?;
+    let files = (
+        dir.join("AmazonRootCA1.pem"),
+        dir.join("device.pem.crt"),
+        dir.join("private.pem.key"),
+    );
+    std::fs::write(&files.0, mock.root_ca_pem())?;
+    std::fs::write(&files.1, &created.keys.certificate_pem)?;
+    std::fs::write(&files.2, &created.keys.private_key_pem)?;
+    Ok(files)
+}
+
+/// Carries out what a case asks.
+async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
+    match a {
+        Act::Publish {
+            topic,
+            payload,
+            qos,
+        } => {
+            // The timeline can run ahead of the broker: wait (up to a second) until the
+            // device's subscription is in place.
+            for _ in 0..100 {
+                if mock.broker().receives(&config.client_id, &topic) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            mock.broker().publish(&topic, payload.into(), qos, false);
+        }
+        Act::LiftFaults => mock.broker().clear_fault_plan(&config.client_id),
+        Act::CreateJob { id, document } => {
+            let region = mock.region();
+            let account = mock.account_id();
+            let arn = format!("arn:aws:iot:{region}:{account}:thing/{}", config.thing);
+            let new = NewJob {
+                document,
+                targets: vec![arn],
+                things: vec![config.thing.clone()],
+                ..NewJob::default()
+            };
+            if let Ok((_, notices)) = mock.jobs().create_job(region, &id, new, now_ms) {
+                for n in notices {
+                    mock.broker()
+                        .publish(&n.topic, n.payload.to_string().into(), 1, false);
+                }
+            }
+        }
+    }
+}
+
+/// Ends the device: SIGTERM, then SIGKILL after two seconds.
+async fn stop(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(2), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+}
+
+/// Runs one case against the device command.
+pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
+    let mock = MockIotCore::builder()
+        .start()
+        .await
+        .context("starting the mock")?;
+    let thing = format!(
+        "advisor-{}",
+        id.name().to_ascii_lowercase().replace('_', "-")
+    );
+    let mut config = Config::new(&thing);
+    for (k, v) in &opts.settings {
+        config.set(k, v).map_err(anyhow::Error::msg)?;
+    }
+    let dir = std::env::temp_dir().join(format!("iotmock-advisor-{}-{thing}", std::process::id()));
+    let (ca, cert, key) = provision(&mock, &thing, &dir)?;
+    mock.broker()
+        .set_fault_plan(&config.client_id, plan(&id.faults()));
+    let mut timeline = mock.broker().observe();
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", &opts.device_cmd])
+        .env("IOTMOCK_HOST", "localhost")
+        .env("IOTMOCK_PORT", mock.mqtt_addr().port().to_string())
+        .env("IOTMOCK_CA_FILE", &ca)
+        .env("IOTMOCK_CERT_FILE", &cert)
+        .env("IOTMOCK_KEY_FILE", &key)
+        .env("IOTMOCK_CLIENT_ID", &config.client_id)
+        .env("IOTMOCK_THING_NAME", &thing)
+        .env("IOTMOCK_TOPIC", &config.topic)
+        .env("IOTMOCK_CASE", id.name())
+        .env("IOTMOCK_API", mock.api_url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the device command")?;
+    let mut case = Case::new(id, config.clone());
+    let (verdict, evidence) = watch(&mut case, &mut timeline, &mut child, &mock, &config).await;
+    stop(&mut child).await;
+    mock.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(CaseResult {
+        id: id.name(),
+        verdict,
+        evidence,
+    })
+}
+
+/// Feeds the timeline to the case until a verdict, the case's timeout, or the device exiting
+/// and going quiet.
+async fn watch(
+    case: &mut Case,
+    timeline: &mut tokio::sync::mpsc::UnboundedReceiver<Observed>,
+    child: &mut tokio::process::Child,
+    mock: &MockIotCore,
+    config: &Config,
+) -> (Verdict, Vec<String>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(case.id.timeout_secs());
+    let (mut evidence, mut start, mut exited) = (Vec::new(), None, false);
+    loop {
+        let quiet = if exited {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(3600)
+        };
+        let next = tokio::select! {
+            o = timeline.recv() => o,
+            _ = child.wait(), if !exited => { exited = true; continue; }
+            () = tokio::time::sleep(quiet) => None,
+            () = tokio::time::sleep_until(deadline) => None,
+        };
+        let Some(o) = next else {
+            return (case.timed_out(), evidence);
+        };
+        let t = event(o);
+        let t0 = *start.get_or_insert(t.at_ms);
+        evidence.push(describe(&t, t0));
+        let (acts, verdict) = case.on(&t);
+        for a in acts {
+            act(mock, config, a, t.at_ms).await;
+        }
+        if let Some(v) = verdict {
+            return (v, evidence);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `iotmock advisor` against devices made of the `iotmock pub` / `iotmock sub` commands: cases
+//! pass where the device does what Device Advisor asks and fail where it does not.
+
+use serde_json::Value;
+use std::process::Command;
+
+/// Runs `iotmock advisor run CASES --device-cmd DEVICE --json` and returns the verdicts by case.
+fn advisor(cases: &[&str], device: &str) -> (bool, Vec<(String, String)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("verdicts.json");
+    let bin = env!("CARGO_BIN_EXE_iotmock");
+    let device = device.replace("IOTMOCK_BIN", bin);
+    let status = Command::new(bin)
+        .args(["advisor", "run"])
+        .args(cases)
+        .args(["--device-cmd", &device, "--json"])
+        .arg(&json)
+        .status()
+        .expect("iotmock runs");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("json");
+    let verdicts = doc["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or_default().to_string(),
+                c["verdict"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (status.success(), verdicts)
+}
+
+const TLS: &str = r#"--cafile "$IOTMOCK_CA_FILE" --cert "$IOTMOCK_CERT_FILE" --key "$IOTMOCK_KEY_FILE" -h "$IOTMOCK_HOST" -p "$IOTMOCK_PORT" -i "$IOTMOCK_CLIENT_ID""#;
+
+#[test]
+fn a_publishing_device_passes_the_publish_cases_and_fails_the_others() {
+    let device = format!(r#"IOTMOCK_BIN pub {TLS} -t "$IOTMOCK_TOPIC" -m hello -q 1"#);
+    let (ok, verdicts) = advisor(
+        &[
+            "TLS_Connect",
+            "MQTT_Connect",
+            "MQTT_Publish",
+            "MQTT_Subscribe",
+            "MQTT_Publish_Retry_No_Puback",
+        ],
+        &device,
+    );
+    let want = [
+        ("TLS_Connect", "PASS"),
+        ("MQTT_Connect", "PASS"),
+        ("MQTT_Publish", "PASS"),
+        ("MQTT_Subscribe", "FAIL"),
+        ("MQTT_Publish_Retry_No_Puback", "FAIL"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(verdicts, want);
+    assert!(!ok, "a failed case fails the run");
+}
+
+#[test]
+fn a_subscribing_device_acknowledges_qos1_messages() {
+    let device = format!(r#"IOTMOCK_BIN sub {TLS} -t "$IOTMOCK_TOPIC" -q 1 -C 1 -W 20"#);
+    let (ok, verdicts) = advisor(&["MQTT_Subscribe", "MQTT_Client_Puback_QoS1"], &device);
+    assert_eq!(
+        verdicts,
+        vec![
+            ("MQTT_Subscribe".into(), "PASS".into()),
+            ("MQTT_Client_Puback_QoS1".into(), "PASS".into())
+        ]
+    );
+    assert!(ok);
+}
+
+#[test]
+fn the_case_list_names_device_advisor_ids() {
+    let out = Command::new(env!("CARGO_BIN_EXE_iotmock"))
+        .args(["advisor", "list"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for id in [
+        "TLS_Connect",
+        "MQTT_Connect_Jitter_Backoff_Retries",
+        "Shadow_Publish_Reported_State",
+        "Job_Execution",
+    ] {
+        assert!(text.contains(id), "{id} listed");
+    }
+}
