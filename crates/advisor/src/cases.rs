@@ -107,7 +107,7 @@ impl CaseId {
     pub fn timeout_secs(self) -> u64 {
         match self {
             CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => 120,
-            CaseId::NoAckPingResp => 2000,
+            CaseId::NoAckPingResp => 150,
             _ => 60,
         }
     }
