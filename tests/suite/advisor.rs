@@ -93,3 +93,52 @@ fn the_case_list_names_device_advisor_ids() {
         assert!(text.contains(id), "{id} listed");
     }
 }
+
+/// The reference device with `flags`, run through `cases`; the verdicts in order.
+fn reference(flags: &str, cases: &[&str]) -> Vec<String> {
+    let device = format!("IOTMOCK_BIN reference-device {flags}");
+    let mut args = vec!["--set", "EXECUTION_TIMEOUT=6"];
+    args.extend_from_slice(cases);
+    advisor(&args, &device)
+        .1
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[test]
+fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
+    let all = reference("", &[]);
+    assert_eq!(all.len(), 12);
+    assert!(all.iter().all(|v| v == "PASS"), "{all:?}");
+    let backoff = [
+        "MQTT_Connect_Exponential_Backoff_Retries",
+        "MQTT_Connect_Jitter_Backoff_Retries",
+    ];
+    assert_eq!(
+        reference("--backoff exponential", &backoff),
+        ["PASS", "WARN"]
+    );
+    assert_eq!(reference("--backoff constant", &backoff), ["FAIL", "FAIL"]);
+    assert_eq!(reference("--backoff linear", &backoff), ["FAIL", "FAIL"]);
+    let retries = [
+        "MQTT_Publish_Retry_No_Puback",
+        "MQTT_Subscribe_Retry_No_Suback",
+    ];
+    assert_eq!(
+        reference("--new-packet-id-on-retry", &retries),
+        ["FAIL", "FAIL"]
+    );
+    assert_eq!(
+        reference("--no-subscribe-retry", &retries),
+        ["PASS", "FAIL"]
+    );
+    assert_eq!(
+        reference("--no-ping-timeout", &["MQTT_No_Ack_PingResp"]),
+        ["FAIL"]
+    );
+    assert_eq!(
+        reference("--ignore-jobs", &["Job_Execution", "MQTT_Publish"]),
+        ["FAIL", "PASS"]
+    );
+}

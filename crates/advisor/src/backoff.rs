@@ -31,6 +31,11 @@ fn spread(v: &[f64]) -> f64 {
     var.sqrt() / m.abs()
 }
 
+/// A steady growth factor of at least 1.5.
+fn doubling(ratios: &[f64]) -> bool {
+    spread(ratios) < 0.15 && mean(ratios) > 1.5
+}
+
 /// Classifies retry intervals (any unit). Needs at least three.
 pub fn classify(intervals: &[f64]) -> Backoff {
     if intervals.len() < 3 || intervals.iter().any(|i| *i <= 0.0) {
@@ -42,8 +47,16 @@ pub fn classify(intervals: &[f64]) -> Backoff {
     let ratios: Vec<f64> = intervals.windows(2).map(|w| w[1] / w[0]).collect();
     let diffs: Vec<f64> = intervals.windows(2).map(|w| w[1] - w[0]).collect();
     let growing = mean(&ratios) > 1.2;
-    if growing && spread(&ratios) < 0.15 && mean(&ratios) > 1.5 {
+    if growing && doubling(&ratios) {
         return Backoff::Exponential;
+    }
+    // A fixed part in every interval (the time a device waits for CONNACK before it gives up)
+    // hides the growth factor in the intervals but not in their differences.
+    if diffs.iter().all(|d| *d > 0.0) && diffs.len() >= 2 {
+        let growth: Vec<f64> = diffs.windows(2).map(|w| w[1] / w[0]).collect();
+        if doubling(&growth) {
+            return Backoff::Exponential;
+        }
     }
     if spread(&diffs) < 0.15 && mean(&diffs) > 0.0 {
         return Backoff::Linear;

@@ -149,6 +149,8 @@ pub struct Config {
     pub attempts: usize,
     /// JOB_DOCUMENT.
     pub job_document: String,
+    /// EXECUTION_TIMEOUT in seconds: how long the device has (the case's own otherwise).
+    pub timeout_secs: Option<u64>,
 }
 
 impl Config {
@@ -160,6 +162,7 @@ impl Config {
             payload_kb: 1,
             attempts: 5,
             job_document: r#"{"operation":"reboot"}"#.into(),
+            timeout_secs: None,
         }
     }
 
@@ -174,6 +177,7 @@ impl Config {
             "PAYLOAD_SIZE" => self.payload_kb = number(value)?.clamp(1, 128),
             "RECONNECTION_ATTEMPTS" => self.attempts = number(value)?.clamp(2, 20),
             "JOB_DOCUMENT" => self.job_document = value.to_string(),
+            "EXECUTION_TIMEOUT" => self.timeout_secs = Some(number(value)?.max(1) as u64),
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())

@@ -43,6 +43,14 @@ fn backoff_shapes_are_told_apart_at_any_scale() {
         );
     }
     assert_eq!(classify(&[1.0, 2.0]), Backoff::Unknown);
+    let with_timeout = [350.0, 400.0, 500.0, 700.0, 1100.0];
+    assert_eq!(
+        classify(&with_timeout),
+        Backoff::Exponential,
+        "a fixed wait in each interval"
+    );
+    let linear_with_timeout = [350.0, 400.0, 450.0, 500.0, 550.0];
+    assert_eq!(classify(&linear_with_timeout), Backoff::Linear);
 }
 
 fn run(case: &mut Case, events: Vec<Timed>) -> (Vec<Act>, Option<crate::Verdict>) {

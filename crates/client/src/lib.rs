@@ -5,6 +5,7 @@
 mod api;
 pub mod cli;
 pub mod load;
+pub mod reference;
 pub mod shadow_cli;
 mod tls;
 

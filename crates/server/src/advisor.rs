@@ -274,7 +274,8 @@ async fn watch(
     mock: &MockIotCore,
     config: &Config,
 ) -> (Verdict, Vec<String>) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(case.id.timeout_secs());
+    let secs = config.timeout_secs.unwrap_or(case.id.timeout_secs());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     let (mut evidence, mut start, mut exited) = (Vec::new(), None, false);
     loop {
         let quiet = if exited {

@@ -25,7 +25,7 @@ pub struct RunArgs {
     #[arg(long)]
     device_cmd: String,
     /// Device Advisor configuration, KEY=VALUE (TRIGGER_TOPIC, PAYLOAD_SIZE,
-    /// RECONNECTION_ATTEMPTS, JOB_DOCUMENT).
+    /// RECONNECTION_ATTEMPTS, JOB_DOCUMENT, EXECUTION_TIMEOUT).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
     /// Write the verdicts as JSON.

@@ -38,6 +38,8 @@ enum Command {
     /// Device conformance: run AWS Device Advisor's test cases against a device, locally.
     #[command(subcommand)]
     Advisor(crate::advisor_cli::AdvisorCmd),
+    /// A device that passes the advisor's cases, with one flag per misbehaviour.
+    ReferenceDevice(iotmock_client::reference::ReferenceArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -104,6 +106,9 @@ pub fn main() -> Result<()> {
             .map_err(say),
         Some(Command::Advisor(cmd)) => runtime
             .block_on(crate::advisor_cli::run_advisor(cmd))
+            .map_err(say),
+        Some(Command::ReferenceDevice(args)) => runtime
+            .block_on(iotmock_client::reference::run_reference(args))
             .map_err(say),
     };
     if let Err(message) = tool {

@@ -1,0 +1,318 @@
+//! `iotmock reference-device`: a device that does what AWS Device Advisor expects (jittered
+//! exponential backoff, PUBLISH and SUBSCRIBE retried with the same packet id, its own
+//! PINGRESP timeout, shadow reports, jobs run to SUCCEEDED), with one flag per misbehaviour,
+//! so `iotmock advisor` can be shown to catch each. It reads the IOTMOCK_* variables the
+//! advisor sets and runs until it is stopped.
+
+use crate::{
+    ClientError, ConnectOptions, DeviceClient, Packet, Publish, TlsOptions, Version, client_config,
+};
+use bytes::Bytes;
+use clap::Args;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+pub struct ReferenceArgs {
+    /// Reconnect backoff: jitter (the default), exponential, linear or constant.
+    #[arg(long, default_value = "jitter")]
+    pub backoff: String,
+    /// Never resend an unacknowledged PUBLISH.
+    #[arg(long)]
+    pub no_publish_retry: bool,
+    /// Resend with a new packet id instead of the same one.
+    #[arg(long)]
+    pub new_packet_id_on_retry: bool,
+    /// Never resend an unacknowledged SUBSCRIBE.
+    #[arg(long)]
+    pub no_subscribe_retry: bool,
+    /// Keep the connection when PINGRESP does not come.
+    #[arg(long)]
+    pub no_ping_timeout: bool,
+    /// Ignore jobs.
+    #[arg(long)]
+    pub ignore_jobs: bool,
+}
+
+/// Why the reference device stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("Error: {0} is not set (run me from `iotmock advisor`)")]
+    Missing(&'static str),
+    #[error("Error: cannot read {0}")]
+    Read(String),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+struct Env {
+    host: String,
+    port: String,
+    ca: String,
+    cert: String,
+    key: String,
+    client_id: String,
+    thing: String,
+    topic: String,
+}
+
+fn var(name: &'static str) -> Result<String, ReferenceError> {
+    std::env::var(name).map_err(|_| ReferenceError::Missing(name))
+}
+
+fn read(path: &str) -> Result<String, ReferenceError> {
+    std::fs::read_to_string(path).map_err(|_| ReferenceError::Read(path.to_string()))
+}
+
+impl Env {
+    fn load() -> Result<Self, ReferenceError> {
+        Ok(Self {
+            host: var("IOTMOCK_HOST")?,
+            port: var("IOTMOCK_PORT")?,
+            ca: var("IOTMOCK_CA_FILE")?,
+            cert: var("IOTMOCK_CERT_FILE")?,
+            key: var("IOTMOCK_KEY_FILE")?,
+            client_id: var("IOTMOCK_CLIENT_ID")?,
+            thing: var("IOTMOCK_THING_NAME")?,
+            topic: var("IOTMOCK_TOPIC")?,
+        })
+    }
+}
+
+/// The wait before retry `n` (0-based), in ms: 50 ms base.
+fn backoff_ms(kind: &str, n: u32) -> u64 {
+    let base = 50u64;
+    match kind {
+        "constant" => base,
+        "linear" => base * u64::from(n + 1),
+        "exponential" => base << n.min(10),
+        _ => {
+            use std::hash::{BuildHasher, Hasher};
+            let random = std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish();
+            let jitter = random % (base << n.min(10)).max(1);
+            (base << n.min(10)) / 2 + jitter
+        }
+    }
+}
+
+async fn connect(env: &Env, args: &ReferenceArgs) -> Result<DeviceClient, ReferenceError> {
+    let tls = TlsOptions::new(read(&env.ca)?).identity(read(&env.cert)?, read(&env.key)?);
+    let config = client_config(&tls)?;
+    let mut opts = ConnectOptions::new(format!("{}:{}", env.host, env.port), env.client_id.clone());
+    opts.server_name = env.host.clone();
+    opts.version = Version::V311;
+    opts.keep_alive = 30;
+    opts.timeout = Duration::from_millis(300);
+    let mut attempt = 0;
+    loop {
+        match DeviceClient::connect(config.clone(), &opts).await {
+            Ok((c, _)) => return Ok(c),
+            Err(_) if attempt < 20 => {
+                tokio::time::sleep(Duration::from_millis(backoff_ms(&args.backoff, attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends `packet` and waits for the answer `is_ack` picks, resending up to three times
+/// (same packet id unless told otherwise). Messages that arrive meanwhile are handled.
+async fn with_retry(
+    dev: &mut Device<'_>,
+    mut packet: Packet,
+    is_ack: fn(&Packet, u16) -> bool,
+    retry: bool,
+) -> Result<(), ReferenceError> {
+    for _ in 0..4 {
+        dev.client.send(&packet).await?;
+        let pkid = pkid_of(&packet);
+        if dev.wait_for(|p| is_ack(p, pkid)).await? || !retry {
+            return Ok(());
+        }
+        packet = dev.again(packet);
+    }
+    Ok(())
+}
+
+fn pkid_of(p: &Packet) -> u16 {
+    match p {
+        Packet::Publish(m) => m.pkid,
+        Packet::Subscribe { pkid, .. } => *pkid,
+        _ => 0,
+    }
+}
+
+struct Device<'a> {
+    client: DeviceClient,
+    env: &'a Env,
+    args: &'a ReferenceArgs,
+    next_id: u16,
+}
+
+impl Device<'_> {
+    fn id(&mut self) -> u16 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.next_id
+    }
+
+    /// The resend of an unanswered packet: DUP for a PUBLISH, a new id when told so.
+    fn again(&mut self, packet: Packet) -> Packet {
+        let fresh = if self.args.new_packet_id_on_retry {
+            Some(self.id())
+        } else {
+            None
+        };
+        match packet {
+            Packet::Publish(m) => Packet::Publish(Publish {
+                dup: true,
+                pkid: fresh.unwrap_or(m.pkid),
+                ..m
+            }),
+            Packet::Subscribe {
+                pkid,
+                filters,
+                subscription_id,
+            } => Packet::Subscribe {
+                pkid: fresh.unwrap_or(pkid),
+                filters,
+                subscription_id,
+            },
+            other => other,
+        }
+    }
+
+    /// Reads for up to about a second until `pick` accepts a packet; handles the others.
+    async fn wait_for(&mut self, pick: impl Fn(&Packet) -> bool) -> Result<bool, ReferenceError> {
+        for _ in 0..3 {
+            match self.client.recv().await {
+                Ok(p) if pick(&p) => return Ok(true),
+                Ok(p) => self.handle(p).await?,
+                Err(ClientError::Timeout(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(false)
+    }
+
+    async fn publish(
+        &mut self,
+        topic: &str,
+        payload: String,
+        retry: bool,
+    ) -> Result<(), ReferenceError> {
+        let pkid = self.id();
+        let m = Publish {
+            pkid,
+            ..Publish::new(topic, Bytes::from(payload), 1, false)
+        };
+        let is_ack = |p: &Packet, id: u16| matches!(p, Packet::PubAck { pkid, .. } if *pkid == id);
+        with_retry(self, Packet::Publish(m), is_ack, retry).await
+    }
+
+    /// Acknowledges QoS 1 deliveries and runs jobs.
+    async fn handle(&mut self, p: Packet) -> Result<(), ReferenceError> {
+        let Packet::Publish(m) = p else {
+            return Ok(());
+        };
+        if m.qos == 1 {
+            self.client
+                .send(&Packet::PubAck {
+                    pkid: m.pkid,
+                    reason: 0,
+                })
+                .await?;
+        }
+        if self.args.ignore_jobs {
+            return Ok(());
+        }
+        let jobs = format!("$aws/things/{}/jobs", self.env.thing);
+        let doc: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or_default();
+        if m.topic == format!("{jobs}/notify-next") && doc.get("execution").is_some() {
+            let start = format!("{jobs}/start-next");
+            self.client
+                .send(&Packet::Publish(Publish::new(
+                    start,
+                    Bytes::from_static(b"{}"),
+                    0,
+                    false,
+                )))
+                .await?;
+        }
+        if m.topic == format!("{jobs}/start-next/accepted")
+            && let Some(job) = doc.pointer("/execution/jobId").and_then(|j| j.as_str())
+        {
+            let update = format!("{jobs}/{job}/update");
+            let body = Bytes::from_static(br#"{"status":"SUCCEEDED"}"#);
+            self.client
+                .send(&Packet::Publish(Publish::new(update, body, 0, false)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One round of what a well-behaved device does after connecting.
+    async fn work(&mut self) -> Result<(), ReferenceError> {
+        // A keep-alive check first: no PINGRESP in about a second drops the connection.
+        self.client.send(&Packet::PingReq).await?;
+        let answered = self.wait_for(|p| matches!(p, Packet::PingResp)).await?;
+        if !answered && !self.args.no_ping_timeout {
+            return Ok(());
+        }
+        let jobs = format!("$aws/things/{}/jobs", self.env.thing);
+        let filters = vec![
+            (self.env.topic.clone(), 1),
+            (format!("{jobs}/notify-next"), 1),
+        ];
+        let pkid = self.id();
+        let sub = Packet::Subscribe {
+            pkid,
+            filters,
+            subscription_id: false,
+        };
+        let is_suback =
+            |p: &Packet, id: u16| matches!(p, Packet::SubAck { pkid, .. } if *pkid == id);
+        with_retry(self, sub, is_suback, !self.args.no_subscribe_retry).await?;
+        let topic = self.env.topic.clone();
+        self.publish(&topic, "hello".into(), !self.args.no_publish_retry)
+            .await?;
+        let shadow = format!("$aws/things/{}/shadow/update", self.env.thing);
+        self.publish(
+            &shadow,
+            r#"{"state":{"reported":{"online":true}}}"#.into(),
+            true,
+        )
+        .await?;
+        let start = format!("{jobs}/start-next");
+        self.client
+            .send(&Packet::Publish(Publish::new(
+                start,
+                Bytes::from_static(b"{}"),
+                0,
+                false,
+            )))
+            .await?;
+        loop {
+            self.wait_for(|_| false).await?;
+        }
+    }
+}
+
+/// Runs the reference device until it is stopped.
+pub async fn run_reference(args: ReferenceArgs) -> Result<(), ReferenceError> {
+    let env = Env::load()?;
+    loop {
+        let client = connect(&env, &args).await?;
+        let mut dev = Device {
+            client,
+            env: &env,
+            args: &args,
+            next_id: 0,
+        };
+        let _ = dev.work().await;
+        // No PINGRESP (or a lost connection): drop the connection, then reconnect.
+        drop(dev);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
