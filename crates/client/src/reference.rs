@@ -211,6 +211,13 @@ impl Device<'_> {
         with_retry(self, Packet::Publish(m), is_ack, retry).await
     }
 
+    /// Asks for the next pending job (the answer comes to `start-next/accepted`).
+    async fn start_next(&mut self) -> Result<(), ReferenceError> {
+        let topic = format!("$aws/things/{}/jobs/start-next", self.env.thing);
+        let ask = Publish::new(topic, Bytes::from_static(b"{}"), 0, false);
+        Ok(self.client.send(&Packet::Publish(ask)).await?)
+    }
+
     /// Acknowledges QoS 1 deliveries and runs jobs.
     async fn handle(&mut self, p: Packet) -> Result<(), ReferenceError> {
         let Packet::Publish(m) = p else {
@@ -230,15 +237,7 @@ impl Device<'_> {
         let jobs = format!("$aws/things/{}/jobs", self.env.thing);
         let doc: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or_default();
         if m.topic == format!("{jobs}/notify-next") && doc.get("execution").is_some() {
-            let start = format!("{jobs}/start-next");
-            self.client
-                .send(&Packet::Publish(Publish::new(
-                    start,
-                    Bytes::from_static(b"{}"),
-                    0,
-                    false,
-                )))
-                .await?;
+            self.start_next().await?;
         }
         if m.topic == format!("{jobs}/start-next/accepted")
             && let Some(job) = doc.pointer("/execution/jobId").and_then(|j| j.as_str())
@@ -284,15 +283,7 @@ impl Device<'_> {
             true,
         )
         .await?;
-        let start = format!("{jobs}/start-next");
-        self.client
-            .send(&Packet::Publish(Publish::new(
-                start,
-                Bytes::from_static(b"{}"),
-                0,
-                false,
-            )))
-            .await?;
+        self.start_next().await?;
         loop {
             self.wait_for(|_| false).await?;
         }
