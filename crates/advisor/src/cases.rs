@@ -1,7 +1,10 @@
 //! The cases: Device Advisor's ids, what each needs from the broker, and how each judges the
 //! device from its timeline.
 
-use crate::{Act, Backoff, Config, Event, Faults, Packet, Timed, Verdict, classify};
+use crate::{
+    Act, Backoff, Config, Event, Faults, Packet, SHADOW_SETUP_TOKEN, Timed, Verdict, classify,
+    contains,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseId {
@@ -16,10 +19,11 @@ pub enum CaseId {
     ConnectExponentialBackoff,
     ConnectJitterBackoff,
     ShadowPublishReportedState,
+    ShadowUpdateReportedState,
     JobExecution,
 }
 
-const ALL: [(CaseId, &str, &str); 12] = [
+const ALL: [(CaseId, &str, &str); 13] = [
     (
         CaseId::TlsConnect,
         "TLS_Connect",
@@ -70,6 +74,11 @@ const ALL: [(CaseId, &str, &str); 12] = [
         CaseId::ShadowPublishReportedState,
         "Shadow_Publish_Reported_State",
         "the device publishes its reported state to its shadow",
+    ),
+    (
+        CaseId::ShadowUpdateReportedState,
+        "Shadow_Update_Reported_State",
+        "the device takes the desired state from its shadow and reports it",
     ),
     (
         CaseId::JobExecution,
@@ -260,6 +269,7 @@ impl Case {
                 (Vec::new(), None)
             }
             ("PUBLISH", CaseId::ShadowPublishReportedState) => self.shadow(p),
+            ("SUBSCRIBE" | "PUBLISH", CaseId::ShadowUpdateReportedState) => self.converge(p),
             ("PUBLISH", CaseId::JobExecution) => self.job(p),
             _ => (Vec::new(), None),
         }
@@ -312,20 +322,58 @@ impl Case {
         (vec![Act::LiftFaults], Some(verdict))
     }
 
+    /// The `state.reported` of an update to the watched shadow, if `p` is one.
+    fn reported(&self, p: &Packet) -> Option<(String, Option<serde_json::Value>)> {
+        let topic = p.topic.clone()?;
+        if topic != format!("{}update", self.config.shadow_prefix()) {
+            return None;
+        }
+        let reported = json(p).pointer("/state/reported").cloned();
+        Some((topic, reported.filter(serde_json::Value::is_object)))
+    }
+
     fn shadow(&self, p: &Packet) -> Step {
-        let topic = p.topic.clone().unwrap_or_default();
-        let prefix = format!("$aws/things/{}/shadow/", self.config.thing);
-        let is_update = topic.starts_with(&prefix) && topic.ends_with("/update");
-        let reported = json(p)
-            .pointer("/state/reported")
-            .is_some_and(serde_json::Value::is_object);
-        match (is_update, reported) {
-            (true, true) => done(Verdict::pass(format!(
-                "reported state published to {topic}"
-            ))),
-            (true, false) => done(Verdict::fail(format!(
+        let Some((topic, reported)) = self.reported(p) else {
+            return (Vec::new(), None);
+        };
+        let Some(reported) = reported else {
+            return done(Verdict::fail(format!(
                 "the update to {topic} carries no state.reported object"
+            )));
+        };
+        match &self.config.reported_state {
+            Some(want) if !contains(&reported, want) => (Vec::new(), None),
+            _ => done(Verdict::pass(format!(
+                "reported state {reported} published to {topic}"
             ))),
+        }
+    }
+
+    /// Shadow_Update_Reported_State: once the device listens to its shadow (subscribes to
+    /// `update/delta` or asks `get`), set `desired`; pass when a report carries it.
+    fn converge(&mut self, p: &Packet) -> Step {
+        let prefix = self.config.shadow_prefix();
+        let delta = format!("{prefix}update/delta");
+        let listens = p
+            .filters
+            .iter()
+            .any(|f| iotmock_mqtt::topic::matches(f, &delta))
+            || p.topic.as_deref() == Some(format!("{prefix}get").as_str());
+        if !self.asked && listens {
+            self.asked = true;
+            let act = Act::SetDesired {
+                shadow: self.config.shadow_name.clone(),
+                state: self.config.desired_state.clone(),
+                client_token: SHADOW_SETUP_TOKEN.into(),
+            };
+            return (vec![act], None);
+        }
+        match self.reported(p) {
+            Some((topic, Some(r))) if self.asked && contains(&r, &self.config.desired_state) => {
+                done(Verdict::pass(format!(
+                    "the desired state was reported to {topic}: {r}"
+                )))
+            }
             _ => (Vec::new(), None),
         }
     }
@@ -363,6 +411,20 @@ impl Case {
             CaseId::NoAckPingResp if self.pinged.is_some() => {
                 "the device kept the connection without PINGRESP".to_string()
             }
+            CaseId::ShadowUpdateReportedState if self.asked => format!(
+                "desired {} was set but never reported",
+                self.config.desired_state
+            ),
+            CaseId::ShadowUpdateReportedState => {
+                "the device never subscribed to update/delta nor asked get".to_string()
+            }
+            CaseId::ShadowPublishReportedState => match &self.config.reported_state {
+                Some(want) => format!(
+                    "no report to {}update containing {want}",
+                    self.config.shadow_prefix()
+                ),
+                None => format!("no report to {}update", self.config.shadow_prefix()),
+            },
             _ => format!("no sign that {}", self.id.summary()),
         };
         Verdict::fail(format!("timed out: {what}"))

@@ -125,7 +125,17 @@ pub enum Act {
     CreateJob { id: String, document: String },
     /// Stop misbehaving: clear the fault plan.
     LiftFaults,
+    /// Set `desired` on the device's shadow (the classic one when `shadow` is `None`), as
+    /// UpdateThingShadow does, with this clientToken.
+    SetDesired {
+        shadow: Option<String>,
+        state: serde_json::Value,
+        client_token: String,
+    },
 }
+
+/// The clientToken Device Advisor's own shadow update carries.
+pub const SHADOW_SETUP_TOKEN: &str = "DeviceAdvisorShadowTestCaseSetup";
 
 /// Faults the broker plays for a case.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,6 +161,12 @@ pub struct Config {
     pub job_document: String,
     /// EXECUTION_TIMEOUT in seconds: how long the device has (the case's own otherwise).
     pub timeout_secs: Option<u64>,
+    /// SHADOW_NAME: the named shadow the shadow cases watch (the classic one otherwise).
+    pub shadow_name: Option<String>,
+    /// REPORTED_STATE: what the device's first reports must contain, when given.
+    pub reported_state: Option<serde_json::Value>,
+    /// DESIRED_STATE: what Shadow_Update_Reported_State sets and waits to see reported.
+    pub desired_state: serde_json::Value,
 }
 
 impl Config {
@@ -163,6 +179,17 @@ impl Config {
             attempts: 5,
             job_document: r#"{"operation":"reboot"}"#.into(),
             timeout_secs: None,
+            shadow_name: None,
+            reported_state: None,
+            desired_state: serde_json::json!({"advisorCheck": "converged"}),
+        }
+    }
+
+    /// The topic prefix of the watched shadow, ending in `/`.
+    pub fn shadow_prefix(&self) -> String {
+        match &self.shadow_name {
+            Some(name) => format!("$aws/things/{}/shadow/name/{name}/", self.thing),
+            None => format!("$aws/things/{}/shadow/", self.thing),
         }
     }
 
@@ -178,8 +205,29 @@ impl Config {
             "RECONNECTION_ATTEMPTS" => self.attempts = number(value)?.clamp(2, 20),
             "JOB_DOCUMENT" => self.job_document = value.to_string(),
             "EXECUTION_TIMEOUT" => self.timeout_secs = Some(number(value)?.max(1) as u64),
+            "SHADOW_NAME" => self.shadow_name = Some(value.to_string()),
+            "REPORTED_STATE" => self.reported_state = Some(object(key, value)?),
+            "DESIRED_STATE" => self.desired_state = object(key, value)?,
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())
+    }
+}
+
+/// A setting that must be a JSON object.
+fn object(key: &str, value: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(v) if v.is_object() => Ok(v),
+        _ => Err(format!("{key} must be a JSON object, got '{value}'")),
+    }
+}
+
+/// Whether `have` holds every leaf of `want` with the same value.
+pub fn contains(have: &serde_json::Value, want: &serde_json::Value) -> bool {
+    match (have, want) {
+        (serde_json::Value::Object(h), serde_json::Value::Object(w)) => w
+            .iter()
+            .all(|(k, wv)| h.get(k).is_some_and(|hv| contains(hv, wv))),
+        _ => have == want,
     }
 }

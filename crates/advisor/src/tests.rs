@@ -1,7 +1,10 @@
 //! The cases and the classifier, one test per rule.
 #![allow(clippy::unwrap_used)]
 
-use crate::{Act, Backoff, Case, CaseId, Config, Event, Outcome, Packet, Timed, classify};
+use crate::{
+    Act, Backoff, Case, CaseId, Config, Event, Outcome, Packet, SHADOW_SETUP_TOKEN, Timed, Verdict,
+    classify, contains,
+};
 
 fn at(ms: i64, event: Event) -> Timed {
     Timed { at_ms: ms, event }
@@ -244,7 +247,9 @@ fn shadow_and_job_cases_read_the_payloads() {
             .outcome,
         Outcome::Fail
     );
-    let mut shadow = Case::new(CaseId::ShadowPublishReportedState, Config::new("d"));
+    let mut named = Config::new("d");
+    named.set("SHADOW_NAME", "cfg").unwrap();
+    let mut shadow = Case::new(CaseId::ShadowPublishReportedState, named);
     let good = publish(
         1,
         "$aws/things/d/shadow/name/cfg/update",
@@ -294,4 +299,108 @@ fn silence_without_a_verdict_times_out_as_a_failure() {
     assert_eq!(v.outcome, Outcome::Fail);
     assert!(v.reason.contains("timed out"));
     assert_eq!(CaseId::parse("mqtt_connect"), Some(CaseId::MqttConnect));
+}
+
+fn inbound(case: &mut Case, packet: Packet) -> (Vec<Act>, Option<Verdict>) {
+    case.on(&at(0, Event::In { conn: 1, packet }))
+}
+
+#[test]
+fn publish_reported_state_checks_the_shadow_and_the_state_it_was_given() {
+    let mut config = Config::new("d");
+    config.set("REPORTED_STATE", r#"{"fw":{"v":2}}"#).unwrap();
+    assert!(config.set("REPORTED_STATE", "[1]").is_err());
+    let mut case = Case::new(CaseId::ShadowPublishReportedState, config);
+    let named = publish(
+        1,
+        "$aws/things/d/shadow/name/x/update",
+        r#"{"state":{"reported":{"fw":{"v":2}}}}"#,
+    );
+    assert_eq!(inbound(&mut case, named), (Vec::new(), None));
+    let old = publish(
+        2,
+        "$aws/things/d/shadow/update",
+        r#"{"state":{"reported":{"fw":{"v":1}}}}"#,
+    );
+    assert_eq!(inbound(&mut case, old), (Vec::new(), None));
+    assert!(case.timed_out().reason.contains(r#"{"fw":{"v":2}}"#));
+    let new = publish(
+        3,
+        "$aws/things/d/shadow/update",
+        r#"{"state":{"reported":{"fw":{"v":2},"up":1}}}"#,
+    );
+    assert_eq!(inbound(&mut case, new).1.unwrap().outcome, Outcome::Pass);
+}
+
+#[test]
+fn update_reported_state_sets_desired_once_the_device_listens_then_waits_for_it() {
+    let mut config = Config::new("d");
+    config.set("DESIRED_STATE", r#"{"led":"on"}"#).unwrap();
+    let mut case = Case::new(CaseId::ShadowUpdateReportedState, config);
+    let early = publish(
+        1,
+        "$aws/things/d/shadow/update",
+        r#"{"state":{"reported":{"led":"on"}}}"#,
+    );
+    assert_eq!(inbound(&mut case, early), (Vec::new(), None));
+    assert!(case.timed_out().reason.contains("never subscribed"));
+    let sub = Packet {
+        kind: "SUBSCRIBE".into(),
+        pkid: Some(2),
+        filters: vec!["$aws/things/d/shadow/update/+".into()],
+        ..Packet::default()
+    };
+    let (acts, verdict) = inbound(&mut case, sub);
+    assert_eq!(verdict, None);
+    assert_eq!(
+        acts,
+        [Act::SetDesired {
+            shadow: None,
+            state: serde_json::json!({"led": "on"}),
+            client_token: SHADOW_SETUP_TOKEN.into(),
+        }]
+    );
+    let stale = publish(
+        3,
+        "$aws/things/d/shadow/update",
+        r#"{"state":{"reported":{"led":"off"}}}"#,
+    );
+    assert_eq!(inbound(&mut case, stale), (Vec::new(), None));
+    assert!(case.timed_out().reason.contains("never reported"));
+    let synced = publish(
+        4,
+        "$aws/things/d/shadow/update",
+        r#"{"state":{"reported":{"led":"on"}}}"#,
+    );
+    assert_eq!(inbound(&mut case, synced).1.unwrap().outcome, Outcome::Pass);
+}
+
+#[test]
+fn a_named_shadow_get_also_starts_the_update_case() {
+    let mut config = Config::new("d");
+    config.set("SHADOW_NAME", "cfg").unwrap();
+    let mut case = Case::new(CaseId::ShadowUpdateReportedState, config);
+    let classic = publish(1, "$aws/things/d/shadow/get", "");
+    assert_eq!(inbound(&mut case, classic), (Vec::new(), None));
+    let get = publish(2, "$aws/things/d/shadow/name/cfg/get", "");
+    assert!(matches!(
+        inbound(&mut case, get).0.as_slice(),
+        [Act::SetDesired { shadow: Some(n), .. }] if n == "cfg"
+    ));
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_document_contains_itself_and_its_parts(doc in proptest::collection::btree_map("[a-c]", 0u8..3, 0..4)) {
+        let value = serde_json::to_value(&doc).unwrap();
+        proptest::prop_assert!(contains(&value, &value));
+        let empty = serde_json::json!({});
+        proptest::prop_assert!(contains(&value, &empty));
+        for (k, v) in &doc {
+            let part = serde_json::json!({ k: v });
+            let other = serde_json::json!({ k: v + 10 });
+            proptest::prop_assert!(contains(&value, &part));
+            proptest::prop_assert!(!contains(&value, &other));
+        }
+    }
 }

@@ -31,6 +31,9 @@ pub struct ReferenceArgs {
     /// Ignore jobs.
     #[arg(long)]
     pub ignore_jobs: bool,
+    /// Ignore shadow deltas (never report the desired state).
+    #[arg(long)]
+    pub ignore_shadow_delta: bool,
 }
 
 /// Why the reference device stopped.
@@ -218,7 +221,15 @@ impl Device<'_> {
         Ok(self.client.send(&Packet::Publish(ask)).await?)
     }
 
-    /// Acknowledges QoS 1 deliveries and runs jobs.
+    /// Reports `state` to the classic shadow.
+    async fn report(&mut self, state: &serde_json::Value) -> Result<(), ReferenceError> {
+        let topic = format!("$aws/things/{}/shadow/update", self.env.thing);
+        let body = serde_json::json!({"state": {"reported": state}}).to_string();
+        let m = Publish::new(topic, Bytes::from(body), 0, false);
+        Ok(self.client.send(&Packet::Publish(m)).await?)
+    }
+
+    /// Acknowledges QoS 1 deliveries, follows shadow deltas and runs jobs.
     async fn handle(&mut self, p: Packet) -> Result<(), ReferenceError> {
         let Packet::Publish(m) = p else {
             return Ok(());
@@ -231,11 +242,15 @@ impl Device<'_> {
                 })
                 .await?;
         }
+        let doc: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or_default();
+        let delta = format!("$aws/things/{}/shadow/update/delta", self.env.thing);
+        if m.topic == delta && !self.args.ignore_shadow_delta {
+            self.report(&doc["state"]).await?;
+        }
         if self.args.ignore_jobs {
             return Ok(());
         }
         let jobs = format!("$aws/things/{}/jobs", self.env.thing);
-        let doc: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or_default();
         if m.topic == format!("{jobs}/notify-next") && doc.get("execution").is_some() {
             self.start_next().await?;
         }
@@ -263,6 +278,10 @@ impl Device<'_> {
         let filters = vec![
             (self.env.topic.clone(), 1),
             (format!("{jobs}/notify-next"), 1),
+            (
+                format!("$aws/things/{}/shadow/update/delta", self.env.thing),
+                1,
+            ),
         ];
         let pkid = self.id();
         let sub = Packet::Subscribe {

@@ -117,22 +117,28 @@ fn describe(t: &Timed, start: i64) -> String {
                 "+{at}ms #{conn} CONNECT {client_id} clean={clean_start} keepalive={keep_alive}"
             )
         }
-        Event::In { conn, packet } => format!(
-            "+{at}ms #{conn} -> {} {:?} {}",
-            packet.kind,
-            packet.pkid,
-            packet.topic.clone().unwrap_or_default()
-        ),
+        Event::In { conn, packet } => format!("+{at}ms #{conn} -> {}", packet_line(packet)),
         Event::Out {
             conn,
             packet,
             withheld,
         } => {
             let w = if *withheld { " (withheld)" } else { "" };
-            format!("+{at}ms #{conn} <- {} {:?}{w}", packet.kind, packet.pkid)
+            format!("+{at}ms #{conn} <- {}{w}", packet_line(packet))
         }
         Event::Closed { conn, reason } => format!("+{at}ms #{conn} closed {reason}"),
     }
+}
+
+/// A packet's kind, id and topic or filters.
+fn packet_line(p: &Packet) -> String {
+    let id = p.pkid.map(|i| format!(" id={i}")).unwrap_or_default();
+    let what = match &p.topic {
+        Some(topic) => format!(" {topic} qos={}", p.qos),
+        None if !p.filters.is_empty() => format!(" {}", p.filters.join(", ")),
+        None => String::new(),
+    };
+    format!("{}{id}{what}", p.kind)
 }
 
 /// A fresh thing with an allow-all policy and an AWS-issued certificate, written to `dir`.
@@ -162,6 +168,17 @@ fn provision(mock: &MockIotCore, thing: &str, dir: &Path) -> Result<(PathBuf, Pa
     Ok(files)
 }
 
+/// The timeline can run ahead of the broker: waits (up to a second) until the device's
+/// subscription to `topic` is in place.
+async fn subscribed(mock: &MockIotCore, config: &Config, topic: &str) {
+    for _ in 0..100 {
+        if mock.broker().receives(&config.client_id, topic) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Carries out what a case asks.
 async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
     match a {
@@ -170,17 +187,27 @@ async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
             payload,
             qos,
         } => {
-            // The timeline can run ahead of the broker: wait (up to a second) until the
-            // device's subscription is in place.
-            for _ in 0..100 {
-                if mock.broker().receives(&config.client_id, &topic) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            subscribed(mock, config, &topic).await;
             mock.broker().publish(&topic, payload.into(), qos, false);
         }
         Act::LiftFaults => mock.broker().clear_fault_plan(&config.client_id),
+        Act::SetDesired {
+            shadow,
+            state,
+            client_token,
+        } => {
+            let delta = format!("{}update/delta", config.shadow_prefix());
+            subscribed(mock, config, &delta).await;
+            let handle = match &shadow {
+                Some(name) => mock.named_shadow(&config.thing, name),
+                None => mock.shadow(&config.thing),
+            };
+            let update =
+                serde_json::json!({"state": {"desired": state}, "clientToken": client_token});
+            if let Err(e) = handle.update(update) {
+                tracing::warn!(error = %e, "the advisor could not set the desired state");
+            }
+        }
         Act::CreateJob { id, document } => {
             let region = mock.region();
             let account = mock.account_id();
