@@ -108,9 +108,26 @@ fn reference(flags: &str, cases: &[&str]) -> Vec<String> {
 
 #[test]
 fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
+    // With the runner's allow-all policy every case passes but Security_Device_Policies.
     let all = reference("", &[]);
-    assert_eq!(all.len(), 13);
-    assert!(all.iter().all(|v| v == "PASS"), "{all:?}");
+    assert_eq!(all.len(), 14);
+    let (last, rest) = all.split_last().expect("verdicts");
+    assert!(rest.iter().all(|v| v == "PASS"), "{all:?}");
+    assert_eq!(last, "FAIL");
+    // The least-privilege policy passes it, and the device still works under it.
+    let policy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/policies/reference-device.json"
+    );
+    let scoped = [
+        "--policy",
+        policy,
+        "Security_Device_Policies",
+        "MQTT_Client_Puback_QoS1",
+        "Shadow_Update_Reported_State",
+        "Job_Execution",
+    ];
+    assert_eq!(reference("", &scoped), ["PASS"; 4]);
     let backoff = [
         "MQTT_Connect_Exponential_Backoff_Retries",
         "MQTT_Connect_Jitter_Backoff_Retries",

@@ -3,7 +3,7 @@
 
 use crate::{
     Act, Backoff, Config, Event, Faults, Packet, SHADOW_SETUP_TOKEN, Timed, Verdict, classify,
-    contains,
+    contains, judge_policies,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,9 +21,10 @@ pub enum CaseId {
     ShadowPublishReportedState,
     ShadowUpdateReportedState,
     JobExecution,
+    SecurityDevicePolicies,
 }
 
-const ALL: [(CaseId, &str, &str); 13] = [
+const ALL: [(CaseId, &str, &str); 14] = [
     (
         CaseId::TlsConnect,
         "TLS_Connect",
@@ -84,6 +85,11 @@ const ALL: [(CaseId, &str, &str); 13] = [
         CaseId::JobExecution,
         "Job_Execution",
         "the device picks up a job and reports it SUCCEEDED",
+    ),
+    (
+        CaseId::SecurityDevicePolicies,
+        "Security_Device_Policies",
+        "the policies attached to the device certificate grant without wildcards",
     ),
 ];
 
@@ -185,6 +191,9 @@ impl Case {
         match (&t.event, self.id) {
             (Event::Handshake { ok: true, .. }, CaseId::TlsConnect) => {
                 done(Verdict::pass("the TLS handshake completed"))
+            }
+            (Event::Accepted { .. }, CaseId::SecurityDevicePolicies) => {
+                done(judge_policies(&self.config.policies))
             }
             (Event::Connect { client_id, .. }, CaseId::MqttConnect) => {
                 done(Verdict::pass(format!("CONNECT as {client_id}")))

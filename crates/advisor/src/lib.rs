@@ -6,11 +6,13 @@
 
 mod backoff;
 mod cases;
+mod policies;
 #[cfg(test)]
 mod tests;
 
 pub use backoff::{Backoff, classify};
 pub use cases::{Case, CaseId, all_cases};
+pub use policies::judge_policies;
 
 use serde::Serialize;
 
@@ -167,6 +169,9 @@ pub struct Config {
     pub reported_state: Option<serde_json::Value>,
     /// DESIRED_STATE: what Shadow_Update_Reported_State sets and waits to see reported.
     pub desired_state: serde_json::Value,
+    /// The policies attached to the device's certificate, `(name, document)`; the runner
+    /// fills them in.
+    pub policies: Vec<(String, String)>,
 }
 
 impl Config {
@@ -182,6 +187,7 @@ impl Config {
             shadow_name: None,
             reported_state: None,
             desired_state: serde_json::json!({"advisorCheck": "converged"}),
+            policies: Vec::new(),
         }
     }
 

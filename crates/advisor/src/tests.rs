@@ -3,7 +3,7 @@
 
 use crate::{
     Act, Backoff, Case, CaseId, Config, Event, Outcome, Packet, SHADOW_SETUP_TOKEN, Timed, Verdict,
-    classify, contains,
+    classify, contains, judge_policies,
 };
 
 fn at(ms: i64, event: Event) -> Timed {
@@ -403,4 +403,44 @@ proptest::proptest! {
             proptest::prop_assert!(!contains(&value, &other));
         }
     }
+}
+
+fn policy(statements: &str) -> Vec<(String, String)> {
+    vec![(
+        "p".to_string(),
+        format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#),
+    )]
+}
+
+#[test]
+fn device_policies_fail_on_wildcard_grants_and_warn_on_narrow_wildcards() {
+    let judge = |s: &str| judge_policies(&policy(s));
+    let scoped = r#"{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"}"#;
+    assert_eq!(judge(scoped).outcome, Outcome::Pass);
+    let all = r#"{"Effect":"Allow","Action":"iot:*","Resource":"*"}"#;
+    let v = judge(all);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(v.reason.contains("action 'iot:*'") && v.reason.contains("resource '*'"));
+    let every_topic =
+        r#"{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:us-east-1:1:topic/*"}"#;
+    assert_eq!(judge(every_topic).outcome, Outcome::Fail);
+    let narrow = r#"{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:us-east-1:1:topic/d/${iot:ClientId}/*"}"#;
+    assert_eq!(judge(narrow).outcome, Outcome::Warn);
+    let not_action =
+        r#"{"Effect":"Allow","NotAction":"iot:Connect","Resource":"arn:aws:iot:r:1:topic/a"}"#;
+    assert_eq!(judge(not_action).outcome, Outcome::Fail);
+    let denied = r#"{"Effect":"Deny","Action":"iot:*","Resource":"*"}"#;
+    assert_eq!(judge(&format!("{scoped},{denied}")).outcome, Outcome::Pass);
+    assert_eq!(judge_policies(&[]).outcome, Outcome::Fail);
+    let broken = vec![("b".to_string(), "{".to_string())];
+    assert!(judge_policies(&broken).reason.contains("malformed"));
+}
+
+#[test]
+fn the_policy_case_judges_when_the_device_connects() {
+    let mut config = Config::new("d");
+    config.policies = policy(r#"{"Effect":"Allow","Action":"iot:*","Resource":"*"}"#);
+    let mut case = Case::new(CaseId::SecurityDevicePolicies, config);
+    let v = case.on(&at(0, Event::Accepted { conn: 1 })).1.unwrap();
+    assert_eq!(v.outcome, Outcome::Fail);
 }

@@ -27,7 +27,14 @@ pub struct RunOptions {
     pub device_cmd: String,
     /// Device Advisor's configuration keys.
     pub settings: Vec<(String, String)>,
+    /// Policies `(name, document)` to attach to the device certificate instead of the
+    /// allow-all one.
+    pub policies: Vec<(String, String)>,
 }
+
+/// What the runner attaches when no policy is given.
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
 
 fn plan(f: &Faults) -> FaultPlan {
     let kinds = [
@@ -141,8 +148,13 @@ fn packet_line(p: &Packet) -> String {
     format!("{}{id}{what}", p.kind)
 }
 
-/// A fresh thing with an allow-all policy and an AWS-issued certificate, written to `dir`.
-fn provision(mock: &MockIotCore, thing: &str, dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+/// A fresh thing with `policies` and an AWS-issued certificate, written to `dir`.
+fn provision(
+    mock: &MockIotCore,
+    thing: &str,
+    policies: &[(String, String)],
+    dir: &Path,
+) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let registry = mock.registry();
     let mut reg = registry
         .write()
@@ -152,9 +164,11 @@ fn provision(mock: &MockIotCore, thing: &str, dir: &Path) -> Result<(PathBuf, Pa
     let (ca, now) = reg.issuer();
     let keys = iotmock_registry::mint_keys(&ca, now)?;
     let created = reg.register_created_keys(&region, keys, true)?;
-    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
-    reg.create_policy(&region, "advisor-all", Some(doc))?;
-    reg.attach_policy(&region, "advisor-all", &created.registered.arn)?;
+    for (name, doc) in policies {
+        reg.create_policy(&region, name, Some(doc))
+            .with_context(|| format!("policy {name}"))?;
+        reg.attach_policy(&region, name, &created.registered.arn)?;
+    }
     reg.attach_thing_principal(&region, thing, &created.registered.arn, None)?;
     std::fs::create_dir_all(dir)?;
     let files = (
@@ -259,7 +273,12 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
         config.set(k, v).map_err(anyhow::Error::msg)?;
     }
     let dir = std::env::temp_dir().join(format!("iotmock-advisor-{}-{thing}", std::process::id()));
-    let (ca, cert, key) = provision(&mock, &thing, &dir)?;
+    config.policies = if opts.policies.is_empty() {
+        vec![("advisor-all".to_string(), ALLOW_ALL.to_string())]
+    } else {
+        opts.policies.clone()
+    };
+    let (ca, cert, key) = provision(&mock, &thing, &config.policies, &dir)?;
     mock.broker()
         .set_fault_plan(&config.client_id, plan(&id.faults()));
     let mut timeline = mock.broker().observe();

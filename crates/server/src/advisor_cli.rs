@@ -25,9 +25,14 @@ pub struct RunArgs {
     #[arg(long)]
     device_cmd: String,
     /// Device Advisor configuration, KEY=VALUE (TRIGGER_TOPIC, PAYLOAD_SIZE,
-    /// RECONNECTION_ATTEMPTS, JOB_DOCUMENT, EXECUTION_TIMEOUT).
+    /// RECONNECTION_ATTEMPTS, JOB_DOCUMENT, EXECUTION_TIMEOUT, SHADOW_NAME, REPORTED_STATE,
+    /// DESIRED_STATE).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+    /// A policy document (JSON file) to attach to the device certificate instead of the
+    /// allow-all one; repeatable. Named after the file.
+    #[arg(long = "policy", value_name = "FILE")]
+    policies: Vec<PathBuf>,
     /// Write the verdicts as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -71,9 +76,23 @@ async fn run(args: RunArgs) -> Result<()> {
                 .with_context(|| format!("--set {s}: expected KEY=VALUE"))
         })
         .collect::<Result<Vec<_>>>()?;
+    let policies = args
+        .policies
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--policy {}", path.display()))?;
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "device-policy".into());
+            Ok((name, text))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let opts = RunOptions {
         device_cmd: args.device_cmd,
         settings,
+        policies,
     };
     let mut results = Vec::new();
     for id in cases(&args.cases)? {
