@@ -110,7 +110,7 @@ fn reference(flags: &str, cases: &[&str]) -> Vec<String> {
 fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
     // With the runner's allow-all policy every case passes but Security_Device_Policies.
     let all = reference("", &[]);
-    assert_eq!(all.len(), 14);
+    assert_eq!(all.len(), 16);
     let (last, rest) = all.split_last().expect("verdicts");
     assert!(rest.iter().all(|v| v == "PASS"), "{all:?}");
     assert_eq!(last, "FAIL");
@@ -165,5 +165,18 @@ fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
     assert_eq!(
         reference("--ignore-shadow-delta", &shadow),
         ["FAIL", "PASS"]
+    );
+    let sessions = [
+        "MQTT_Persistent_Session_Happy_Case",
+        "MQTT_Expired_Persistent_Session",
+    ];
+    assert_eq!(reference("--clean-session", &sessions), ["FAIL", "FAIL"]);
+    assert_eq!(
+        reference("--always-resubscribe", &sessions),
+        ["FAIL", "PASS"]
+    );
+    assert_eq!(
+        reference("--never-resubscribe", &sessions),
+        ["PASS", "FAIL"]
     );
 }

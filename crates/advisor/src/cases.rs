@@ -1,6 +1,7 @@
 //! The cases: Device Advisor's ids, what each needs from the broker, and how each judges the
 //! device from its timeline.
 
+use crate::persistent::Persist;
 use crate::{
     Act, Backoff, Config, Event, Faults, Packet, SHADOW_SETUP_TOKEN, Timed, Verdict, classify,
     contains, judge_policies,
@@ -16,6 +17,8 @@ pub enum CaseId {
     PublishRetryNoPuback,
     SubscribeRetryNoSuback,
     NoAckPingResp,
+    PersistentSessionHappy,
+    ExpiredPersistentSession,
     ConnectExponentialBackoff,
     ConnectJitterBackoff,
     ShadowPublishReportedState,
@@ -24,7 +27,7 @@ pub enum CaseId {
     SecurityDevicePolicies,
 }
 
-const ALL: [(CaseId, &str, &str); 14] = [
+const ALL: [(CaseId, &str, &str); 16] = [
     (
         CaseId::TlsConnect,
         "TLS_Connect",
@@ -60,6 +63,16 @@ const ALL: [(CaseId, &str, &str); 14] = [
         CaseId::NoAckPingResp,
         "MQTT_No_Ack_PingResp",
         "with PINGRESP withheld, the device drops the connection itself",
+    ),
+    (
+        CaseId::PersistentSessionHappy,
+        "MQTT_Persistent_Session_Happy_Case",
+        "after a forced disconnect, the device resumes its session without resubscribing and acknowledges the stored message",
+    ),
+    (
+        CaseId::ExpiredPersistentSession,
+        "MQTT_Expired_Persistent_Session",
+        "after its session is dropped, the device subscribes again",
     ),
     (
         CaseId::ConnectExponentialBackoff,
@@ -157,7 +170,8 @@ impl CaseId {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub id: CaseId,
-    config: Config,
+    pub(crate) config: Config,
+    pub(crate) persist: Persist,
     connects: Vec<i64>,
     /// (connection, packet id) of the first QoS 1 PUBLISH or SUBSCRIBE.
     first: Option<(u64, u16)>,
@@ -167,7 +181,7 @@ pub struct Case {
     pinged: Option<u64>,
 }
 
-type Step = (Vec<Act>, Option<Verdict>);
+pub(crate) type Step = (Vec<Act>, Option<Verdict>);
 
 fn json(p: &Packet) -> serde_json::Value {
     serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null)
@@ -178,6 +192,7 @@ impl Case {
         Self {
             id,
             config,
+            persist: Persist::default(),
             connects: Vec::new(),
             first: None,
             delivered: None,
@@ -188,6 +203,12 @@ impl Case {
 
     /// Feeds one event; returns what the runner must do and, once decided, the verdict.
     pub fn on(&mut self, t: &Timed) -> Step {
+        if matches!(
+            self.id,
+            CaseId::PersistentSessionHappy | CaseId::ExpiredPersistentSession
+        ) {
+            return self.persistent(t);
+        }
         match (&t.event, self.id) {
             (Event::Handshake { ok: true, .. }, CaseId::TlsConnect) => {
                 done(Verdict::pass("the TLS handshake completed"))
@@ -403,6 +424,12 @@ impl Case {
 
     /// The verdict when the device ran out of time.
     pub fn timed_out(&self) -> Verdict {
+        if matches!(
+            self.id,
+            CaseId::PersistentSessionHappy | CaseId::ExpiredPersistentSession
+        ) {
+            return self.persistent_timed_out();
+        }
         let what = match self.id {
             CaseId::TlsConnect => "no TLS handshake completed".to_string(),
             CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => {
@@ -440,6 +467,10 @@ impl Case {
     }
 }
 
-fn done(v: Verdict) -> Step {
+pub(crate) fn done(v: Verdict) -> Step {
     (Vec::new(), Some(v))
+}
+
+pub(crate) fn none() -> Step {
+    (Vec::new(), None)
 }

@@ -6,6 +6,7 @@
 
 mod backoff;
 mod cases;
+mod persistent;
 mod policies;
 #[cfg(test)]
 mod tests;
@@ -127,6 +128,9 @@ pub enum Act {
     CreateJob { id: String, document: String },
     /// Stop misbehaving: clear the fault plan.
     LiftFaults,
+    /// Drop the device's connection as DeleteConnection does; `clean_session` discards its
+    /// persistent session too.
+    Disconnect { clean_session: bool },
     /// Set `desired` on the device's shadow (the classic one when `shadow` is `None`), as
     /// UpdateThingShadow does, with this clientToken.
     SetDesired {

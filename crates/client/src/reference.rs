@@ -34,6 +34,15 @@ pub struct ReferenceArgs {
     /// Ignore shadow deltas (never report the desired state).
     #[arg(long)]
     pub ignore_shadow_delta: bool,
+    /// Connect with cleanSession=1 (no persistent session).
+    #[arg(long)]
+    pub clean_session: bool,
+    /// Subscribe on every connection, even when CONNACK says the session is present.
+    #[arg(long)]
+    pub always_resubscribe: bool,
+    /// Subscribe on the first connection only, even when CONNACK says there is no session.
+    #[arg(long)]
+    pub never_resubscribe: bool,
 }
 
 /// Why the reference device stopped.
@@ -99,18 +108,19 @@ fn backoff_ms(kind: &str, n: u32) -> u64 {
     }
 }
 
-async fn connect(env: &Env, args: &ReferenceArgs) -> Result<DeviceClient, ReferenceError> {
+async fn connect(env: &Env, args: &ReferenceArgs) -> Result<(DeviceClient, bool), ReferenceError> {
     let tls = TlsOptions::new(read(&env.ca)?).identity(read(&env.cert)?, read(&env.key)?);
     let config = client_config(&tls)?;
     let mut opts = ConnectOptions::new(format!("{}:{}", env.host, env.port), env.client_id.clone());
     opts.server_name = env.host.clone();
     opts.version = Version::V311;
     opts.keep_alive = 30;
+    opts.clean_start = args.clean_session;
     opts.timeout = Duration::from_millis(300);
     let mut attempt = 0;
     loop {
         match DeviceClient::connect(config.clone(), &opts).await {
-            Ok((c, _)) => return Ok(c),
+            Ok((c, ack)) => return Ok((c, ack.session_present)),
             Err(_) if attempt < 20 => {
                 tokio::time::sleep(Duration::from_millis(backoff_ms(&args.backoff, attempt))).await;
                 attempt += 1;
@@ -152,6 +162,8 @@ struct Device<'a> {
     env: &'a Env,
     args: &'a ReferenceArgs,
     next_id: u16,
+    /// Whether to subscribe on this connection.
+    subscribe: bool,
 }
 
 impl Device<'_> {
@@ -291,7 +303,9 @@ impl Device<'_> {
         };
         let is_suback =
             |p: &Packet, id: u16| matches!(p, Packet::SubAck { pkid, .. } if *pkid == id);
-        with_retry(self, sub, is_suback, !self.args.no_subscribe_retry).await?;
+        if self.subscribe {
+            with_retry(self, sub, is_suback, !self.args.no_subscribe_retry).await?;
+        }
         let topic = self.env.topic.clone();
         self.publish(&topic, "hello".into(), !self.args.no_publish_retry)
             .await?;
@@ -312,13 +326,21 @@ impl Device<'_> {
 /// Runs the reference device until it is stopped.
 pub async fn run_reference(args: ReferenceArgs) -> Result<(), ReferenceError> {
     let env = Env::load()?;
+    let mut first = true;
     loop {
-        let client = connect(&env, &args).await?;
+        let (client, resumed) = connect(&env, &args).await?;
+        let subscribe = match (first, resumed) {
+            (true, _) => true,
+            (false, true) => args.always_resubscribe,
+            (false, false) => !args.never_resubscribe,
+        };
+        first = false;
         let mut dev = Device {
             client,
             env: &env,
             args: &args,
             next_id: 0,
+            subscribe,
         };
         let _ = dev.work().await;
         // No PINGRESP (or a lost connection): drop the connection, then reconnect.

@@ -205,6 +205,10 @@ async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
             mock.broker().publish(&topic, payload.into(), qos, false);
         }
         Act::LiftFaults => mock.broker().clear_fault_plan(&config.client_id),
+        Act::Disconnect { clean_session } => {
+            mock.broker()
+                .disconnect(&config.client_id, clean_session, true);
+        }
         Act::SetDesired {
             shadow,
             state,
