@@ -110,7 +110,7 @@ fn reference(flags: &str, cases: &[&str]) -> Vec<String> {
 fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
     // With the runner's allow-all policy every case passes but Security_Device_Policies.
     let all = reference("", &[]);
-    assert_eq!(all.len(), 16);
+    assert_eq!(all.len(), 24);
     let (last, rest) = all.split_last().expect("verdicts");
     assert!(rest.iter().all(|v| v == "PASS"), "{all:?}");
     assert_eq!(last, "FAIL");
@@ -138,6 +138,35 @@ fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
     );
     assert_eq!(reference("--backoff constant", &backoff), ["FAIL", "FAIL"]);
     assert_eq!(reference("--backoff linear", &backoff), ["FAIL", "FAIL"]);
+    let reconnects = [
+        "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect",
+        "MQTT_Reconnect_Backoff_Retries_On_Unstable_Connection",
+    ];
+    assert_eq!(
+        reference("--backoff exponential", &reconnects),
+        ["WARN", "WARN"]
+    );
+    assert_eq!(
+        reference("--backoff constant", &reconnects),
+        ["FAIL", "FAIL"]
+    );
+    let certs = [
+        "TLS_Unsecure_Server_Cert",
+        "TLS_Incorrect_Subject_Name_Server_Cert",
+        "TLS_Expired_Server_Cert",
+    ];
+    assert_eq!(
+        reference("--accept-unknown-ca", &certs),
+        ["FAIL", "PASS", "PASS"]
+    );
+    assert_eq!(
+        reference("--accept-wrong-name", &certs),
+        ["PASS", "FAIL", "PASS"]
+    );
+    assert_eq!(
+        reference("--accept-expired-cert", &certs),
+        ["PASS", "PASS", "FAIL"]
+    );
     let retries = [
         "MQTT_Publish_Retry_No_Puback",
         "MQTT_Subscribe_Retry_No_Suback",

@@ -453,7 +453,10 @@ async fn an_observer_sees_each_connection_s_timeline() {
     while let Some(o) = seen.recv().await {
         let label = match &o.seen {
             iotmock_broker::Seen::Accepted => "accepted".to_string(),
-            iotmock_broker::Seen::Handshake { error } => format!("tls:{}", error.is_none()),
+            iotmock_broker::Seen::Hello { suites, .. } => format!("hello:{}", !suites.is_empty()),
+            iotmock_broker::Seen::Handshake(end) => {
+                format!("tls:{}", *end == iotmock_broker::TlsEnd::Completed)
+            }
             iotmock_broker::Seen::Connect { client_id, .. } => format!("connect:{client_id}"),
             iotmock_broker::Seen::In(p) => format!("in:{}", p.kind),
             iotmock_broker::Seen::Out { packet, withheld } => {
@@ -470,6 +473,7 @@ async fn an_observer_sees_each_connection_s_timeline() {
         kinds,
         [
             "accepted",
+            "hello:true",
             "tls:true",
             "connect:watched",
             "out:CONNACK:false",

@@ -2,169 +2,14 @@
 //! device from its timeline.
 
 use crate::persistent::Persist;
+use crate::reconnect::{Recon, is_reconnect};
 use crate::{
-    Act, Backoff, Config, Event, Faults, Packet, SHADOW_SETUP_TOKEN, Timed, Verdict, classify,
+    Act, Backoff, CaseId, Config, Event, Packet, SHADOW_SETUP_TOKEN, Timed, Verdict, classify,
     contains, judge_policies,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaseId {
-    TlsConnect,
-    MqttConnect,
-    MqttPublish,
-    MqttSubscribe,
-    ClientPubackQos1,
-    PublishRetryNoPuback,
-    SubscribeRetryNoSuback,
-    NoAckPingResp,
-    PersistentSessionHappy,
-    ExpiredPersistentSession,
-    ConnectExponentialBackoff,
-    ConnectJitterBackoff,
-    ShadowPublishReportedState,
-    ShadowUpdateReportedState,
-    JobExecution,
-    SecurityDevicePolicies,
-}
-
-const ALL: [(CaseId, &str, &str); 16] = [
-    (
-        CaseId::TlsConnect,
-        "TLS_Connect",
-        "the device completes a mutual-TLS handshake",
-    ),
-    (
-        CaseId::MqttConnect,
-        "MQTT_Connect",
-        "the device sends CONNECT",
-    ),
-    (CaseId::MqttPublish, "MQTT_Publish", "the device publishes"),
-    (
-        CaseId::MqttSubscribe,
-        "MQTT_Subscribe",
-        "the device subscribes",
-    ),
-    (
-        CaseId::ClientPubackQos1,
-        "MQTT_Client_Puback_QoS1",
-        "the device acknowledges a QoS 1 message on its subscription",
-    ),
-    (
-        CaseId::PublishRetryNoPuback,
-        "MQTT_Publish_Retry_No_Puback",
-        "with PUBACK withheld, the device resends the PUBLISH with the same packet id, without reconnecting",
-    ),
-    (
-        CaseId::SubscribeRetryNoSuback,
-        "MQTT_Subscribe_Retry_No_Suback",
-        "with SUBACK withheld, the device resends the SUBSCRIBE with the same packet id",
-    ),
-    (
-        CaseId::NoAckPingResp,
-        "MQTT_No_Ack_PingResp",
-        "with PINGRESP withheld, the device drops the connection itself",
-    ),
-    (
-        CaseId::PersistentSessionHappy,
-        "MQTT_Persistent_Session_Happy_Case",
-        "after a forced disconnect, the device resumes its session without resubscribing and acknowledges the stored message",
-    ),
-    (
-        CaseId::ExpiredPersistentSession,
-        "MQTT_Expired_Persistent_Session",
-        "after its session is dropped, the device subscribes again",
-    ),
-    (
-        CaseId::ConnectExponentialBackoff,
-        "MQTT_Connect_Exponential_Backoff_Retries",
-        "with CONNACK withheld, the device retries with exponential backoff",
-    ),
-    (
-        CaseId::ConnectJitterBackoff,
-        "MQTT_Connect_Jitter_Backoff_Retries",
-        "with CONNACK withheld, the device retries with jittered backoff (plain exponential warns)",
-    ),
-    (
-        CaseId::ShadowPublishReportedState,
-        "Shadow_Publish_Reported_State",
-        "the device publishes its reported state to its shadow",
-    ),
-    (
-        CaseId::ShadowUpdateReportedState,
-        "Shadow_Update_Reported_State",
-        "the device takes the desired state from its shadow and reports it",
-    ),
-    (
-        CaseId::JobExecution,
-        "Job_Execution",
-        "the device picks up a job and reports it SUCCEEDED",
-    ),
-    (
-        CaseId::SecurityDevicePolicies,
-        "Security_Device_Policies",
-        "the policies attached to the device certificate grant without wildcards",
-    ),
-];
-
-/// Every case this runner knows, in Device Advisor's order.
-pub fn all_cases() -> Vec<CaseId> {
-    ALL.iter().map(|(c, _, _)| *c).collect()
-}
-
-impl CaseId {
-    /// Device Advisor's id.
-    pub fn name(self) -> &'static str {
-        ALL.iter()
-            .find(|(c, _, _)| *c == self)
-            .map_or("", |(_, n, _)| n)
-    }
-
-    pub fn summary(self) -> &'static str {
-        ALL.iter()
-            .find(|(c, _, _)| *c == self)
-            .map_or("", |(_, _, s)| s)
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        ALL.iter()
-            .find(|(_, n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(c, _, _)| *c)
-    }
-
-    /// How long the device has, in seconds.
-    pub fn timeout_secs(self) -> u64 {
-        match self {
-            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => 120,
-            CaseId::NoAckPingResp => 150,
-            _ => 60,
-        }
-    }
-
-    /// What the broker withholds for this case.
-    pub fn faults(self) -> Faults {
-        match self {
-            CaseId::PublishRetryNoPuback => Faults {
-                withhold_puback: true,
-                ..Faults::default()
-            },
-            CaseId::SubscribeRetryNoSuback => Faults {
-                withhold_suback: true,
-                ..Faults::default()
-            },
-            CaseId::NoAckPingResp => Faults {
-                withhold_pingresp: true,
-                withhold_puback: true,
-                withhold_suback: true,
-                ..Faults::default()
-            },
-            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => Faults {
-                withhold_connack: true,
-                ..Faults::default()
-            },
-            _ => Faults::default(),
-        }
-    }
-}
+/// The payload TLS_Receive_Maximum_Size_Fragments sends: more than two full TLS records.
+pub const FRAGMENTS_PAYLOAD: usize = 2 * 16_384 + 1000;
 
 /// One case in progress.
 #[derive(Debug, Clone)]
@@ -172,11 +17,13 @@ pub struct Case {
     pub id: CaseId,
     pub(crate) config: Config,
     pub(crate) persist: Persist,
+    pub(crate) recon: Recon,
     connects: Vec<i64>,
     /// (connection, packet id) of the first QoS 1 PUBLISH or SUBSCRIBE.
     first: Option<(u64, u16)>,
     /// Packet id of the QoS 1 message sent to the device.
     delivered: Option<u16>,
+    delivered_size: usize,
     asked: bool,
     pinged: Option<u64>,
 }
@@ -193,9 +40,11 @@ impl Case {
             id,
             config,
             persist: Persist::default(),
+            recon: Recon::default(),
             connects: Vec::new(),
             first: None,
             delivered: None,
+            delivered_size: 0,
             asked: false,
             pinged: None,
         }
@@ -209,10 +58,13 @@ impl Case {
         ) {
             return self.persistent(t);
         }
+        if is_reconnect(self.id) {
+            return self.reconnect(t);
+        }
+        if self.id.is_tls() && self.id != CaseId::TlsReceiveMaxFragments {
+            return self.tls(t);
+        }
         match (&t.event, self.id) {
-            (Event::Handshake { ok: true, .. }, CaseId::TlsConnect) => {
-                done(Verdict::pass("the TLS handshake completed"))
-            }
             (Event::Accepted { .. }, CaseId::SecurityDevicePolicies) => {
                 done(judge_policies(&self.config.policies))
             }
@@ -238,8 +90,12 @@ impl Case {
                     withheld: false,
                     ..
                 },
-                CaseId::ClientPubackQos1,
-            ) if packet.kind == "PUBLISH" && packet.qos == 1 => {
+                CaseId::ClientPubackQos1 | CaseId::TlsReceiveMaxFragments,
+            ) if packet.kind == "PUBLISH"
+                && packet.qos == 1
+                && self.delivered_size > 0
+                && packet.payload.len() == self.delivered_size =>
+            {
                 self.delivered = packet.pkid;
                 (Vec::new(), None)
             }
@@ -273,11 +129,19 @@ impl Case {
                 "SUBSCRIBE to {}",
                 p.filters.join(", ")
             ))),
-            ("SUBSCRIBE", CaseId::ClientPubackQos1) if !self.asked => {
+            ("SUBSCRIBE", CaseId::ClientPubackQos1 | CaseId::TlsReceiveMaxFragments)
+                if !self.asked =>
+            {
                 self.asked = true;
                 let exact = p.filters.iter().find(|f| !f.contains(['+', '#']));
                 let topic = exact.cloned().unwrap_or_else(|| self.config.topic.clone());
-                let payload = vec![b'x'; self.config.payload_kb * 1024];
+                let size = match self.id {
+                    // Two full 16 KB records and a part of a third.
+                    CaseId::TlsReceiveMaxFragments => FRAGMENTS_PAYLOAD,
+                    _ => self.config.payload_kb * 1024,
+                };
+                let payload = vec![b'x'; size];
+                self.delivered_size = size;
                 (
                     vec![Act::Publish {
                         topic,
@@ -287,10 +151,13 @@ impl Case {
                     None,
                 )
             }
-            ("PUBACK", CaseId::ClientPubackQos1)
+            ("PUBACK", CaseId::ClientPubackQos1 | CaseId::TlsReceiveMaxFragments)
                 if self.delivered.is_some() && p.pkid == self.delivered =>
             {
-                done(Verdict::pass("the QoS 1 message was acknowledged"))
+                done(Verdict::pass(format!(
+                    "the QoS 1 message ({} bytes) was acknowledged",
+                    self.delivered_size
+                )))
             }
             ("PUBLISH", CaseId::PublishRetryNoPuback) if p.qos == 1 => self.retry(conn, p),
             ("SUBSCRIBE", CaseId::SubscribeRetryNoSuback) => self.retry(conn, p),
@@ -432,6 +299,10 @@ impl Case {
         }
         let what = match self.id {
             CaseId::TlsConnect => "no TLS handshake completed".to_string(),
+            id if id.is_tls() && id != CaseId::TlsReceiveMaxFragments => {
+                "the device never attempted a TLS handshake".to_string()
+            }
+            id if is_reconnect(id) => self.reconnect_timed_out(),
             CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => {
                 format!(
                     "only {} CONNECT attempts (needs {})",

@@ -6,14 +6,19 @@
 
 mod backoff;
 mod cases;
+mod catalog;
 mod persistent;
 mod policies;
+mod reconnect;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use backoff::{Backoff, classify};
-pub use cases::{Case, CaseId, all_cases};
+pub use cases::{Case, FRAGMENTS_PAYLOAD};
+pub use catalog::{CaseId, all_cases, qualification_cases};
 pub use policies::judge_policies;
+pub use tls::{AWS_SUITES, ServerCert, TlsEnd, judge_suites};
 
 use serde::Serialize;
 
@@ -23,9 +28,15 @@ pub enum Event {
     Accepted {
         conn: u64,
     },
+    /// The device's ClientHello: offered cipher suites (IANA numbers) and SNI.
+    Hello {
+        conn: u64,
+        suites: Vec<u16>,
+        sni: Option<String>,
+    },
     Handshake {
         conn: u64,
-        ok: bool,
+        end: TlsEnd,
     },
     Connect {
         conn: u64,
@@ -150,6 +161,9 @@ pub struct Faults {
     pub withhold_puback: bool,
     pub withhold_suback: bool,
     pub withhold_pingresp: bool,
+    /// Close the connection (no DISCONNECT) after this many packets from the device, CONNECT
+    /// included.
+    pub drop_after: Option<u32>,
 }
 
 /// Device Advisor's configuration keys a case reads.

@@ -201,11 +201,25 @@ fn puback_case_sends_a_qos1_message_and_waits_for_its_ack() {
         },
     ));
     assert!(matches!(&acts[0], Act::Publish { topic, qos: 1, .. } if topic == "cmd/d"));
+    // The device's own message echoed back is not the one under test.
+    let echo = Event::Out {
+        conn: 1,
+        packet: publish(2, "cmd/d", "hello"),
+        withheld: false,
+    };
+    case.on(&at(1, echo));
+    let echo_ack = Packet {
+        kind: "PUBACK".into(),
+        pkid: Some(2),
+        ..Packet::default()
+    };
+    let (_, early) = inbound(&mut case, echo_ack);
+    assert_eq!(early, None);
     case.on(&at(
         1,
         Event::Out {
             conn: 1,
-            packet: publish(3, "cmd/d", "x"),
+            packet: publish(3, "cmd/d", &"x".repeat(1024)),
             withheld: false,
         },
     ));

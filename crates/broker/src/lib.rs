@@ -16,7 +16,7 @@ mod watch;
 
 pub use faults::{Answer, FaultPlan};
 pub use iotmock_session::{CloseReason, ConnectRefusal, Reply, Service, ServiceRequest};
-pub use observe::{Observed, PacketSeen, Seen};
+pub use observe::{Observed, PacketSeen, Seen, TlsEnd};
 
 use iotmock_registry::{Clock, Principal, Registry, SystemClock};
 use iotmock_session::Rules;
@@ -372,21 +372,24 @@ async fn handshake_and_serve(
     require_alpn: bool,
     mut stopped: signal::Receiver<bool>,
 ) {
-    let handshake = tokio::time::timeout(shared.settings.handshake_timeout, acceptor.accept(tcp));
+    let handshake = tokio::time::timeout(
+        shared.settings.handshake_timeout,
+        accept_tls(tcp, acceptor, tap.as_ref()),
+    );
     let tls = tokio::select! {
         done = handshake => match done {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
                 if let Some(t) = &tap {
-                    t.record(Seen::Handshake { error: Some(e.to_string()) });
+                    t.record(Seen::Handshake(observe::TlsEnd::of_error(&e)));
                 }
                 return;
             }
             Err(_) => {
                 tracing::info!(peer = %addr, "TLS handshake did not complete in time");
                 if let Some(t) = &tap {
-                    t.record(Seen::Handshake { error: Some("timed out".into()) });
+                    t.record(Seen::Handshake(observe::TlsEnd::TimedOut));
                 }
                 return;
             }
@@ -394,7 +397,7 @@ async fn handshake_and_serve(
         _ = stopped.changed() => return,
     };
     if let Some(t) = &tap {
-        t.record(Seen::Handshake { error: None });
+        t.record(Seen::Handshake(observe::TlsEnd::Completed));
     }
     let Some(mut peer) = identify(&tls, addr, &shared, require_alpn) else {
         if let Some(t) = &tap {
@@ -406,6 +409,29 @@ async fn handshake_and_serve(
     };
     peer.tap = tap;
     connection::serve(tls, peer, shared, stopped).await;
+}
+
+/// The TLS handshake; when someone observes, the ClientHello is read first and recorded.
+async fn accept_tls(
+    tcp: tokio::net::TcpStream,
+    acceptor: TlsAcceptor,
+    tap: Option<&observe::Tap>,
+) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let Some(t) = tap else {
+        return acceptor.accept(tcp).await;
+    };
+    let lazy = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let start = lazy.await?;
+    let hello = start.client_hello();
+    t.record(Seen::Hello {
+        suites: hello
+            .cipher_suites()
+            .iter()
+            .map(|s| u16::from(*s))
+            .collect(),
+        sni: hello.server_name().map(str::to_string),
+    });
+    start.into_stream(acceptor.config().clone()).await
 }
 
 /// The client certificate, ALPN and SNI of a completed handshake; `None` (logged) when the

@@ -13,8 +13,14 @@ use tokio::sync::mpsc;
 pub enum Seen {
     /// The TCP connection was accepted.
     Accepted,
-    /// The TLS handshake ended (`error` when it failed, with the reason).
-    Handshake { error: Option<String> },
+    /// The client's ClientHello: the cipher suites it offers (IANA numbers, in its order)
+    /// and the host name it sent in SNI.
+    Hello {
+        suites: Vec<u16>,
+        sni: Option<String>,
+    },
+    /// The TLS handshake ended.
+    Handshake(TlsEnd),
     Connect {
         client_id: String,
         clean_start: bool,
@@ -27,6 +33,33 @@ pub enum Seen {
     /// The connection ended, with AWS's `disconnectReason` (`NOT_ADMITTED` when it never got
     /// past CONNECT).
     Closed { reason: &'static str },
+}
+
+/// How a TLS handshake ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsEnd {
+    Completed,
+    /// The client aborted with this alert (rustls's name for it, e.g. `BadCertificate`).
+    Alert(String),
+    /// The client closed the connection without an alert.
+    Closed,
+    /// Anything else (the reason).
+    Failed(String),
+    TimedOut,
+}
+
+impl TlsEnd {
+    /// Classifies a failed accept.
+    pub fn of_error(e: &std::io::Error) -> Self {
+        let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+        match (inner, e.kind()) {
+            (Some(rustls::Error::AlertReceived(alert)), _) => TlsEnd::Alert(format!("{alert:?}")),
+            (_, std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) => {
+                TlsEnd::Closed
+            }
+            _ => TlsEnd::Failed(e.to_string()),
+        }
+    }
 }
 
 /// The parts of a packet a verdict looks at.

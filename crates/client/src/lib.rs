@@ -4,6 +4,7 @@
 
 mod api;
 pub mod cli;
+mod lenient;
 pub mod load;
 pub mod reference;
 pub mod shadow_cli;
@@ -11,6 +12,7 @@ mod tls;
 
 pub use api::ApiError;
 pub use iotmock_mqtt::{Connect, Packet, Publish, Version, Will};
+pub use lenient::SkipChecks;
 pub use tls::{TlsOptions, client_config};
 
 use bytes::{Bytes, BytesMut};

@@ -5,7 +5,8 @@
 //! advisor sets and runs until it is stopped.
 
 use crate::{
-    ClientError, ConnectOptions, DeviceClient, Packet, Publish, TlsOptions, Version, client_config,
+    ClientError, ConnectOptions, DeviceClient, Packet, Publish, SkipChecks, TlsOptions, Version,
+    client_config,
 };
 use bytes::Bytes;
 use clap::Args;
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct ReferenceArgs {
-    /// Reconnect backoff: jitter (the default), exponential, linear or constant.
+    /// Backoff between connection attempts and after lost connections: jitter (the default),
+    /// exponential, linear or constant.
     #[arg(long, default_value = "jitter")]
     pub backoff: String,
     /// Never resend an unacknowledged PUBLISH.
@@ -43,6 +45,15 @@ pub struct ReferenceArgs {
     /// Subscribe on the first connection only, even when CONNACK says there is no session.
     #[arg(long)]
     pub never_resubscribe: bool,
+    /// Accept a server certificate no trusted CA signed.
+    #[arg(long)]
+    pub accept_unknown_ca: bool,
+    /// Accept a server certificate issued for another host name.
+    #[arg(long)]
+    pub accept_wrong_name: bool,
+    /// Accept an expired server certificate.
+    #[arg(long)]
+    pub accept_expired_cert: bool,
 }
 
 /// Why the reference device stopped.
@@ -109,7 +120,13 @@ fn backoff_ms(kind: &str, n: u32) -> u64 {
 }
 
 async fn connect(env: &Env, args: &ReferenceArgs) -> Result<(DeviceClient, bool), ReferenceError> {
-    let tls = TlsOptions::new(read(&env.ca)?).identity(read(&env.cert)?, read(&env.key)?);
+    let mut tls = TlsOptions::new(read(&env.ca)?).identity(read(&env.cert)?, read(&env.key)?);
+    tls.aws_cipher_suites = true;
+    tls.skip_checks = SkipChecks {
+        issuer: args.accept_unknown_ca,
+        name: args.accept_wrong_name,
+        expiry: args.accept_expired_cert,
+    };
     let config = client_config(&tls)?;
     let mut opts = ConnectOptions::new(format!("{}:{}", env.host, env.port), env.client_id.clone());
     opts.server_name = env.host.clone();
@@ -323,12 +340,18 @@ impl Device<'_> {
     }
 }
 
+/// A connection that lasted less than this counts as unstable: the next reconnect waits
+/// longer (backoff); a longer one resets the backoff.
+const STABLE: Duration = Duration::from_secs(2);
+
 /// Runs the reference device until it is stopped.
 pub async fn run_reference(args: ReferenceArgs) -> Result<(), ReferenceError> {
     let env = Env::load()?;
     let mut first = true;
+    let mut unstable = 0u32;
     loop {
         let (client, resumed) = connect(&env, &args).await?;
+        let since = tokio::time::Instant::now();
         let subscribe = match (first, resumed) {
             (true, _) => true,
             (false, true) => args.always_resubscribe,
@@ -343,8 +366,15 @@ pub async fn run_reference(args: ReferenceArgs) -> Result<(), ReferenceError> {
             subscribe,
         };
         let _ = dev.work().await;
-        // No PINGRESP (or a lost connection): drop the connection, then reconnect.
+        // No PINGRESP (or a lost connection): drop the connection, then reconnect, backing
+        // off while connections keep failing soon after they start.
         drop(dev);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        unstable = if since.elapsed() < STABLE {
+            unstable + 1
+        } else {
+            0
+        };
+        let wait = backoff_ms(&args.backoff, unstable.saturating_sub(1));
+        tokio::time::sleep(Duration::from_millis(wait)).await;
     }
 }

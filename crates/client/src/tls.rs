@@ -2,6 +2,7 @@
 //! Amazon's), present the device certificate, aws-lc-rs as the only provider.
 
 use crate::ClientError;
+use crate::lenient::{Lenient, SkipChecks, aws_supported};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::sync::Arc;
 
@@ -17,6 +18,10 @@ pub struct TlsOptions {
     pub resumption: bool,
     /// Restrict to TLS 1.2 only.
     pub tls12_only: bool,
+    /// Offer only the cipher suites AWS IoT lists (rustls also offers ECDHE CHACHA20 ones).
+    pub aws_cipher_suites: bool,
+    /// Server-certificate checks to skip (none by default).
+    pub skip_checks: SkipChecks,
 }
 
 impl TlsOptions {
@@ -28,6 +33,8 @@ impl TlsOptions {
             alpn: Vec::new(),
             resumption: false,
             tls12_only: false,
+            aws_cipher_suites: false,
+            skip_checks: SkipChecks::default(),
         }
     }
 
@@ -68,7 +75,11 @@ fn config_err(e: impl std::fmt::Display) -> ClientError {
 
 /// Builds a rustls client configuration from [`TlsOptions`].
 pub fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, ClientError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    if opts.aws_cipher_suites {
+        provider.cipher_suites.retain(aws_supported);
+    }
+    let provider = Arc::new(provider);
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(opts.root_pem.as_bytes()) {
         roots.add(cert.map_err(config_err)?).map_err(config_err)?;
@@ -78,10 +89,24 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, Cli
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(config_err)?
-        .with_root_certificates(roots);
+        .map_err(config_err)?;
+    let builder = if opts.skip_checks.any() {
+        let inner =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(config_err)?;
+        let lenient = Lenient {
+            inner,
+            skip: opts.skip_checks,
+        };
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(lenient))
+    } else {
+        builder.with_root_certificates(roots)
+    };
     let mut config = match (&opts.cert_pem, &opts.key_pem) {
         (Some(cert), Some(key)) => {
             let chain = CertificateDer::pem_slice_iter(cert.as_bytes())

@@ -5,13 +5,13 @@
 use crate::PkiError;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RsaKeySize, SerialNumber,
+    KeyUsagePurpose, PKCS_RSA_SHA256, RsaKeySize, SerialNumber,
 };
 use std::time::Duration;
 use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
 
-fn issue_err(e: impl std::fmt::Display) -> PkiError {
+pub(crate) fn issue_err(e: impl std::fmt::Display) -> PkiError {
     PkiError::Issue(e.to_string())
 }
 
@@ -19,7 +19,7 @@ fn issue_err(e: impl std::fmt::Display) -> PkiError {
 pub struct MockCa {
     cert_pem: String,
     key_pem: String,
-    issuer: Issuer<'static, KeyPair>,
+    pub(crate) issuer: Issuer<'static, KeyPair>,
 }
 
 /// A key pair and certificate minted for a device, as CreateKeysAndCertificate returns them.
@@ -44,11 +44,11 @@ fn aws_not_after() -> OffsetDateTime {
     rcgen::date_time_ymd(2049, 12, 31) + Duration::from_secs(86_399)
 }
 
-fn at_epoch(secs: i64) -> OffsetDateTime {
+pub(crate) fn at_epoch(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn random_serial() -> Result<SerialNumber, PkiError> {
+pub(crate) fn random_serial() -> Result<SerialNumber, PkiError> {
     let mut bytes = [0u8; 20];
     aws_lc_rs::rand::fill(&mut bytes).map_err(issue_err)?;
     bytes[0] &= 0x7f;
@@ -153,28 +153,6 @@ impl MockCa {
             .map_err(issue_err)?;
         Ok(cert.pem())
     }
-
-    /// A P-256 server certificate for the broker, valid for the given DNS names and IPs.
-    pub fn issue_server(&self, names: &[String], now: i64) -> Result<ServerIdentity, PkiError> {
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(issue_err)?;
-        let mut params = CertificateParams::new(names.to_vec()).map_err(issue_err)?;
-        let mut dn = DistinguishedName::new();
-        dn.push(
-            DnType::CommonName,
-            names.first().map(String::as_str).unwrap_or("localhost"),
-        );
-        params.distinguished_name = dn;
-        params.not_before = at_epoch(now - 3600);
-        params.not_after = at_epoch(now + 365 * 86_400);
-        params.serial_number = Some(random_serial()?);
-        params.use_authority_key_identifier_extension = true;
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params.signed_by(&key, &self.issuer).map_err(issue_err)?;
-        Ok(ServerIdentity {
-            certificate_pem: cert.pem(),
-            private_key_pem: key.serialize_pem(),
-        })
-    }
 }
 
 /// Copies a parsed X.509 name into rcgen's form, attribute by attribute.
@@ -252,7 +230,7 @@ mod tests {
     #[test]
     fn csr_subject_and_key_are_kept() {
         let ca = root();
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params

@@ -5,10 +5,12 @@
 mod cert;
 mod issue;
 mod pemio;
+mod server;
 
 pub use cert::CertInfo;
 pub use issue::{IssuedKeys, MockCa, ServerIdentity};
 pub use pemio::{parse_certificate_chain_pem, parse_certificate_pem, parse_csr_pem};
+pub use server::{LARGE_CERT_BYTES, ServerCertKind, WRONG_NAME};
 
 /// Why a certificate, key or CSR could not be read or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,9 +4,12 @@
 
 use crate::MockIotCore;
 use anyhow::{Context, Result};
-use iotmock_advisor::{Act, Case, CaseId, Config, Event, Faults, Packet, Timed, Verdict};
-use iotmock_broker::{Answer, FaultPlan, Observed, PacketSeen, Seen};
+use iotmock_advisor::{
+    Act, Case, CaseId, Config, Event, Faults, Packet, ServerCert, Timed, Verdict,
+};
+use iotmock_broker::{Answer, FaultPlan, Observed, PacketSeen, Seen, TlsEnd};
 use iotmock_jobs::NewJob;
+use iotmock_pki::ServerCertKind;
 use iotmock_registry::CreateThing;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,7 +53,29 @@ fn plan(f: &Faults) -> FaultPlan {
         .collect();
     FaultPlan {
         withhold,
+        drop_after: f.drop_after,
         ..FaultPlan::default()
+    }
+}
+
+fn tls_end(end: TlsEnd) -> iotmock_advisor::TlsEnd {
+    use iotmock_advisor::TlsEnd as A;
+    match end {
+        TlsEnd::Completed => A::Completed,
+        TlsEnd::Alert(a) => A::Alert(a),
+        TlsEnd::Closed => A::Closed,
+        TlsEnd::Failed(e) => A::Failed(e),
+        TlsEnd::TimedOut => A::TimedOut,
+    }
+}
+
+fn cert_kind(c: ServerCert) -> ServerCertKind {
+    match c {
+        ServerCert::Standard => ServerCertKind::Standard,
+        ServerCert::Large => ServerCertKind::Large,
+        ServerCert::Untrusted => ServerCertKind::Untrusted,
+        ServerCert::WrongName => ServerCertKind::WrongName,
+        ServerCert::Expired => ServerCertKind::Expired,
     }
 }
 
@@ -70,9 +95,10 @@ fn event(o: Observed) -> Timed {
     let conn = o.conn;
     let event = match o.seen {
         Seen::Accepted => Event::Accepted { conn },
-        Seen::Handshake { error } => Event::Handshake {
+        Seen::Hello { suites, sni } => Event::Hello { conn, suites, sni },
+        Seen::Handshake(end) => Event::Handshake {
             conn,
-            ok: error.is_none(),
+            end: tls_end(end),
         },
         Seen::Connect {
             client_id,
@@ -111,9 +137,15 @@ fn describe(t: &Timed, start: i64) -> String {
     let at = t.at_ms - start;
     match &t.event {
         Event::Accepted { conn } => format!("+{at}ms #{conn} accepted"),
-        Event::Handshake { conn, ok } => {
-            format!("+{at}ms #{conn} TLS {}", if *ok { "ok" } else { "failed" })
+        Event::Hello { conn, suites, sni } => {
+            let suites: Vec<String> = suites.iter().map(|s| format!("0x{s:04X}")).collect();
+            let sni = sni.as_deref().unwrap_or("(none)");
+            format!(
+                "+{at}ms #{conn} ClientHello sni={sni} suites={}",
+                suites.join(",")
+            )
         }
+        Event::Handshake { conn, end } => format!("+{at}ms #{conn} TLS {end}"),
         Event::Connect {
             conn,
             client_id,
@@ -265,6 +297,7 @@ async fn stop(child: &mut tokio::process::Child) {
 /// Runs one case against the device command.
 pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     let mock = MockIotCore::builder()
+        .server_certificate(cert_kind(id.server_cert()))
         .start()
         .await
         .context("starting the mock")?;

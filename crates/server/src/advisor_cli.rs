@@ -45,7 +45,7 @@ pub async fn run_advisor(cmd: AdvisorCmd) -> Result<()> {
     match cmd {
         AdvisorCmd::List => {
             for c in all_cases() {
-                println!("{:<44} {}", c.name(), c.summary());
+                println!("{:<54} {}", c.name(), c.summary());
             }
             Ok(())
         }
@@ -96,10 +96,10 @@ async fn run(args: RunArgs) -> Result<()> {
     };
     let mut results = Vec::new();
     for id in cases(&args.cases)? {
-        eprint!("{:<44} ...", id.name());
+        eprint!("{:<54} ...", id.name());
         let r = run_case(id, &opts).await?;
         eprintln!(
-            "\r{:<44} {} {}",
+            "\r{:<54} {} {}",
             id.name(),
             r.verdict.outcome.name(),
             r.verdict.reason

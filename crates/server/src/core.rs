@@ -8,7 +8,7 @@ use iotmock_api::{DataPlane, RetainedView};
 use iotmock_broker::store::{BrokerStore, NoStore, SqliteBrokerStore};
 use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
 use iotmock_jobs::JobsService;
-use iotmock_pki::MockCa;
+use iotmock_pki::{MockCa, ServerCertKind};
 use iotmock_registry::{
     Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock,
 };
@@ -31,6 +31,7 @@ pub struct Builder {
     state_dir: Option<PathBuf>,
     endpoint: EndpointConfig,
     clock: ClockSetting,
+    server_cert: ServerCertKind,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -55,6 +56,7 @@ impl Default for Builder {
             state_dir: None,
             endpoint: EndpointConfig::default(),
             clock: ClockSetting(Arc::new(SystemClock)),
+            server_cert: ServerCertKind::Standard,
         }
     }
 }
@@ -107,6 +109,14 @@ impl Builder {
         self
     }
 
+    /// The server certificate the broker presents: the standard one, or one a device must
+    /// refuse (untrusted issuer, wrong name, expired) or must cope with (large). Any but the
+    /// standard one is presented whatever endpoint the client names.
+    pub fn server_certificate(mut self, kind: ServerCertKind) -> Self {
+        self.server_cert = kind;
+        self
+    }
+
     pub fn endpoint(mut self, endpoint: EndpointConfig) -> Self {
         self.endpoint = endpoint;
         self
@@ -129,7 +139,11 @@ impl Builder {
             };
         let root_ca_pem: Arc<str> = Arc::from(ca.cert_pem());
         let identity = ca
-            .issue_server(&server_names(&self.region, &self.endpoint), now)
+            .issue_server_kind(
+                &server_names(&self.region, &self.endpoint),
+                now,
+                self.server_cert,
+            )
             .context("issuing the broker's server certificate")?;
         let ca = Arc::new(ca);
         let minter = regional_minter(ca.clone(), self.endpoint.clone(), clock.clone());
@@ -391,6 +405,7 @@ impl Builder {
         core: &BrokerCore,
         minter: &iotmock_broker::tls::Minter,
     ) -> Result<Vec<Broker>> {
+        let standard = self.server_cert == ServerCertKind::Standard;
         let mut out = Vec::new();
         let mut listeners = vec![(self.mqtt_addr, false)];
         if let Some(addr) = self.mqtt_alpn_addr {
@@ -407,7 +422,7 @@ impl Builder {
                 &identity.private_key_pem,
                 root_pem,
                 protocols,
-                Some(minter.clone()),
+                standard.then(|| minter.clone()),
             )
             .context("configuring TLS")?;
             let listener = TcpListener::bind(addr)

@@ -1,0 +1,154 @@
+//! The reconnect-backoff cases. MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect: every time
+//! the device is connected (CONNACK sent), the broker disconnects it.
+//! MQTT_Reconnect_Backoff_Retries_On_Unstable_Connection: the connection drops (no DISCONNECT)
+//! after the device's first packet following CONNACK. Either way, after RECONNECTION_ATTEMPTS
+//! reconnects the waits between losing a connection and opening the next are classified:
+//! jittered backoff passes, plain exponential warns, linear or constant fails.
+
+use crate::cases::{Step, none};
+use crate::{Act, Backoff, Case, CaseId, Event, Timed, Verdict, classify};
+
+/// Where a reconnect case stands.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Recon {
+    /// Connections that got their CONNACK.
+    connected: Vec<u64>,
+    /// When the last of them closed, until the next connection opens.
+    lost_at: Option<i64>,
+    /// Milliseconds from each lost connection to the next one.
+    waits: Vec<f64>,
+}
+
+impl Case {
+    pub(crate) fn reconnect(&mut self, t: &Timed) -> Step {
+        match &t.event {
+            Event::Out {
+                conn,
+                packet,
+                withheld: false,
+            } if packet.kind == "CONNACK" => {
+                self.recon.connected.push(*conn);
+                match self.id {
+                    CaseId::ReconnectServerDisconnect => (
+                        vec![Act::Disconnect {
+                            clean_session: false,
+                        }],
+                        None,
+                    ),
+                    _ => none(),
+                }
+            }
+            Event::Closed { conn, .. } if self.recon.connected.contains(conn) => {
+                self.recon.lost_at = Some(t.at_ms);
+                none()
+            }
+            Event::Accepted { .. } => match self.recon.lost_at.take() {
+                Some(lost) => {
+                    self.recon.waits.push((t.at_ms - lost) as f64);
+                    self.judge_reconnects()
+                }
+                None => none(),
+            },
+            _ => none(),
+        }
+    }
+
+    fn judge_reconnects(&self) -> Step {
+        let waits = &self.recon.waits;
+        if waits.len() < self.config.attempts {
+            return none();
+        }
+        let kind = classify(waits);
+        let seen = format!("{kind:?} backoff over reconnect waits {waits:?} ms");
+        let verdict = match kind {
+            Backoff::Jitter => Verdict::pass(seen),
+            Backoff::Exponential => Verdict::warn(format!("{seen}: exponential without jitter")),
+            _ => Verdict::fail(seen),
+        };
+        (vec![Act::LiftFaults], Some(verdict))
+    }
+
+    pub(crate) fn reconnect_timed_out(&self) -> String {
+        format!(
+            "only {} reconnects after lost connections (needs {})",
+            self.recon.waits.len(),
+            self.config.attempts
+        )
+    }
+}
+
+/// Whether `id` is one of these cases.
+pub(crate) fn is_reconnect(id: CaseId) -> bool {
+    matches!(
+        id,
+        CaseId::ReconnectServerDisconnect | CaseId::ReconnectUnstable
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Act, Case, CaseId, Config, Event, Outcome, Packet, Timed};
+
+    /// Connects, gets CONNACK, loses the connection, and reconnects after each wait.
+    fn cycles(id: CaseId, waits: &[i64]) -> (Vec<Act>, Option<Outcome>) {
+        let mut case = Case::new(id, Config::new("d"));
+        let (mut now, mut acts) = (0, Vec::new());
+        let connack = Packet {
+            kind: "CONNACK".into(),
+            ..Packet::default()
+        };
+        for (i, wait) in waits.iter().enumerate() {
+            let conn = i as u64 + 1;
+            let events = [
+                Event::Accepted { conn },
+                Event::Out {
+                    conn,
+                    packet: connack.clone(),
+                    withheld: false,
+                },
+                Event::Closed {
+                    conn,
+                    reason: "SERVER_INITIATED_DISCONNECT".into(),
+                },
+            ];
+            for event in events {
+                now += 5;
+                let (a, v) = case.on(&Timed { at_ms: now, event });
+                acts.extend(a);
+                assert!(v.is_none());
+            }
+            now += wait;
+            let next = Event::Accepted { conn: conn + 100 };
+            let (a, v) = case.on(&Timed {
+                at_ms: now,
+                event: next,
+            });
+            acts.extend(a);
+            if let Some(v) = v {
+                return (acts, Some(v.outcome));
+            }
+        }
+        (acts, None)
+    }
+
+    #[test]
+    fn reconnect_waits_are_classified() {
+        let id = CaseId::ReconnectServerDisconnect;
+        let (acts, jitter) = cycles(id, &[60, 90, 260, 380, 1100]);
+        assert_eq!(jitter, Some(Outcome::Pass));
+        assert!(acts.iter().any(|a| matches!(a, Act::Disconnect { .. })));
+        assert!(acts.contains(&Act::LiftFaults));
+        let exponential = cycles(id, &[50, 100, 200, 400, 800]).1;
+        assert_eq!(exponential, Some(Outcome::Warn));
+        let constant = cycles(CaseId::ReconnectUnstable, &[50, 50, 51, 50, 50]);
+        assert_eq!(constant.1, Some(Outcome::Fail));
+        assert!(
+            !constant
+                .0
+                .iter()
+                .any(|a| matches!(a, Act::Disconnect { .. })),
+            "the unstable case drops connections through its fault plan"
+        );
+        assert_eq!(cycles(id, &[50, 100, 200]).1, None, "too few so far");
+    }
+}
