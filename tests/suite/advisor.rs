@@ -128,28 +128,8 @@ fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
         "Job_Execution",
     ];
     assert_eq!(reference("", &scoped), ["PASS"; 4]);
-    let backoff = [
-        "MQTT_Connect_Exponential_Backoff_Retries",
-        "MQTT_Connect_Jitter_Backoff_Retries",
-    ];
-    assert_eq!(
-        reference("--backoff exponential", &backoff),
-        ["PASS", "WARN"]
-    );
-    assert_eq!(reference("--backoff constant", &backoff), ["FAIL", "FAIL"]);
-    assert_eq!(reference("--backoff linear", &backoff), ["FAIL", "FAIL"]);
-    let reconnects = [
-        "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect",
-        "MQTT_Reconnect_Backoff_Retries_On_Unstable_Connection",
-    ];
-    assert_eq!(
-        reference("--backoff exponential", &reconnects),
-        ["WARN", "WARN"]
-    );
-    assert_eq!(
-        reference("--backoff constant", &reconnects),
-        ["FAIL", "FAIL"]
-    );
+    // The backoff flags are timing-sensitive, so they run in `.ci/advisor-matrix` (with the
+    // whole matrix) rather than here beside the rest of the suite on a loaded machine.
     let certs = [
         "TLS_Unsecure_Server_Cert",
         "TLS_Incorrect_Subject_Name_Server_Cert",

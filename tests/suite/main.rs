@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod advisor;
+mod advisor_lib;
 mod api_certificates;
 mod api_errors;
 mod api_policies;

@@ -46,8 +46,7 @@ pub fn classify(intervals: &[f64]) -> Backoff {
     }
     let ratios: Vec<f64> = intervals.windows(2).map(|w| w[1] / w[0]).collect();
     let diffs: Vec<f64> = intervals.windows(2).map(|w| w[1] - w[0]).collect();
-    let growing = mean(&ratios) > 1.2;
-    if growing && doubling(&ratios) {
+    if doubling(&ratios) {
         return Backoff::Exponential;
     }
     // A fixed part in every interval (the time a device waits for CONNACK before it gives up)
@@ -61,8 +60,24 @@ pub fn classify(intervals: &[f64]) -> Backoff {
     if spread(&diffs) < 0.15 && mean(&diffs) > 0.0 {
         return Backoff::Linear;
     }
-    if growing {
+    // Irregular, but growing: at least 15% a retry on the trend of the logarithms.
+    if log_slope(intervals) > 1.15_f64.ln() {
         return Backoff::Jitter;
     }
     Backoff::Unknown
+}
+
+/// The least-squares slope of `ln(interval)` over the retry number.
+fn log_slope(intervals: &[f64]) -> f64 {
+    let ys: Vec<f64> = intervals.iter().map(|v| v.ln()).collect();
+    let n = ys.len() as f64;
+    let mx = (n - 1.0) / 2.0;
+    let my = mean(&ys);
+    let (mut num, mut den) = (0.0, 0.0);
+    for (i, y) in ys.iter().enumerate() {
+        let dx = i as f64 - mx;
+        num += dx * (y - my);
+        den += dx * dx;
+    }
+    if den == 0.0 { 0.0 } else { num / den }
 }

@@ -289,6 +289,21 @@ impl Case {
         }
     }
 
+    /// For the backoff cases: the waits measured so far (ms) and how they classify.
+    pub fn backoff_seen(&self) -> Option<(Vec<f64>, Backoff)> {
+        let waits: Vec<f64> = match self.id {
+            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => self
+                .connects
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as f64)
+                .collect(),
+            id if is_reconnect(id) => self.recon.waits.clone(),
+            _ => return None,
+        };
+        let kind = classify(&waits);
+        Some((waits, kind))
+    }
+
     /// The verdict when the device ran out of time.
     pub fn timed_out(&self) -> Verdict {
         if matches!(

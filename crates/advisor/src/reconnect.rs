@@ -16,7 +16,7 @@ pub(crate) struct Recon {
     /// When the last of them closed, until the next connection opens.
     lost_at: Option<i64>,
     /// Milliseconds from each lost connection to the next one.
-    waits: Vec<f64>,
+    pub(crate) waits: Vec<f64>,
 }
 
 impl Case {

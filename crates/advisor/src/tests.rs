@@ -52,6 +52,10 @@ fn backoff_shapes_are_told_apart_at_any_scale() {
         Backoff::Exponential,
         "a fixed wait in each interval"
     );
+    let jitter_with_timeout = [378.0, 363.0, 566.0, 687.0, 727.0];
+    assert_eq!(classify(&jitter_with_timeout), Backoff::Jitter);
+    let shrinking = [900.0, 500.0, 700.0, 300.0, 400.0];
+    assert_eq!(classify(&shrinking), Backoff::Unknown);
     let linear_with_timeout = [350.0, 400.0, 450.0, 500.0, 550.0];
     assert_eq!(classify(&linear_with_timeout), Backoff::Linear);
 }

@@ -101,20 +101,35 @@ impl Env {
     }
 }
 
-/// The wait before retry `n` (0-based), in ms: 50 ms base.
-fn backoff_ms(kind: &str, n: u32) -> u64 {
+/// A random factor in [0.5, 1.5) at least 0.35 away from `last`, so that consecutive jittered
+/// waits visibly differ in their growth (plain randomness can look exponential by chance).
+fn jitter_factor(last: f64) -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut f = last;
+    for _ in 0..16 {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        f = 0.5 + (random % 1000) as f64 / 1000.0;
+        if (f - last).abs() >= 0.35 {
+            break;
+        }
+    }
+    f
+}
+
+/// The wait before retry `n` (0-based), in ms: 50 ms base. `last` carries the previous jitter
+/// factor between calls.
+fn backoff_ms(kind: &str, n: u32, last: &mut f64) -> u64 {
     let base = 50u64;
+    let grown = base << n.min(10);
     match kind {
         "constant" => base,
         "linear" => base * u64::from(n + 1),
-        "exponential" => base << n.min(10),
+        "exponential" => grown,
         _ => {
-            use std::hash::{BuildHasher, Hasher};
-            let random = std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish();
-            let jitter = random % (base << n.min(10)).max(1);
-            (base << n.min(10)) / 2 + jitter
+            *last = jitter_factor(*last);
+            (grown as f64 * *last) as u64
         }
     }
 }
@@ -134,12 +149,17 @@ async fn connect(env: &Env, args: &ReferenceArgs) -> Result<(DeviceClient, bool)
     opts.keep_alive = 30;
     opts.clean_start = args.clean_session;
     opts.timeout = Duration::from_millis(300);
-    let mut attempt = 0;
+    let (mut attempt, mut last) = (0, 1.0);
     loop {
         match DeviceClient::connect(config.clone(), &opts).await {
             Ok((c, ack)) => return Ok((c, ack.session_present)),
             Err(_) if attempt < 20 => {
-                tokio::time::sleep(Duration::from_millis(backoff_ms(&args.backoff, attempt))).await;
+                tokio::time::sleep(Duration::from_millis(backoff_ms(
+                    &args.backoff,
+                    attempt,
+                    &mut last,
+                )))
+                .await;
                 attempt += 1;
             }
             Err(e) => return Err(e.into()),
@@ -348,7 +368,7 @@ const STABLE: Duration = Duration::from_secs(2);
 pub async fn run_reference(args: ReferenceArgs) -> Result<(), ReferenceError> {
     let env = Env::load()?;
     let mut first = true;
-    let mut unstable = 0u32;
+    let (mut unstable, mut last) = (0u32, 1.0);
     loop {
         let (client, resumed) = connect(&env, &args).await?;
         let since = tokio::time::Instant::now();
@@ -374,7 +394,7 @@ pub async fn run_reference(args: ReferenceArgs) -> Result<(), ReferenceError> {
         } else {
             0
         };
-        let wait = backoff_ms(&args.backoff, unstable.saturating_sub(1));
+        let wait = backoff_ms(&args.backoff, unstable.saturating_sub(1), &mut last);
         tokio::time::sleep(Duration::from_millis(wait)).await;
     }
 }

@@ -1,17 +1,20 @@
-//! `iotmock advisor`: runs Device Advisor's cases against a device command, each on a fresh
-//! mock with its own thing, certificate and policy. The broker plays the case's faults and
-//! records the device's timeline; the case (crates/advisor) judges it.
+//! `iotmock advisor`: runs Device Advisor's cases against a device (a command, an async task
+//! in a Rust test, or external hardware), each on a fresh mock with its own thing, certificate
+//! and policy. The broker plays the case's faults and records the device's timeline; the case
+//! (crates/advisor) judges it.
 
 use crate::MockIotCore;
+use crate::advisor_device::{Running, start_device};
+use crate::advisor_events::{cert_kind, describe, event, plan};
 use anyhow::{Context, Result};
-use iotmock_advisor::{
-    Act, Case, CaseId, Config, Event, Faults, Packet, ServerCert, Timed, Verdict,
-};
-use iotmock_broker::{Answer, FaultPlan, Observed, PacketSeen, Seen, TlsEnd};
+use iotmock_advisor::{Act, Backoff, Case, CaseId, Config, Verdict};
+use iotmock_broker::Observed;
 use iotmock_jobs::NewJob;
-use iotmock_pki::ServerCertKind;
 use iotmock_registry::CreateThing;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What one case found.
@@ -19,171 +22,154 @@ use std::time::Duration;
 pub struct CaseResult {
     pub id: &'static str,
     pub verdict: Verdict,
-    /// The timeline, one line per event (`+ms conn what`).
+    /// The timeline, one line per event (`+ms #conn what`).
     pub evidence: Vec<String>,
+    /// For the backoff cases: the waits measured (ms) and how they were classified.
+    pub backoff: Option<(Vec<f64>, Backoff)>,
+}
+
+/// Where and as whom the device connects: what the `IOTMOCK_*` variables carry.
+#[derive(Debug, Clone)]
+pub struct DeviceEnv {
+    pub host: String,
+    pub port: u16,
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub client_id: String,
+    pub thing_name: String,
+    /// The case's publish or trigger topic.
+    pub topic: String,
+    pub case: &'static str,
+    /// The control-plane API (for devices that provision themselves).
+    pub api_url: String,
+}
+
+impl DeviceEnv {
+    /// The environment a device command gets.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        let path = |p: &PathBuf| p.display().to_string();
+        vec![
+            ("IOTMOCK_HOST", self.host.clone()),
+            ("IOTMOCK_PORT", self.port.to_string()),
+            ("IOTMOCK_CA_FILE", path(&self.ca_file)),
+            ("IOTMOCK_CERT_FILE", path(&self.cert_file)),
+            ("IOTMOCK_KEY_FILE", path(&self.key_file)),
+            ("IOTMOCK_CLIENT_ID", self.client_id.clone()),
+            ("IOTMOCK_THING_NAME", self.thing_name.clone()),
+            ("IOTMOCK_TOPIC", self.topic.clone()),
+            ("IOTMOCK_CASE", self.case.to_string()),
+            ("IOTMOCK_API", self.api_url.clone()),
+        ]
+    }
+}
+
+/// An in-process device: called once per case with where to connect; dropped (aborted) when
+/// the case is decided.
+pub type DeviceTask =
+    Arc<dyn Fn(DeviceEnv) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The device under test.
+#[derive(Clone)]
+pub enum Device {
+    /// A shell command started with the `IOTMOCK_*` variables, ended with SIGTERM then
+    /// SIGKILL.
+    Command(String),
+    /// An async task in this process (firmware tests in Rust).
+    Task(DeviceTask),
+    /// Real hardware: the runner prints where to connect and waits.
+    External,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Command(c) => write!(f, "Command({c:?})"),
+            Device::Task(_) => f.write_str("Task"),
+            Device::External => f.write_str("External"),
+        }
+    }
+}
+
+/// A device identity to reuse instead of minting one per case: its certificate (registered
+/// without a CA, ACTIVE, so the device must send SNI as AWS requires) and key files.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// How to run the cases.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The device: a shell command started with the IOTMOCK_* variables.
-    pub device_cmd: String,
+    pub device: Device,
     /// Device Advisor's configuration keys.
     pub settings: Vec<(String, String)>,
     /// Policies `(name, document)` to attach to the device certificate instead of the
     /// allow-all one.
     pub policies: Vec<(String, String)>,
+    /// Reuse this certificate and key.
+    pub identity: Option<Identity>,
+    /// The thing (and client id) for every case, instead of one per case.
+    pub thing: Option<String>,
+    /// The root CA (certificate, key PEM) every case's mock uses.
+    pub root_ca: Option<(String, String)>,
+    /// Where the broker listens (loopback, ephemeral port by default).
+    pub listen: std::net::SocketAddr,
+    /// The host name the device is told to connect to (in the server certificate too).
+    pub host: String,
+}
+
+impl RunOptions {
+    pub fn new(device: Device) -> Self {
+        Self {
+            device,
+            settings: Vec::new(),
+            policies: Vec::new(),
+            identity: None,
+            thing: None,
+            root_ca: None,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            host: "localhost".into(),
+        }
+    }
 }
 
 /// What the runner attaches when no policy is given.
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
 
-fn plan(f: &Faults) -> FaultPlan {
-    let kinds = [
-        (f.withhold_connack, Answer::ConnAck),
-        (f.withhold_puback, Answer::PubAck),
-        (f.withhold_suback, Answer::SubAck),
-        (f.withhold_pingresp, Answer::PingResp),
-    ];
-    let withhold = kinds
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, a)| *a)
-        .collect();
-    FaultPlan {
-        withhold,
-        drop_after: f.drop_after,
-        ..FaultPlan::default()
+/// The certificate (ARN, certificate PEM, key PEM) the case's device presents.
+fn credentials(
+    mock: &MockIotCore,
+    reg: &mut iotmock_registry::Registry,
+    identity: Option<&Identity>,
+) -> Result<(String, String, String)> {
+    let region = mock.region().to_string();
+    if let Some(id) = identity {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+        };
+        let (cert, key) = (read(&id.cert_file)?, read(&id.key_file)?);
+        let registered =
+            reg.register_certificate_without_ca(&region, Some(&cert), Some("ACTIVE"))?;
+        return Ok((registered.arn, cert, key));
     }
+    let (ca, now) = reg.issuer();
+    let keys = iotmock_registry::mint_keys(&ca, now)?;
+    let created = reg.register_created_keys(&region, keys, true)?;
+    Ok((
+        created.registered.arn,
+        created.keys.certificate_pem,
+        created.keys.private_key_pem,
+    ))
 }
 
-fn tls_end(end: TlsEnd) -> iotmock_advisor::TlsEnd {
-    use iotmock_advisor::TlsEnd as A;
-    match end {
-        TlsEnd::Completed => A::Completed,
-        TlsEnd::Alert(a) => A::Alert(a),
-        TlsEnd::Closed => A::Closed,
-        TlsEnd::Failed(e) => A::Failed(e),
-        TlsEnd::TimedOut => A::TimedOut,
-    }
-}
-
-fn cert_kind(c: ServerCert) -> ServerCertKind {
-    match c {
-        ServerCert::Standard => ServerCertKind::Standard,
-        ServerCert::Large => ServerCertKind::Large,
-        ServerCert::Untrusted => ServerCertKind::Untrusted,
-        ServerCert::WrongName => ServerCertKind::WrongName,
-        ServerCert::Expired => ServerCertKind::Expired,
-    }
-}
-
-fn packet(p: PacketSeen) -> Packet {
-    Packet {
-        kind: p.kind.to_string(),
-        pkid: p.pkid,
-        topic: p.topic,
-        qos: p.qos,
-        dup: p.dup,
-        payload: p.payload.map(|b| b.to_vec()).unwrap_or_default(),
-        filters: p.filters,
-    }
-}
-
-fn event(o: Observed) -> Timed {
-    let conn = o.conn;
-    let event = match o.seen {
-        Seen::Accepted => Event::Accepted { conn },
-        Seen::Hello { suites, sni } => Event::Hello { conn, suites, sni },
-        Seen::Handshake(end) => Event::Handshake {
-            conn,
-            end: tls_end(end),
-        },
-        Seen::Connect {
-            client_id,
-            clean_start,
-            keep_alive,
-        } => Event::Connect {
-            conn,
-            client_id,
-            clean_start,
-            keep_alive,
-        },
-        Seen::In(p) => Event::In {
-            conn,
-            packet: packet(p),
-        },
-        Seen::Out {
-            packet: p,
-            withheld,
-        } => Event::Out {
-            conn,
-            packet: packet(p),
-            withheld,
-        },
-        Seen::Closed { reason } => Event::Closed {
-            conn,
-            reason: reason.to_string(),
-        },
-    };
-    Timed {
-        at_ms: o.at_ms,
-        event,
-    }
-}
-
-fn describe(t: &Timed, start: i64) -> String {
-    let at = t.at_ms - start;
-    match &t.event {
-        Event::Accepted { conn } => format!("+{at}ms #{conn} accepted"),
-        Event::Hello { conn, suites, sni } => {
-            let suites: Vec<String> = suites.iter().map(|s| format!("0x{s:04X}")).collect();
-            let sni = sni.as_deref().unwrap_or("(none)");
-            format!(
-                "+{at}ms #{conn} ClientHello sni={sni} suites={}",
-                suites.join(",")
-            )
-        }
-        Event::Handshake { conn, end } => format!("+{at}ms #{conn} TLS {end}"),
-        Event::Connect {
-            conn,
-            client_id,
-            clean_start,
-            keep_alive,
-        } => {
-            format!(
-                "+{at}ms #{conn} CONNECT {client_id} clean={clean_start} keepalive={keep_alive}"
-            )
-        }
-        Event::In { conn, packet } => format!("+{at}ms #{conn} -> {}", packet_line(packet)),
-        Event::Out {
-            conn,
-            packet,
-            withheld,
-        } => {
-            let w = if *withheld { " (withheld)" } else { "" };
-            format!("+{at}ms #{conn} <- {}{w}", packet_line(packet))
-        }
-        Event::Closed { conn, reason } => format!("+{at}ms #{conn} closed {reason}"),
-    }
-}
-
-/// A packet's kind, id and topic or filters.
-fn packet_line(p: &Packet) -> String {
-    let id = p.pkid.map(|i| format!(" id={i}")).unwrap_or_default();
-    let what = match &p.topic {
-        Some(topic) => format!(" {topic} qos={}", p.qos),
-        None if !p.filters.is_empty() => format!(" {}", p.filters.join(", ")),
-        None => String::new(),
-    };
-    format!("{}{id}{what}", p.kind)
-}
-
-/// A fresh thing with `policies` and an AWS-issued certificate, written to `dir`.
+/// A thing with `policies` and a certificate, written to `dir`: (CA, certificate, key) files.
 fn provision(
     mock: &MockIotCore,
     thing: &str,
+    opts: &RunOptions,
     policies: &[(String, String)],
     dir: &Path,
 ) -> Result<(PathBuf, PathBuf, PathBuf)> {
@@ -193,24 +179,26 @@ fn provision(
         .map_err(|_| anyhow::anyhow!("registry unavailable"))?;
     let region = mock.region().to_string();
     reg.create_thing(&region, thing, CreateThing::default())?;
-    let (ca, now) = reg.issuer();
-    let keys = iotmock_registry::mint_keys(&ca, now)?;
-    let created = reg.register_created_keys(&region, keys, true)?;
+    let (arn, cert, key) = credentials(mock, &mut reg, opts.identity.as_ref())?;
     for (name, doc) in policies {
         reg.create_policy(&region, name, Some(doc))
             .with_context(|| format!("policy {name}"))?;
-        reg.attach_policy(&region, name, &created.registered.arn)?;
+        reg.attach_policy(&region, name, &arn)?;
     }
-    reg.attach_thing_principal(&region, thing, &created.registered.arn, None)?;
+    reg.attach_thing_principal(&region, thing, &arn, None)?;
     std::fs::create_dir_all(dir)?;
+    let ca_file = dir.join("AmazonRootCA1.pem");
+    std::fs::write(&ca_file, mock.root_ca_pem())?;
+    if let Some(id) = &opts.identity {
+        return Ok((ca_file, id.cert_file.clone(), id.key_file.clone()));
+    }
     let files = (
-        dir.join("AmazonRootCA1.pem"),
+        ca_file,
         dir.join("device.pem.crt"),
         dir.join("private.pem.key"),
     );
-    std::fs::write(&files.0, mock.root_ca_pem())?;
-    std::fs::write(&files.1, &created.keys.certificate_pem)?;
-    std::fs::write(&files.2, &created.keys.private_key_pem)?;
+    std::fs::write(&files.1, cert)?;
+    std::fs::write(&files.2, key)?;
     Ok(files)
 }
 
@@ -278,74 +266,100 @@ async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
     }
 }
 
-/// Ends the device: SIGTERM, then SIGKILL after two seconds.
-async fn stop(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id() {
-        let _ = tokio::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
+/// Starts the case's mock: its server certificate, the run's root CA and listener.
+async fn case_mock(id: CaseId, opts: &RunOptions) -> Result<MockIotCore> {
+    let endpoint = iotmock_registry::EndpointConfig {
+        host: opts.host.clone(),
+        ..Default::default()
+    };
+    let mut builder = MockIotCore::builder()
+        .server_certificate(cert_kind(id.server_cert()))
+        .mqtt_addr(opts.listen)
+        .endpoint(endpoint);
+    if let Some((cert, key)) = &opts.root_ca {
+        builder = builder.root_ca(cert.clone(), key.clone());
     }
-    if tokio::time::timeout(Duration::from_secs(2), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
-    }
+    builder.start().await.context("starting the mock")
 }
 
-/// Runs one case against the device command.
-pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
-    let mock = MockIotCore::builder()
-        .server_certificate(cert_kind(id.server_cert()))
-        .start()
-        .await
-        .context("starting the mock")?;
-    let thing = format!(
-        "advisor-{}",
-        id.name().to_ascii_lowercase().replace('_', "-")
-    );
+/// The case's configuration: its thing, the settings and the policies.
+fn case_config(id: CaseId, opts: &RunOptions) -> Result<Config> {
+    let thing = opts.thing.clone().unwrap_or_else(|| {
+        format!(
+            "advisor-{}",
+            id.name().to_ascii_lowercase().replace('_', "-")
+        )
+    });
     let mut config = Config::new(&thing);
     for (k, v) in &opts.settings {
         config.set(k, v).map_err(anyhow::Error::msg)?;
     }
-    let dir = std::env::temp_dir().join(format!("iotmock-advisor-{}-{thing}", std::process::id()));
     config.policies = if opts.policies.is_empty() {
         vec![("advisor-all".to_string(), ALLOW_ALL.to_string())]
     } else {
         opts.policies.clone()
     };
-    let (ca, cert, key) = provision(&mock, &thing, &config.policies, &dir)?;
+    Ok(config)
+}
+
+/// Runs one case against the device.
+pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
+    let mock = case_mock(id, opts).await?;
+    let config = case_config(id, opts)?;
+    let dir = std::env::temp_dir().join(format!(
+        "iotmock-advisor-{}-{}",
+        std::process::id(),
+        id.name()
+    ));
+    let (ca_file, cert_file, key_file) =
+        provision(&mock, &config.thing, opts, &config.policies, &dir)?;
     mock.broker()
         .set_fault_plan(&config.client_id, plan(&id.faults()));
     let mut timeline = mock.broker().observe();
-    let mut child = tokio::process::Command::new("sh")
-        .args(["-c", &opts.device_cmd])
-        .env("IOTMOCK_HOST", "localhost")
-        .env("IOTMOCK_PORT", mock.mqtt_addr().port().to_string())
-        .env("IOTMOCK_CA_FILE", &ca)
-        .env("IOTMOCK_CERT_FILE", &cert)
-        .env("IOTMOCK_KEY_FILE", &key)
-        .env("IOTMOCK_CLIENT_ID", &config.client_id)
-        .env("IOTMOCK_THING_NAME", &thing)
-        .env("IOTMOCK_TOPIC", &config.topic)
-        .env("IOTMOCK_CASE", id.name())
-        .env("IOTMOCK_API", mock.api_url())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the device command")?;
+    let env = DeviceEnv {
+        host: opts.host.clone(),
+        port: mock.mqtt_addr().port(),
+        ca_file,
+        cert_file,
+        key_file,
+        client_id: config.client_id.clone(),
+        thing_name: config.thing.clone(),
+        topic: config.topic.clone(),
+        case: id.name(),
+        api_url: mock.api_url(),
+    };
+    let mut device = start_device(&opts.device, &env)?;
     let mut case = Case::new(id, config.clone());
-    let (verdict, evidence) = watch(&mut case, &mut timeline, &mut child, &mock, &config).await;
-    stop(&mut child).await;
+    let (verdict, evidence) = watch(&mut case, &mut timeline, &mut device, &mock, &config).await;
+    device.stop().await;
     mock.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(CaseResult {
         id: id.name(),
         verdict,
         evidence,
+        backoff: case.backoff_seen(),
     })
+}
+
+/// The library entry for firmware tests in Rust: runs one case against `device`, an async
+/// function given where to connect, and returns the verdict with its evidence.
+pub async fn check_device<F, Fut>(
+    id: CaseId,
+    settings: &[(&str, &str)],
+    device: F,
+) -> Result<CaseResult>
+where
+    F: Fn(DeviceEnv) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let task: DeviceTask = Arc::new(move |env| Box::pin(device(env)));
+    let mut opts = RunOptions::new(Device::Task(task));
+    opts.settings = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    run_case(id, &opts).await
 }
 
 /// Feeds the timeline to the case until a verdict, the case's timeout, or the device exiting
@@ -353,7 +367,7 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
 async fn watch(
     case: &mut Case,
     timeline: &mut tokio::sync::mpsc::UnboundedReceiver<Observed>,
-    child: &mut tokio::process::Child,
+    device: &mut Running,
     mock: &MockIotCore,
     config: &Config,
 ) -> (Verdict, Vec<String>) {
@@ -368,7 +382,7 @@ async fn watch(
         };
         let next = tokio::select! {
             o = timeline.recv() => o,
-            _ = child.wait(), if !exited => { exited = true; continue; }
+            () = device.exited(), if !exited => { exited = true; continue; }
             () = tokio::time::sleep(quiet) => None,
             () = tokio::time::sleep_until(deadline) => None,
         };

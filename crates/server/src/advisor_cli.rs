@@ -1,29 +1,45 @@
 //! `iotmock advisor list` and `iotmock advisor run`: the command line of the conformance
-//! runner, with JSON and JUnit reports and an exit status that fails when a case fails.
+//! runner, with a live progress line per case on a terminal, JSON, JUnit and HTML reports,
+//! and an exit status that fails when a case fails.
 
-use crate::advisor::{CaseResult, RunOptions, run_case};
+use crate::advisor::{CaseResult, Device, Identity, RunOptions, run_case};
+use crate::advisor_report;
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
-use iotmock_advisor::{CaseId, Outcome, all_cases};
-use std::path::PathBuf;
+use clap::{Args, Subcommand, ValueEnum};
+use iotmock_advisor::{CaseId, Outcome, all_cases, qualification_cases};
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub enum AdvisorCmd {
     /// Every case id, with what it checks.
     List,
-    /// Run cases against a device command.
-    Run(RunArgs),
+    /// Run cases against a device.
+    Run(Box<RunArgs>),
+}
+
+/// A named set of cases.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Suite {
+    /// The Device Qualification Program subset: the TLS cases, MQTT_Connect, MQTT_Subscribe,
+    /// MQTT_Publish and MQTT_Connect_Jitter_Backoff_Retries.
+    Qualification,
+    /// Every case.
+    All,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Case ids (all when none are given).
+    /// Case ids (with no ids and no --suite: all).
     cases: Vec<String>,
+    /// A named set of cases, run before any ids given.
+    #[arg(long, value_enum)]
+    suite: Option<Suite>,
     /// The device: a shell command; it gets IOTMOCK_HOST, IOTMOCK_PORT, IOTMOCK_CA_FILE,
     /// IOTMOCK_CERT_FILE, IOTMOCK_KEY_FILE, IOTMOCK_CLIENT_ID, IOTMOCK_THING_NAME,
-    /// IOTMOCK_TOPIC and IOTMOCK_CASE.
+    /// IOTMOCK_TOPIC and IOTMOCK_CASE. Without it, the runner prints them per case and waits
+    /// for an external device.
     #[arg(long)]
-    device_cmd: String,
+    device_cmd: Option<String>,
     /// Device Advisor configuration, KEY=VALUE (TRIGGER_TOPIC, PAYLOAD_SIZE,
     /// RECONNECTION_ATTEMPTS, JOB_DOCUMENT, EXECUTION_TIMEOUT, SHADOW_NAME, REPORTED_STATE,
     /// DESIRED_STATE).
@@ -33,12 +49,34 @@ pub struct RunArgs {
     /// allow-all one; repeatable. Named after the file.
     #[arg(long = "policy", value_name = "FILE")]
     policies: Vec<PathBuf>,
+    /// Reuse this device certificate (PEM; registered without a CA, so send SNI).
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// The thing name (and client id) for every case.
+    #[arg(long)]
+    thing: Option<String>,
+    /// Keep the mock root CA here (AmazonRootCA1.pem and its key), made on first use, so a
+    /// device given it once trusts every run.
+    #[arg(long)]
+    root_dir: Option<PathBuf>,
+    /// Where the broker listens.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The host name the device connects to (the server certificate names it).
+    #[arg(long, default_value = "localhost")]
+    host: String,
     /// Write the verdicts as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
     /// Write the verdicts as JUnit XML (WARN passes, with the warning in system-out).
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Write an HTML report (index.html) to this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 pub async fn run_advisor(cmd: AdvisorCmd) -> Result<()> {
@@ -49,35 +87,40 @@ pub async fn run_advisor(cmd: AdvisorCmd) -> Result<()> {
             }
             Ok(())
         }
-        AdvisorCmd::Run(args) => run(args).await,
+        AdvisorCmd::Run(args) => run(*args).await,
     }
 }
 
-fn cases(names: &[String]) -> Result<Vec<CaseId>> {
-    if names.is_empty() {
-        return Ok(all_cases());
+/// The suite's cases, then the ids given (each once); all cases when neither is given.
+fn cases(suite: Option<Suite>, names: &[String]) -> Result<Vec<CaseId>> {
+    let mut out = match suite {
+        Some(Suite::Qualification) => qualification_cases(),
+        Some(Suite::All) => all_cases(),
+        None if names.is_empty() => all_cases(),
+        None => Vec::new(),
+    };
+    for n in names {
+        let id = CaseId::parse(n)
+            .with_context(|| format!("unknown case {n} (see `iotmock advisor list`)"))?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
     }
-    names
-        .iter()
-        .map(|n| {
-            CaseId::parse(n)
-                .with_context(|| format!("unknown case {n} (see `iotmock advisor list`)"))
-        })
-        .collect()
+    Ok(out)
 }
 
-async fn run(args: RunArgs) -> Result<()> {
-    let settings = args
-        .settings
-        .iter()
+fn settings(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
         .map(|s| {
             s.split_once('=')
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .with_context(|| format!("--set {s}: expected KEY=VALUE"))
         })
-        .collect::<Result<Vec<_>>>()?;
-    let policies = args
-        .policies
+        .collect()
+}
+
+fn policies(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
+    paths
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(path)
@@ -88,33 +131,70 @@ async fn run(args: RunArgs) -> Result<()> {
                 .unwrap_or_else(|| "device-policy".into());
             Ok((name, text))
         })
-        .collect::<Result<Vec<_>>>()?;
-    let opts = RunOptions {
-        device_cmd: args.device_cmd,
-        settings,
-        policies,
+        .collect()
+}
+
+/// The run's root CA: kept in `dir`, or minted for this run.
+fn root_ca(dir: Option<&Path>) -> Result<(String, String)> {
+    use iotmock_registry::Clock;
+    let now = iotmock_registry::SystemClock.now_millis() / 1000;
+    let ca = match dir {
+        Some(dir) => crate::state_dir::load_or_create_root(dir, now)?.0,
+        None => iotmock_pki::MockCa::generate(now)?,
     };
+    Ok((ca.cert_pem().to_string(), ca.key_pem().to_string()))
+}
+
+fn options(args: &RunArgs) -> Result<RunOptions> {
+    let device = match &args.device_cmd {
+        Some(cmd) => Device::Command(cmd.clone()),
+        None => Device::External,
+    };
+    let mut opts = RunOptions::new(device);
+    opts.settings = settings(&args.settings)?;
+    opts.policies = policies(&args.policies)?;
+    opts.identity = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Some(Identity {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+        }),
+        _ => None,
+    };
+    opts.thing = args.thing.clone();
+    opts.root_ca = Some(root_ca(args.root_dir.as_deref())?);
+    opts.listen = args.listen;
+    opts.host = args.host.clone();
+    Ok(opts)
+}
+
+/// A spinner while the case runs (drawn only on a terminal), then its verdict line.
+async fn run_one(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
+    // An external device's instructions are printed instead.
+    let bar = match opts.device {
+        Device::External => indicatif::ProgressBar::hidden(),
+        _ => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_message(format!("{:<54} running", id.name()));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let r = run_case(id, opts).await;
+    bar.finish_and_clear();
+    let r = r?;
+    eprintln!(
+        "{:<54} {} {}",
+        id.name(),
+        r.verdict.outcome.name(),
+        r.verdict.reason
+    );
+    Ok(r)
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let opts = options(&args)?;
     let mut results = Vec::new();
-    for id in cases(&args.cases)? {
-        eprint!("{:<54} ...", id.name());
-        let r = run_case(id, &opts).await?;
-        eprintln!(
-            "\r{:<54} {} {}",
-            id.name(),
-            r.verdict.outcome.name(),
-            r.verdict.reason
-        );
-        results.push(r);
+    for id in cases(args.suite, &args.cases)? {
+        results.push(run_one(id, &opts).await?);
     }
-    if let Some(path) = &args.json {
-        let doc = serde_json::json!({ "cases": results.iter().map(json_case).collect::<Vec<_>>() });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.junit {
-        std::fs::write(path, junit(&results))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    write_reports(&args, &results)?;
     let failed = results
         .iter()
         .filter(|r| r.verdict.outcome == Outcome::Fail)
@@ -125,41 +205,22 @@ async fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn json_case(r: &CaseResult) -> serde_json::Value {
-    serde_json::json!({ "id": r.id, "verdict": r.verdict.outcome.name(), "reason": r.verdict.reason, "evidence": r.evidence })
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// One testcase per case; FAIL is a failure, WARN passes with the warning in system-out.
-fn junit(results: &[CaseResult]) -> String {
-    let failures = results
-        .iter()
-        .filter(|r| r.verdict.outcome == Outcome::Fail)
-        .count();
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"iotmock advisor\" tests=\"{}\" failures=\"{failures}\">\n",
-        results.len()
-    );
-    for r in results {
-        let body = match r.verdict.outcome {
-            Outcome::Fail => format!("<failure message=\"{}\"/>", escape(&r.verdict.reason)),
-            _ => format!(
-                "<system-out>{}: {}</system-out>",
-                r.verdict.outcome.name(),
-                escape(&r.verdict.reason)
-            ),
-        };
-        out.push_str(&format!(
-            "  <testcase classname=\"advisor\" name=\"{}\">{body}</testcase>\n",
-            r.id
-        ));
+fn write_reports(args: &RunArgs, results: &[CaseResult]) -> Result<()> {
+    let write = |path: &Path, body: String| {
+        std::fs::write(path, body).with_context(|| format!("writing {}", path.display()))
+    };
+    if let Some(path) = &args.json {
+        write(
+            path,
+            serde_json::to_string_pretty(&advisor_report::json(results))?,
+        )?;
     }
-    out.push_str("</testsuite>\n");
-    out
+    if let Some(path) = &args.junit {
+        write(path, advisor_report::junit(results))?;
+    }
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        write(&dir.join("index.html"), advisor_report::html(results))?;
+    }
+    Ok(())
 }

@@ -32,6 +32,7 @@ pub struct Builder {
     endpoint: EndpointConfig,
     clock: ClockSetting,
     server_cert: ServerCertKind,
+    root_ca: Option<(String, String)>,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -57,6 +58,7 @@ impl Default for Builder {
             endpoint: EndpointConfig::default(),
             clock: ClockSetting(Arc::new(SystemClock)),
             server_cert: ServerCertKind::Standard,
+            root_ca: None,
         }
     }
 }
@@ -117,6 +119,14 @@ impl Builder {
         self
     }
 
+    /// Use this root CA (certificate and key PEM) instead of minting one, so devices given
+    /// its certificate once trust every mock started with it. Ignored with a state dir,
+    /// which keeps its own.
+    pub fn root_ca(mut self, cert_pem: impl Into<String>, key_pem: impl Into<String>) -> Self {
+        self.root_ca = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
     pub fn endpoint(mut self, endpoint: EndpointConfig) -> Self {
         self.endpoint = endpoint;
         self
@@ -135,7 +145,13 @@ impl Builder {
                         .with_context(|| format!("opening {}", db.display()))?;
                     (ca, Box::new(store), Some(path))
                 }
-                None => (MockCa::generate(now)?, Box::new(MemoryStore), None),
+                None => {
+                    let ca = match &self.root_ca {
+                        Some((cert, key)) => MockCa::from_pem(cert, key)?,
+                        None => MockCa::generate(now)?,
+                    };
+                    (ca, Box::new(MemoryStore), None)
+                }
             };
         let root_ca_pem: Arc<str> = Arc::from(ca.cert_pem());
         let identity = ca

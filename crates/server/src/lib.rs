@@ -4,6 +4,9 @@
 
 pub mod advisor;
 pub mod advisor_cli;
+mod advisor_device;
+mod advisor_events;
+pub mod advisor_report;
 pub mod cli;
 mod core;
 mod shadow_handle;
