@@ -110,7 +110,7 @@ fn reference(flags: &str, cases: &[&str]) -> Vec<String> {
 fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
     // With the runner's allow-all policy every case passes but Security_Device_Policies.
     let all = reference("", &[]);
-    assert_eq!(all.len(), 24);
+    assert_eq!(all.len(), 25);
     let (last, rest) = all.split_last().expect("verdicts");
     assert!(rest.iter().all(|v| v == "PASS"), "{all:?}");
     assert_eq!(last, "FAIL");

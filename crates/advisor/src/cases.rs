@@ -1,6 +1,7 @@
 //! The cases: Device Advisor's ids, what each needs from the broker, and how each judges the
 //! device from its timeline.
 
+use crate::long::Long;
 use crate::persistent::Persist;
 use crate::reconnect::{Recon, is_reconnect};
 use crate::{
@@ -18,6 +19,8 @@ pub struct Case {
     pub(crate) config: Config,
     pub(crate) persist: Persist,
     pub(crate) recon: Recon,
+    /// MQTT_Long_Duration's phases.
+    long: Option<Box<Long>>,
     connects: Vec<i64>,
     /// (connection, packet id) of the first QoS 1 PUBLISH or SUBSCRIBE.
     first: Option<(u64, u16)>,
@@ -36,11 +39,13 @@ fn json(p: &Packet) -> serde_json::Value {
 
 impl Case {
     pub fn new(id: CaseId, config: Config) -> Self {
+        let long = (id == CaseId::LongDuration).then(|| Box::new(Long::new(&config)));
         Self {
             id,
             config,
             persist: Persist::default(),
             recon: Recon::default(),
+            long,
             connects: Vec::new(),
             first: None,
             delivered: None,
@@ -52,6 +57,9 @@ impl Case {
 
     /// Feeds one event; returns what the runner must do and, once decided, the verdict.
     pub fn on(&mut self, t: &Timed) -> Step {
+        if let Some(long) = self.long.as_mut() {
+            return long.on(&self.config, t);
+        }
         if matches!(
             self.id,
             CaseId::PersistentSessionHappy | CaseId::ExpiredPersistentSession
@@ -306,6 +314,9 @@ impl Case {
 
     /// The verdict when the device ran out of time.
     pub fn timed_out(&self) -> Verdict {
+        if let Some(long) = &self.long {
+            return long.timed_out();
+        }
         if matches!(
             self.id,
             CaseId::PersistentSessionHappy | CaseId::ExpiredPersistentSession

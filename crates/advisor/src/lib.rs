@@ -7,6 +7,7 @@
 mod backoff;
 mod cases;
 mod catalog;
+mod long;
 mod persistent;
 mod policies;
 mod reconnect;
@@ -17,6 +18,7 @@ mod tls;
 pub use backoff::{Backoff, classify};
 pub use cases::{Case, FRAGMENTS_PAYLOAD};
 pub use catalog::{CaseId, all_cases, qualification_cases};
+pub use long::SCENARIOS;
 pub use policies::judge_policies;
 pub use tls::{AWS_SUITES, ServerCert, TlsEnd, judge_suites};
 
@@ -57,6 +59,8 @@ pub enum Event {
         conn: u64,
         reason: String,
     },
+    /// Time passing (the runner sends one a second), for phases that end on time.
+    Tick,
 }
 
 /// A packet as a case needs it.
@@ -139,6 +143,8 @@ pub enum Act {
     CreateJob { id: String, document: String },
     /// Stop misbehaving: clear the fault plan.
     LiftFaults,
+    /// Misbehave this way from now on (replaces the fault plan).
+    SetFaults(Faults),
     /// Drop the device's connection as DeleteConnection does; `clean_session` discards its
     /// persistent session too.
     Disconnect { clean_session: bool },
@@ -190,6 +196,17 @@ pub struct Config {
     /// The policies attached to the device's certificate, `(name, document)`; the runner
     /// fills them in.
     pub policies: Vec<(String, String)>,
+    /// SCENARIOS: MQTT_Long_Duration's advanced scenarios to run (names, or ALL).
+    pub scenarios: Vec<String>,
+    /// TIME_COMPRESSION: how many times faster than Device Advisor the long phases run.
+    pub compression: f64,
+    /// LONG_SERVER_DISCONNECT_MINUTES (30-120), before compression.
+    pub long_disconnect_min: u64,
+    /// PHASE_TIMEOUT in seconds: how long each MQTT_Long_Duration phase may take.
+    pub phase_timeout_secs: u64,
+    /// STABLE_CONNECTION_SECONDS: how long MQTT_Long_Duration leaves the connection up before
+    /// RECONNECT_BACK_OFF starts dropping it (a device resets its backoff after that long).
+    pub stable_secs: u64,
 }
 
 impl Config {
@@ -206,6 +223,11 @@ impl Config {
             reported_state: None,
             desired_state: serde_json::json!({"advisorCheck": "converged"}),
             policies: Vec::new(),
+            scenarios: Vec::new(),
+            compression: 600.0,
+            long_disconnect_min: 30,
+            phase_timeout_secs: 30,
+            stable_secs: 3,
         }
     }
 
@@ -232,9 +254,35 @@ impl Config {
             "SHADOW_NAME" => self.shadow_name = Some(value.to_string()),
             "REPORTED_STATE" => self.reported_state = Some(object(key, value)?),
             "DESIRED_STATE" => self.desired_state = object(key, value)?,
+            "SCENARIOS" => self.scenarios = scenarios(value)?,
+            "TIME_COMPRESSION" => self.compression = number(value)?.max(1) as f64,
+            "PHASE_TIMEOUT" => self.phase_timeout_secs = number(value)?.max(1) as u64,
+            "STABLE_CONNECTION_SECONDS" => self.stable_secs = number(value)? as u64,
+            "LONG_SERVER_DISCONNECT_MINUTES" => {
+                self.long_disconnect_min = number(value)?.clamp(30, 120) as u64
+            }
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())
+    }
+}
+
+/// SCENARIOS: a comma-separated list of MQTT_Long_Duration's advanced scenarios, or ALL.
+fn scenarios(value: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> = value
+        .split(',')
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    match names
+        .iter()
+        .find(|n| *n != "ALL" && !SCENARIOS.contains(&n.as_str()))
+    {
+        Some(bad) => Err(format!(
+            "unknown scenario {bad} (known: ALL, {})",
+            SCENARIOS.join(", ")
+        )),
+        None => Ok(names),
     }
 }
 

@@ -118,11 +118,14 @@ fn jitter_factor(last: f64) -> f64 {
     f
 }
 
+/// Backoff stops growing after this many doublings (50 ms x 2^6 = 3.2 s).
+const MAX_DOUBLINGS: u32 = 6;
+
 /// The wait before retry `n` (0-based), in ms: 50 ms base. `last` carries the previous jitter
 /// factor between calls.
 fn backoff_ms(kind: &str, n: u32, last: &mut f64) -> u64 {
     let base = 50u64;
-    let grown = base << n.min(10);
+    let grown = base << n.min(MAX_DOUBLINGS);
     match kind {
         "constant" => base,
         "linear" => base * u64::from(n + 1),

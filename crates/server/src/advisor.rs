@@ -7,7 +7,7 @@ use crate::MockIotCore;
 use crate::advisor_device::{Running, start_device};
 use crate::advisor_events::{cert_kind, describe, event, plan};
 use anyhow::{Context, Result};
-use iotmock_advisor::{Act, Backoff, Case, CaseId, Config, Verdict};
+use iotmock_advisor::{Act, Backoff, Case, CaseId, Config, Event, Timed, Verdict};
 use iotmock_broker::Observed;
 use iotmock_jobs::NewJob;
 use iotmock_registry::CreateThing;
@@ -225,6 +225,9 @@ async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
             mock.broker().publish(&topic, payload.into(), qos, false);
         }
         Act::LiftFaults => mock.broker().clear_fault_plan(&config.client_id),
+        Act::SetFaults(faults) => mock
+            .broker()
+            .set_fault_plan(&config.client_id, plan(&faults)),
         Act::Disconnect { clean_session } => {
             mock.broker()
                 .disconnect(&config.client_id, clean_session, true);
@@ -374,6 +377,7 @@ async fn watch(
     let secs = config.timeout_secs.unwrap_or(case.id.timeout_secs());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     let (mut evidence, mut start, mut exited) = (Vec::new(), None, false);
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
     loop {
         let quiet = if exited {
             Duration::from_secs(1)
@@ -381,17 +385,19 @@ async fn watch(
             Duration::from_secs(3600)
         };
         let next = tokio::select! {
-            o = timeline.recv() => o,
+            o = timeline.recv() => o.map(event),
+            _ = ticks.tick() => Some(Timed { at_ms: mock.now_millis(), event: Event::Tick }),
             () = device.exited(), if !exited => { exited = true; continue; }
             () = tokio::time::sleep(quiet) => None,
             () = tokio::time::sleep_until(deadline) => None,
         };
-        let Some(o) = next else {
+        let Some(t) = next else {
             return (case.timed_out(), evidence);
         };
-        let t = event(o);
-        let t0 = *start.get_or_insert(t.at_ms);
-        evidence.push(describe(&t, t0));
+        if t.event != Event::Tick {
+            let t0 = *start.get_or_insert(t.at_ms);
+            evidence.push(describe(&t, t0));
+        }
         let (acts, verdict) = case.on(&t);
         for a in acts {
             act(mock, config, a, t.at_ms).await;

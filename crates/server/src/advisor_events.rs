@@ -132,6 +132,7 @@ pub(crate) fn describe(t: &Timed, start: i64) -> String {
             format!("+{at}ms #{conn} <- {}{w}", packet_line(packet))
         }
         Event::Closed { conn, reason } => format!("+{at}ms #{conn} closed {reason}"),
+        Event::Tick => format!("+{at}ms tick"),
     }
 }
 

@@ -225,6 +225,7 @@ impl Builder {
             root_ca_path: root_path,
             region: self.region,
             account_id: self.account_id,
+            clock,
         })
     }
 }
@@ -269,11 +270,17 @@ pub struct MockIotCore {
     root_ca_path: Option<PathBuf>,
     region: String,
     account_id: String,
+    clock: Arc<dyn Clock>,
 }
 
 impl MockIotCore {
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// Now, on the mock's clock (ms since the epoch).
+    pub fn now_millis(&self) -> i64 {
+        self.clock.now_millis()
     }
 
     /// The control-plane address.
