@@ -18,6 +18,7 @@ mod mqtt_admission;
 mod mqtt_aws;
 mod mqtt_core;
 mod mqtt_pubsub;
+mod provisioning;
 mod restart;
 mod shadow;
 mod support;

@@ -1,6 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
-use crate::handlers::{cas, certs, data, groups, jobs, jobs_data, policies, shadow, things, types};
+use crate::handlers::{
+    cas, certs, data, groups, jobs, jobs_data, policies, shadow, templates, things, types,
+};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
 use crate::wire::Reply;
@@ -69,6 +71,24 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Post, ["policy-targets", name]) => policies::list_targets(state, req, name),
         (Get, ["policy-principals"]) => policies::list_policy_principals(state, req),
         (Get, ["things"]) => things::list(state, req),
+        (Post, ["things"]) => templates::register_thing(state, req),
+        (Post, ["provisioning-templates"]) => templates::create(state, req),
+        (Get, ["provisioning-templates"]) => templates::list(state, req),
+        (Get, ["provisioning-templates", name]) => templates::describe(state, req, name),
+        (Patch, ["provisioning-templates", name]) => templates::update(state, req, name),
+        (Delete, ["provisioning-templates", name]) => templates::delete(state, req, name),
+        (Post, ["provisioning-templates", name, "versions"]) => {
+            templates::create_version(state, req, name)
+        }
+        (Get, ["provisioning-templates", name, "versions"]) => {
+            templates::list_versions(state, req, name)
+        }
+        (Get, ["provisioning-templates", name, "versions", v]) => {
+            templates::describe_version(state, req, name, v)
+        }
+        (Delete, ["provisioning-templates", name, "versions", v]) => {
+            templates::delete_version(state, req, name, v)
+        }
         (Post, ["things", name]) => things::create(state, req, name),
         (Get, ["things", name]) => things::describe(state, req, name),
         (Patch, ["things", name]) => things::update(state, req, name),

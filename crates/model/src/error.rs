@@ -34,6 +34,9 @@ pub enum ErrorCode {
     DataThrottling,
     /// Jobs: a job or execution in a state that forbids the change.
     InvalidStateTransition,
+    /// RegisterThing could not create what the template asks for.
+    ResourceRegistrationFailure,
+    ConflictingResourceUpdate,
 }
 
 impl ErrorCode {
@@ -62,6 +65,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
             ErrorCode::DataThrottling => "ThrottlingException",
             ErrorCode::InvalidStateTransition => "InvalidStateTransitionException",
+            ErrorCode::ResourceRegistrationFailure => "ResourceRegistrationFailureException",
+            ErrorCode::ConflictingResourceUpdate => "ConflictingResourceUpdateException",
         }
     }
 
@@ -72,7 +77,8 @@ impl ErrorCode {
             | ErrorCode::Throttling
             | ErrorCode::CertificateValidation
             | ErrorCode::MalformedPolicy
-            | ErrorCode::RegistrationCodeValidation => 400,
+            | ErrorCode::RegistrationCodeValidation
+            | ErrorCode::ResourceRegistrationFailure => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::ResourceNotFound | ErrorCode::UnknownOperation => 404,
             ErrorCode::CertificateState => 406,
@@ -82,7 +88,8 @@ impl ErrorCode {
             | ErrorCode::VersionConflict
             | ErrorCode::VersionsLimitExceeded
             | ErrorCode::Conflict
-            | ErrorCode::InvalidStateTransition => 409,
+            | ErrorCode::InvalidStateTransition
+            | ErrorCode::ConflictingResourceUpdate => 409,
             ErrorCode::RequestEntityTooLarge => 413,
             ErrorCode::UnsupportedDocumentEncoding => 415,
             ErrorCode::DataThrottling => 429,

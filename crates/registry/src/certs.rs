@@ -202,13 +202,23 @@ impl Registry {
         pem: &str,
         set_as_active: bool,
     ) -> IotResult<Registered> {
-        let cert = parse_certificate_pem(pem, "certificatePem")
-            .map_err(|e| IotError::internal(format!("issued certificate unreadable: {e}")))?;
         let status = if set_as_active {
             CertStatus::Active
         } else {
             CertStatus::Inactive
         };
+        self.insert_issued_as(region, pem, status)
+    }
+
+    /// Records a certificate the mock root issued, with this status.
+    pub(crate) fn insert_issued_as(
+        &mut self,
+        region: &str,
+        pem: &str,
+        status: CertStatus,
+    ) -> IotResult<Registered> {
+        let cert = parse_certificate_pem(pem, "certificatePem")
+            .map_err(|e| IotError::internal(format!("issued certificate unreadable: {e}")))?;
         let record = self.cert_record(region, &cert, status, None);
         self.insert_cert(region, record)
     }

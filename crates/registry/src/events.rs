@@ -76,7 +76,9 @@ impl Op {
             | Op::PutGroup(_)
             | Op::DelGroup { .. }
             | Op::PutType(_)
-            | Op::DelType { .. } => None,
+            | Op::DelType { .. }
+            | Op::PutTemplate(_)
+            | Op::DelTemplate { .. } => None,
         }
     }
 }

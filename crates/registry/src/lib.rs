@@ -11,8 +11,10 @@ mod groups;
 mod paging;
 mod policies;
 mod principal;
+mod provision;
 mod records;
 mod store;
+mod templates;
 mod things;
 mod types;
 mod validate;
@@ -23,11 +25,15 @@ pub use events::RegistryEvent;
 pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
+pub use provision::Provisioned;
 pub use records::{
     CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingGroupRecord, ThingRecord,
     ThingTypeRecord,
 };
 pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, open_durable};
+pub use templates::{
+    MAX_TEMPLATE_VERSIONS, NewTemplate, TemplateRecord, TemplateUpdate, TemplateVersion, check_body,
+};
 pub use things::{CreateThing, ThingQuery, UpdateThing};
 
 use iotmock_model::{Arn, EpochMillis, IotError, IotResult};

@@ -3,6 +3,7 @@
 //! committed to the store first and applied to memory only once the store has accepted it.
 
 use crate::store::Change;
+use crate::templates::TemplateRecord;
 use iotmock_model::{AutoRegistrationStatus, CaStatus, CertStatus, CertificateMode, EpochMillis};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,6 +153,7 @@ pub struct RegionState {
     pub types: BTreeMap<String, ThingTypeRecord>,
     /// (group, thing)
     pub members: BTreeSet<(String, String)>,
+    pub templates: BTreeMap<String, TemplateRecord>,
 }
 
 impl RegionState {
@@ -211,6 +213,8 @@ pub enum Op {
     DelGroup { region: String, name: String },
     AddMember(GroupMember),
     RemoveMember(GroupMember),
+    PutTemplate(TemplateRecord),
+    DelTemplate { region: String, name: String },
 }
 
 pub const KIND_CA: &str = "ca";
@@ -223,6 +227,7 @@ pub const KIND_CODE: &str = "registration-code";
 pub const KIND_GROUP: &str = "thing-group";
 pub const KIND_TYPE: &str = "thing-type";
 pub const KIND_MEMBER: &str = "group-member";
+pub const KIND_TEMPLATE: &str = "provisioning-template";
 
 fn key(parts: &[&str]) -> String {
     parts.join("\n")
@@ -268,6 +273,8 @@ impl Op {
             Op::DelGroup { region, name } => del(KIND_GROUP, key(&[region, name])),
             Op::AddMember(m) => put(KIND_MEMBER, key(&[&m.region, &m.group, &m.thing]), m),
             Op::RemoveMember(m) => del(KIND_MEMBER, key(&[&m.region, &m.group, &m.thing])),
+            Op::PutTemplate(t) => put(KIND_TEMPLATE, key(&[&t.region, &t.name]), t),
+            Op::DelTemplate { region, name } => del(KIND_TEMPLATE, key(&[region, name])),
         }
     }
 
@@ -283,6 +290,7 @@ impl Op {
             KIND_GROUP => Op::PutGroup(serde_json::from_str(value)?),
             KIND_TYPE => Op::PutType(serde_json::from_str(value)?),
             KIND_MEMBER => Op::AddMember(serde_json::from_str(value)?),
+            KIND_TEMPLATE => Op::PutTemplate(serde_json::from_str(value)?),
             _ => Op::PutCode(serde_json::from_str(value)?),
         })
     }
@@ -366,6 +374,14 @@ impl Op {
             }
             Op::RemoveMember(m) => {
                 at(regions, &m.region).members.remove(&(m.group, m.thing));
+            }
+            Op::PutTemplate(t) => {
+                at(regions, &t.region.clone())
+                    .templates
+                    .insert(t.name.clone(), t);
+            }
+            Op::DelTemplate { region, name } => {
+                at(regions, &region).templates.remove(&name);
             }
         }
     }

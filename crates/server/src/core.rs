@@ -7,6 +7,7 @@ use iotmock_api::{ApiServer, ApiState};
 use iotmock_api::{DataPlane, RetainedView};
 use iotmock_broker::store::{BrokerStore, NoStore, SqliteBrokerStore};
 use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
+use iotmock_fleet::FleetService;
 use iotmock_jobs::JobsService;
 use iotmock_pki::{MockCa, ServerCertKind};
 use iotmock_registry::{
@@ -191,8 +192,10 @@ impl Builder {
         core.register_service(shadows.clone());
         let jobs = self.open_jobs()?;
         core.register_service(jobs.clone());
-        let ticker = Ticker(tokio::spawn(tick_jobs(
-            jobs.clone(),
+        let fleet = Arc::new(FleetService::new(registry.clone(), &self.region));
+        core.register_service(fleet.clone());
+        let ticker = Ticker(tokio::spawn(tick(
+            (jobs.clone(), fleet),
             core.clone(),
             clock.clone(),
         )));
@@ -241,13 +244,20 @@ impl Drop for Ticker {
 
 /// Job timeouts: every second, executions past their deadline (by the injected clock) time
 /// out and their `notify` / `notify-next` go out.
-async fn tick_jobs(jobs: Arc<JobsService>, core: BrokerCore, clock: Arc<dyn Clock>) {
+/// Once a second: job timeouts, and ownership tokens of fleet provisioning expiring.
+async fn tick(
+    (jobs, fleet): (Arc<JobsService>, Arc<FleetService>),
+    core: BrokerCore,
+    clock: Arc<dyn Clock>,
+) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         every.tick().await;
-        for notice in jobs.tick(clock.now_millis()) {
+        let now = clock.now_millis();
+        for notice in jobs.tick(now) {
             core.publish(&notice.topic, notice.payload.to_string().into(), 1, false);
         }
+        fleet.tick(now);
     }
 }
 

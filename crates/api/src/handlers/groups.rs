@@ -3,13 +3,13 @@
 //! ListThingGroupsForThing. Joining or leaving a group reaches the CONTINUOUS jobs that target it.
 
 use super::jobs::publish;
-use super::{read, write};
+use super::{names_page, read, write};
 use crate::request::{ApiRequest, body_str};
 use crate::server::ApiState;
-use crate::views::{self, ts};
+use crate::views::ts;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
-use iotmock_registry::{PageRequest, ThingGroupRecord, paginate};
+use iotmock_registry::ThingGroupRecord;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -60,20 +60,6 @@ pub fn describe(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Rep
         g,
         registry.group_arn(&req.region, name),
     )))
-}
-
-fn names_page(
-    req: &ApiRequest,
-    items: Vec<(String, Value)>,
-    member: &str,
-    size: &str,
-) -> IotResult<Reply> {
-    let page = PageRequest {
-        ascending: Some(true),
-        ..req.page("nextToken", size)?
-    };
-    let page = paginate(items, &page, true, size)?;
-    Ok(Reply::Json(views::page(page, member, "nextToken", |v| v)))
 }
 
 fn group_refs(

@@ -3,14 +3,14 @@
 //! ListJobExecutionsForJob, ListJobExecutionsForThing, CancelJobExecution. Changes publish the
 //! devices' `notify` / `notify-next` like the MQTT side does.
 
+use super::names_page;
 use super::read;
 use crate::request::{ApiRequest, body_str};
 use crate::server::ApiState;
-use crate::views::{self, ts};
+use crate::views::ts;
 use crate::wire::Reply;
 use iotmock_jobs::{Execution, Job, JobsError, JobsErrorCode, JobsService, NewJob, Notice};
 use iotmock_model::{ErrorCode, IotError, IotResult};
-use iotmock_registry::{PageRequest, paginate};
 use serde_json::{Map, Value, json};
 
 pub(crate) fn service(state: &ApiState) -> IotResult<&JobsService> {
@@ -128,16 +128,6 @@ pub fn create_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Rep
     Ok(Reply::Json(out))
 }
 
-/// One page of `items` (by key) under `member`, with `nextToken`.
-fn listed(req: &ApiRequest, items: Vec<(String, Value)>, member: &str) -> IotResult<Reply> {
-    let page = PageRequest {
-        ascending: Some(true),
-        ..req.page("nextToken", "maxResults")?
-    };
-    let page = paginate(items, &page, true, "maxResults")?;
-    Ok(Reply::Json(views::page(page, member, "nextToken", |v| v)))
-}
-
 fn counts(execs: &[Execution]) -> Value {
     let n = |s: &str| execs.iter().filter(|e| e.status.name() == s).count();
     json!({
@@ -212,7 +202,7 @@ pub fn list_jobs(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
             (j.id.clone(), v)
         })
         .collect();
-    listed(req, items, "jobs")
+    names_page(req, items, "jobs", "maxResults")
 }
 
 pub fn cancel_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
@@ -325,7 +315,7 @@ pub fn executions_for_thing(state: &ApiState, req: &ApiRequest, thing: &str) -> 
             )
         })
         .collect();
-    listed(req, items, "executionSummaries")
+    names_page(req, items, "executionSummaries", "maxResults")
 }
 
 pub fn executions_for_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
@@ -339,7 +329,7 @@ pub fn executions_for_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotRe
         let v = json!({ "thingArn": arn(state, req, "thing", &e.thing)?, "jobExecutionSummary": summary_view(e) });
         items.push((e.thing.clone(), v));
     }
-    listed(req, items, "executionSummaries")
+    names_page(req, items, "executionSummaries", "maxResults")
 }
 
 pub fn cancel_execution(

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod jobs_data;
 pub mod policies;
 pub mod shadow;
+pub mod templates;
 pub mod things;
 pub mod types;
 
@@ -34,4 +35,25 @@ pub(crate) fn write(state: &ApiState) -> IotResult<RwLockWriteGuard<'_, Registry
 /// A fresh `x-amzn-RequestId` (UUID v4).
 pub(crate) fn request_id() -> String {
     iotmock_registry::random_uuid()
+}
+
+/// One page of `items` (sorted by key) under `member`, with `nextToken`; `size` names the
+/// page-size query parameter.
+pub(crate) fn names_page(
+    req: &crate::request::ApiRequest,
+    items: Vec<(String, serde_json::Value)>,
+    member: &str,
+    size: &str,
+) -> IotResult<crate::wire::Reply> {
+    let page = iotmock_registry::PageRequest {
+        ascending: Some(true),
+        ..req.page("nextToken", size)?
+    };
+    let page = iotmock_registry::paginate(items, &page, true, size)?;
+    Ok(crate::wire::Reply::Json(crate::views::page(
+        page,
+        member,
+        "nextToken",
+        |v| v,
+    )))
 }

@@ -1,13 +1,13 @@
 //! Thing types: CreateThingType, DescribeThingType, ListThingTypes, DeprecateThingType,
 //! DeleteThingType.
 
-use super::{read, write};
+use super::{names_page, read, write};
 use crate::request::ApiRequest;
 use crate::server::ApiState;
-use crate::views::{self, ts};
+use crate::views::ts;
 use crate::wire::Reply;
 use iotmock_model::IotResult;
-use iotmock_registry::{PageRequest, ThingTypeRecord, paginate};
+use iotmock_registry::ThingTypeRecord;
 use serde_json::{Value, json};
 
 fn view(t: &ThingTypeRecord, arn: String) -> Value {
@@ -61,17 +61,7 @@ pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
             )
         })
         .collect();
-    let page = PageRequest {
-        ascending: Some(true),
-        ..req.page("nextToken", "maxResults")?
-    };
-    let page = paginate(items, &page, true, "maxResults")?;
-    Ok(Reply::Json(views::page(
-        page,
-        "thingTypes",
-        "nextToken",
-        |v| v,
-    )))
+    names_page(req, items, "thingTypes", "maxResults")
 }
 
 pub fn deprecate(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
