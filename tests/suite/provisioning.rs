@@ -179,3 +179,53 @@ async fn templates_are_managed_and_bad_ones_refused_with_the_element() {
         .await
         .err(404, "ResourceNotFoundException");
 }
+
+const JITP: &str = r#"{
+  "Parameters": {"AWS::IoT::Certificate::CommonName": {"Type": "String"}, "AWS::IoT::Certificate::Id": {"Type": "String"}},
+  "Resources": {
+    "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"}}},
+    "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+    "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\"}]}"}}
+  }
+}"#;
+
+#[tokio::test]
+async fn jitp_provisions_at_first_connect_and_admits_the_next() {
+    let fleet = Fleet::new().await;
+    let ca_id = fleet.api.get("/cacertificates").await.ok()["certificates"][0]["certificateId"]
+        .as_str()
+        .expect("the fleet's CA")
+        .to_string();
+    let req = json!({
+        "templateName": "jitp", "templateBody": JITP, "type": "JITP", "enabled": true,
+        "provisioningRoleArn": "arn:aws:iam::123456789012:role/provisioning",
+    });
+    fleet.api.post("/provisioning-templates", req).await.ok();
+    // A template of the wrong type, or without a policy, is refused up front.
+    let wrong = json!({"registrationConfig": {"templateName": "nope"}});
+    let path = format!("/cacertificate/{ca_id}?newAutoRegistrationStatus=ENABLE");
+    fleet
+        .api
+        .call("PUT", &path, &[], Some(wrong))
+        .await
+        .err(404, "ResourceNotFoundException");
+    let config = json!({"registrationConfig": {"templateName": "jitp"}});
+    fleet.api.call("PUT", &path, &[], Some(config)).await.ok();
+    let newcomer = fleet.ca.leaf("jitp-sensor-1");
+    let first = fleet
+        .connect_with(fleet.tls(&newcomer), "jitp-sensor-1", Version::V311)
+        .await;
+    assert!(
+        first.is_err(),
+        "the first connection closes, as AWS closes it"
+    );
+    let thing = fleet.api.get("/things/jitp-sensor-1").await.ok();
+    assert_eq!(thing["thingName"], "jitp-sensor-1");
+    let again = fleet
+        .connect_with(fleet.tls(&newcomer), "jitp-sensor-1", Version::V311)
+        .await;
+    assert!(
+        again.is_ok(),
+        "provisioned ACTIVE with the template's policy"
+    );
+}

@@ -84,6 +84,11 @@ impl Template {
         Ok(template)
     }
 
+    /// Whether the template has a policy resource (a JITP template needs one).
+    pub fn has_policy(&self) -> bool {
+        self.resources.iter().any(|r| r.kind == POLICY)
+    }
+
     /// Every intrinsic well formed, every `Ref` declared, every condition defined.
     fn check(&self) -> Result<(), TemplateError> {
         for (name, cond) in &self.conditions {

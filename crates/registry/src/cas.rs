@@ -61,6 +61,7 @@ impl Registry {
             None | Some("") => CertificateMode::Default,
             Some(m) => m.parse()?,
         };
+        self.check_registration_config(region, req.registration_config.as_ref())?;
         let pem = validate::required("caCertificate", req.ca_certificate.as_deref())?;
         let ca = parse_certificate_pem(pem, "caCertificate").map_err(invalid_cert)?;
         self.check_ca_certificate(&ca)?;
@@ -204,6 +205,9 @@ impl Registry {
             .map(str::parse::<AutoRegistrationStatus>)
             .transpose()?;
         let mut ca = self.describe_ca_certificate(region, id)?.clone();
+        if !remove_auto_registration {
+            self.check_registration_config(region, registration_config.as_ref())?;
+        }
         ca.status = status.unwrap_or(ca.status);
         ca.auto_registration = auto.unwrap_or(ca.auto_registration);
         if remove_auto_registration {

@@ -8,6 +8,7 @@ mod cas;
 mod certs;
 mod events;
 mod groups;
+mod jitp;
 mod paging;
 mod policies;
 mod principal;

@@ -110,6 +110,8 @@ pub struct AutoRegistered {
     pub region: String,
     pub cert_id: String,
     pub ca_id: String,
+    /// JITP: what the CA's template did (`None` without a registration config).
+    pub provisioned: Option<Result<crate::Provisioned, String>>,
 }
 
 impl Registry {
@@ -147,10 +149,12 @@ impl Registry {
         record.mode = ca.mode;
         self.commit(vec![crate::records::Op::PutCert(record)])
             .ok()?;
+        let provisioned = self.run_jitp(&region, &ca, &cert);
         Some(AutoRegistered {
             region,
             cert_id: cert.id,
             ca_id: ca.id,
+            provisioned,
         })
     }
 }
