@@ -58,6 +58,13 @@ timeout 10 mosquitto_pub --cafile AmazonRootCA1.pem --cert new.crt --key new.key
   -i meter-77 -t "meters/77" -m up -q 1 > pub.out 2>&1; RC=$?
 check "the device connects and publishes with its new certificate" "$([ $RC = 0 ] && echo 1 || echo 0)" "$(cat pub.out)"
 
+echo "-- a device that keeps its own key: create-from-csr"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout own.key -out own.csr -subj "/CN=own-$RUN" 2>/dev/null
+R4="$(rr '$aws/certificates/create-from-csr/json' "$(jq -nc --rawfile c own.csr '{certificateSigningRequest:$c}')")"
+check "create-from-csr/json signs the CSR (no key in the answer) with a token" "$(json_ok "$R4" '(.certificatePem|startswith("-----BEGIN CERTIFICATE")) and (has("privateKey")|not) and (.certificateOwnershipToken|length>0)')" "$R4"
+echo "$R4" | jq -r .certificatePem > own.crt
+check "the certificate carries the CSR's key" "$([ "$(openssl x509 -in own.crt -noout -pubkey 2>/dev/null)" = "$(openssl pkey -in own.key -pubout 2>/dev/null)" ] && echo 1 || echo 0)"
+
 echo "-- JITP: a customer CA with a template; its device provisions at first connect"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt \
   -subj "/CN=jitp-ca-$RUN" -days 30 -addext basicConstraints=critical,CA:TRUE \

@@ -149,12 +149,7 @@ async fn endpoints_are_stable_per_type() {
 
 #[tokio::test]
 async fn thing_types_describe_fleets_and_retire_in_aws_steps() {
-    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
-    let mock = iotmock::MockIotCore::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .expect("starts");
+    let (mock, clock) = crate::support::clocked_mock().await;
     let api = Api::new(mock.api_addr(), REGION);
     let props = json!({"thingTypeProperties":{"thingTypeDescription":"pumps","searchableAttributes":["model"]}});
     let created = api.post("/thing-types/pump", props.clone()).await.ok();

@@ -185,12 +185,7 @@ async fn cancel_reaches_the_device_and_answers_go_only_to_the_requester() {
 
 #[tokio::test]
 async fn an_in_progress_timeout_driven_by_the_test_clock() {
-    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
-    let mock = iotmock::MockIotCore::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .expect("starts");
+    let (mock, clock) = crate::support::clocked_mock().await;
     let mut fleet = Fleet::on(mock).await;
     let (arn, mut c) = thing(&mut fleet, "slow", Version::V5).await;
     let p = "$aws/things/slow/jobs";

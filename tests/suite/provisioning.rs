@@ -229,3 +229,30 @@ async fn jitp_provisions_at_first_connect_and_admits_the_next() {
         "provisioned ACTIVE with the template's policy"
     );
 }
+
+#[tokio::test]
+async fn an_unused_ownership_token_expires_with_the_test_clock() {
+    let (mock, clock) = crate::support::clocked_mock().await;
+    let mut fleet = Fleet::on(mock).await;
+    template(&fleet, "fleet", TEMPLATE).await;
+    let claim = fleet.device("claim", Some(CLAIM_POLICY)).await;
+    let mut c = fleet.client(&claim, "claim", Version::V5).await;
+    let create = "$aws/certificates/create/json";
+    let provision = "$aws/provisioning-templates/fleet/provision/json";
+    c.subscribe(&[(&format!("{create}/+"), 1), (&format!("{provision}/+"), 1)])
+        .await
+        .expect("suback");
+    let (_, keys) = ask(&mut c, "json", create, &json!({})).await;
+    let id = keys["certificateId"].as_str().expect("id").to_string();
+    clock.advance(std::time::Duration::from_secs(3600));
+    let late = json!({"certificateOwnershipToken": keys["certificateOwnershipToken"], "parameters": {"SerialNumber": "9"}});
+    let (ok, refused) = ask(&mut c, "json", provision, &late).await;
+    assert!(!ok);
+    assert_eq!(refused["errorCode"], "InvalidCertificateOwnershipToken");
+    fleet.mock.run_timers();
+    fleet
+        .api
+        .get(&format!("/certificates/{id}"))
+        .await
+        .err(404, "ResourceNotFoundException");
+}

@@ -213,3 +213,14 @@ impl Api {
         .ok()
     }
 }
+
+/// A mock on a manual clock the test advances.
+pub async fn clocked_mock() -> (MockIotCore, std::sync::Arc<iotmock::ManualClock>) {
+    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
+    let mock = MockIotCore::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .expect("starts");
+    (mock, clock)
+}

@@ -2,6 +2,7 @@
 //! its endpoints and shuts it down (explicitly, or on drop).
 
 use crate::state_dir;
+use crate::timers::{Timers, tick};
 use anyhow::{Context, Result};
 use iotmock_api::{ApiServer, ApiState};
 use iotmock_api::{DataPlane, RetainedView};
@@ -194,11 +195,13 @@ impl Builder {
         core.register_service(jobs.clone());
         let fleet = Arc::new(FleetService::new(registry.clone(), &self.region));
         core.register_service(fleet.clone());
-        let ticker = Ticker(tokio::spawn(tick(
-            (jobs.clone(), fleet),
-            core.clone(),
-            clock.clone(),
-        )));
+        let timers = Timers {
+            jobs: jobs.clone(),
+            fleet,
+            core: core.clone(),
+            clock: clock.clone(),
+        };
+        let ticker = Ticker(tokio::spawn(tick(timers.clone())));
         let listener = TcpListener::bind(self.api_addr)
             .await
             .with_context(|| format!("binding the API on {}", self.api_addr))?;
@@ -219,6 +222,7 @@ impl Builder {
         Ok(MockIotCore {
             shadows,
             jobs,
+            timers,
             _ticker: ticker,
             api: Some(api),
             brokers,
@@ -242,25 +246,6 @@ impl Drop for Ticker {
     }
 }
 
-/// Job timeouts: every second, executions past their deadline (by the injected clock) time
-/// out and their `notify` / `notify-next` go out.
-/// Once a second: job timeouts, and ownership tokens of fleet provisioning expiring.
-async fn tick(
-    (jobs, fleet): (Arc<JobsService>, Arc<FleetService>),
-    core: BrokerCore,
-    clock: Arc<dyn Clock>,
-) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        every.tick().await;
-        let now = clock.now_millis();
-        for notice in jobs.tick(now) {
-            core.publish(&notice.topic, notice.payload.to_string().into(), 1, false);
-        }
-        fleet.tick(now);
-    }
-}
-
 /// Where jobs and their executions are kept in the state dir.
 pub const JOBS_DATABASE: &str = "jobs.db";
 
@@ -271,6 +256,7 @@ pub const SHADOW_DATABASE: &str = "shadows.db";
 pub struct MockIotCore {
     shadows: Arc<ShadowService>,
     jobs: Arc<JobsService>,
+    timers: Timers,
     _ticker: Ticker,
     api: Option<ApiServer>,
     brokers: Vec<Broker>,
@@ -286,6 +272,12 @@ pub struct MockIotCore {
 impl MockIotCore {
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// Runs now what otherwise runs within a second (job timeouts, expired ownership tokens),
+    /// so a test that advanced a `ManualClock` sees the effect at once.
+    pub fn run_timers(&self) {
+        self.timers.run();
     }
 
     /// Now, on the mock's clock (ms since the epoch).

@@ -11,6 +11,7 @@ pub mod cli;
 mod core;
 mod shadow_handle;
 mod state_dir;
+mod timers;
 
 pub use crate::core::{Builder, MockIotCore};
 pub use crate::shadow_handle::{NotReported, ShadowHandle};
