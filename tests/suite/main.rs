@@ -4,6 +4,7 @@
 
 mod advisor;
 mod advisor_lib;
+mod api_authz;
 mod api_certificates;
 mod api_errors;
 mod api_policies;

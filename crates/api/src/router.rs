@@ -1,7 +1,7 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    cas, certs, data, groups, jobs, jobs_data, policies, shadow, templates, things, types,
+    authz, cas, certs, data, groups, jobs, jobs_data, policies, shadow, templates, things, types,
 };
 use crate::request::ApiRequest;
 use crate::server::ApiState;
@@ -70,6 +70,8 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Post, ["attached-policies", target]) => policies::list_attached(state, req, target),
         (Post, ["policy-targets", name]) => policies::list_targets(state, req, name),
         (Get, ["policy-principals"]) => policies::list_policy_principals(state, req),
+        (Post, ["test-authorization"]) => authz::test_authorization(state, req),
+        (Post, ["effective-policies"]) => authz::effective_policies(state, req),
         (Get, ["things"]) => things::list(state, req),
         (Post, ["things"]) => templates::register_thing(state, req),
         (Post, ["provisioning-templates"]) => templates::create(state, req),

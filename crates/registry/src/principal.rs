@@ -3,7 +3,7 @@
 //! attached to. Answered from the live registry on every CONNECT and after every change.
 
 use crate::Registry;
-use iotmock_model::{Arn, CertStatus};
+use iotmock_model::{Arn, CertStatus, IotError, IotResult};
 use iotmock_pki::CertInfo;
 use iotmock_policy::{NamedPolicy, PolicyDocument};
 use std::collections::BTreeMap;
@@ -194,5 +194,19 @@ impl Registry {
     ) -> Option<(CertStatus, Option<String>)> {
         let cert = self.regions.get(region)?.certs.get(cert_id)?;
         Some((cert.status, cert.ca_id.clone()))
+    }
+}
+
+impl Registry {
+    /// A policy's default version, parsed, as the broker evaluates it.
+    pub fn named_policy(&self, region: &str, name: &str) -> IotResult<NamedPolicy> {
+        let p = self.get_policy(region, name)?;
+        let document = PolicyDocument::parse(p.default_document())
+            .map_err(|e| IotError::invalid(format!("policy {name} does not parse: {e}")))?;
+        Ok(NamedPolicy {
+            name: name.to_string(),
+            version: p.default_version.to_string(),
+            document,
+        })
     }
 }

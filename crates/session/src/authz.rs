@@ -164,6 +164,11 @@ impl Authz {
         }
     }
 
+    /// The policy variables of this connection.
+    pub fn variables(&self) -> &HashMap<String, Vec<String>> {
+        &self.vars
+    }
+
     /// Evaluates `action` on `name` (client id, topic or topic filter).
     pub fn check(&mut self, action: Action, name: &str) -> Checked {
         let slot = action as usize;

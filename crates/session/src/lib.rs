@@ -8,6 +8,7 @@ pub mod admit;
 pub mod authz;
 pub mod denial;
 pub mod events;
+pub mod explain;
 mod packets;
 pub mod refusal;
 pub mod service;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod connect;
+mod explain;
 mod flow;
 mod subscribe;
 
