@@ -24,6 +24,8 @@ pub struct Case {
     connects: Vec<i64>,
     /// (connection, packet id) of the first QoS 1 PUBLISH or SUBSCRIBE.
     first: Option<(u64, u16)>,
+    /// What it carried (topic, payload, filters): a resend carries the same.
+    first_body: Option<(Option<String>, Vec<u8>, Vec<String>)>,
     /// Packet id of the QoS 1 message sent to the device.
     delivered: Option<u16>,
     delivered_size: usize,
@@ -48,6 +50,7 @@ impl Case {
             long,
             connects: Vec::new(),
             first: None,
+            first_body: None,
             delivered: None,
             delivered_size: 0,
             asked: false,
@@ -68,6 +71,12 @@ impl Case {
         }
         if is_reconnect(self.id) {
             return self.reconnect(t);
+        }
+        if matches!(
+            self.id,
+            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff
+        ) {
+            self.recon.note_gap(t);
         }
         if self.id.is_tls() && self.id != CaseId::TlsReceiveMaxFragments {
             return self.tls(t);
@@ -182,10 +191,16 @@ impl Case {
 
     fn retry(&mut self, conn: u64, p: &Packet) -> Step {
         let pkid = p.pkid.unwrap_or(0);
+        let body = (p.topic.clone(), p.payload.clone(), p.filters.clone());
         let Some((c, id)) = self.first else {
             self.first = Some((conn, pkid));
+            self.first_body = Some(body);
             return (Vec::new(), None);
         };
+        if self.first_body.as_ref() != Some(&body) {
+            // Another message, not a resend of the first: keep waiting for the resend.
+            return (Vec::new(), None);
+        }
         done(match (c == conn, id == pkid) {
             (true, true) => Verdict::pass(format!(
                 "{} resent with packet id {pkid} on the same connection",
@@ -207,13 +222,9 @@ impl Case {
         if self.connects.len() < want {
             return (Vec::new(), None);
         }
-        let intervals: Vec<f64> = self
-            .connects
-            .windows(2)
-            .map(|w| (w[1] - w[0]) as f64)
-            .collect();
-        let kind = classify(&intervals);
-        let seen = format!("{kind:?} backoff over intervals {intervals:?} ms");
+        let (waits, what) = self.connect_waits();
+        let kind = classify(&waits);
+        let seen = format!("{kind:?} backoff over {what} {waits:?} ms");
         let verdict = match (self.id, kind) {
             (CaseId::ConnectJitterBackoff, Backoff::Jitter) => Verdict::pass(seen),
             (CaseId::ConnectJitterBackoff, Backoff::Exponential) => {
@@ -225,6 +236,22 @@ impl Case {
             _ => Verdict::fail(seen),
         };
         (vec![Act::LiftFaults], Some(verdict))
+    }
+
+    /// The waits between attempts: from the device closing one to its next connection when it
+    /// closes each (its CONNACK timeout left out), else from CONNECT to CONNECT.
+    fn connect_waits(&self) -> (Vec<f64>, &'static str) {
+        let attempts = self.connects.len().saturating_sub(1);
+        if attempts > 0 && self.recon.waits.len() >= attempts {
+            let waits = self.recon.waits[..attempts].to_vec();
+            return (waits, "waits from each closed attempt to the next");
+        }
+        let intervals = self
+            .connects
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as f64)
+            .collect();
+        (intervals, "intervals between CONNECTs")
     }
 
     /// The `state.reported` of an update to the watched shadow, if `p` is one.
@@ -300,11 +327,9 @@ impl Case {
     /// For the backoff cases: the waits measured so far (ms) and how they classify.
     pub fn backoff_seen(&self) -> Option<(Vec<f64>, Backoff)> {
         let waits: Vec<f64> = match self.id {
-            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => self
-                .connects
-                .windows(2)
-                .map(|w| (w[1] - w[0]) as f64)
-                .collect(),
+            CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => {
+                self.connect_waits().0
+            }
             id if is_reconnect(id) => self.recon.waits.clone(),
             _ => return None,
         };

@@ -19,6 +19,22 @@ pub(crate) struct Recon {
     pub(crate) waits: Vec<f64>,
 }
 
+impl Recon {
+    /// Connect backoff: the wait from the device closing an attempt to its next one (the time
+    /// it spends waiting for CONNACK is not part of its backoff).
+    pub(crate) fn note_gap(&mut self, t: &Timed) {
+        match &t.event {
+            Event::Closed { .. } => self.lost_at = Some(t.at_ms),
+            Event::Accepted { .. } => {
+                if let Some(lost) = self.lost_at.take() {
+                    self.waits.push((t.at_ms - lost) as f64);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Case {
     pub(crate) fn reconnect(&mut self, t: &Timed) -> Step {
         match &t.event {

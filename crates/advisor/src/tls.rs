@@ -66,6 +66,28 @@ pub const AWS_SUITES: [(u16, &str); 21] = [
     (0x0035, "AES256-SHA"),
 ];
 
+/// Names for suites clients often offer that AWS IoT does not list.
+const OTHER_SUITES: [(u16, &str); 9] = [
+    (0xCCA8, "ECDHE-RSA-CHACHA20-POLY1305"),
+    (0xCCA9, "ECDHE-ECDSA-CHACHA20-POLY1305"),
+    (0xCCAA, "DHE-RSA-CHACHA20-POLY1305"),
+    (0x009E, "DHE-RSA-AES128-GCM-SHA256"),
+    (0x009F, "DHE-RSA-AES256-GCM-SHA384"),
+    (0x0067, "DHE-RSA-AES128-SHA256"),
+    (0x006B, "DHE-RSA-AES256-SHA256"),
+    (0x0033, "DHE-RSA-AES128-SHA"),
+    (0x0039, "DHE-RSA-AES256-SHA"),
+];
+
+/// A suite's name, or its number.
+fn suite_name(suite: u16) -> String {
+    AWS_SUITES
+        .iter()
+        .chain(OTHER_SUITES.iter())
+        .find(|(n, _)| *n == suite)
+        .map_or_else(|| format!("0x{suite:04X}"), |(_, name)| name.to_string())
+}
+
 /// Signalling values that are not suites: the renegotiation and fallback SCSVs, and GREASE.
 fn signalling(suite: u16) -> bool {
     let [hi, lo] = suite.to_be_bytes();
@@ -90,7 +112,7 @@ pub fn judge_suites(offered: &[u16]) -> Verdict {
     let other: Vec<String> = real
         .iter()
         .filter(|s| name(**s).is_none())
-        .map(|s| format!("0x{s:04X}"))
+        .map(|s| suite_name(*s))
         .collect();
     match (supported.is_empty(), other.is_empty()) {
         (true, _) => Verdict::fail(format!(
@@ -128,12 +150,17 @@ impl Case {
             }
             _ => return Verdict::fail(format!("the TLS handshake {end}")),
         };
+        // close_notify ends a connection politely; it names no problem with the certificate.
+        let silent =
+            matches!(end, TlsEnd::Closed) || matches!(end, TlsEnd::Alert(a) if a == "CloseNotify");
+        if silent && self.id == CaseId::TlsExpiredServerCert {
+            return Verdict::warn(format!(
+                "the device refused {refuse} but sent no alert naming the problem ({end})"
+            ));
+        }
         match end {
             TlsEnd::Completed => Verdict::fail(format!("the device accepted {refuse}")),
             TlsEnd::Alert(a) => Verdict::pass(format!("the device refused {refuse} (alert {a})")),
-            TlsEnd::Closed if self.id == CaseId::TlsExpiredServerCert => Verdict::warn(format!(
-                "the device refused {refuse} but closed without a TLS alert"
-            )),
             TlsEnd::TimedOut => Verdict::fail(format!(
                 "the device neither finished nor aborted the handshake with {refuse}"
             )),
@@ -158,7 +185,11 @@ mod tests {
         let with_chacha = [0x1301, 0xCCA9];
         let warn = judge_suites(&with_chacha);
         assert_eq!(warn.outcome, Outcome::Warn);
-        assert!(warn.reason.contains("0xCCA9"), "{}", warn.reason);
+        assert!(
+            warn.reason.contains("ECDHE-ECDSA-CHACHA20-POLY1305"),
+            "{}",
+            warn.reason
+        );
         assert_eq!(judge_suites(&[0xCCA9, 0x00FF]).outcome, Outcome::Fail);
         assert_eq!(judge_suites(&[]).outcome, Outcome::Fail);
     }
@@ -192,6 +223,8 @@ mod tests {
             ends(CaseId::TlsUnsecureServerCert, TlsEnd::Closed),
             Outcome::Pass
         );
+        let polite = TlsEnd::Alert("CloseNotify".into());
+        assert_eq!(ends(CaseId::TlsExpiredServerCert, polite), Outcome::Warn);
         assert_eq!(
             ends(CaseId::TlsLargeServerCert, TlsEnd::Completed),
             Outcome::Pass

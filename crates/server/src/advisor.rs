@@ -275,7 +275,13 @@ async fn case_mock(id: CaseId, opts: &RunOptions) -> Result<MockIotCore> {
         host: opts.host.clone(),
         ..Default::default()
     };
+    // Some TLS stacks (s2n) wait 10-30 s before closing on a certificate they refuse.
+    let settings = iotmock_broker::BrokerSettings {
+        handshake_timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
     let mut builder = MockIotCore::builder()
+        .broker_settings(settings)
         .server_certificate(cert_kind(id.server_cert()))
         .mqtt_addr(opts.listen)
         .endpoint(endpoint);
@@ -392,7 +398,13 @@ async fn watch(
             () = tokio::time::sleep_until(deadline) => None,
         };
         let Some(t) = next else {
-            return (case.timed_out(), evidence);
+            let mut verdict = case.timed_out();
+            if exited {
+                verdict.reason = verdict
+                    .reason
+                    .replacen("timed out", "the device exited first", 1);
+            }
+            return (verdict, evidence);
         };
         if t.event != Event::Tick {
             let t0 = *start.get_or_insert(t.at_ms);

@@ -16,8 +16,10 @@ pub(crate) enum Running {
 pub(crate) fn start_device(device: &Device, env: &DeviceEnv) -> Result<Running> {
     match device {
         Device::Command(cmd) => {
+            // Its own process group, so that ending it ends whatever the shell started.
             let child = tokio::process::Command::new("sh")
                 .args(["-c", cmd])
+                .process_group(0)
                 .envs(env.vars())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -64,17 +66,25 @@ impl Running {
     }
 }
 
+/// Sends `signal` to the device's whole process group.
+async fn signal_group(pid: u32, signal: &str) {
+    let _ = tokio::process::Command::new("kill")
+        .args([signal, "--", &format!("-{pid}")])
+        .status()
+        .await;
+}
+
 async fn stop_child(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id() {
-        let _ = tokio::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
-    }
+    let Some(pid) = child.id() else {
+        return;
+    };
+    signal_group(pid, "-TERM").await;
     if tokio::time::timeout(Duration::from_secs(2), child.wait())
         .await
         .is_err()
     {
         let _ = child.kill().await;
     }
+    // Children the shell started may outlive it.
+    signal_group(pid, "-KILL").await;
 }
