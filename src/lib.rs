@@ -8,7 +8,7 @@
 //! ```
 
 pub use iotmock_server::{
-    Builder, ManualClock, MockIotCore, NotReported, Registry, ShadowError, ShadowHandle,
+    ApiLimits, Builder, ManualClock, MockIotCore, NotReported, Registry, ShadowError, ShadowHandle,
 };
 
 /// Device conformance in firmware tests: run one of Device Advisor's cases against a device

@@ -7,6 +7,8 @@ mod advisor_lib;
 mod api_authz;
 mod api_certificates;
 mod api_errors;
+mod api_held;
+mod api_keys;
 mod api_policies;
 mod api_things;
 mod crash;

@@ -10,7 +10,7 @@ mod server;
 mod views;
 pub mod wire;
 
-pub use server::{ApiServer, ApiState};
+pub use server::{ApiLimits, ApiServer, ApiState};
 
 /// A retained message as iot-data reports it.
 #[derive(Debug, Clone)]

@@ -36,6 +36,28 @@ pub struct ApiState {
     pub shadows: Option<Arc<iotmock_shadow::ShadowService>>,
     /// Jobs, shared with the broker's MQTT face.
     pub jobs: Option<Arc<iotmock_jobs::JobsService>>,
+    pub limits: ApiLimits,
+}
+
+/// How long a client may take, and how many may be connected at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// From connecting (or the previous answer) to the end of the request's headers.
+    pub header_timeout: std::time::Duration,
+    /// For the whole body, once the headers are in.
+    pub body_timeout: std::time::Duration,
+    /// Connections served at once; past it, a connection gets 503 and is closed.
+    pub max_connections: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(10),
+            max_connections: 4096,
+        }
+    }
 }
 
 /// A running API server.
@@ -66,6 +88,7 @@ impl ApiServer {
 }
 
 async fn accept_loop(listener: TcpListener, state: ApiState, mut stopped: watch::Receiver<bool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(state.limits.max_connections));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -77,24 +100,68 @@ async fn accept_loop(listener: TcpListener, state: ApiState, mut stopped: watch:
             },
             _ = stopped.changed() => return,
         };
-        let state = state.clone();
-        let mut stopped = stopped.clone();
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = state.limits.max_connections, "api connection refused: too many connections");
+            tokio::spawn(refuse_busy(stream));
+            continue;
+        };
+        let (state, stopped) = (state.clone(), stopped.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(state.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stopped.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "api connection ended with an error");
-            }
+            serve(stream, peer, state, stopped).await;
+            drop(slot);
         });
+    }
+}
+
+/// Past the connection cap: AWS's 503 shape, then close.
+async fn refuse_busy(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let err = IotError::new(
+        iotmock_model::ErrorCode::ServiceUnavailable,
+        "Too many connections to the API; retry later",
+    );
+    let encoded = wire::failure(&err, &crate::handlers::request_id());
+    let mut head = format!(
+        "HTTP/1.1 {} Service Unavailable\r\nconnection: close\r\ncontent-length: {}\r\n",
+        encoded.status,
+        encoded.body.len()
+    );
+    for (name, value) in &encoded.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&encoded.body).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// One connection: headers must arrive within the header deadline (hyper closes it
+/// otherwise), bodies within the body deadline.
+async fn serve(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    state: ApiState,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let limits = state.limits;
+    let service = service_fn(move |req| handle(state.clone(), req));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stopped.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "api connection ended with an error");
     }
 }
 
@@ -129,9 +196,15 @@ async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> 
             )
         })
         .collect();
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
+    let deadline = state.limits.body_timeout;
+    let body = tokio::time::timeout(deadline, Limited::new(body, MAX_BODY).collect())
         .await
+        .map_err(|_| {
+            IotError::invalid(format!(
+                "The request body did not arrive within {} s",
+                deadline.as_secs()
+            ))
+        })?
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 IotError::invalid(format!(

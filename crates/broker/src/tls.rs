@@ -26,6 +26,7 @@ struct PossessionVerifier;
 const SCHEMES: &[SignatureScheme] = &[
     SignatureScheme::ECDSA_NISTP256_SHA256,
     SignatureScheme::ECDSA_NISTP384_SHA384,
+    SignatureScheme::ECDSA_NISTP521_SHA512,
     SignatureScheme::ED25519,
     SignatureScheme::RSA_PSS_SHA256,
     SignatureScheme::RSA_PSS_SHA384,
@@ -35,13 +36,28 @@ const SCHEMES: &[SignatureScheme] = &[
     SignatureScheme::RSA_PKCS1_SHA512,
 ];
 
+/// The verification algorithm for `scheme` with a key on `curve` (EC keys). In TLS 1.3 a
+/// scheme names its curve; in TLS 1.2 it names only the hash, so a P-384 key may sign with
+/// SHA-256 (and AWS accepts it).
 fn algorithm(
     scheme: SignatureScheme,
+    curve: Option<&str>,
+    tls13: bool,
 ) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
     use aws_lc_rs::signature as s;
+    let ec = |want: &str, same: &'static dyn aws_lc_rs::signature::VerificationAlgorithm| match (
+        curve, tls13,
+    ) {
+        (Some(c), _) if c == want => Some(same),
+        (_, true) => None,
+        (Some("P-256"), false) => Some(ec_on_p256(scheme)?),
+        (Some("P-384"), false) => Some(ec_on_p384(scheme)?),
+        _ => None,
+    };
     Some(match scheme {
-        SignatureScheme::ECDSA_NISTP256_SHA256 => &s::ECDSA_P256_SHA256_ASN1,
-        SignatureScheme::ECDSA_NISTP384_SHA384 => &s::ECDSA_P384_SHA384_ASN1,
+        SignatureScheme::ECDSA_NISTP256_SHA256 => ec("P-256", &s::ECDSA_P256_SHA256_ASN1)?,
+        SignatureScheme::ECDSA_NISTP384_SHA384 => ec("P-384", &s::ECDSA_P384_SHA384_ASN1)?,
+        SignatureScheme::ECDSA_NISTP521_SHA512 => ec("P-521", &s::ECDSA_P521_SHA512_ASN1)?,
         SignatureScheme::ED25519 => &s::ED25519,
         SignatureScheme::RSA_PSS_SHA256 => &s::RSA_PSS_2048_8192_SHA256,
         SignatureScheme::RSA_PSS_SHA384 => &s::RSA_PSS_2048_8192_SHA384,
@@ -53,15 +69,42 @@ fn algorithm(
     })
 }
 
+/// A P-256 key signing with another hash (TLS 1.2).
+fn ec_on_p256(
+    scheme: SignatureScheme,
+) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
+    use aws_lc_rs::signature as s;
+    match scheme {
+        SignatureScheme::ECDSA_NISTP384_SHA384 => Some(&s::ECDSA_P256_SHA384_ASN1),
+        _ => None,
+    }
+}
+
+/// A P-384 key signing with another hash (TLS 1.2).
+fn ec_on_p384(
+    scheme: SignatureScheme,
+) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
+    use aws_lc_rs::signature as s;
+    match scheme {
+        SignatureScheme::ECDSA_NISTP256_SHA256 => Some(&s::ECDSA_P384_SHA256_ASN1),
+        _ => None,
+    }
+}
+
 fn verify(
     message: &[u8],
     cert: &CertificateDer<'_>,
     dss: &DigitallySignedStruct,
+    tls13: bool,
 ) -> Result<HandshakeSignatureValid, rustls::Error> {
     let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
-    let alg = algorithm(dss.scheme).ok_or_else(bad)?;
     let (_, parsed) = X509Certificate::from_der(cert.as_ref())
         .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+    let curve = match iotmock_pki::key_kind(parsed.public_key()) {
+        iotmock_pki::KeyKind::Ec { curve } => Some(curve),
+        _ => None,
+    };
+    let alg = algorithm(dss.scheme, curve.as_deref(), tls13).ok_or_else(bad)?;
     let key = parsed.public_key().subject_public_key.data.as_ref();
     aws_lc_rs::signature::UnparsedPublicKey::new(alg, key)
         .verify(message, dss.signature())
@@ -91,7 +134,7 @@ impl ClientCertVerifier for PossessionVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify(message, cert, dss)
+        verify(message, cert, dss, false)
     }
 
     fn verify_tls13_signature(
@@ -109,7 +152,7 @@ impl ClientCertVerifier for PossessionVerifier {
         if pkcs1 {
             return Err(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into());
         }
-        verify(message, cert, dss)
+        verify(message, cert, dss, true)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

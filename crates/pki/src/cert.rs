@@ -28,6 +28,70 @@ pub struct CertInfo {
     /// Subject and issuer attributes by AWS's policy-variable names (`CommonName`, ...), in order.
     pub subject_attrs: Vec<(String, String)>,
     pub issuer_attrs: Vec<(String, String)>,
+    /// The subject's key: what AWS's registration rules look at.
+    pub key: KeyKind,
+}
+
+/// A certificate's public key, as far as registration rules care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    Rsa {
+        bits: usize,
+    },
+    /// `P-256`, `P-384`, `P-521`, or the curve's OID.
+    Ec {
+        curve: String,
+    },
+    /// Any other algorithm, by OID.
+    Other(String),
+}
+
+impl KeyKind {
+    /// Why AWS IoT refuses a device certificate with this key, if it does: RSA keys under 2048
+    /// bits, EC keys off the NIST curves P-256, P-384 and P-521, and other algorithms.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            KeyKind::Rsa { bits } if *bits < 2048 => Some(format!(
+                "The certificate's RSA key has {bits} bits; AWS IoT accepts RSA keys of 2048 bits or more"
+            )),
+            KeyKind::Ec { curve } if !["P-256", "P-384", "P-521"].contains(&curve.as_str()) => {
+                Some(format!(
+                    "The certificate's EC key is on curve {curve}; AWS IoT accepts P-256, P-384 and P-521"
+                ))
+            }
+            KeyKind::Other(oid) => Some(format!(
+                "The certificate's key algorithm ({oid}) is not one AWS IoT accepts (RSA or ECDSA)"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of key an X.509 SubjectPublicKeyInfo holds.
+pub fn key_kind(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> KeyKind {
+    use x509_parser::public_key::PublicKey;
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => KeyKind::Rsa {
+            bits: rsa.key_size(),
+        },
+        Ok(PublicKey::EC(_)) => {
+            let oid = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string())
+                .unwrap_or_default();
+            let curve = match oid.as_str() {
+                "1.2.840.10045.3.1.7" => "P-256".to_string(),
+                "1.3.132.0.34" => "P-384".to_string(),
+                "1.3.132.0.35" => "P-521".to_string(),
+                _ => oid,
+            };
+            KeyKind::Ec { curve }
+        }
+        _ => KeyKind::Other(spki.algorithm.algorithm.to_id_string()),
+    }
 }
 
 /// The attribute names AWS IoT's `iot:Certificate.Subject.*` variables use, by OID.
@@ -96,6 +160,7 @@ impl CertInfo {
             spki_raw: tbs.subject_pki.raw.to_vec(),
             subject_attrs: attributes(&tbs.subject),
             issuer_attrs: attributes(&tbs.issuer),
+            key: key_kind(&tbs.subject_pki),
         })
     }
 

@@ -7,7 +7,7 @@ mod issue;
 mod pemio;
 mod server;
 
-pub use cert::CertInfo;
+pub use cert::{CertInfo, KeyKind, key_kind};
 pub use issue::{IssuedKeys, MockCa, ServerIdentity};
 pub use pemio::{parse_certificate_chain_pem, parse_certificate_pem, parse_csr_pem};
 pub use server::{LARGE_CERT_BYTES, ServerCertKind, WRONG_NAME};

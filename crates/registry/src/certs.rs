@@ -83,6 +83,9 @@ impl Registry {
     }
 
     fn check_validity(&self, cert: &CertInfo) -> IotResult<()> {
+        if let Some(refusal) = cert.key.refusal() {
+            return Err(IotError::cert_validation(refusal));
+        }
         if cert.is_valid_at(self.now_secs()) {
             Ok(())
         } else {

@@ -4,7 +4,7 @@
 use crate::state_dir;
 use crate::timers::{Timers, tick};
 use anyhow::{Context, Result};
-use iotmock_api::{ApiServer, ApiState};
+use iotmock_api::{ApiLimits, ApiServer, ApiState};
 use iotmock_api::{DataPlane, RetainedView};
 use iotmock_broker::store::{BrokerStore, NoStore, SqliteBrokerStore};
 use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
@@ -35,6 +35,7 @@ pub struct Builder {
     clock: ClockSetting,
     server_cert: ServerCertKind,
     root_ca: Option<(String, String)>,
+    api_limits: ApiLimits,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -61,6 +62,7 @@ impl Default for Builder {
             clock: ClockSetting(Arc::new(SystemClock)),
             server_cert: ServerCertKind::Standard,
             root_ca: None,
+            api_limits: ApiLimits::default(),
         }
     }
 }
@@ -118,6 +120,12 @@ impl Builder {
     /// standard one is presented whatever endpoint the client names.
     pub fn server_certificate(mut self, kind: ServerCertKind) -> Self {
         self.server_cert = kind;
+        self
+    }
+
+    /// The API's read deadlines and connection cap.
+    pub fn api_limits(mut self, limits: ApiLimits) -> Self {
+        self.api_limits = limits;
         self
     }
 
@@ -214,6 +222,7 @@ impl Builder {
                 data: Some(Arc::new(BrokerData(core.clone()))),
                 shadows: Some(shadows.clone()),
                 jobs: Some(jobs.clone()),
+                limits: self.api_limits,
             },
         )?;
         let brokers = self

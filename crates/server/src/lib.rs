@@ -15,5 +15,6 @@ mod timers;
 
 pub use crate::core::{Builder, MockIotCore};
 pub use crate::shadow_handle::{NotReported, ShadowHandle};
+pub use iotmock_api::ApiLimits;
 pub use iotmock_registry::{ManualClock, Registry};
 pub use iotmock_shadow::ShadowError;

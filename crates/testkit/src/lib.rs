@@ -79,6 +79,19 @@ impl TestCa {
         self.leaf(registration_code)
     }
 
+    /// A leaf signed by this CA with a key for `alg` (P-384, P-521, RSA ...).
+    pub fn leaf_on(&self, cn: &str, alg: &'static rcgen::SignatureAlgorithm) -> Minted {
+        let key = match alg == &rcgen::PKCS_RSA_SHA256 {
+            true => KeyPair::generate_rsa_for(alg, rcgen::RsaKeySize::_2048).unwrap(),
+            false => KeyPair::generate_for(alg).unwrap(),
+        };
+        let cert = leaf_params(cn).signed_by(&key, &self.issuer).unwrap();
+        Minted {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
     fn leaf_with(&self, params: CertificateParams) -> Minted {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
