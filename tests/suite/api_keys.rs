@@ -49,3 +49,21 @@ async fn p384_p521_and_rsa_keys_register_and_connect_over_tls_1_2_and_1_3() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_expired_verification_certificate_is_refused() {
+    let fleet = Fleet::new().await;
+    let ca = iotmock_testkit::TestCa::new("second CA");
+    let code = fleet.api.get("/registrationcode").await.ok()["registrationCode"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let expired = ca.expired_leaf(&code);
+    let body = json!({ "caCertificate": ca.pem(), "verificationCertificate": expired.cert_pem });
+    let msg = fleet
+        .api
+        .post("/cacertificate?setAsActive=true", body)
+        .await
+        .err(400, "CertificateValidationException");
+    assert!(msg.contains("verification certificate is expired"), "{msg}");
+}

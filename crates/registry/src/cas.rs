@@ -119,6 +119,11 @@ impl Registry {
                 "The verification certificate is not signed by the private key of the CA certificate",
             ));
         }
+        if !ver.is_valid_at(self.now_secs()) {
+            return Err(IotError::cert_validation(
+                "The verification certificate is expired or not yet valid",
+            ));
+        }
         Ok(())
     }
 
