@@ -10,6 +10,7 @@ mod api_errors;
 mod api_held;
 mod api_keys;
 mod api_policies;
+mod api_tags;
 mod api_things;
 mod crash;
 mod durable;

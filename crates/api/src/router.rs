@@ -1,7 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    authz, cas, certs, data, groups, jobs, jobs_data, policies, shadow, templates, things, types,
+    authz, cas, certs, data, groups, jobs, jobs_data, policies, shadow, tags, templates, things,
+    types,
 };
 use crate::request::ApiRequest;
 use crate::server::ApiState;
@@ -71,6 +72,9 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Post, ["policy-targets", name]) => policies::list_targets(state, req, name),
         (Get, ["policy-principals"]) => policies::list_policy_principals(state, req),
         (Post, ["test-authorization"]) => authz::test_authorization(state, req),
+        (Post, ["tags"]) => tags::tag(state, req),
+        (Post, ["untag"]) => tags::untag(state, req),
+        (Get, ["tags"]) => tags::list(state, req),
         (Post, ["effective-policies"]) => authz::effective_policies(state, req),
         (Get, ["things"]) => things::list(state, req),
         (Post, ["things"]) => templates::register_thing(state, req),

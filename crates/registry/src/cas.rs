@@ -253,10 +253,14 @@ impl Registry {
             )));
         }
         let id = ca.id.clone();
-        self.commit(vec![Op::DelCa {
-            region: region.to_string(),
-            id,
-        }])
+        let untag = self.untag_all(region, &self.arn(region).cacert(&id));
+        self.commit(vec![
+            Op::DelCa {
+                region: region.to_string(),
+                id,
+            },
+            untag,
+        ])
     }
 }
 

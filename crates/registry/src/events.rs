@@ -78,7 +78,9 @@ impl Op {
             | Op::PutType(_)
             | Op::DelType { .. }
             | Op::PutTemplate(_)
-            | Op::DelTemplate { .. } => None,
+            | Op::DelTemplate { .. }
+            | Op::PutTags(_)
+            | Op::DelTags { .. } => None,
         }
     }
 }

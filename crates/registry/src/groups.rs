@@ -56,8 +56,9 @@ impl Registry {
         if !self.state(region).groups.contains_key(name) {
             return Ok(());
         }
+        let untag = self.untag_all(region, &self.group_arn(region, name));
         let (region, name) = (region.to_string(), name.to_string());
-        self.commit(vec![Op::DelGroup { region, name }])
+        self.commit(vec![Op::DelGroup { region, name }, untag])
     }
 
     fn member(&self, region: &str, group: &str, thing: &str) -> IotResult<GroupMember> {

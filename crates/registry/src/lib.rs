@@ -15,6 +15,7 @@ mod principal;
 mod provision;
 mod records;
 mod store;
+mod tags;
 mod templates;
 mod things;
 mod types;
@@ -32,6 +33,7 @@ pub use records::{
     ThingTypeRecord,
 };
 pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, open_durable};
+pub use tags::{MAX_TAGS, TagRecord, check_tags};
 pub use templates::{
     MAX_TEMPLATE_VERSIONS, NewTemplate, TemplateRecord, TemplateUpdate, TemplateVersion, check_body,
 };

@@ -105,10 +105,14 @@ impl Registry {
                 "The policy cannot be deleted as versions other than than default version exist",
             ));
         }
-        self.commit(vec![Op::DelPolicy {
-            region: region.to_string(),
-            name: name.to_string(),
-        }])
+        let untag = self.untag_all(region, &self.arn(region).policy(name));
+        self.commit(vec![
+            Op::DelPolicy {
+                region: region.to_string(),
+                name: name.to_string(),
+            },
+            untag,
+        ])
     }
 
     /// CreatePolicyVersion: at most five versions; ids never reused.

@@ -3,6 +3,7 @@
 //! committed to the store first and applied to memory only once the store has accepted it.
 
 use crate::store::Change;
+use crate::tags::TagRecord;
 use crate::templates::TemplateRecord;
 use iotmock_model::{AutoRegistrationStatus, CaStatus, CertStatus, CertificateMode, EpochMillis};
 use serde::{Deserialize, Serialize};
@@ -154,6 +155,8 @@ pub struct RegionState {
     /// (group, thing)
     pub members: BTreeSet<(String, String)>,
     pub templates: BTreeMap<String, TemplateRecord>,
+    /// Tags by resource ARN.
+    pub tags: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl RegionState {
@@ -215,6 +218,8 @@ pub enum Op {
     RemoveMember(GroupMember),
     PutTemplate(TemplateRecord),
     DelTemplate { region: String, name: String },
+    PutTags(TagRecord),
+    DelTags { region: String, arn: String },
 }
 
 pub const KIND_CA: &str = "ca";
@@ -228,6 +233,7 @@ pub const KIND_GROUP: &str = "thing-group";
 pub const KIND_TYPE: &str = "thing-type";
 pub const KIND_MEMBER: &str = "group-member";
 pub const KIND_TEMPLATE: &str = "provisioning-template";
+pub const KIND_TAGS: &str = "tags";
 
 fn key(parts: &[&str]) -> String {
     parts.join("\n")
@@ -275,6 +281,8 @@ impl Op {
             Op::RemoveMember(m) => del(KIND_MEMBER, key(&[&m.region, &m.group, &m.thing])),
             Op::PutTemplate(t) => put(KIND_TEMPLATE, key(&[&t.region, &t.name]), t),
             Op::DelTemplate { region, name } => del(KIND_TEMPLATE, key(&[region, name])),
+            Op::PutTags(t) => put(KIND_TAGS, key(&[&t.region, &t.arn]), t),
+            Op::DelTags { region, arn } => del(KIND_TAGS, key(&[region, arn])),
         }
     }
 
@@ -291,6 +299,7 @@ impl Op {
             KIND_TYPE => Op::PutType(serde_json::from_str(value)?),
             KIND_MEMBER => Op::AddMember(serde_json::from_str(value)?),
             KIND_TEMPLATE => Op::PutTemplate(serde_json::from_str(value)?),
+            KIND_TAGS => Op::PutTags(serde_json::from_str(value)?),
             _ => Op::PutCode(serde_json::from_str(value)?),
         })
     }
@@ -382,6 +391,14 @@ impl Op {
             }
             Op::DelTemplate { region, name } => {
                 at(regions, &region).templates.remove(&name);
+            }
+            Op::PutTags(t) => {
+                at(regions, &t.region.clone())
+                    .tags
+                    .insert(t.arn.clone(), t.tags);
+            }
+            Op::DelTags { region, arn } => {
+                at(regions, &region).tags.remove(&arn);
             }
         }
     }

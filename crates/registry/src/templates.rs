@@ -208,8 +208,9 @@ impl Registry {
                 "The provisioning template {name} is used by a CA certificate's registration config"
             )));
         }
+        let untag = self.untag_all(region, &self.template_arn(region, name));
         let (region, name) = (region.to_string(), name.to_string());
-        self.commit(vec![Op::DelTemplate { region, name }])
+        self.commit(vec![Op::DelTemplate { region, name }, untag])
     }
 
     /// CreateProvisioningTemplateVersion: returns the new version id.

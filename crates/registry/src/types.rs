@@ -88,8 +88,9 @@ impl Registry {
                 "Thing type {name} is still used by things"
             )));
         }
+        let untag = self.untag_all(region, &self.type_arn(region, name));
         let (region, name) = (region.to_string(), name.to_string());
-        self.commit(vec![Op::DelType { region, name }])
+        self.commit(vec![Op::DelType { region, name }, untag])
     }
 
     /// A type a thing may take now: it exists and is not deprecated.

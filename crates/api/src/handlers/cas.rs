@@ -39,7 +39,10 @@ pub fn register_ca(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         registration_config: registration_config(&body)?,
         certificate_mode: body_str(&body, "certificateMode")?.map(str::to_string),
     };
-    let (arn, id) = write(state)?.register_ca_certificate(&req.region, input)?;
+    let tags = super::tags::from_body(&body)?;
+    let mut registry = write(state)?;
+    let (arn, id) = registry.register_ca_certificate(&req.region, input)?;
+    super::tags::on_create(&mut registry, &req.region, &arn, &tags)?;
     Ok(Reply::Json(
         json!({ "certificateArn": arn, "certificateId": id }),
     ))

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod jobs_data;
 pub mod policies;
 pub mod shadow;
+pub mod tags;
 pub mod templates;
 pub mod things;
 pub mod types;

@@ -24,7 +24,10 @@ fn target(req: &ApiRequest) -> IotResult<String> {
 pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
     let body = req.json()?;
     let doc = body_str(&body, "policyDocument")?;
-    let out = write(state)?.create_policy(&req.region, name, doc)?;
+    let tags = super::tags::from_body(&body)?;
+    let mut registry = write(state)?;
+    let out = registry.create_policy(&req.region, name, doc)?;
+    super::tags::on_create(&mut registry, &req.region, &out.arn, &tags)?;
     Ok(Reply::Json(json!({
         "policyName": name,
         "policyArn": out.arn,

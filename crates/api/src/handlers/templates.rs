@@ -37,9 +37,11 @@ pub fn create(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         kind: text(&body, "type"),
         hook: body.contains_key("preProvisioningHook"),
     };
+    let tags = super::tags::from_body(&body)?;
     let mut registry = write(state)?;
     let t = registry.create_template(&req.region, new)?;
     let arn = registry.template_arn(&req.region, &t.name);
+    super::tags::on_create(&mut registry, &req.region, &arn, &tags)?;
     Ok(Reply::Json(
         json!({ "templateArn": arn, "templateName": t.name, "defaultVersionId": t.default_version }),
     ))
