@@ -116,12 +116,15 @@ fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> Iot
 
 pub fn create_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let body = req.json()?;
+    let tags = super::tags::from_body(&body)?;
     let new = new_job(state, req, &body)?;
     let (job, notices) = service(state)?
         .create_job(&req.region, id, new, now(state)?)
         .map_err(to_iot)?;
     publish(state, notices);
-    let mut out = json!({ "jobArn": arn(state, req, "job", id)?, "jobId": id });
+    let job_arn = arn(state, req, "job", id)?;
+    super::tags::on_create(&mut *super::write(state)?, &req.region, &job_arn, &tags)?;
+    let mut out = json!({ "jobArn": job_arn, "jobId": id });
     if let Some(d) = &job.description {
         out["description"] = json!(d);
     }
