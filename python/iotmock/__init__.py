@@ -1,0 +1,126 @@
+"""Run iotmock (a local AWS IoT Core) from Python: start the `iotmock` executable this wheel
+installed on free loopback ports, talk to it with boto3 and MQTT clients, stop it.
+
+    with iotmock.Mock() as mock:
+        iot = mock.client("iot")
+        device = mock.create_device("sensor-1")
+        # device.cert_path, device.key_path, mock.root_ca_path, mock.mqtt_host, mock.mqtt_port
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+__all__ = ["Mock", "Device", "executable"]
+
+ALLOW_ALL = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+)
+
+
+def executable() -> str:
+    """The iotmock executable: $IOTMOCK_BIN, else the one this wheel installed (in this
+    environment's scripts directory), else the one on PATH."""
+    scripts = Path(sysconfig.get_path("scripts")) / "iotmock"
+    installed = str(scripts) if scripts.exists() else None
+    found = os.environ.get("IOTMOCK_BIN") or installed or shutil.which("iotmock")
+    if not found:
+        raise RuntimeError("the iotmock executable is not on PATH (pip install iotmock, or set IOTMOCK_BIN)")
+    return found
+
+
+@dataclass
+class Device:
+    """A provisioned device: its thing, certificate and the files an MQTT client needs."""
+
+    thing_name: str
+    certificate_id: str
+    certificate_arn: str
+    cert_path: Path
+    key_path: Path
+    policy_name: str
+
+
+class Mock:
+    """One iotmock process on free loopback ports with its own state dir."""
+
+    def __init__(self, region: str = "us-east-1", state_dir: Optional[str] = None, timeout: float = 30.0):
+        self.region = region
+        self._own_dir = state_dir is None
+        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="iotmock-"))
+        self._timeout = timeout
+        self._proc: Optional[subprocess.Popen] = None
+        self.endpoint_url = ""
+        self.mqtt_host = "localhost"
+        self.mqtt_port = 0
+        self.root_ca_path = self.state_dir / "AmazonRootCA1.pem"
+
+    def start(self) -> "Mock":
+        cmd = [executable(), "serve", "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
+               "--state-dir", str(self.state_dir), "--region", self.region]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        ready = threading.Event()
+        threading.Thread(target=self._read, args=(ready,), daemon=True).start()
+        if not ready.wait(self._timeout) or not self.endpoint_url or not self.mqtt_port:
+            self.stop()
+            raise RuntimeError("iotmock did not report its endpoints in time")
+        return self
+
+    def _read(self, ready: threading.Event) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith("iotmock API:"):
+                self.endpoint_url = line.split(":", 1)[1].strip()
+            elif line.startswith("MQTT (mTLS):"):
+                self.mqtt_port = int(line.rsplit(":", 1)[1])
+            if self.endpoint_url and self.mqtt_port:
+                ready.set()
+        ready.set()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None
+        if self._own_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> "Mock":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def client(self, service: str = "iot"):
+        """A boto3 client for `iot`, `iot-data` or `iot-jobs-data` against this mock."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def create_device(self, thing_name: str, policy: str = ALLOW_ALL, directory: Optional[str] = None) -> Device:
+        """A thing, an ACTIVE AWS-issued certificate with `policy` attached, and its PEM files."""
+        iot = self.client("iot")
+        iot.create_thing(thingName=thing_name)
+        keys = iot.create_keys_and_certificate(setAsActive=True)
+        policy_name = f"{thing_name}-policy"
+        iot.create_policy(policyName=policy_name, policyDocument=policy)
+        iot.attach_policy(policyName=policy_name, target=keys["certificateArn"])
+        iot.attach_thing_principal(thingName=thing_name, principal=keys["certificateArn"])
+        folder = Path(directory or self.state_dir / "devices" / thing_name)
+        folder.mkdir(parents=True, exist_ok=True)
+        cert, key = folder / "device.pem.crt", folder / "private.pem.key"
+        cert.write_text(keys["certificatePem"])
+        key.write_text(keys["keyPair"]["PrivateKey"])
+        return Device(thing_name, keys["certificateId"], keys["certificateArn"], cert, key, policy_name)
