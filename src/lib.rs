@@ -11,6 +11,10 @@ pub use iotmock_server::{
     ApiLimits, Builder, ManualClock, MockIotCore, NotReported, Registry, ShadowError, ShadowHandle,
 };
 
+/// Helpers for in-process tests: `MockIotCore::create_device`, `retained_message` and
+/// `watch_connections`.
+pub use iotmock_server::testing;
+
 /// Device conformance in firmware tests: run one of Device Advisor's cases against a device
 /// future and get the verdict with its evidence.
 ///

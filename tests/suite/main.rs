@@ -26,3 +26,4 @@ mod provisioning;
 mod restart;
 mod shadow;
 mod support;
+mod testing_helpers;

@@ -11,6 +11,7 @@ pub mod cli;
 mod core;
 mod shadow_handle;
 mod state_dir;
+pub mod testing;
 mod timers;
 
 pub use crate::core::{Builder, MockIotCore};

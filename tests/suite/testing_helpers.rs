@@ -1,0 +1,33 @@
+//! The in-process test helpers: a device in one call, waiting for it, retained messages.
+
+use iotmock::MockIotCore;
+use iotmock_client::{ConnectOptions, DeviceClient, TlsOptions, client_config};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_device_in_one_call_connects_and_is_seen() {
+    let mock = MockIotCore::builder().start().await.expect("starts");
+    let device = mock.create_device("helper-1", None).expect("device");
+    let mut watch = mock.watch_connections();
+    let tls = TlsOptions::new(device.root_ca_pem.clone()).identity(
+        device.certificate_pem.clone(),
+        device.private_key_pem.clone(),
+    );
+    let opts = ConnectOptions::new(device.mqtt_addr.to_string(), &device.thing_name);
+    let (mut c, _) = DeviceClient::connect(client_config(&tls).expect("tls"), &opts)
+        .await
+        .expect("admitted");
+    watch
+        .connected("helper-1", Duration::from_secs(5))
+        .await
+        .expect("seen connecting");
+    c.publish("status/helper-1", "online", 1, true)
+        .await
+        .expect("puback");
+    assert_eq!(
+        mock.retained_message("status/helper-1"),
+        Some((b"online".to_vec(), 1))
+    );
+    let other = watch.connected("nobody", Duration::from_millis(200)).await;
+    assert!(other.is_err(), "a client that never came is reported");
+}
