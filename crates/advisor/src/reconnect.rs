@@ -167,4 +167,43 @@ mod tests {
         );
         assert_eq!(cycles(id, &[50, 100, 200]).1, None, "too few so far");
     }
+
+    #[test]
+    fn connect_backoff_is_measured_from_each_closed_attempt() {
+        // The device waits 300 ms for CONNACK, closes, then backs off 50, 100, 200, 400, 800 ms.
+        let mut case = Case::new(CaseId::ConnectExponentialBackoff, Config::new("d"));
+        let mut now = 0;
+        let mut verdict = None;
+        for (i, wait) in [0, 50, 100, 200, 400, 800].into_iter().enumerate() {
+            let conn = i as u64 + 1;
+            now += wait;
+            let connect = Event::Connect {
+                conn,
+                client_id: "d".into(),
+                clean_start: true,
+                keep_alive: 30,
+            };
+            for event in [Event::Accepted { conn }, connect] {
+                verdict = verdict.or(case.on(&Timed { at_ms: now, event }).1);
+            }
+            now += 300;
+            let closed = Event::Closed {
+                conn,
+                reason: "CLIENT_ERROR".into(),
+            };
+            case.on(&Timed {
+                at_ms: now,
+                event: closed,
+            });
+        }
+        let verdict = verdict.unwrap();
+        assert_eq!(verdict.outcome, Outcome::Pass, "{}", verdict.reason);
+        assert!(
+            verdict
+                .reason
+                .contains("[50.0, 100.0, 200.0, 400.0, 800.0]"),
+            "{}",
+            verdict.reason
+        );
+    }
 }

@@ -340,38 +340,6 @@ fn a_new_message_is_not_taken_for_a_resend() {
 }
 
 #[test]
-fn connect_backoff_is_measured_from_each_closed_attempt() {
-    // The device waits 300 ms for CONNACK, closes, then backs off 50, 100, 200, 400, 800 ms.
-    let mut case = Case::new(CaseId::ConnectExponentialBackoff, Config::new("d"));
-    let mut now = 0;
-    let mut verdict = None;
-    for (i, wait) in [0, 50, 100, 200, 400, 800].into_iter().enumerate() {
-        let conn = i as u64 + 1;
-        now += wait;
-        for event in [Event::Accepted { conn }, connect(conn)] {
-            verdict = verdict.or(case.on(&at(now, event)).1);
-        }
-        now += 300;
-        case.on(&at(
-            now,
-            Event::Closed {
-                conn,
-                reason: "CLIENT_ERROR".into(),
-            },
-        ));
-    }
-    let verdict = verdict.unwrap();
-    assert_eq!(verdict.outcome, Outcome::Pass, "{}", verdict.reason);
-    assert!(
-        verdict
-            .reason
-            .contains("[50.0, 100.0, 200.0, 400.0, 800.0]"),
-        "{}",
-        verdict.reason
-    );
-}
-
-#[test]
 fn publish_reported_state_checks_the_shadow_and_the_state_it_was_given() {
     let mut config = Config::new("d");
     config.set("REPORTED_STATE", r#"{"fw":{"v":2}}"#).unwrap();
