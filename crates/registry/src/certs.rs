@@ -257,13 +257,17 @@ impl Registry {
         set_as_active: bool,
     ) -> IotResult<(Registered, String)> {
         let csr_pem = validate::required("certificateSigningRequest", csr_pem)?;
-        let der = parse_csr_pem(csr_pem).map_err(|e| IotError::invalid(e.to_string()))?;
-        let pem = self
-            .mock_ca()
-            .issue_from_csr(&der, self.now_secs())
-            .map_err(|e| IotError::invalid(e.to_string()))?;
+        let pem = self.sign_csr(csr_pem)?;
         let registered = self.insert_issued(region, &pem, set_as_active)?;
         Ok((registered, pem))
+    }
+
+    /// A certificate from the mock root for the CSR's subject and key.
+    pub(crate) fn sign_csr(&self, csr_pem: &str) -> IotResult<String> {
+        let der = parse_csr_pem(csr_pem).map_err(|e| IotError::invalid(e.to_string()))?;
+        self.mock_ca()
+            .issue_from_csr(&der, self.now_secs())
+            .map_err(|e| IotError::invalid(e.to_string()))
     }
 
     /// DescribeCertificate.

@@ -45,15 +45,7 @@ impl Registry {
         csr_pem: Option<&str>,
     ) -> IotResult<(crate::Registered, String, Option<String>)> {
         let (pem, key) = match csr_pem {
-            Some(csr) => {
-                let der = iotmock_pki::parse_csr_pem(csr)
-                    .map_err(|e| IotError::invalid(e.to_string()))?;
-                let pem = self
-                    .mock_ca()
-                    .issue_from_csr(&der, self.now_secs())
-                    .map_err(|e| IotError::invalid(e.to_string()))?;
-                (pem, None)
-            }
+            Some(csr) => (self.sign_csr(csr)?, None),
             None => {
                 let (ca, now) = self.issuer();
                 let keys = crate::mint_keys(&ca, now)?;
