@@ -100,8 +100,15 @@ fn verify(
     let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
     let (_, parsed) = X509Certificate::from_der(cert.as_ref())
         .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
-    let curve = match iotmock_pki::key_kind(parsed.public_key()) {
-        iotmock_pki::KeyKind::Ec { curve } => Some(curve),
+    // Only an ECDSA signature needs the key's curve; RSA and Ed25519 keys are not parsed.
+    let ecdsa = matches!(
+        dss.scheme,
+        SignatureScheme::ECDSA_NISTP256_SHA256
+            | SignatureScheme::ECDSA_NISTP384_SHA384
+            | SignatureScheme::ECDSA_NISTP521_SHA512
+    );
+    let curve = match ecdsa.then(|| iotmock_pki::key_kind(parsed.public_key())) {
+        Some(iotmock_pki::KeyKind::Ec { curve }) => Some(curve),
         _ => None,
     };
     let alg = algorithm(dss.scheme, curve.as_deref(), tls13).ok_or_else(bad)?;
