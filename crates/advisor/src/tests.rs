@@ -60,6 +60,17 @@ fn backoff_shapes_are_told_apart_at_any_scale() {
     assert_eq!(classify(&linear_with_timeout), Backoff::Linear);
 }
 
+/// The device's QoS 1 PUBLISH of "x" to `t` with packet id `pkid`, on `conn`, at `ms`.
+fn sent(ms: i64, conn: u64, pkid: u16) -> Timed {
+    at(
+        ms,
+        Event::In {
+            conn,
+            packet: publish(pkid, "t", "x"),
+        },
+    )
+}
+
 fn run(case: &mut Case, events: Vec<Timed>) -> (Vec<Act>, Option<crate::Verdict>) {
     let mut acts = Vec::new();
     for e in events {
@@ -75,43 +86,13 @@ fn run(case: &mut Case, events: Vec<Timed>) -> (Vec<Act>, Option<crate::Verdict>
 #[test]
 fn publish_retry_needs_the_same_packet_id_on_the_same_connection() {
     let c = Config::new("d");
-    let same = vec![
-        at(
-            0,
-            Event::In {
-                conn: 1,
-                packet: publish(7, "t", "x"),
-            },
-        ),
-        at(
-            5,
-            Event::In {
-                conn: 1,
-                packet: publish(7, "t", "x"),
-            },
-        ),
-    ];
+    let same = vec![sent(0, 1, 7), sent(5, 1, 7)];
     let (_, v) = run(
         &mut Case::new(CaseId::PublishRetryNoPuback, c.clone()),
         same,
     );
     assert_eq!(v.unwrap().outcome, Outcome::Pass);
-    let new_id = vec![
-        at(
-            0,
-            Event::In {
-                conn: 1,
-                packet: publish(7, "t", "x"),
-            },
-        ),
-        at(
-            5,
-            Event::In {
-                conn: 1,
-                packet: publish(8, "t", "x"),
-            },
-        ),
-    ];
+    let new_id = vec![sent(0, 1, 7), sent(5, 1, 8)];
     assert_eq!(
         run(
             &mut Case::new(CaseId::PublishRetryNoPuback, c.clone()),
@@ -123,13 +104,7 @@ fn publish_retry_needs_the_same_packet_id_on_the_same_connection() {
         Outcome::Fail
     );
     let dropped = vec![
-        at(
-            0,
-            Event::In {
-                conn: 1,
-                packet: publish(7, "t", "x"),
-            },
-        ),
+        sent(0, 1, 7),
         at(
             5,
             Event::Closed {
