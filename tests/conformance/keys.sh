@@ -3,7 +3,8 @@
 # makes device certificates (RSA-1024, RSA-2048, P-256, P-384, P-521), the aws CLI registers
 # them (register-certificate-without-ca) and asks test-authorization, and mosquitto_pub
 # connects with each over TLS 1.2 and 1.3 (OpenSSL may sign with a P-384 key and SHA-256 under
-# TLS 1.2, which AWS accepts).
+# TLS 1.2, which AWS accepts). Then a certificate transfer to a second account of the same mock
+# (the aws CLI with the account id as its access key id) and back, and the device connects again.
 #
 # Usage:  keys.sh [ENDPOINT_URL] [MQTT_HOST] [MQTT_PORT]
 # Last line: "N passed, M failed"; exit status 1 when M > 0.
@@ -52,6 +53,40 @@ timeout 10 mosquitto_pub --cafile AmazonRootCA1.pem --cert p384.crt --key p384.k
 check "the broker refuses the publish test-authorization denies (PUBACK: not authorized)" "$({ [ $RC != 0 ] || grep -qi 'not authorized' deny.out; } && echo 1 || echo 0)" "$(cat deny.out)"
 iot get-effective-policies --principal "$ARN" > ep.json 2>&1
 check "get-effective-policies lists the policy with its document" "$(json_ok "$(cat ep.json)" --arg p "keys-$RUN" '.effectivePolicies[0].policyName==$p and (.effectivePolicies[0].policyDocument|fromjson|.Statement|length==2)')" "$(cat ep.json)"
+
+echo "-- certificate transfer to a second account and back"
+OTHER=111122223333
+other() { AWS_ACCESS_KEY_ID=$OTHER iot "$@"; }
+ID="$(jq -r .certificateId p256.json)"; ARN="$(jq -r .certificateArn p256.json)"
+OUT="$(iot transfer-certificate --certificate-id "$ID" --target-aws-account $OTHER 2>&1)"
+check "an ACTIVE certificate is not transferred: CertificateStateException" "$(echo "$OUT" | grep -q CertificateStateException && echo 1 || echo 0)" "$OUT"
+iot update-certificate --certificate-id "$ID" --new-status INACTIVE
+OUT="$(iot transfer-certificate --certificate-id "$ID" --target-aws-account $OTHER 2>&1)"
+check "a certificate with a policy is not transferred: TransferConflictException" "$(echo "$OUT" | grep -q TransferConflictException && echo 1 || echo 0)" "$OUT"
+iot detach-policy --policy-name "keys-$RUN" --target "$ARN"
+OUT="$(iot transfer-certificate --certificate-id "$ID" --target-aws-account $OTHER --transfer-message hello 2>&1)"
+check "transfer-certificate answers the certificate's ARN" "$(json_ok "$OUT" --arg a "$ARN" '.transferredCertificateArn==$a')" "$OUT"
+OUT="$(iot describe-certificate --certificate-id "$ID" 2>&1)"
+check "the certificate is PENDING_TRANSFER with its message" "$(json_ok "$OUT" '.certificateDescription.status=="PENDING_TRANSFER" and .certificateDescription.transferData.transferMessage=="hello"')" "$OUT"
+other accept-certificate-transfer --certificate-id "$ID" --set-as-active > accept.out 2>&1
+OUT="$(other describe-certificate --certificate-id "$ID" 2>&1)"
+check "the second account accepted it: ACTIVE, owned by $OTHER, previously by the first" "$(json_ok "$OUT" --arg o $OTHER '.certificateDescription|.status=="ACTIVE" and .ownedBy==$o and .previousOwnedBy=="123456789012"')" "$OUT $(cat accept.out)"
+OUT="$(iot cancel-certificate-transfer --certificate-id "$ID" 2>&1)"
+check "cancelling an accepted transfer: TransferAlreadyCompletedException" "$(echo "$OUT" | grep -q TransferAlreadyCompletedException && echo 1 || echo 0)" "$OUT"
+timeout 10 mosquitto_pub --cafile AmazonRootCA1.pem --cert p256.crt --key p256.key -h "$HOST" -p "$PORT" \
+  -i "p256-away-$RUN" -t keys/p256 -m away -q 1 > away.out 2>&1; RC=$?
+check "while it belongs to the second account the device is refused" "$([ $RC != 0 ] && echo 1 || echo 0)" "$(cat away.out)"
+other update-certificate --certificate-id "$ID" --new-status INACTIVE
+other transfer-certificate --certificate-id "$ID" --target-aws-account 123456789012 > /dev/null
+iot reject-certificate-transfer --certificate-id "$ID" --reject-reason "not yet" > /dev/null 2>&1
+OUT="$(other describe-certificate --certificate-id "$ID" 2>&1)"
+check "a rejected transfer returns it INACTIVE with the reason" "$(json_ok "$OUT" '.certificateDescription|.status=="INACTIVE" and .transferData.rejectReason=="not yet"')" "$OUT"
+other transfer-certificate --certificate-id "$ID" --target-aws-account 123456789012 > /dev/null
+iot accept-certificate-transfer --certificate-id "$ID" --set-as-active > /dev/null 2>&1
+iot attach-policy --policy-name "keys-$RUN" --target "$ARN" > /dev/null 2>&1
+timeout 10 mosquitto_pub --cafile AmazonRootCA1.pem --cert p256.crt --key p256.key -h "$HOST" -p "$PORT" \
+  -i "p256-home-$RUN" -t keys/p256 -m home -q 1 > home.out 2>&1; RC=$?
+check "back home and ACTIVE, the device connects and publishes" "$([ $RC = 0 ] && echo 1 || echo 0)" "$(cat home.out)"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -12,6 +12,7 @@ mod api_keys;
 mod api_policies;
 mod api_tags;
 mod api_things;
+mod api_transfer;
 mod crash;
 mod durable;
 mod hostile;

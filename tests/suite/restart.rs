@@ -95,3 +95,31 @@ async fn registry_and_root_ca_survive_restart() {
         code
     );
 }
+
+#[tokio::test]
+async fn another_account_and_a_pending_transfer_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || MockIotCore::builder().state_dir(dir.path()).start();
+    let mock = start().await.unwrap();
+    let api = Api::new(mock.api_addr(), REGION);
+    let out = api
+        .call("POST", "/keys-and-certificate", &[], None)
+        .await
+        .ok();
+    let id = out["certificateId"].as_str().unwrap().to_string();
+    let transfer = format!("/transfer-certificate/{id}?targetAwsAccount=111122223333");
+    api.call("PATCH", &transfer, &[], None).await.ok();
+    mock.shutdown().await;
+
+    let mock = start().await.unwrap();
+    let other = Api::new(mock.api_addr(), REGION).with_access_key("111122223333");
+    let accept = format!("/accept-certificate-transfer/{id}");
+    other.call("PATCH", &accept, &[], None).await.ok();
+    mock.shutdown().await;
+
+    let mock = start().await.unwrap();
+    let other = Api::new(mock.api_addr(), REGION).with_access_key("111122223333");
+    let d = other.get(&format!("/certificates/{id}")).await.ok();
+    assert_eq!(d["certificateDescription"]["status"], "INACTIVE");
+    assert_eq!(d["certificateDescription"]["ownedBy"], "111122223333");
+}

@@ -50,6 +50,8 @@ pub struct Api {
     pub region: String,
     /// The SigV4 signing name in the credential scope (`iot` unless set).
     pub service: String,
+    /// The SigV4 access key id sent (`test` unless another account is wanted).
+    pub access_key: String,
 }
 
 pub async fn mock() -> (MockIotCore, Api) {
@@ -76,6 +78,15 @@ impl Api {
             addr,
             region: region.to_string(),
             service: "iot".into(),
+            access_key: "test".into(),
+        }
+    }
+
+    /// The same API, signed with `access_key` (a 12-digit id acts as that account).
+    pub fn with_access_key(&self, access_key: &str) -> Self {
+        Self {
+            access_key: access_key.to_string(),
+            ..self.signed_for(&self.service)
         }
     }
 
@@ -83,6 +94,7 @@ impl Api {
     pub fn signed_for(&self, service: &str) -> Self {
         Self {
             service: service.to_string(),
+            access_key: self.access_key.clone(),
             ..Self::new(self.addr, &self.region)
         }
     }
@@ -111,8 +123,8 @@ impl Api {
             .expect("handshake");
         tokio::spawn(conn);
         let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=test/20261128/{}/{}/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
-            self.region, self.service
+            "AWS4-HMAC-SHA256 Credential={}/20261128/{}/{}/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+            self.access_key, self.region, self.service
         );
         let mut req = Request::builder()
             .method(method)

@@ -3,6 +3,7 @@
 //! through one table ([`router`]), calls the registry, and encodes answers and errors
 //! ([`wire`], the one place an [`iotmock_model::IotError`] becomes an HTTP response).
 
+pub mod accounts;
 mod handlers;
 pub mod request;
 pub mod router;

@@ -37,6 +37,8 @@ pub struct ApiRequest {
     /// The SigV4 signing name (`iot`, `iot-jobs-data`, `iotdata`...), when the request is
     /// signed: it tells apart operations that share a path.
     pub service: Option<String>,
+    /// The SigV4 access key id, when the request is signed: it selects the account.
+    pub access_key: Option<String>,
 }
 
 impl ApiRequest {
@@ -56,6 +58,7 @@ impl ApiRequest {
         let region =
             region_from_headers(&headers, &query).unwrap_or_else(|| default_region.to_string());
         let service = scope_part(&headers, &query, 3);
+        let access_key = scope_part(&headers, &query, 0);
         Ok(Self {
             method,
             path: path.to_string(),
@@ -65,6 +68,7 @@ impl ApiRequest {
             body,
             region,
             service,
+            access_key,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use crate::handlers::{
     authz, cas, certs, data, groups, jobs, jobs_data, policies, shadow, tags, templates, things,
-    types,
+    transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::server::ApiState;
@@ -61,6 +61,10 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Post, ["policies", name, "version"]) => policies::create_version(state, req, name),
         (Get, ["policies", name, "version"]) => policies::list_versions(state, req, name),
         (Get, ["policies", name, "version", v]) => policies::get_version(state, req, name, v),
+        (Patch, ["transfer-certificate", id]) => transfer::transfer(state, req, id),
+        (Patch, ["accept-certificate-transfer", id]) => transfer::accept(state, req, id),
+        (Patch, ["reject-certificate-transfer", id]) => transfer::reject(state, req, id),
+        (Patch, ["cancel-certificate-transfer", id]) => transfer::cancel(state, req, id),
         (Patch, ["policies", name, "version", v]) => policies::set_default(state, req, name, v),
         (Delete, ["policies", name, "version", v]) => policies::delete_version(state, req, name, v),
         (Put, ["target-policies", name]) => policies::attach(state, req, name),

@@ -25,7 +25,9 @@ use tokio::task::JoinHandle;
 /// What every request handler shares.
 #[derive(Clone)]
 pub struct ApiState {
+    /// The registry of the account the request acts as (see [`crate::accounts`]).
     pub registry: Arc<RwLock<Registry>>,
+    pub accounts: Arc<crate::accounts::Accounts>,
     /// The trust anchor devices use, served at `GET /iotmock/AmazonRootCA1.pem`.
     pub root_ca_pem: Arc<str>,
     /// Region for requests that carry no SigV4 credential scope.
@@ -37,6 +39,28 @@ pub struct ApiState {
     /// Jobs, shared with the broker's MQTT face.
     pub jobs: Option<Arc<iotmock_jobs::JobsService>>,
     pub limits: ApiLimits,
+}
+
+impl ApiState {
+    /// This state as the account `req` acts as. Another account than the default has its own
+    /// registry and no data plane: its devices never reach this mock's broker.
+    pub fn for_request(&self, req: &ApiRequest) -> ApiState {
+        let other = req
+            .access_key
+            .as_deref()
+            .filter(|key| *key != self.accounts.default_id())
+            .and_then(|key| self.accounts.existing(key));
+        match other {
+            Some(registry) => ApiState {
+                registry,
+                data: None,
+                shadows: None,
+                jobs: None,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
 }
 
 /// How long a client may take, and how many may be connected at once.
@@ -223,6 +247,7 @@ async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> 
         body.to_vec(),
         &state.default_region,
     )?;
+    let state = state.for_request(&request);
     tokio::task::spawn_blocking(move || dispatch(&state, &request))
         .await
         .map_err(|e| IotError::internal(format!("The operation did not complete: {e}")))?

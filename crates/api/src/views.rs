@@ -49,7 +49,7 @@ pub fn cert_description(c: &CertRecord, account: &str) -> Value {
         "creationDate": ts(c.created),
         "lastModifiedDate": ts(c.modified),
         "customerVersion": c.customer_version,
-        "transferData": {},
+        "transferData": transfer_data(c),
         "generationId": c.generation_id,
         "validity": validity(c.not_before, c.not_after),
         "certificateMode": c.mode.as_str(),
@@ -57,7 +57,38 @@ pub fn cert_description(c: &CertRecord, account: &str) -> Value {
     if let Some(ca) = &c.ca_id {
         v["caCertificateId"] = json!(ca);
     }
+    if let Some(previous) = &c.previous_owner {
+        v["previousOwnedBy"] = json!(previous);
+    }
     v
+}
+
+/// `transferData`: `{}` for a certificate never offered to another account.
+fn transfer_data(c: &CertRecord) -> Value {
+    let mut out = Map::new();
+    let Some(t) = &c.transfer else {
+        return Value::Object(out);
+    };
+    let texts = [
+        ("transferMessage", &t.message),
+        ("rejectReason", &t.reject_reason),
+    ];
+    for (name, text) in texts {
+        if let Some(text) = text {
+            out.insert(name.into(), json!(text));
+        }
+    }
+    let dates = [
+        ("transferDate", t.transfer_date),
+        ("acceptDate", t.accept_date),
+        ("rejectDate", t.reject_date),
+    ];
+    for (name, date) in dates {
+        if let Some(ms) = date {
+            out.insert(name.into(), ts(ms));
+        }
+    }
+    Value::Object(out)
 }
 
 pub fn cert_summary(c: &CertRecord, account: &str) -> Value {

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     /// RegisterThing could not create what the template asks for.
     ResourceRegistrationFailure,
     ConflictingResourceUpdate,
+    /// A certificate transfer refused because policies or things are still attached.
+    TransferConflict,
+    /// A certificate transfer that was already accepted.
+    TransferAlreadyCompleted,
 }
 
 impl ErrorCode {
@@ -67,6 +71,8 @@ impl ErrorCode {
             ErrorCode::InvalidStateTransition => "InvalidStateTransitionException",
             ErrorCode::ResourceRegistrationFailure => "ResourceRegistrationFailureException",
             ErrorCode::ConflictingResourceUpdate => "ConflictingResourceUpdateException",
+            ErrorCode::TransferConflict => "TransferConflictException",
+            ErrorCode::TransferAlreadyCompleted => "TransferAlreadyCompletedException",
         }
     }
 
@@ -89,11 +95,12 @@ impl ErrorCode {
             | ErrorCode::VersionsLimitExceeded
             | ErrorCode::Conflict
             | ErrorCode::InvalidStateTransition
-            | ErrorCode::ConflictingResourceUpdate => 409,
+            | ErrorCode::ConflictingResourceUpdate
+            | ErrorCode::TransferConflict => 409,
             ErrorCode::RequestEntityTooLarge => 413,
             ErrorCode::UnsupportedDocumentEncoding => 415,
             ErrorCode::DataThrottling => 429,
-            ErrorCode::LimitExceeded => 410,
+            ErrorCode::LimitExceeded | ErrorCode::TransferAlreadyCompleted => 410,
             ErrorCode::InternalFailure => 500,
             ErrorCode::ServiceUnavailable => 503,
         }

@@ -68,6 +68,8 @@ impl Registry {
             generation_id: random_uuid(),
             not_before: cert.not_before,
             not_after: cert.not_after,
+            previous_owner: None,
+            transfer: None,
         }
     }
 
@@ -329,6 +331,12 @@ impl Registry {
         if cert.status == CertStatus::Active {
             return Err(IotError::cert_state(format!(
                 "Certificate must be deactivated (not ACTIVE) before deletion. Id: {}",
+                cert.id
+            )));
+        }
+        if cert.status == CertStatus::PendingTransfer {
+            return Err(IotError::cert_state(format!(
+                "Certificate is PENDING_TRANSFER; cancel the transfer before deletion. Id: {}",
                 cert.id
             )));
         }

@@ -18,6 +18,7 @@ mod store;
 mod tags;
 mod templates;
 mod things;
+mod transfer;
 mod types;
 mod validate;
 
@@ -30,7 +31,7 @@ pub use principal::{AttachedThing, AutoRegistered, Principal};
 pub use provision::Provisioned;
 pub use records::{
     CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingGroupRecord, ThingRecord,
-    ThingTypeRecord,
+    ThingTypeRecord, TransferRecord,
 };
 pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, open_durable};
 pub use tags::{MAX_TAGS, TagRecord, check_tags};
@@ -38,6 +39,7 @@ pub use templates::{
     MAX_TEMPLATE_VERSIONS, NewTemplate, TemplateRecord, TemplateUpdate, TemplateVersion, check_body,
 };
 pub use things::{CreateThing, ThingQuery, UpdateThing};
+pub use transfer::{check_cert_id, is_account_id, transfer_completed};
 
 use iotmock_model::{Arn, EpochMillis, IotError, IotResult};
 use iotmock_pki::MockCa;

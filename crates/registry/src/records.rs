@@ -43,6 +43,23 @@ pub struct CertRecord {
     pub generation_id: String,
     pub not_before: i64,
     pub not_after: i64,
+    /// The account the certificate came from, once a transfer to this account was accepted.
+    #[serde(default)]
+    pub previous_owner: Option<String>,
+    /// The last transfer offered, accepted, rejected or cancelled.
+    #[serde(default)]
+    pub transfer: Option<TransferRecord>,
+}
+
+/// DescribeCertificate's `transferData`, plus the account the certificate was offered to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub target: String,
+    pub message: Option<String>,
+    pub reject_reason: Option<String>,
+    pub transfer_date: Option<EpochMillis>,
+    pub accept_date: Option<EpochMillis>,
+    pub reject_date: Option<EpochMillis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

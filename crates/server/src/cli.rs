@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// The one account the mock serves.
     #[arg(long, env = "IOTMOCK_ACCOUNT_ID", default_value = "123456789012")]
     account_id: String,
+    /// Further accounts served besides --account-id (comma-separated 12-digit ids). A request
+    /// signed with one of them as its access key id acts as that account.
+    #[arg(long, env = "IOTMOCK_ACCOUNTS", value_delimiter = ',')]
+    accounts: Vec<String>,
     /// Where the registry database and the root CA live.
     #[arg(long, env = "IOTMOCK_STATE_DIR", default_value = "./.iotmock")]
     state_dir: PathBuf,
@@ -140,6 +144,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         })
         .region(&args.region)
         .account_id(&args.account_id)
+        .accounts(args.accounts.clone())
         .state_dir(&args.state_dir)
         .endpoint(EndpointConfig {
             host: args.endpoint_host,

@@ -1,11 +1,11 @@
 //! [`MockIotCore`]: the whole mock on listeners it binds itself, with a handle that reports
 //! its endpoints and shuts it down (explicitly, or on drop).
 
+use crate::data_plane::BrokerData;
 use crate::state_dir;
 use crate::timers::{Timers, tick};
 use anyhow::{Context, Result};
 use iotmock_api::{ApiLimits, ApiServer, ApiState};
-use iotmock_api::{DataPlane, RetainedView};
 use iotmock_broker::store::{BrokerStore, NoStore, SqliteBrokerStore};
 use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
 use iotmock_fleet::FleetService;
@@ -36,6 +36,7 @@ pub struct Builder {
     server_cert: ServerCertKind,
     root_ca: Option<(String, String)>,
     api_limits: ApiLimits,
+    pub(crate) other_accounts: Vec<String>,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -63,6 +64,7 @@ impl Default for Builder {
             server_cert: ServerCertKind::Standard,
             root_ca: None,
             api_limits: ApiLimits::default(),
+            other_accounts: Vec::new(),
         }
     }
 }
@@ -172,6 +174,7 @@ impl Builder {
             )
             .context("issuing the broker's server certificate")?;
         let ca = Arc::new(ca);
+        let ca_for_accounts = ca.clone();
         let minter = regional_minter(ca.clone(), self.endpoint.clone(), clock.clone());
         let registry = Registry::open(
             &self.account_id,
@@ -219,6 +222,7 @@ impl Builder {
                 registry: registry.clone(),
                 root_ca_pem: root_ca_pem.clone(),
                 default_region: Arc::from(self.region.as_str()),
+                accounts: self.accounts_table(&registry, &ca_for_accounts, &clock)?,
                 data: Some(Arc::new(BrokerData(core.clone()))),
                 shadows: Some(shadows.clone()),
                 jobs: Some(jobs.clone()),
@@ -400,6 +404,14 @@ fn server_names(region: &str, endpoint: &EndpointConfig) -> Vec<String> {
 }
 
 impl Builder {
+    pub(crate) fn state_dir_path(&self) -> Option<&PathBuf> {
+        self.state_dir.as_ref()
+    }
+
+    pub(crate) fn endpoint_config(&self) -> EndpointConfig {
+        self.endpoint.clone()
+    }
+
     /// A store in the state dir (`file`), or none.
     fn store(&self, file: &str) -> Result<Box<dyn Store>> {
         match &self.state_dir {
@@ -465,35 +477,5 @@ impl Builder {
             out.push(core.listen(listener, tls, alpn)?);
         }
         Ok(out)
-    }
-}
-
-/// The broker as the iot-data API sees it.
-struct BrokerData(BrokerCore);
-
-fn view(m: iotmock_broker::RetainedMessage) -> RetainedView {
-    RetainedView {
-        topic: m.topic,
-        payload: m.payload.to_vec(),
-        qos: m.qos,
-        last_modified_ms: m.last_modified_ms,
-    }
-}
-
-impl DataPlane for BrokerData {
-    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) {
-        self.0.publish(topic, payload.into(), qos, retain);
-    }
-
-    fn retained(&self, topic: &str) -> Option<RetainedView> {
-        self.0.retained(topic).map(view)
-    }
-
-    fn list_retained(&self) -> Vec<RetainedView> {
-        self.0.list_retained().into_iter().map(view).collect()
-    }
-
-    fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {
-        self.0.disconnect(client_id, clean_session, prevent_will)
     }
 }

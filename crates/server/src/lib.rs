@@ -2,6 +2,7 @@
 //! services on it (Device Shadow) on bound listeners over one registry, in-process for tests
 //! or from the `iotmock` command line.
 
+mod accounts;
 pub mod advisor;
 pub mod advisor_cli;
 mod advisor_device;
@@ -9,6 +10,7 @@ mod advisor_events;
 pub mod advisor_report;
 pub mod cli;
 mod core;
+mod data_plane;
 mod shadow_handle;
 mod state_dir;
 pub mod testing;

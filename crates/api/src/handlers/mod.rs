@@ -13,23 +13,30 @@ pub mod shadow;
 pub mod tags;
 pub mod templates;
 pub mod things;
+pub mod transfer;
 pub mod types;
 
 use crate::server::ApiState;
 use iotmock_model::{IotError, IotResult};
 use iotmock_registry::Registry;
-use std::sync::{RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub(crate) fn read(state: &ApiState) -> IotResult<RwLockReadGuard<'_, Registry>> {
-    state
-        .registry
+    read_lock(&state.registry)
+}
+
+pub(crate) fn write(state: &ApiState) -> IotResult<RwLockWriteGuard<'_, Registry>> {
+    write_lock(&state.registry)
+}
+
+pub(crate) fn read_lock(registry: &RwLock<Registry>) -> IotResult<RwLockReadGuard<'_, Registry>> {
+    registry
         .read()
         .map_err(|_| IotError::internal("registry lock poisoned"))
 }
 
-pub(crate) fn write(state: &ApiState) -> IotResult<RwLockWriteGuard<'_, Registry>> {
-    state
-        .registry
+pub(crate) fn write_lock(registry: &RwLock<Registry>) -> IotResult<RwLockWriteGuard<'_, Registry>> {
+    registry
         .write()
         .map_err(|_| IotError::internal("registry lock poisoned"))
 }

@@ -1,0 +1,34 @@
+//! The broker as the iot-data operations of the API see it.
+
+use iotmock_api::{DataPlane, RetainedView};
+use iotmock_broker::BrokerCore;
+
+/// The broker as the iot-data API sees it.
+pub(crate) struct BrokerData(pub(crate) BrokerCore);
+
+fn view(m: iotmock_broker::RetainedMessage) -> RetainedView {
+    RetainedView {
+        topic: m.topic,
+        payload: m.payload.to_vec(),
+        qos: m.qos,
+        last_modified_ms: m.last_modified_ms,
+    }
+}
+
+impl DataPlane for BrokerData {
+    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) {
+        self.0.publish(topic, payload.into(), qos, retain);
+    }
+
+    fn retained(&self, topic: &str) -> Option<RetainedView> {
+        self.0.retained(topic).map(view)
+    }
+
+    fn list_retained(&self) -> Vec<RetainedView> {
+        self.0.list_retained().into_iter().map(view).collect()
+    }
+
+    fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {
+        self.0.disconnect(client_id, clean_session, prevent_will)
+    }
+}
