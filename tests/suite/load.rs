@@ -30,6 +30,7 @@ fn plan(mock: &MockIotCore, count: u64) -> HandshakePlan {
         count: Some(count),
         rate: None,
         timeout: Duration::from_secs(10),
+        id_prefix: "load".into(),
     }
 }
 
@@ -90,6 +91,7 @@ async fn publish_fan_out_loses_nothing() {
             size: 64,
             count: 300,
             duration: Duration::from_secs(30),
+            run_label: format!("fan-out-{qos}"),
         };
         let report = publish::run(plan, configs.clone(), false)
             .await
@@ -98,4 +100,94 @@ async fn publish_fan_out_loses_nothing() {
         assert_eq!(report.extra["lost"], 0);
         assert_eq!(report.extra["duplicated"], 0);
     }
+}
+
+/// `iotmock load ...` as a process, with `env` set; its standard output.
+async fn load_cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> String {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_iotmock"));
+    cmd.arg("load").args(&args).envs(env).kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the load run ends by itself")
+        .expect("iotmock runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).expect("one JSON report")
+}
+
+#[tokio::test]
+async fn three_indexed_workers_merge_into_the_report_of_one_run() {
+    let mock = MockIotCore::builder().start().await.expect("mock");
+    let (api, mqtt) = (mock.api_url(), mock.mqtt_addr().to_string());
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().to_string_lossy().into_owned();
+    let target = strings(&[
+        "handshake",
+        "--api",
+        &api,
+        "--mqtt",
+        &mqtt,
+        "--devices",
+        "3",
+        "--count",
+        "31",
+        "-c",
+        "2",
+        "--json",
+    ]);
+    let workers: Vec<_> = (0..3)
+        .map(|index| {
+            let args = [target.clone(), strings(&["--out", &out])].concat();
+            let env = vec![
+                ("JOB_COMPLETION_INDEX", index.to_string()),
+                ("IOTMOCK_LOAD_SHARDS", "3".to_string()),
+            ];
+            tokio::spawn(load_cli(args, env))
+        })
+        .collect();
+    let mut parts = Vec::new();
+    for w in workers {
+        parts.push(json(&w.await.expect("worker")));
+    }
+    let oks: Vec<u64> = parts
+        .iter()
+        .map(|p| p["ok"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(oks, [11, 10, 10], "each worker takes its part of --count");
+
+    let report_dir = dir.path().join("report");
+    let report_arg = report_dir.to_string_lossy().into_owned();
+    let merge = strings(&["merge", &out, "--json", "--report", &report_arg]);
+    let merged = json(&load_cli(merge, vec![]).await);
+    let single = json(&load_cli(target, vec![]).await);
+    for key in ["ok", "samples", "failures"] {
+        assert_eq!(merged[key], single[key], "{key}: {merged} vs {single}");
+    }
+    assert_eq!(merged["workers"], 3);
+    let summed: u64 = parts
+        .iter()
+        .map(|p| p["samples"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        merged["samples"], summed,
+        "histograms are added, sample by sample"
+    );
+    assert!(
+        merged["client_cpu_us_per_op"].as_f64().is_some(),
+        "{merged}"
+    );
+    let html = std::fs::read_to_string(report_dir.join("report.html")).expect("html");
+    assert_eq!(html.matches("<polyline").count(), 2);
 }

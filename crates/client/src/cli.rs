@@ -1,15 +1,14 @@
 //! `iotmock pub`, `iotmock sub` (flags close to mosquitto_pub/sub, `-d` prints what mosquitto
 //! prints) and `iotmock load handshake|publish`. Refusals end with one line saying why.
 
-use crate::load::devices::{DevicesError, KeyType, load, register, root_ca, save};
-use crate::load::handshake::{self, HandshakePlan};
-use crate::load::publish::{self, PublishError, PublishPlan};
+pub use crate::load::cli::{LoadCmd, run_load};
+use crate::load::devices::DevicesError;
+use crate::load::publish::PublishError;
 use crate::{
     ApiError, ClientError, ConnectOptions, DeviceClient, TlsOptions, Version, client_config,
 };
-use clap::{Args, Subcommand};
+use clap::Args;
 use iotmock_mqtt::reason::V5;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 /// Connection flags shared by `pub` and `sub` (mosquitto's spellings; `-h` is the host).
@@ -113,6 +112,17 @@ pub enum CliError {
     Devices(#[from] DevicesError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error(transparent)]
+    Shard(#[from] crate::load::shard::ShardError),
+    /// Writing a log, summary or report file.
+    #[error("Error: cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    /// `load merge` found nothing to merge, or a file it cannot read.
+    #[error("Error: {0}")]
+    Merge(String),
 }
 
 /// A `--duration` that is not `10s`, `500ms`, `2m` or plain seconds; holds what was given.
@@ -126,14 +136,14 @@ pub enum DurationError {
     OutOfRange(String),
 }
 
-fn read(path: &str) -> Result<String, CliError> {
+pub(crate) fn read(path: &str) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|source| CliError::Read {
         path: path.to_string(),
         source,
     })
 }
 
-fn version(s: &str) -> Result<Version, CliError> {
+pub(crate) fn version(s: &str) -> Result<Version, CliError> {
     match s {
         "mqttv311" | "311" => Ok(Version::V311),
         "mqttv5" | "5" => Ok(Version::V5),
@@ -263,87 +273,6 @@ pub async fn run_sub(a: SubArgs) -> Result<(), CliError> {
     Ok(client.disconnect().await?)
 }
 
-/// `iotmock load ...`
-#[derive(Debug, Clone, Subcommand)]
-pub enum LoadCmd {
-    /// Full mutual-TLS handshakes + CONNECT/CONNACK.
-    Handshake(HandshakeArgs),
-    /// P publishers x S subscribers, end to end.
-    Publish(PublishArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct TargetArgs {
-    /// Broker address.
-    #[arg(long, default_value = "127.0.0.1:8883")]
-    mqtt: String,
-    /// TLS server name.
-    #[arg(long, default_value = "localhost")]
-    server_name: String,
-    /// The mock's API, to register devices and fetch its root CA.
-    #[arg(long, default_value = "http://127.0.0.1:4580")]
-    api: String,
-    /// Register this many devices through the API first.
-    #[arg(long)]
-    devices: Option<usize>,
-    #[arg(long, value_enum, default_value = "ec")]
-    key_type: KeyType,
-    /// Keep registered devices here and reuse them on later runs.
-    #[arg(long)]
-    certs_dir: Option<std::path::PathBuf>,
-    /// Or use these files (any MQTT-over-TLS broker): trust anchor, client certificate and key.
-    #[arg(long)]
-    cafile: Option<String>,
-    #[arg(long)]
-    cert: Option<String>,
-    #[arg(long)]
-    key: Option<String>,
-    #[arg(short = 'V', long = "protocol-version", default_value = "mqttv311")]
-    protocol: String,
-    /// TLS 1.2 only (default: 1.3 and 1.2).
-    #[arg(long)]
-    tls12: bool,
-    /// Machine-readable output (one JSON object).
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct HandshakeArgs {
-    #[command(flatten)]
-    target: TargetArgs,
-    #[arg(short = 'c', long, default_value_t = 8)]
-    concurrency: usize,
-    /// Stop after this long (e.g. 10s, 500ms).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    duration: Duration,
-    /// Stop after this many attempts.
-    #[arg(long)]
-    count: Option<u64>,
-    /// Target attempts per second (default: as fast as the concurrency allows).
-    #[arg(long)]
-    rate: Option<f64>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct PublishArgs {
-    #[command(flatten)]
-    target: TargetArgs,
-    #[arg(short = 'P', long, default_value_t = 1)]
-    publishers: usize,
-    #[arg(short = 'S', long, default_value_t = 1)]
-    subscribers: usize,
-    #[arg(short = 'q', long, default_value_t = 0)]
-    qos: u8,
-    #[arg(long, default_value_t = 64)]
-    size: usize,
-    /// Messages per publisher.
-    #[arg(long, default_value_t = 10_000)]
-    count: u64,
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    duration: Duration,
-}
-
 /// `10s`, `500ms`, `2m`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let (num, unit) = s
@@ -362,96 +291,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
         return Err(DurationError::OutOfRange(s.to_string()));
     }
     Ok(Duration::from_secs_f64(secs))
-}
-
-/// `--devices N`: saved identities from `--certs-dir` when there are enough, else new ones.
-async fn registered(t: &TargetArgs, n: usize) -> Result<Vec<TlsOptions>, CliError> {
-    let saved = match &t.certs_dir {
-        Some(dir) => load(dir)?,
-        None => Vec::new(),
-    };
-    if saved.len() >= n {
-        eprintln!("reusing {n} devices saved in the certs dir");
-        return Ok(saved.into_iter().take(n).collect());
-    }
-    let root = match &t.cafile {
-        Some(f) => read(f)?,
-        None => root_ca(&t.api).await?,
-    };
-    eprintln!("registering {n} {:?} devices through {}", t.key_type, t.api);
-    let ids = register(&t.api, n, t.key_type, &root).await?;
-    if let Some(dir) = &t.certs_dir {
-        save(dir, &ids)?;
-    }
-    Ok(ids)
-}
-
-async fn identities(t: &TargetArgs) -> Result<Vec<std::sync::Arc<rustls::ClientConfig>>, CliError> {
-    let mut list = match (&t.devices, &t.cert, &t.key) {
-        (Some(n), _, _) => registered(t, *n).await?,
-        (None, Some(cert), Some(key)) => {
-            let ca = t.cafile.as_deref().ok_or(CliError::MissingCafile)?;
-            vec![TlsOptions::new(read(ca)?).identity(read(cert)?, read(key)?)]
-        }
-        _ => return Err(CliError::NoIdentitySource),
-    };
-    for tls in &mut list {
-        tls.tls12_only = t.tls12;
-    }
-    list.iter()
-        .map(|o| client_config(o).map_err(CliError::Identity))
-        .collect()
-}
-
-fn print(report: &crate::load::report::Report, json: bool) {
-    if json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_text());
-    }
-}
-
-/// `iotmock load`.
-pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
-    let progress = std::io::stderr().is_terminal();
-    match cmd {
-        LoadCmd::Handshake(a) => {
-            let configs = identities(&a.target).await?;
-            let plan = HandshakePlan {
-                addr: a.target.mqtt.clone(),
-                server_name: a.target.server_name.clone(),
-                version: version(&a.target.protocol)?,
-                concurrency: a.concurrency,
-                duration: a.duration,
-                count: a.count,
-                rate: a.rate,
-                timeout: Duration::from_secs(10),
-            };
-            print(
-                &handshake::run(plan, configs, progress && !a.target.json).await,
-                a.target.json,
-            );
-        }
-        LoadCmd::Publish(a) => {
-            let configs = identities(&a.target).await?;
-            let plan = PublishPlan {
-                addr: a.target.mqtt.clone(),
-                server_name: a.target.server_name.clone(),
-                version: version(&a.target.protocol)?,
-                publishers: a.publishers,
-                subscribers: a.subscribers,
-                qos: a.qos.min(1),
-                size: a.size,
-                count: a.count,
-                duration: a.duration,
-            };
-            print(
-                &publish::run(plan, configs, progress && !a.target.json).await?,
-                a.target.json,
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

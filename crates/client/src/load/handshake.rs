@@ -1,9 +1,9 @@
 //! Full mutual-TLS handshakes followed by CONNECT/CONNACK, at a concurrency or a target rate,
 //! for a duration or a count. Session resumption is off in every client configuration.
 
-use super::report::{Report, histogram};
+use super::report::Report;
+use super::timeline::Timeline;
 use crate::{ClientError, ConnectOptions, DeviceClient, Version};
-use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +19,8 @@ pub struct HandshakePlan {
     pub count: Option<u64>,
     pub rate: Option<f64>,
     pub timeout: Duration,
+    /// Client ids are `{id_prefix}-{n}`: distinct per worker when a run is sharded.
+    pub id_prefix: String,
 }
 
 /// The cause a failed attempt is counted under.
@@ -38,7 +40,7 @@ struct Shared {
     ok: AtomicU64,
     failed: AtomicU64,
     failures: Mutex<BTreeMap<String, u64>>,
-    latency: Mutex<Histogram<u64>>,
+    timeline: Arc<Timeline>,
 }
 
 /// Runs the plan over `configs` (one per device, used in turn).
@@ -52,10 +54,10 @@ pub async fn run(
         ok: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         failures: Mutex::new(BTreeMap::new()),
-        latency: Mutex::new(histogram()),
+        timeline: Timeline::new(),
     });
     let configs = Arc::new(configs);
-    let start = Instant::now();
+    let start = shared.timeline.start();
     let deadline = start + plan.duration;
     let bar = super::publish::progress_bar(progress, "handshakes");
     let mut workers = Vec::new();
@@ -85,27 +87,19 @@ pub async fn run(
     ticker.abort();
     bar.finish_and_clear();
     let elapsed = start.elapsed();
-    let latency = shared
-        .latency
-        .lock()
-        .map(|h| h.clone())
-        .unwrap_or_else(|_| histogram());
     let failures = shared
         .failures
         .lock()
         .map(|f| f.clone())
         .unwrap_or_default();
-    Report {
-        scenario: format!(
-            "handshake ({:?}, concurrency {})",
-            plan.version, plan.concurrency
-        ),
-        ok: shared.ok.load(Ordering::Relaxed),
-        elapsed,
-        latency,
-        failures,
-        extra: BTreeMap::new(),
-    }
+    let scenario = format!(
+        "handshake ({:?}, concurrency {})",
+        plan.version, plan.concurrency
+    );
+    let mut report = Report::new(scenario, &shared.timeline, elapsed);
+    report.ok = shared.ok.load(Ordering::Relaxed);
+    report.failures = failures;
+    report
 }
 
 async fn worker(
@@ -115,7 +109,7 @@ async fn worker(
     start: Instant,
     deadline: Instant,
 ) {
-    let mut local = histogram();
+    let mut recorder = shared.timeline.recorder();
     loop {
         let n = shared.started.fetch_add(1, Ordering::Relaxed);
         if plan.count.is_some_and(|c| n >= c) || Instant::now() >= deadline || configs.is_empty() {
@@ -129,14 +123,14 @@ async fn worker(
             tokio::time::sleep_until(due.into()).await;
         }
         let config = configs[(n as usize) % configs.len()].clone();
-        let mut opts = ConnectOptions::new(plan.addr.clone(), format!("load-{n}"));
+        let mut opts = ConnectOptions::new(plan.addr.clone(), format!("{}-{n}", plan.id_prefix));
         opts.server_name = plan.server_name.clone();
         opts.version = plan.version;
         opts.timeout = plan.timeout;
         let t0 = Instant::now();
         match DeviceClient::connect(config, &opts).await {
             Ok((client, _)) => {
-                let _ = local.record(t0.elapsed().as_micros().max(1) as u64);
+                recorder.record(t0.elapsed().as_micros() as u64);
                 shared.ok.fetch_add(1, Ordering::Relaxed);
                 let _ = client.disconnect().await;
             }
@@ -147,8 +141,5 @@ async fn worker(
                 }
             }
         }
-    }
-    if let Ok(mut h) = shared.latency.lock() {
-        let _ = h.add(&local);
     }
 }

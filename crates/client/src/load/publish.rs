@@ -1,9 +1,9 @@
 //! P publishers x S subscribers on one topic: end-to-end messages per second, latency from
 //! the publish timestamp carried in each payload, and lost and duplicated deliveries.
 
-use super::report::{Report, histogram};
+use super::report::Report;
+use super::timeline::{Recorder, Timeline};
 use crate::{ClientError, ConnectOptions, DeviceClient, Packet, Version};
-use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -24,6 +24,8 @@ pub struct PublishPlan {
     /// Messages per publisher.
     pub count: u64,
     pub duration: Duration,
+    /// Names this run's topic and client ids; distinct per worker when a run is sharded.
+    pub run_label: String,
 }
 
 /// Why a publish run could not start.
@@ -133,13 +135,13 @@ async fn publisher(
 struct Received {
     unique: u64,
     duplicates: u64,
-    latency: Histogram<u64>,
     last: Option<Instant>,
 }
 
 async fn subscriber(
     mut client: DeviceClient,
     expected: u64,
+    mut recorder: Recorder,
     t0: Instant,
     deadline: Instant,
 ) -> Received {
@@ -147,7 +149,6 @@ async fn subscriber(
     let mut r = Received {
         unique: 0,
         duplicates: 0,
-        latency: histogram(),
         last: None,
     };
     while r.unique < expected {
@@ -161,9 +162,7 @@ async fn subscriber(
         if seen.insert((p, s)) {
             r.unique += 1;
             let now_ns = t0.elapsed().as_nanos() as u64;
-            let _ = r
-                .latency
-                .record((now_ns.saturating_sub(sent_ns) / 1000).max(1));
+            recorder.record(now_ns.saturating_sub(sent_ns) / 1000);
             r.last = Some(Instant::now());
         } else {
             r.duplicates += 1;
@@ -189,11 +188,10 @@ async fn subscribe_all(
     plan: &PublishPlan,
     configs: &[Arc<rustls::ClientConfig>],
     topic: &str,
-    run_id: u32,
 ) -> Result<Vec<DeviceClient>, PublishError> {
     let mut subs = Vec::new();
     for i in 0..plan.subscribers {
-        let id = format!("lsub-{run_id}-{i}");
+        let id = format!("lsub-{}-{i}", plan.run_label);
         let mut c = connect(plan, pick(configs, i)?, id.clone()).await?;
         let codes = c
             .subscribe(&[(topic, plan.qos)])
@@ -213,28 +211,31 @@ pub async fn run(
     configs: Vec<Arc<rustls::ClientConfig>>,
     progress: bool,
 ) -> Result<Report, PublishError> {
-    let run_id = std::process::id();
-    let topic = format!("load/{run_id}/t");
-    let subs = subscribe_all(&plan, &configs, &topic, run_id).await?;
+    let topic = format!("load/{}/t", plan.run_label);
+    let subs = subscribe_all(&plan, &configs, &topic).await?;
     let mut pubs = Vec::new();
     for i in 0..plan.publishers {
         pubs.push(
             connect(
                 &plan,
                 pick(&configs, plan.subscribers + i)?,
-                format!("lpub-{run_id}-{i}"),
+                format!("lpub-{}-{i}", plan.run_label),
             )
             .await?,
         );
     }
     let bar = progress_bar(progress, "publishing");
-    let t0 = Instant::now();
+    let timeline = Timeline::new();
+    let t0 = timeline.start();
     let pub_deadline = t0 + plan.duration;
     let sub_deadline = pub_deadline + Duration::from_secs(5);
     let expected = plan.count * plan.publishers as u64;
     let sub_tasks: Vec<_> = subs
         .into_iter()
-        .map(|c| tokio::spawn(subscriber(c, expected, t0, sub_deadline)))
+        .map(|c| {
+            let recorder = timeline.recorder();
+            tokio::spawn(subscriber(c, expected, recorder, t0, sub_deadline))
+        })
         .collect();
     let pub_tasks: Vec<_> = pubs
         .into_iter()
@@ -254,12 +255,11 @@ pub async fn run(
     for t in pub_tasks {
         published += t.await.unwrap_or(0);
     }
-    let (mut unique, mut dups, mut latency, mut last) = (0u64, 0u64, histogram(), t0);
+    let (mut unique, mut dups, mut last) = (0u64, 0u64, t0);
     for t in sub_tasks {
         if let Ok(r) = t.await {
             unique += r.unique;
             dups += r.duplicates;
-            let _ = latency.add(&r.latency);
             last = last.max(r.last.unwrap_or(t0));
         }
     }
@@ -270,15 +270,13 @@ pub async fn run(
     extra.insert("expected_deliveries".into(), should.into());
     extra.insert("lost".into(), should.saturating_sub(unique).into());
     extra.insert("duplicated".into(), dups.into());
-    Ok(Report {
-        scenario: format!(
-            "publish ({:?}, QoS {}, {} B, {} -> {})",
-            plan.version, plan.qos, plan.size, plan.publishers, plan.subscribers
-        ),
-        ok: unique,
-        elapsed: last.duration_since(t0).max(Duration::from_millis(1)),
-        latency,
-        failures: BTreeMap::new(),
-        extra,
-    })
+    let scenario = format!(
+        "publish ({:?}, QoS {}, {} B, {} -> {})",
+        plan.version, plan.qos, plan.size, plan.publishers, plan.subscribers
+    );
+    let elapsed = last.duration_since(t0).max(Duration::from_millis(1));
+    let mut report = Report::new(scenario, &timeline, elapsed);
+    report.ok = unique;
+    report.extra = extra;
+    Ok(report)
 }

@@ -1,0 +1,327 @@
+//! `iotmock load handshake|publish|merge`: runs a load plan (whole, or one worker's share of
+//! a sharded run), prints its report, and writes the interval log, the summary and the HTML
+//! report where asked; `merge` adds up the workers' logs into one report.
+
+use super::devices::{KeyType, load, register, root_ca, save};
+use super::handshake::{self, HandshakePlan};
+use super::publish::{self, PublishPlan};
+use super::report::{Report, process_cpu};
+use super::shard::Shard;
+use crate::cli::{CliError, parse_duration, read, version};
+use crate::{TlsOptions, client_config};
+use clap::{Args, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `iotmock load ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum LoadCmd {
+    /// Full mutual-TLS handshakes + CONNECT/CONNACK.
+    Handshake(HandshakeArgs),
+    /// P publishers x S subscribers, end to end.
+    Publish(PublishArgs),
+    /// Add up the workers' interval logs (`worker-N.hlog` + `worker-N.json` from `--out`)
+    /// into one report: histograms added, never percentiles averaged.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Directories (every `*.hlog` in them) or `.hlog` files; each beside its `.json`.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Where a report goes besides standard output.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Machine-readable output (one JSON object).
+    #[arg(long)]
+    json: bool,
+    /// Also write report.html (latency distribution and rate charts), report.json and
+    /// latency.hlog into this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// This worker's share of a run split across workers (a Kubernetes Indexed Job).
+#[derive(Debug, Clone, Args)]
+pub struct ShardArgs {
+    /// How many workers share the run.
+    #[arg(long, env = "IOTMOCK_LOAD_SHARDS")]
+    shards: Option<u32>,
+    /// This worker's index (0-based); an Indexed Job sets JOB_COMPLETION_INDEX.
+    #[arg(long, env = "JOB_COMPLETION_INDEX")]
+    shard_index: Option<u32>,
+    /// Write this worker's interval log and summary here (`worker-<index>.hlog`, `.json`),
+    /// for `iotmock load merge`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Broker address.
+    #[arg(long, default_value = "127.0.0.1:8883")]
+    mqtt: String,
+    /// TLS server name.
+    #[arg(long, default_value = "localhost")]
+    server_name: String,
+    /// The mock's API, to register devices and fetch its root CA.
+    #[arg(long, default_value = "http://127.0.0.1:4580")]
+    api: String,
+    /// Register this many devices through the API first.
+    #[arg(long)]
+    devices: Option<usize>,
+    #[arg(long, value_enum, default_value = "ec")]
+    key_type: KeyType,
+    /// Keep registered devices here and reuse them on later runs.
+    #[arg(long)]
+    certs_dir: Option<std::path::PathBuf>,
+    /// Or use these files (any MQTT-over-TLS broker): trust anchor, client certificate and key.
+    #[arg(long)]
+    cafile: Option<String>,
+    #[arg(long)]
+    cert: Option<String>,
+    #[arg(long)]
+    key: Option<String>,
+    #[arg(short = 'V', long = "protocol-version", default_value = "mqttv311")]
+    protocol: String,
+    /// TLS 1.2 only (default: 1.3 and 1.2).
+    #[arg(long)]
+    tls12: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    shard: ShardArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HandshakeArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[arg(short = 'c', long, default_value_t = 8)]
+    concurrency: usize,
+    /// Stop after this long (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Stop after this many attempts.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Target attempts per second (default: as fast as the concurrency allows).
+    #[arg(long)]
+    rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[arg(short = 'P', long, default_value_t = 1)]
+    publishers: usize,
+    #[arg(short = 'S', long, default_value_t = 1)]
+    subscribers: usize,
+    #[arg(short = 'q', long, default_value_t = 0)]
+    qos: u8,
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Messages per publisher.
+    #[arg(long, default_value_t = 10_000)]
+    count: u64,
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+}
+
+/// `--devices N`: saved identities from `--certs-dir` when there are enough, else new ones.
+/// A worker of a sharded run registers its part of N, under `shard-<index>` of the certs dir.
+async fn registered(t: &TargetArgs, shard: Shard, n: usize) -> Result<Vec<TlsOptions>, CliError> {
+    let n = (shard.part(n as u64) as usize).max(1);
+    let dir = t.certs_dir.as_ref().map(|d| match shard == Shard::WHOLE {
+        true => d.clone(),
+        false => d.join(format!("shard-{}", shard.index)),
+    });
+    let saved = match &dir {
+        Some(dir) => load(dir)?,
+        None => Vec::new(),
+    };
+    if saved.len() >= n {
+        eprintln!("reusing {n} devices saved in the certs dir");
+        return Ok(saved.into_iter().take(n).collect());
+    }
+    let root = match &t.cafile {
+        Some(f) => read(f)?,
+        None => root_ca(&t.api).await?,
+    };
+    eprintln!("registering {n} {:?} devices through {}", t.key_type, t.api);
+    let ids = register(&t.api, n, t.key_type, &root).await?;
+    if let Some(dir) = &dir {
+        save(dir, &ids)?;
+    }
+    Ok(ids)
+}
+
+async fn identities(
+    t: &TargetArgs,
+    shard: Shard,
+) -> Result<Vec<std::sync::Arc<rustls::ClientConfig>>, CliError> {
+    let mut list = match (&t.devices, &t.cert, &t.key) {
+        (Some(n), _, _) => registered(t, shard, *n).await?,
+        (None, Some(cert), Some(key)) => {
+            let ca = t.cafile.as_deref().ok_or(CliError::MissingCafile)?;
+            vec![TlsOptions::new(read(ca)?).identity(read(cert)?, read(key)?)]
+        }
+        _ => return Err(CliError::NoIdentitySource),
+    };
+    for tls in &mut list {
+        tls.tls12_only = t.tls12;
+    }
+    list.iter()
+        .map(|o| client_config(o).map_err(CliError::Identity))
+        .collect()
+}
+
+fn write_file(path: PathBuf, contents: &[u8]) -> Result<(), CliError> {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    std::fs::write(&path, contents).map_err(|source| CliError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Prints the report, and writes what `--report` asks for.
+fn emit(report: &Report, output: &OutputArgs) -> Result<(), CliError> {
+    if output.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if let Some(dir) = &output.report {
+        super::html::write(dir, report).map_err(|source| CliError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// A worker's report: printed, and its interval log and summary written to `--out`.
+fn finish(
+    mut report: Report,
+    cpu_before: Option<Duration>,
+    t: &TargetArgs,
+) -> Result<(), CliError> {
+    report.client_cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(a, b)| a.saturating_sub(b));
+    if let Some(dir) = &t.shard.out {
+        let index = t.shard.shard_index.unwrap_or(0);
+        let log = report
+            .intervals
+            .to_log()
+            .map_err(|e| CliError::Merge(e.to_string()))?;
+        write_file(dir.join(format!("worker-{index}.hlog")), &log)?;
+        let summary = report.to_json().to_string();
+        write_file(dir.join(format!("worker-{index}.json")), summary.as_bytes())?;
+    }
+    emit(&report, &t.output)
+}
+
+/// `iotmock load`.
+pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
+    let progress = std::io::stderr().is_terminal();
+    match cmd {
+        LoadCmd::Handshake(a) => {
+            let t = &a.target;
+            let shard = Shard::new(t.shard.shard_index, t.shard.shards)?;
+            let configs = identities(t, shard).await?;
+            let whole = shard == Shard::WHOLE;
+            let plan = HandshakePlan {
+                addr: t.mqtt.clone(),
+                server_name: t.server_name.clone(),
+                version: version(&t.protocol)?,
+                concurrency: a.concurrency,
+                duration: a.duration,
+                count: a.count.map(|c| shard.part(c)),
+                rate: a.rate.map(|r| shard.rate(r)),
+                timeout: Duration::from_secs(10),
+                id_prefix: if whole {
+                    "load".into()
+                } else {
+                    format!("load-{}", shard.label())
+                },
+            };
+            let cpu = process_cpu();
+            let report = handshake::run(plan, configs, progress && !t.output.json).await;
+            finish(report, cpu, t)?;
+        }
+        LoadCmd::Publish(a) => {
+            let t = &a.target;
+            let shard = Shard::new(t.shard.shard_index, t.shard.shards)?;
+            let configs = identities(t, shard).await?;
+            let plan = PublishPlan {
+                addr: t.mqtt.clone(),
+                server_name: t.server_name.clone(),
+                version: version(&t.protocol)?,
+                publishers: shard.part(a.publishers as u64) as usize,
+                subscribers: a.subscribers,
+                qos: a.qos.min(1),
+                size: a.size,
+                count: a.count,
+                duration: a.duration,
+                run_label: format!("{}-{}", std::process::id(), shard.label()),
+            };
+            let cpu = process_cpu();
+            let report = publish::run(plan, configs, progress && !t.output.json).await?;
+            finish(report, cpu, t)?;
+        }
+        LoadCmd::Merge(a) => emit(&merge(&a.inputs)?, &a.output)?,
+    }
+    Ok(())
+}
+
+/// The `.hlog` files among `inputs` (directories are searched one level deep).
+fn logs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if !input.is_dir() {
+            out.push(input.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(input)
+            .map_err(|e| CliError::Merge(format!("cannot read {}: {e}", input.display())))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Adds up the workers' reports: `X.hlog` for the latencies, `X.json` for counts and failures.
+pub fn merge(inputs: &[PathBuf]) -> Result<Report, CliError> {
+    let mut merged: Option<Report> = None;
+    for log in logs(inputs)? {
+        let unreadable = |e: String| CliError::Merge(format!("{}: {e}", log.display()));
+        let bytes = std::fs::read(&log).map_err(|e| unreadable(e.to_string()))?;
+        let intervals =
+            super::timeline::Intervals::from_log(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        let summary_path = log.with_extension("json");
+        let summary = std::fs::read(&summary_path)
+            .map_err(|e| unreadable(format!("no summary {}: {e}", summary_path.display())))?;
+        let summary: serde_json::Value =
+            serde_json::from_slice(&summary).map_err(|e| unreadable(e.to_string()))?;
+        let report = Report::from_parts(&summary, intervals).map_err(unreadable)?;
+        match merged.as_mut() {
+            Some(m) => m.absorb(&report),
+            None => merged = Some(report),
+        }
+    }
+    merged.ok_or_else(|| CliError::Merge("no interval logs (*.hlog) to merge".into()))
+}

@@ -1,0 +1,180 @@
+//! `--report DIR`: the report as one self-contained HTML page (inline SVG charts, nothing
+//! fetched) beside its JSON and interval log: the latency distribution as a percentile plot and
+//! the rate over time.
+
+use super::report::Report;
+use html_escape::encode_text;
+use std::fmt::Write as _;
+use std::path::Path;
+
+const W: f64 = 640.0;
+const H: f64 = 240.0;
+const LEFT: f64 = 60.0;
+const BOTTOM: f64 = 36.0;
+const TOP: f64 = 24.0;
+const RIGHT: f64 = 16.0;
+
+/// Writes `report.html`, `report.json` and `latency.hlog` into `dir`.
+pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
+    std::fs::write(dir.join("report.json"), json)?;
+    let log = report
+        .intervals
+        .to_log()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    std::fs::write(dir.join("latency.hlog"), log)?;
+    std::fs::write(dir.join("report.html"), page(report))
+}
+
+/// The page.
+pub fn page(r: &Report) -> String {
+    let mut rows = vec![
+        ("scenario", r.scenario.clone()),
+        ("ok", r.ok.to_string()),
+        ("elapsed", format!("{:.2} s", r.elapsed.as_secs_f64())),
+        ("rate", format!("{:.1}/s", r.rate())),
+        ("workers", r.workers.to_string()),
+    ];
+    for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)] {
+        let ms = r.latency.value_at_quantile(q) as f64 / 1000.0;
+        rows.push((name, format!("{ms:.2} ms")));
+    }
+    rows.push(("max", format!("{:.2} ms", r.latency.max() as f64 / 1000.0)));
+    if let Some(per) = r.cpu_per_op_us() {
+        rows.push(("client CPU per operation", format!("{per:.1} µs")));
+    }
+    for (cause, n) in &r.failures {
+        rows.push(("failed", format!("{n} × {cause}")));
+    }
+    let mut table = String::new();
+    for (k, v) in rows {
+        let _ = write!(
+            table,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            encode_text(k),
+            encode_text(&v)
+        );
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>iotmock load: {title}</title>\
+         <style>body{{font:14px sans-serif;margin:2em}}th{{text-align:left;padding-right:1em}}\
+         svg{{display:block;margin:1em 0}}text{{font:11px sans-serif}}</style></head><body>\
+         <h1>{title}</h1><table>{table}</table>\
+         <h2>Latency distribution</h2>{latency}<h2>Rate over time</h2>{rate}</body></html>",
+        title = encode_text(&r.scenario),
+        latency = percentile_chart(r),
+        rate = rate_chart(r),
+    )
+}
+
+/// Latency (ms) against percentile, on the usual 1/(1-q) scale up to 99.99 %.
+fn percentile_chart(r: &Report) -> String {
+    let points: Vec<(f64, f64)> = (0..=40)
+        .map(|k| {
+            let q = 1.0 - 10f64.powf(-f64::from(k) / 10.0);
+            (
+                f64::from(k) / 10.0,
+                r.latency.value_at_quantile(q) as f64 / 1000.0,
+            )
+        })
+        .collect();
+    let ticks = [
+        (0.0, "0%"),
+        (1.0, "90%"),
+        (2.0, "99%"),
+        (3.0, "99.9%"),
+        (4.0, "99.99%"),
+    ]
+    .map(|(x, l)| (x, l.to_string()));
+    chart(&points, &ticks, "percentile", "ms")
+}
+
+/// Operations per second, each wall-clock second of the run.
+fn rate_chart(r: &Report) -> String {
+    let per = r.intervals.per_second();
+    let first = per.first().map_or(0, |(s, _)| *s);
+    let points: Vec<(f64, f64)> = per
+        .iter()
+        .map(|(s, n)| ((s - first) as f64, *n as f64))
+        .collect();
+    let last = points.last().map_or(1.0, |p| p.0.max(1.0));
+    let ticks = [0.0, last / 2.0, last].map(|x| (x, format!("{x:.0} s")));
+    chart(&points, &ticks, "time", "per second")
+}
+
+fn chart(points: &[(f64, f64)], x_ticks: &[(f64, String)], x_name: &str, y_name: &str) -> String {
+    let x_max = x_ticks.iter().map(|t| t.0).fold(1e-9, f64::max);
+    let y_max = points.iter().map(|p| p.1).fold(1e-9, f64::max) * 1.1;
+    let sx = |x: f64| LEFT + x / x_max * (W - LEFT - RIGHT);
+    let sy = |y: f64| H - BOTTOM - y / y_max * (H - BOTTOM - TOP);
+    let mut svg = format!("<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">");
+    let (x0, y0) = (sx(0.0), sy(0.0));
+    let _ = write!(
+        svg,
+        "<line x1=\"{x0}\" y1=\"{y0}\" x2=\"{}\" y2=\"{y0}\" stroke=\"#888\"/>\
+         <line x1=\"{x0}\" y1=\"{y0}\" x2=\"{x0}\" y2=\"{TOP}\" stroke=\"#888\"/>",
+        W - RIGHT
+    );
+    for (x, label) in x_ticks {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            sx(*x),
+            H - BOTTOM + 14.0,
+            encode_text(label)
+        );
+    }
+    for y in [0.0, y_max / 2.0, y_max] {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{y:.1}</text>",
+            LEFT - 4.0,
+            sy(y) + 4.0
+        );
+    }
+    let line: Vec<String> = points
+        .iter()
+        .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+        .collect();
+    let _ = write!(
+        svg,
+        "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\
+         <text x=\"4\" y=\"{}\">{}</text></svg>",
+        line.join(" "),
+        (W + LEFT) / 2.0,
+        H - 4.0,
+        encode_text(x_name),
+        TOP - 8.0,
+        encode_text(y_name)
+    );
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::timeline::Timeline;
+
+    #[test]
+    fn the_page_escapes_and_draws_both_charts() {
+        let timeline = Timeline::new();
+        let mut rec = timeline.recorder();
+        for v in [900, 1200, 40_000] {
+            rec.record(v);
+        }
+        drop(rec);
+        let mut r = Report::new(
+            "<publish & co>".into(),
+            &timeline,
+            std::time::Duration::from_secs(1),
+        );
+        r.ok = 3;
+        r.failures.insert("TLS <alert>".into(), 1);
+        let html = page(&r);
+        assert!(html.contains("&lt;publish &amp; co&gt;") && !html.contains("<publish"));
+        assert!(html.contains("TLS &lt;alert&gt;"));
+        assert_eq!(html.matches("<polyline").count(), 2);
+    }
+}
