@@ -140,13 +140,20 @@ impl<S: AsyncRead + AsyncWrite> Link<S> {
     }
 }
 
-/// Serves one TLS connection to its end.
-pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
+/// A connection whose CONNECT was admitted, ready for [`drive`]. Small on purpose: the
+/// connection's state is boxed, so the task that drives it holds little more than that.
+pub(crate) struct Admitted<S> {
+    conn: Box<Conn<S>>,
+    actions: Vec<Action>,
+    rx: mpsc::Receiver<Outbound>,
+}
+
+/// Reads the CONNECT and admits it; `None` (logged) when the connection closes here.
+pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>(
     stream: S,
     peer: Peer,
     shared: Arc<Shared>,
-    stopped: watch::Receiver<bool>,
-) {
+) -> Option<Admitted<S>> {
     let (rd, wr) = tokio::io::split(stream);
     let buf = BytesMut::new();
     let out = BytesMut::new();
@@ -165,7 +172,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         Err(reason) => {
             tracing::info!(peer = %peer.addr, %reason, "connection closed before admission");
             link.closed("NOT_ADMITTED");
-            return;
+            return None;
         }
     };
     link.plan = shared.faults.get(&connect.client_id);
@@ -181,19 +188,32 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
         let _ = link.flush().await;
         let _ = link.wr.shutdown().await;
         link.closed("NOT_ADMITTED");
-        return;
+        return None;
     };
     let (session, actions, conn_id, (tx, rx)) = started;
     let region = session.principal().region.clone();
     shared.watchers.watch(conn_id, session.principal(), &tx);
-    let mut conn = Conn {
+    let conn = Box::new(Conn {
         link,
         session,
         shared,
         conn_id,
         region,
         tx,
-    };
+    });
+    Some(Admitted { conn, actions, rx })
+}
+
+/// Serves an admitted connection to its end.
+pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
+    admitted: Admitted<S>,
+    stopped: watch::Receiver<bool>,
+) {
+    let Admitted {
+        mut conn,
+        actions,
+        rx,
+    } = admitted;
     let end = match conn.perform(actions).await {
         Some(end) => end,
         None if conn.link.after_packet().await => conn.lost().await,

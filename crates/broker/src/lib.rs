@@ -355,23 +355,37 @@ async fn accept_loop(
             t.record(Seen::Accepted);
         }
         tokio::spawn(async move {
-            let serve =
-                handshake_and_serve((tcp, peer, tap), acceptor, shared, require_alpn, stopped);
-            serve.await;
-            drop(permit);
+            let incoming = (tcp, peer, tap);
+            let handshake = handshake(incoming, acceptor, &shared, require_alpn, stopped.clone());
+            let Some((tls, peer)) = handshake.await else {
+                return;
+            };
+            let Some(admitted) = connection::admit_connection(tls, peer, shared).await else {
+                return;
+            };
+            // The admitted connection gets a task of its own, sized for serving alone: the
+            // handshake's and admission's larger state goes with this task, so an idle
+            // connection holds only what serving needs.
+            tokio::spawn(async move {
+                connection::drive(admitted, stopped).await;
+                drop(permit);
+            });
         });
     }
 }
 
 type Incoming = (tokio::net::TcpStream, SocketAddr, Option<observe::Tap>);
+type Tls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
 
-async fn handshake_and_serve(
+/// The TLS handshake and the checks on its outcome; the stream and peer to serve, or `None`
+/// (logged) when the connection ends here.
+async fn handshake(
     (tcp, addr, tap): Incoming,
     acceptor: TlsAcceptor,
-    shared: Arc<Shared>,
+    shared: &Shared,
     require_alpn: bool,
     mut stopped: signal::Receiver<bool>,
-) {
+) -> Option<(Tls, connection::Peer)> {
     let handshake = tokio::time::timeout(
         shared.settings.handshake_timeout,
         accept_tls(tcp, acceptor, tap.as_ref()),
@@ -384,31 +398,31 @@ async fn handshake_and_serve(
                 if let Some(t) = &tap {
                     t.record(Seen::Handshake(observe::TlsEnd::of_error(&e)));
                 }
-                return;
+                return None;
             }
             Err(_) => {
                 tracing::info!(peer = %addr, "TLS handshake did not complete in time");
                 if let Some(t) = &tap {
                     t.record(Seen::Handshake(observe::TlsEnd::TimedOut));
                 }
-                return;
+                return None;
             }
         },
-        _ = stopped.changed() => return,
+        _ = stopped.changed() => return None,
     };
     if let Some(t) = &tap {
         t.record(Seen::Handshake(observe::TlsEnd::Completed));
     }
-    let Some(mut peer) = identify(&tls, addr, &shared, require_alpn) else {
+    let Some(mut peer) = identify(&tls, addr, shared, require_alpn) else {
         if let Some(t) = &tap {
             t.record(Seen::Closed {
                 reason: "NOT_ADMITTED",
             });
         }
-        return;
+        return None;
     };
     peer.tap = tap;
-    connection::serve(tls, peer, shared, stopped).await;
+    Some((tls, peer))
 }
 
 /// The TLS handshake; when someone observes, the ClientHello is read first and recorded.

@@ -51,6 +51,20 @@ pub struct PolicyDocument {
 }
 
 impl PolicyDocument {
+    /// Whether evaluating this document may read the variable or condition key `name`: a
+    /// `${name}` in a pattern or condition value, or a condition on `name`. It may answer yes
+    /// for a name that is only part of another (never no for one that is read).
+    pub fn mentions(&self, name: &str) -> bool {
+        let substitutes = |text: &String| text.contains("${") && text.contains(name);
+        self.statements.iter().any(|s| {
+            s.resources.patterns.iter().any(substitutes)
+                || s.actions.patterns.iter().any(substitutes)
+                || s.conditions
+                    .iter()
+                    .any(|c| c.key == name || c.values.iter().any(substitutes))
+        })
+    }
+
     /// Parses and validates a document exactly as submitted to CreatePolicy.
     pub fn parse(text: &str) -> Result<Self, MalformedPolicy> {
         let counted = text.chars().filter(|c| !c.is_whitespace()).count();

@@ -157,6 +157,11 @@ impl Authz {
                 connect_attributes.iter().map(|s| s.to_string()).collect(),
             );
         }
+        // Keep only what the policies can read: an idle connection then holds no variables
+        // at all under an allow-all policy, and a handful under a scoped one.
+        let read = |k: &String| principal.policies.iter().any(|p| p.document.mentions(k));
+        vars.retain(|k, _| read(k));
+        vars.shrink_to_fit();
         Self {
             principal,
             vars,
@@ -185,6 +190,10 @@ impl Authz {
             &self.vars,
         );
         let checked = Checked { decision, resource };
+        if action == Action::Connect {
+            // Asked once per connection (a registry change builds a new `Authz`): not kept.
+            return checked;
+        }
         let cache = &mut self.cache[slot];
         if cache.len() >= CACHE_LIMIT {
             cache.clear();

@@ -142,3 +142,20 @@ fn start_sends_connack_and_the_connected_event() {
         "$aws/events/presence/connected/dev"
     );
 }
+
+#[test]
+fn a_connection_keeps_only_the_variables_its_policies_read() {
+    let none = crate::Authz::new(principal(ALL), "dev", None, &[]);
+    assert!(none.variables().is_empty());
+    let scoped = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/${iot:ClientId}/*"},
+      {"Effect":"Allow","Action":"iot:Connect","Resource":"*",
+       "Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"false"}}}]}"#;
+    let mut some = crate::Authz::new(principal(scoped), "dev", None, &[]);
+    let mut kept: Vec<&String> = some.variables().keys().collect();
+    kept.sort();
+    assert_eq!(kept, ["iot:ClientId", "iot:Connection.Thing.IsAttached"]);
+    assert!(some.allows(crate::Right::Publish, "dev/x"));
+    assert!(!some.allows(crate::Right::Publish, "other/x"));
+    assert!(some.check(crate::Right::Connect, "dev").decision.allowed());
+}
