@@ -55,6 +55,21 @@ async fn transfer_refuses_active_attached_and_bad_targets() {
     assert_eq!(d["status"], "PENDING_TRANSFER");
     assert_eq!(d["transferData"]["transferMessage"], "yours now");
     assert!(d["transferData"]["transferDate"].is_f64(), "{d}");
+    let other = fleet.api.with_access_key(OTHER);
+    let listed = other.get("/certificates").await.ok();
+    let offered: Vec<&Value> = listed["certificates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        offered.len(),
+        1,
+        "the target lists what it is offered: {listed}"
+    );
+    assert_eq!(offered[0]["status"], "PENDING_TRANSFER");
+    assert_eq!(offered[0]["certificateArn"], json!(dev.arn));
+    assert_eq!(describe(&other, &dev.id).await["ownedBy"], DEFAULT);
     let update = format!("/certificates/{}?newStatus=ACTIVE", dev.id);
     let api = &fleet.api;
     api.call("PUT", &update, &[], None)

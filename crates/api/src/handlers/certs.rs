@@ -62,10 +62,21 @@ pub fn create_from_csr(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
 
 pub fn describe(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let reg = read(state)?;
-    let cert = reg.describe_certificate(&req.region, id)?;
-    Ok(Reply::Json(
-        json!({ "certificateDescription": views::cert_description(cert, reg.account()) }),
-    ))
+    let described = match reg.describe_certificate(&req.region, id) {
+        Ok(cert) => views::cert_description(cert, reg.account()),
+        Err(e) => {
+            // A certificate offered to this account is visible to it until accepted or not.
+            let me = reg.account().to_string();
+            drop(reg);
+            let offered = super::transfer::offered_to(state, &req.region, &me);
+            let (source, cert) = offered
+                .iter()
+                .find(|(_, c)| c.id.eq_ignore_ascii_case(id))
+                .ok_or(e)?;
+            views::cert_description(cert, source)
+        }
+    };
+    Ok(Reply::Json(json!({ "certificateDescription": described })))
 }
 
 pub fn update(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
@@ -74,6 +85,9 @@ pub fn update(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> 
 }
 
 pub fn list(state: &ApiState, req: &ApiRequest, ca: Option<&str>) -> IotResult<Reply> {
+    if ca.is_none() {
+        return list_with_offered(state, req);
+    }
     let reg = read(state)?;
     let page = reg.list_certificates(&req.region, &req.page("marker", "pageSize")?, ca)?;
     let account = reg.account();
@@ -89,4 +103,34 @@ pub fn delete(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> 
     let force = req.qs_bool("forceDelete")?;
     write(state)?.delete_certificate(&req.region, id, force)?;
     Ok(Reply::Empty)
+}
+
+/// ListCertificates: this account's certificates and those other accounts of this mock offer
+/// it (PENDING_TRANSFER, under the offering account's ARN), as AWS tells a transfer's target to
+/// find them.
+fn list_with_offered(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    let page_req = req.page("marker", "pageSize")?;
+    let key = |c: &iotmock_registry::CertRecord| format!("{:016}:{}", c.created, c.id);
+    let reg = read(state)?;
+    let me = reg.account().to_string();
+    let mut items: Vec<(String, serde_json::Value)> = reg
+        .region(&req.region)
+        .map(|r| {
+            r.certs
+                .values()
+                .map(|c| (key(c), views::cert_summary(c, &me)))
+                .collect()
+        })
+        .unwrap_or_default();
+    drop(reg);
+    for (source, cert) in super::transfer::offered_to(state, &req.region, &me) {
+        items.push((key(&cert), views::cert_summary(&cert, &source)));
+    }
+    let page = iotmock_registry::paginate(items, &page_req, false, "pageSize")?;
+    Ok(Reply::Json(views::page(
+        page,
+        "certificates",
+        "nextMarker",
+        |v| v,
+    )))
 }

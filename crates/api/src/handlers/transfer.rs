@@ -107,3 +107,30 @@ fn offered_by(
         "No transfer of certificate {id} is pending for this account"
     )))
 }
+
+/// The certificates other accounts of this mock offer to `me` in `region`, with the offering
+/// account.
+pub(crate) fn offered_to(
+    state: &ApiState,
+    region: &str,
+    me: &str,
+) -> Vec<(String, iotmock_registry::CertRecord)> {
+    let mut out = Vec::new();
+    for (account, registry) in state.accounts.all() {
+        if account == me {
+            continue;
+        }
+        let Ok(reg) = read_of(&registry) else {
+            continue;
+        };
+        let Some(r) = reg.region(region) else {
+            continue;
+        };
+        let offered = r.certs.values().filter(|c| {
+            let to_me = c.transfer.as_ref().is_some_and(|t| t.target == me);
+            c.status == iotmock_model::CertStatus::PendingTransfer && to_me
+        });
+        out.extend(offered.map(|c| (account.clone(), c.clone())));
+    }
+    out
+}
