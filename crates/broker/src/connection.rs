@@ -5,16 +5,16 @@
 
 use crate::Shared;
 use crate::env::Env;
-use crate::faults::{FaultPlan, Verdict};
 use crate::hub::{Origin, Outbound};
+use crate::link::Link;
 use crate::observe::{PacketSeen, Seen, Tap};
 use bytes::BytesMut;
-use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode, encode_delivery};
+use iotmock_mqtt::{Connect, Packet, Version, decode, encode_delivery};
 use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 /// Who is on the other end of a TLS connection, and which endpoint it addressed.
@@ -28,116 +28,6 @@ pub(crate) struct Peer {
     pub sni: bool,
     /// Where this connection's timeline goes, when observed.
     pub tap: Option<Tap>,
-}
-
-/// Why reading CONNECT failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum BeforeConnect {
-    #[error("closed before CONNECT")]
-    Closed,
-    #[error("read failed before CONNECT: {0}")]
-    Read(std::io::Error),
-    #[error("no CONNECT within {0:?}")]
-    Timeout(Duration),
-    #[error("first packet is not a complete CONNECT")]
-    NotConnect,
-    #[error(transparent)]
-    Codec(#[from] iotmock_mqtt::CodecError),
-}
-
-struct Link<S> {
-    rd: ReadHalf<S>,
-    wr: WriteHalf<S>,
-    buf: BytesMut,
-    /// Encoded packets not yet written: answers and deliveries are written in batches.
-    out: BytesMut,
-    version: Version,
-    plan: Option<FaultPlan>,
-    packets_in: u32,
-    tap: Option<Tap>,
-}
-
-impl<S: AsyncRead + AsyncWrite> Link<S> {
-    /// Queues `packet` for the next flush, unless the fault plan holds it back.
-    async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
-        let verdict = self
-            .plan
-            .as_ref()
-            .map_or(Verdict::Send, |p| p.verdict(packet));
-        if let Some(t) = &self.tap {
-            let withheld = verdict == Verdict::Withhold;
-            t.record(Seen::Out {
-                packet: PacketSeen::of(packet),
-                withheld,
-            });
-        }
-        match verdict {
-            Verdict::Withhold => return Ok(()),
-            Verdict::Delay(d) => {
-                self.flush().await?;
-                tokio::time::sleep(d).await;
-            }
-            Verdict::Send => {}
-        }
-        encode(packet, self.version, &mut self.out).map_err(std::io::Error::other)
-    }
-
-    async fn flush(&mut self) -> std::io::Result<()> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        let result = self.wr.write_all(&self.out).await;
-        self.out.clear();
-        if self.out.capacity() > 64 * 1024 {
-            self.out = BytesMut::new();
-        }
-        result
-    }
-
-    /// Reads until CONNECT has arrived and fixes the protocol version from it.
-    async fn read_connect(&mut self, deadline: Duration) -> Result<Connect, BeforeConnect> {
-        let read = async {
-            loop {
-                if let Some(v) = detect_version(&self.buf)? {
-                    self.version = v;
-                    self.packets_in = 1;
-                    return match decode(&mut self.buf, v)? {
-                        Some(Packet::Connect(c)) => Ok(c),
-                        _ => Err(BeforeConnect::NotConnect),
-                    };
-                }
-                match self.rd.read_buf(&mut self.buf).await {
-                    Ok(0) => return Err(BeforeConnect::Closed),
-                    Ok(_) => {}
-                    Err(e) => return Err(BeforeConnect::Read(e)),
-                }
-            }
-        };
-        tokio::time::timeout(deadline, read)
-            .await
-            .unwrap_or(Err(BeforeConnect::Timeout(deadline)))
-    }
-
-    fn closed(&self, reason: &'static str) {
-        if let Some(t) = &self.tap {
-            t.record(Seen::Closed { reason });
-        }
-    }
-
-    /// What the fault plan asks after the client's latest packet: drop, or stall a while.
-    async fn after_packet(&mut self) -> bool {
-        let Some(plan) = &self.plan else {
-            return false;
-        };
-        let drop = plan.drop_after.is_some_and(|n| self.packets_in >= n);
-        if let Some((n, d)) = plan.stall
-            && n == self.packets_in
-        {
-            let _ = self.flush().await;
-            tokio::time::sleep(d).await;
-        }
-        drop
-    }
 }
 
 /// A connection whose CONNECT was admitted, ready for [`drive`]. Small on purpose: the
@@ -383,6 +273,12 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         mut rx: mpsc::Receiver<Outbound>,
         mut stopped: watch::Receiver<bool>,
     ) -> End {
+        // One timer for the session's deadline, armed lazily: packets move the keep-alive
+        // deadline later, so the timer is re-armed only when it fires early or the deadline
+        // comes sooner, not on every packet.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed_for = None;
         loop {
             if let Some(end) = self.drain_input().await {
                 return end;
@@ -390,9 +286,13 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             if self.link.flush().await.is_err() {
                 return self.lost().await;
             }
-            let wait = Duration::from_millis(
-                u64::try_from(self.session.deadline() - self.now()).unwrap_or(0),
-            );
+            let deadline = self.session.deadline();
+            if armed_for.is_none_or(|at| deadline < at) {
+                let wait = u64::try_from(deadline - self.now()).unwrap_or(0);
+                let at = tokio::time::Instant::now() + Duration::from_millis(wait);
+                timer.as_mut().reset(at);
+                armed_for = Some(deadline);
+            }
             let actions = tokio::select! {
                 read = self.link.rd.read_buf(&mut self.link.buf) => match read {
                     Ok(0) => { tracing::debug!(client_id = %self.session.client_id(), "closed by the client without DISCONNECT"); return self.lost().await; }
@@ -401,7 +301,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                 },
                 Some(out) = rx.recv() => self.outbound(out, &mut rx),
                 _ = stopped.changed() => self.session.shutdown(self.now()),
-                () = tokio::time::sleep(wait) => self.session.tick(self.now()),
+                () = &mut timer => {
+                    armed_for = None;
+                    self.session.tick(self.now())
+                }
             };
             if let Some(end) = self.perform(actions).await {
                 return end;
@@ -413,6 +316,8 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     async fn drain_input(&mut self) -> Option<End> {
         // One action buffer for every packet of this wake-up, dropped when idle again.
         let mut actions = Vec::new();
+        // One clock reading for every packet of this wake-up (they arrived together).
+        let now = self.now();
         loop {
             match decode(&mut self.link.buf, self.link.version) {
                 Ok(Some(packet)) => {
@@ -420,14 +325,13 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     if let Some(t) = &self.link.tap {
                         t.record(Seen::In(PacketSeen::of(&packet)));
                     }
-                    let now = self.now();
                     self.session.handle_into(packet, now, &mut actions);
                 }
                 Ok(None) => return None,
                 Err(e) => {
                     let too_large = matches!(e, iotmock_mqtt::CodecError::TooLarge(_));
                     let why = e.to_string();
-                    actions = self.session.malformed(too_large, &why, self.now());
+                    actions = self.session.malformed(too_large, &why, now);
                 }
             }
             if let Some(end) = self.perform_all(&mut actions).await {

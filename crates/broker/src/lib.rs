@@ -7,6 +7,7 @@ mod connection;
 mod env;
 pub mod faults;
 mod hub;
+mod link;
 mod observe;
 mod routing;
 mod sharded;

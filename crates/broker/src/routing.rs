@@ -77,7 +77,13 @@ impl Hub {
     fn dispatch(&self, msg: &Publish, from: Option<Origin<'_>>) {
         let services: Vec<Arc<dyn Service>> = {
             let all = self.services.read().unwrap_or_else(|p| p.into_inner());
-            let wanted = |fs: &Vec<String>| fs.iter().any(|f| matches(f, &msg.topic));
+            // A filter can match only if both or neither start with `$` (MQTT: wildcards do not
+            // match `$` topics), which spares ordinary topics every service's filters.
+            let reserved = msg.topic.starts_with('$');
+            let wanted = |fs: &Vec<String>| {
+                fs.iter()
+                    .any(|f| f.starts_with('$') == reserved && matches(f, &msg.topic))
+            };
             all.iter()
                 .filter(|(fs, _)| wanted(fs))
                 .map(|(_, s)| s.clone())

@@ -1,0 +1,122 @@
+//! The byte side of a client connection: its TLS stream's halves, the read buffer, the
+//! batch of encoded packets to write, and the fault plan applied on the way out.
+
+use crate::faults::{FaultPlan, Verdict};
+use crate::observe::{PacketSeen, Seen, Tap};
+use bytes::BytesMut;
+use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+
+/// Why reading CONNECT failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BeforeConnect {
+    #[error("closed before CONNECT")]
+    Closed,
+    #[error("read failed before CONNECT: {0}")]
+    Read(std::io::Error),
+    #[error("no CONNECT within {0:?}")]
+    Timeout(Duration),
+    #[error("first packet is not a complete CONNECT")]
+    NotConnect,
+    #[error(transparent)]
+    Codec(#[from] iotmock_mqtt::CodecError),
+}
+
+pub(crate) struct Link<S> {
+    pub(crate) rd: ReadHalf<S>,
+    pub(crate) wr: WriteHalf<S>,
+    pub(crate) buf: BytesMut,
+    /// Encoded packets not yet written: answers and deliveries are written in batches.
+    pub(crate) out: BytesMut,
+    pub(crate) version: Version,
+    pub(crate) plan: Option<FaultPlan>,
+    pub(crate) packets_in: u32,
+    pub(crate) tap: Option<Tap>,
+}
+
+impl<S: AsyncRead + AsyncWrite> Link<S> {
+    /// Queues `packet` for the next flush, unless the fault plan holds it back.
+    pub(crate) async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
+        let verdict = self
+            .plan
+            .as_ref()
+            .map_or(Verdict::Send, |p| p.verdict(packet));
+        if let Some(t) = &self.tap {
+            let withheld = verdict == Verdict::Withhold;
+            t.record(Seen::Out {
+                packet: PacketSeen::of(packet),
+                withheld,
+            });
+        }
+        match verdict {
+            Verdict::Withhold => return Ok(()),
+            Verdict::Delay(d) => {
+                self.flush().await?;
+                tokio::time::sleep(d).await;
+            }
+            Verdict::Send => {}
+        }
+        encode(packet, self.version, &mut self.out).map_err(std::io::Error::other)
+    }
+
+    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = self.wr.write_all(&self.out).await;
+        self.out.clear();
+        if self.out.capacity() > 64 * 1024 {
+            self.out = BytesMut::new();
+        }
+        result
+    }
+
+    /// Reads until CONNECT has arrived and fixes the protocol version from it.
+    pub(crate) async fn read_connect(
+        &mut self,
+        deadline: Duration,
+    ) -> Result<Connect, BeforeConnect> {
+        let read = async {
+            loop {
+                if let Some(v) = detect_version(&self.buf)? {
+                    self.version = v;
+                    self.packets_in = 1;
+                    return match decode(&mut self.buf, v)? {
+                        Some(Packet::Connect(c)) => Ok(c),
+                        _ => Err(BeforeConnect::NotConnect),
+                    };
+                }
+                match self.rd.read_buf(&mut self.buf).await {
+                    Ok(0) => return Err(BeforeConnect::Closed),
+                    Ok(_) => {}
+                    Err(e) => return Err(BeforeConnect::Read(e)),
+                }
+            }
+        };
+        tokio::time::timeout(deadline, read)
+            .await
+            .unwrap_or(Err(BeforeConnect::Timeout(deadline)))
+    }
+
+    pub(crate) fn closed(&self, reason: &'static str) {
+        if let Some(t) = &self.tap {
+            t.record(Seen::Closed { reason });
+        }
+    }
+
+    /// What the fault plan asks after the client's latest packet: drop, or stall a while.
+    pub(crate) async fn after_packet(&mut self) -> bool {
+        let Some(plan) = &self.plan else {
+            return false;
+        };
+        let drop = plan.drop_after.is_some_and(|n| self.packets_in >= n);
+        if let Some((n, d)) = plan.stall
+            && n == self.packets_in
+        {
+            let _ = self.flush().await;
+            tokio::time::sleep(d).await;
+        }
+        drop
+    }
+}
