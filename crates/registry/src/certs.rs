@@ -289,18 +289,23 @@ impl Registry {
         new_status: Option<&str>,
     ) -> IotResult<CertStatus> {
         let new = validate::required("newStatus", new_status)?.parse::<CertStatus>()?;
-        let mut cert = self.describe_certificate(region, id)?.clone();
+        let cert = self.describe_certificate(region, id)?.clone();
         let old = cert.status;
         check_transition(&cert.id, old, new)?;
         if old == new {
             return Ok(old);
         }
-        cert.status = new;
+        self.put_status(cert, new)?;
+        Ok(old)
+    }
+
+    /// Stores `cert` with `status`: a new version (modified, customerVersion, generationId).
+    pub(crate) fn put_status(&mut self, mut cert: CertRecord, status: CertStatus) -> IotResult<()> {
+        cert.status = status;
         cert.modified = self.now();
         cert.customer_version += 1;
         cert.generation_id = random_uuid();
-        self.commit(vec![Op::PutCert(cert)])?;
-        Ok(old)
+        self.commit(vec![Op::PutCert(cert)])
     }
 
     /// ListCertificates, newest first unless `isAscendingOrder=true`.
@@ -319,7 +324,7 @@ impl Registry {
             .certs
             .values()
             .filter(|c| ca_id.is_none() || c.ca_id == ca_id)
-            .map(|c| (format!("{:016}:{}", c.created, c.id), c))
+            .map(|c| (c.list_key(), c))
             .collect();
         paginate(items, req, false, "pageSize")
     }

@@ -51,6 +51,19 @@ pub struct CertRecord {
     pub transfer: Option<TransferRecord>,
 }
 
+impl CertRecord {
+    /// Where ListCertificates places this certificate: by creation time, then id.
+    pub fn list_key(&self) -> String {
+        format!("{:016}:{}", self.created, self.id)
+    }
+
+    /// Whether this certificate is PENDING_TRANSFER to `account`.
+    pub fn is_offered_to(&self, account: &str) -> bool {
+        let to = self.transfer.as_ref().is_some_and(|t| t.target == account);
+        self.status == iotmock_model::CertStatus::PendingTransfer && to
+    }
+}
+
 /// DescribeCertificate's `transferData`, plus the account the certificate was offered to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TransferRecord {

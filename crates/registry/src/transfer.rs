@@ -3,7 +3,7 @@
 //! span two accounts are split into a half on each registry; the caller runs both halves.
 
 use crate::records::{CertRecord, Op, TransferRecord};
-use crate::{Registry, random_uuid, validate};
+use crate::{Registry, validate};
 use iotmock_model::{CertStatus, ErrorCode, IotError, IotResult};
 
 /// AWS's limit on `transferMessage` and `rejectReason`.
@@ -120,8 +120,7 @@ impl Registry {
     /// The certificate `id` of this account when it is pending transfer to `target`.
     pub fn pending_transfer(&self, region: &str, id: &str, target: &str) -> Option<&CertRecord> {
         let cert = self.describe_certificate(region, id).ok()?;
-        let offered = cert.transfer.as_ref().is_some_and(|t| t.target == target);
-        (cert.status == CertStatus::PendingTransfer && offered).then_some(cert)
+        cert.is_offered_to(target).then_some(cert)
     }
 
     /// RejectCertificateTransfer's source half: the certificate returns to this account INACTIVE,
@@ -198,29 +197,16 @@ impl Registry {
         self.put_status(cert, status)
     }
 
-    /// Whether this account received `id` from `source` by an accepted transfer.
-    pub fn received_from(&self, region: &str, id: &str, source: &str) -> bool {
-        self.describe_certificate(region, id)
-            .is_ok_and(|c| c.previous_owner.as_deref() == Some(source))
-    }
-
-    /// Whether certificate `id` came to this account by an accepted transfer.
-    pub fn received_from_any(&self, region: &str, id: &str) -> bool {
-        self.describe_certificate(region, id)
-            .is_ok_and(|c| c.previous_owner.is_some())
+    /// The account certificate `id` came from, when it came to this account by an accepted
+    /// transfer.
+    pub fn previous_owner(&self, region: &str, id: &str) -> Option<&str> {
+        let cert = self.describe_certificate(region, id).ok()?;
+        cert.previous_owner.as_deref()
     }
 
     /// Puts back a certificate released by [`Registry::release_certificate`] when the target
     /// could not store it.
     pub fn restore_certificate(&mut self, cert: CertRecord) -> IotResult<()> {
-        self.commit(vec![Op::PutCert(cert)])
-    }
-
-    fn put_status(&mut self, mut cert: CertRecord, status: CertStatus) -> IotResult<()> {
-        cert.status = status;
-        cert.modified = self.now();
-        cert.customer_version += 1;
-        cert.generation_id = random_uuid();
         self.commit(vec![Op::PutCert(cert)])
     }
 }

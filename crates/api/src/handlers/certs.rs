@@ -110,7 +110,6 @@ pub fn delete(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> 
 /// find them.
 fn list_with_offered(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let page_req = req.page("marker", "pageSize")?;
-    let key = |c: &iotmock_registry::CertRecord| format!("{:016}:{}", c.created, c.id);
     let reg = read(state)?;
     let me = reg.account().to_string();
     let mut items: Vec<(String, serde_json::Value)> = reg
@@ -118,13 +117,13 @@ fn list_with_offered(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         .map(|r| {
             r.certs
                 .values()
-                .map(|c| (key(c), views::cert_summary(c, &me)))
+                .map(|c| (c.list_key(), views::cert_summary(c, &me)))
                 .collect()
         })
         .unwrap_or_default();
     drop(reg);
     for (source, cert) in super::transfer::offered_to(state, &req.region, &me) {
-        items.push((key(&cert), views::cert_summary(&cert, &source)));
+        items.push((cert.list_key(), views::cert_summary(&cert, &source)));
     }
     let page = iotmock_registry::paginate(items, &page_req, false, "pageSize")?;
     Ok(Reply::Json(views::page(

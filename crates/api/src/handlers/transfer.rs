@@ -2,7 +2,7 @@
 //! and Cancel act on the caller's certificate; Accept and Reject find the certificate in the
 //! account that offered it to the caller.
 
-use super::{read_lock as read_of, write, write_lock as write_of};
+use super::{read_lock, write, write_lock};
 use crate::accounts::SharedRegistry;
 use crate::request::{ApiRequest, body_str};
 use crate::server::ApiState;
@@ -12,7 +12,7 @@ use iotmock_registry::{is_account_id, transfer_completed};
 use serde_json::json;
 
 fn caller(state: &ApiState) -> IotResult<String> {
-    Ok(read_of(&state.registry)?.account().to_string())
+    Ok(read_lock(&state.registry)?.account().to_string())
 }
 
 /// TransferCertificate: `PATCH /transfer-certificate/{id}?targetAwsAccount=`.
@@ -39,7 +39,7 @@ pub fn cancel(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> 
     match cancelled {
         Err(e) if e.code == iotmock_model::ErrorCode::ResourceNotFound => {
             let accepted = state.accounts.all().iter().any(|(_, registry)| {
-                read_of(registry).is_ok_and(|r| r.received_from(&req.region, id, &me))
+                read_lock(registry).is_ok_and(|r| r.previous_owner(&req.region, id) == Some(&me))
             });
             Err(if accepted { transfer_completed(id) } else { e })
         }
@@ -53,11 +53,11 @@ pub fn accept(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> 
     let set_active = req.qs_bool("setAsActive")?;
     let me = caller(state)?;
     let (source_id, source) = offered_by(state, req, id, &me)?;
-    read_of(&state.registry)?.check_receivable(&req.region, id)?;
-    let cert = write_of(&source)?.release_certificate(&req.region, id, &me)?;
+    read_lock(&state.registry)?.check_receivable(&req.region, id)?;
+    let cert = write_lock(&source)?.release_certificate(&req.region, id, &me)?;
     let received = write(state)?.receive_certificate(cert.clone(), &source_id, set_active);
     if let Err(e) = received {
-        write_of(&source)?.restore_certificate(cert)?;
+        write_lock(&source)?.restore_certificate(cert)?;
         return Err(e);
     }
     Ok(Reply::Empty)
@@ -68,7 +68,7 @@ pub fn reject(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> 
     let body = req.json()?;
     let me = caller(state)?;
     let (_, source) = offered_by(state, req, id, &me)?;
-    write_of(&source)?.reject_certificate_transfer(
+    write_lock(&source)?.reject_certificate_transfer(
         &req.region,
         id,
         &me,
@@ -87,15 +87,15 @@ fn offered_by(
     iotmock_registry::check_cert_id(id)?;
     for (account, registry) in state.accounts.all() {
         if account != me
-            && read_of(&registry)?
+            && read_lock(&registry)?
                 .pending_transfer(&req.region, id, me)
                 .is_some()
         {
             return Ok((account, registry));
         }
     }
-    let own = read_of(&state.registry)?;
-    if own.received_from_any(&req.region, id) {
+    let own = read_lock(&state.registry)?;
+    if own.previous_owner(&req.region, id).is_some() {
         return Err(transfer_completed(id));
     }
     if own.describe_certificate(&req.region, id).is_ok() {
@@ -120,16 +120,13 @@ pub(crate) fn offered_to(
         if account == me {
             continue;
         }
-        let Ok(reg) = read_of(&registry) else {
+        let Ok(reg) = read_lock(&registry) else {
             continue;
         };
         let Some(r) = reg.region(region) else {
             continue;
         };
-        let offered = r.certs.values().filter(|c| {
-            let to_me = c.transfer.as_ref().is_some_and(|t| t.target == me);
-            c.status == iotmock_model::CertStatus::PendingTransfer && to_me
-        });
+        let offered = r.certs.values().filter(|c| c.is_offered_to(me));
         out.extend(offered.map(|c| (account.clone(), c.clone())));
     }
     out
