@@ -1,6 +1,8 @@
 //! Registry rules end to end, without the HTTP layer: the walkthrough and each refusal.
 #![allow(clippy::unwrap_used)]
 
+mod transfer;
+
 use crate::*;
 use iotmock_model::{CaStatus, CertStatus, ErrorCode};
 use iotmock_testkit::{TestCa, csr, self_signed};
