@@ -236,3 +236,46 @@ async fn unsubscribe_stops_delivery() {
         b"kept"
     );
 }
+
+/// The MQTT I/O threads alive in this process.
+fn io_threads() -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("mqtt-io-"))
+        .count()
+}
+
+#[tokio::test]
+async fn io_threads_serve_deliver_between_them_and_stop() {
+    let settings = iotmock_broker::BrokerSettings {
+        io_threads: 3,
+        ..iotmock_broker::BrokerSettings::default()
+    };
+    let mut fleet = Fleet::with_settings(settings).await;
+    assert_eq!(io_threads(), 3, "one thread per listener of the group");
+    let dev = fleet.device("spread", Some(ALLOW_ALL)).await;
+    // Enough connections that the kernel's spread over three listeners puts some on each.
+    let mut subs = Vec::new();
+    for i in 0..9 {
+        let mut c = fleet.client(&dev, &format!("sub-{i}"), Version::V5).await;
+        c.subscribe(&[("spread/t", 1)]).await.expect("suback");
+        subs.push(c);
+    }
+    let mut publisher = fleet.client(&dev, "pub", Version::V311).await;
+    let acked = publisher.publish("spread/t", "hi", 1, false).await;
+    assert_eq!(acked.expect("puback"), Some(0));
+    for c in &mut subs {
+        let m = c.next_message().await.expect("delivery");
+        assert_eq!(&m.payload[..], b"hi");
+    }
+    let addr = fleet.mock.mqtt_addr();
+    let crate::mqtt::Fleet { mock, .. } = fleet;
+    let stopping = tokio::spawn(mock.shutdown());
+    for c in &mut subs {
+        assert_eq!(c.expect_closed().await.expect("closed"), Some(0x8B));
+    }
+    stopping.await.expect("shut down");
+    let again = std::net::TcpListener::bind(addr);
+    assert!(again.is_ok(), "every listener of the group is closed");
+}

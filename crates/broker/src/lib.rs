@@ -3,6 +3,7 @@
 //! admits or refuses it at CONNECT against the live registry as AWS IoT Core does. Registry
 //! changes reach every live connection, so a deactivated certificate is disconnected at once.
 
+mod accept;
 mod connection;
 mod env;
 pub mod faults;
@@ -26,7 +27,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch as signal};
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 /// Broker behaviour that AWS does not pin down, and the guards of this process.
@@ -61,6 +61,10 @@ pub struct BrokerSettings {
     /// Silence allowed per second of keep-alive (AWS: 1.5 s, so 1.5 x keep-alive). Only
     /// tests shorten it, to see keep-alive expiry without waiting 45 seconds.
     pub keep_alive_grace: Duration,
+    /// Threads that serve MQTT connections, each a single-threaded runtime with its own
+    /// SO_REUSEPORT listener on the listener's address (Linux spreads connections among them).
+    /// 0 serves on the caller's runtime, as in-process tests do.
+    pub io_threads: usize,
 }
 
 impl Default for BrokerSettings {
@@ -76,6 +80,7 @@ impl Default for BrokerSettings {
             default_region: "us-east-1".into(),
             require_sni: false,
             keep_alive_grace: Duration::from_millis(1500),
+            io_threads: 0,
         }
     }
 }
@@ -204,7 +209,8 @@ impl BrokerCore {
         Self { shared }
     }
 
-    /// Serves MQTT over TLS on `listener` until the returned handle is shut down or dropped.
+    /// Serves MQTT over TLS on `listener` until the returned handle is shut down or dropped,
+    /// on the caller's runtime or on `io_threads` threads of its own.
     pub fn listen(
         &self,
         listener: TcpListener,
@@ -213,21 +219,15 @@ impl BrokerCore {
     ) -> std::io::Result<Broker> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = signal::channel(false);
-        let limit = Arc::new(Semaphore::new(self.shared.settings.max_connections));
-        let task = tokio::spawn(accept_loop(
-            listener,
-            TlsAcceptor::from(tls),
-            self.shared.clone(),
-            (stopped, limit.clone()),
+        let parts = accept::LoopParts {
+            acceptor: TlsAcceptor::from(tls),
+            shared: self.shared.clone(),
+            stopped,
+            limit: Arc::new(Semaphore::new(self.shared.settings.max_connections)),
             require_alpn,
-        ));
-        Ok(Broker {
-            addr,
-            stop,
-            task,
-            limit,
-            max: self.shared.settings.max_connections,
-        })
+        };
+        let loops = accept::start(listener, &parts, self.shared.settings.io_threads)?;
+        Ok(Broker { addr, stop, loops })
     }
 
     /// Clients connected now.
@@ -301,13 +301,8 @@ impl BrokerCore {
 pub struct Broker {
     addr: SocketAddr,
     stop: signal::Sender<bool>,
-    task: JoinHandle<()>,
-    limit: Arc<Semaphore>,
-    max: usize,
+    loops: Vec<accept::Loop>,
 }
-
-/// How long shutdown waits for connections to say goodbye.
-const DRAIN: Duration = Duration::from_secs(5);
 
 impl Broker {
     pub fn local_addr(&self) -> SocketAddr {
@@ -318,170 +313,8 @@ impl Broker {
     /// events with SERVER_INITIATED_DISCONNECT, wills) and waits for them to flush.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
-        let all = u32::try_from(self.max).unwrap_or(u32::MAX);
-        let _ = tokio::time::timeout(DRAIN, self.limit.acquire_many(all)).await;
-    }
-}
-
-type Stop = (signal::Receiver<bool>, Arc<Semaphore>);
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    shared: Arc<Shared>,
-    (mut stopped, limit): Stop,
-    require_alpn: bool,
-) {
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "mqtt accept failed");
-                    continue;
-                }
-            },
-            _ = stopped.changed() => return,
-        };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, max = shared.settings.max_connections, "connection refused: connection limit reached");
-            continue;
-        };
-        let _ = tcp.set_nodelay(true);
-        let (acceptor, shared) = (acceptor.clone(), shared.clone());
-        let stopped = stopped.clone();
-        let tap = shared.observers.tap(&shared.hub.clock);
-        if let Some(t) = &tap {
-            t.record(Seen::Accepted);
+        for l in self.loops {
+            l.join().await;
         }
-        tokio::spawn(async move {
-            let incoming = (tcp, peer, tap);
-            let handshake = handshake(incoming, acceptor, &shared, require_alpn, stopped.clone());
-            let Some((tls, peer)) = handshake.await else {
-                return;
-            };
-            let Some(admitted) = connection::admit_connection(tls, peer, shared).await else {
-                return;
-            };
-            // The admitted connection gets a task of its own, sized for serving alone: the
-            // handshake's and admission's larger state goes with this task, so an idle
-            // connection holds only what serving needs.
-            tokio::spawn(async move {
-                connection::drive(admitted, stopped).await;
-                drop(permit);
-            });
-        });
     }
-}
-
-type Incoming = (tokio::net::TcpStream, SocketAddr, Option<observe::Tap>);
-type Tls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-
-/// The TLS handshake and the checks on its outcome; the stream and peer to serve, or `None`
-/// (logged) when the connection ends here.
-async fn handshake(
-    (tcp, addr, tap): Incoming,
-    acceptor: TlsAcceptor,
-    shared: &Shared,
-    require_alpn: bool,
-    mut stopped: signal::Receiver<bool>,
-) -> Option<(Tls, connection::Peer)> {
-    let handshake = tokio::time::timeout(
-        shared.settings.handshake_timeout,
-        accept_tls(tcp, acceptor, tap.as_ref()),
-    );
-    let tls = tokio::select! {
-        done = handshake => match done {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
-                if let Some(t) = &tap {
-                    t.record(Seen::Handshake(observe::TlsEnd::of_error(&e)));
-                }
-                return None;
-            }
-            Err(_) => {
-                tracing::info!(peer = %addr, "TLS handshake did not complete in time");
-                if let Some(t) = &tap {
-                    t.record(Seen::Handshake(observe::TlsEnd::TimedOut));
-                }
-                return None;
-            }
-        },
-        _ = stopped.changed() => return None,
-    };
-    if let Some(t) = &tap {
-        t.record(Seen::Handshake(observe::TlsEnd::Completed));
-    }
-    let Some(mut peer) = identify(&tls, addr, shared, require_alpn) else {
-        if let Some(t) = &tap {
-            t.record(Seen::Closed {
-                reason: "NOT_ADMITTED",
-            });
-        }
-        return None;
-    };
-    peer.tap = tap;
-    Some((tls, peer))
-}
-
-/// The TLS handshake; when someone observes, the ClientHello is read first and recorded.
-async fn accept_tls(
-    tcp: tokio::net::TcpStream,
-    acceptor: TlsAcceptor,
-    tap: Option<&observe::Tap>,
-) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
-    let Some(t) = tap else {
-        return acceptor.accept(tcp).await;
-    };
-    let lazy = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
-    let start = lazy.await?;
-    let hello = start.client_hello();
-    t.record(Seen::Hello {
-        suites: hello
-            .cipher_suites()
-            .iter()
-            .map(|s| u16::from(*s))
-            .collect(),
-        sni: hello.server_name().map(str::to_string),
-    });
-    start.into_stream(acceptor.config().clone()).await
-}
-
-/// The client certificate, ALPN and SNI of a completed handshake; `None` (logged) when the
-/// connection must close.
-fn identify<S>(
-    tls: &tokio_rustls::server::TlsStream<S>,
-    addr: SocketAddr,
-    shared: &Shared,
-    require_alpn: bool,
-) -> Option<connection::Peer> {
-    let (_, session) = tls.get_ref();
-    let leaf = session
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.as_ref().to_vec());
-    let Some(leaf) = leaf else {
-        tracing::info!(peer = %addr, "closed: no client certificate");
-        return None;
-    };
-    if require_alpn && session.alpn_protocol() != Some(tls::ALPN_MQTT_CA) {
-        tracing::info!(peer = %addr, "closed: ALPN x-amzn-mqtt-ca is required on this listener");
-        return None;
-    }
-    let sni = session.server_name();
-    if sni.is_none() && shared.settings.require_sni {
-        tracing::info!(peer = %addr, "closed: the client sent no TLS SNI (require_sni is on)");
-        return None;
-    }
-    let region = sni.and_then(tls::region_of_sni).map(str::to_string);
-    let sni = sni.is_some();
-    Some(connection::Peer {
-        leaf,
-        addr,
-        region,
-        sni,
-        tap: None,
-    })
 }

@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// Also serve MQTT with ALPN `x-amzn-mqtt-ca` here (AWS's port-443 mode).
     #[arg(long, env = "IOTMOCK_MQTT_ALPN_ADDR")]
     mqtt_alpn_addr: Option<SocketAddr>,
+    /// Threads serving MQTT connections, each with its own listener on the MQTT address
+    /// (0: half the CPU cores, at least one; the rest are left to the clients that usually
+    /// share the machine in tests and load runs).
+    #[arg(long, env = "IOTMOCK_IO_THREADS", default_value_t = 0)]
+    io_threads: usize,
     /// Answer refused MQTT 3.1.1 CONNECTs with a CONNACK code instead of closing silently as AWS does.
     #[arg(long, env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL")]
     mqtt3_connack_on_refusal: bool,
@@ -140,6 +145,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             strict_mqtt3_refusal: !args.mqtt3_connack_on_refusal,
             throttle: args.throttle,
             require_connect_attributes: args.require_connect_attributes,
+            io_threads: io_threads(args.io_threads),
             ..BrokerSettings::default()
         })
         .region(&args.region)
@@ -169,6 +175,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!("shutting down");
     mock.shutdown().await;
     Ok(())
+}
+
+/// The MQTT I/O threads asked for; 0 means half the cores the process may use, at least one.
+fn io_threads(asked: usize) -> usize {
+    match asked {
+        0 => std::thread::available_parallelism().map_or(1, |n| (usize::from(n) / 2).max(1)),
+        n => n,
+    }
 }
 
 /// The one line a failed tool prints.

@@ -1,0 +1,282 @@
+//! Accepting connections: the accept loop (the TLS handshake within its deadline, then the
+//! client certificate, ALPN and SNI checks), and where the loops run: on the caller's runtime,
+//! or on I/O threads of their own, each a single-threaded runtime with its own SO_REUSEPORT
+//! listener on the one address. The kernel spreads new connections among the threads, and a
+//! connection's tasks stay on the thread that accepted it (no work stealing, no cross-thread
+//! wake-ups but for deliveries between connections of different threads).
+
+use crate::{Seen, Shared, connection, observe, tls};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot, watch as signal};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// How long a stopping loop waits for its connections to say goodbye.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// What every accept loop of one listener shares.
+#[derive(Clone)]
+pub(crate) struct LoopParts {
+    pub acceptor: TlsAcceptor,
+    pub shared: Arc<Shared>,
+    pub stopped: signal::Receiver<bool>,
+    /// The broker's connection limit, across every loop.
+    pub limit: Arc<Semaphore>,
+    pub require_alpn: bool,
+}
+
+/// One running accept loop.
+pub(crate) enum Loop {
+    /// On the caller's runtime.
+    Task(JoinHandle<()>),
+    /// On an I/O thread, which says when it is done.
+    Thread(oneshot::Receiver<()>),
+}
+
+impl Loop {
+    /// Waits until the loop has stopped accepting and its connections have ended (or the drain
+    /// time has passed).
+    pub(crate) async fn join(self) {
+        match self {
+            Loop::Task(task) => {
+                let _ = task.await;
+            }
+            Loop::Thread(done) => {
+                let _ = done.await;
+            }
+        }
+    }
+}
+
+/// Starts serving `listener`: on the caller's runtime when `threads` is 0, else on that many
+/// I/O threads (the listener and `threads - 1` SO_REUSEPORT twins bound to its address).
+pub(crate) fn start(
+    listener: TcpListener,
+    parts: &LoopParts,
+    threads: usize,
+) -> std::io::Result<Vec<Loop>> {
+    if threads == 0 {
+        return Ok(vec![Loop::Task(tokio::spawn(serve(
+            listener,
+            parts.clone(),
+        )))]);
+    }
+    let addr = listener.local_addr()?;
+    let first = listener.into_std()?;
+    socket2::SockRef::from(&first).set_reuse_port(true)?;
+    let mut listeners = vec![first];
+    for _ in 1..threads {
+        listeners.push(twin(addr)?);
+    }
+    listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| io_thread(i, l, parts.clone()))
+        .collect()
+}
+
+/// Another listening socket on `addr`, in the first one's SO_REUSEPORT group.
+fn twin(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+fn io_thread(i: usize, listener: std::net::TcpListener, parts: LoopParts) -> std::io::Result<Loop> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done, finished) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("mqtt-io-{i}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => serve(listener, parts).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "MQTT I/O thread could not watch its listener")
+                    }
+                }
+            });
+            let _ = done.send(());
+        })?;
+    Ok(Loop::Thread(finished))
+}
+
+/// Accepts until stopped, then waits (up to [`DRAIN`]) for this loop's connections to end.
+async fn serve(listener: TcpListener, parts: LoopParts) {
+    let max = parts.shared.settings.max_connections;
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let mine = Arc::new(Semaphore::new(all as usize));
+    accept_loop(listener, &parts, &mine).await;
+    let _ = tokio::time::timeout(DRAIN, mine.acquire_many(all)).await;
+}
+
+async fn accept_loop(listener: TcpListener, parts: &LoopParts, mine: &Arc<Semaphore>) {
+    let mut stopped = parts.stopped.clone();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mqtt accept failed");
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let permits = parts
+            .limit
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .zip(mine.clone().try_acquire_owned().ok());
+        let Some(permits) = permits else {
+            tracing::warn!(%peer, max = parts.shared.settings.max_connections, "connection refused: connection limit reached");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, shared) = (parts.acceptor.clone(), parts.shared.clone());
+        let (stopped, require_alpn) = (stopped.clone(), parts.require_alpn);
+        let tap = shared.observers.tap(&shared.hub.clock);
+        if let Some(t) = &tap {
+            t.record(Seen::Accepted);
+        }
+        tokio::spawn(async move {
+            let incoming = (tcp, peer, tap);
+            let handshake = handshake(incoming, acceptor, &shared, require_alpn, stopped.clone());
+            let Some((tls, peer)) = handshake.await else {
+                return;
+            };
+            let Some(admitted) = connection::admit_connection(tls, peer, shared).await else {
+                return;
+            };
+            // The admitted connection gets a task of its own, sized for serving alone: the
+            // handshake's and admission's larger state goes with this task, so an idle
+            // connection holds only what serving needs.
+            tokio::spawn(async move {
+                connection::drive(admitted, stopped).await;
+                drop(permits);
+            });
+        });
+    }
+}
+
+type Incoming = (tokio::net::TcpStream, SocketAddr, Option<observe::Tap>);
+type Tls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+/// The TLS handshake and the checks on its outcome; the stream and peer to serve, or `None`
+/// (logged) when the connection ends here.
+async fn handshake(
+    (tcp, addr, tap): Incoming,
+    acceptor: TlsAcceptor,
+    shared: &Shared,
+    require_alpn: bool,
+    mut stopped: signal::Receiver<bool>,
+) -> Option<(Tls, connection::Peer)> {
+    let handshake = tokio::time::timeout(
+        shared.settings.handshake_timeout,
+        accept_tls(tcp, acceptor, tap.as_ref()),
+    );
+    let tls = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
+                if let Some(t) = &tap {
+                    t.record(Seen::Handshake(observe::TlsEnd::of_error(&e)));
+                }
+                return None;
+            }
+            Err(_) => {
+                tracing::info!(peer = %addr, "TLS handshake did not complete in time");
+                if let Some(t) = &tap {
+                    t.record(Seen::Handshake(observe::TlsEnd::TimedOut));
+                }
+                return None;
+            }
+        },
+        _ = stopped.changed() => return None,
+    };
+    if let Some(t) = &tap {
+        t.record(Seen::Handshake(observe::TlsEnd::Completed));
+    }
+    let Some(mut peer) = identify(&tls, addr, shared, require_alpn) else {
+        if let Some(t) = &tap {
+            t.record(Seen::Closed {
+                reason: "NOT_ADMITTED",
+            });
+        }
+        return None;
+    };
+    peer.tap = tap;
+    Some((tls, peer))
+}
+
+/// The TLS handshake; when someone observes, the ClientHello is read first and recorded.
+async fn accept_tls(
+    tcp: tokio::net::TcpStream,
+    acceptor: TlsAcceptor,
+    tap: Option<&observe::Tap>,
+) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let Some(t) = tap else {
+        return acceptor.accept(tcp).await;
+    };
+    let lazy = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let start = lazy.await?;
+    let hello = start.client_hello();
+    t.record(Seen::Hello {
+        suites: hello
+            .cipher_suites()
+            .iter()
+            .map(|s| u16::from(*s))
+            .collect(),
+        sni: hello.server_name().map(str::to_string),
+    });
+    start.into_stream(acceptor.config().clone()).await
+}
+
+/// The client certificate, ALPN and SNI of a completed handshake; `None` (logged) when the
+/// connection must close.
+fn identify<S>(
+    tls: &tokio_rustls::server::TlsStream<S>,
+    addr: SocketAddr,
+    shared: &Shared,
+    require_alpn: bool,
+) -> Option<connection::Peer> {
+    let (_, session) = tls.get_ref();
+    let leaf = session
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec());
+    let Some(leaf) = leaf else {
+        tracing::info!(peer = %addr, "closed: no client certificate");
+        return None;
+    };
+    if require_alpn && session.alpn_protocol() != Some(tls::ALPN_MQTT_CA) {
+        tracing::info!(peer = %addr, "closed: ALPN x-amzn-mqtt-ca is required on this listener");
+        return None;
+    }
+    let sni = session.server_name();
+    if sni.is_none() && shared.settings.require_sni {
+        tracing::info!(peer = %addr, "closed: the client sent no TLS SNI (require_sni is on)");
+        return None;
+    }
+    let region = sni.and_then(tls::region_of_sni).map(str::to_string);
+    let sni = sni.is_some();
+    Some(connection::Peer {
+        leaf,
+        addr,
+        region,
+        sni,
+        tap: None,
+    })
+}
