@@ -8,9 +8,6 @@ use iotmock_mqtt::Publish;
 use iotmock_mqtt::topic::{matches, shared};
 use iotmock_session::{Reply, Service, ServiceRequest, Stored};
 use std::sync::Arc;
-use tokio::sync::mpsc;
-
-type Senders = Vec<(mpsc::Sender<Outbound>, u8)>;
 
 impl Hub {
     /// Routes a message: retains it when asked, queues it for every subscriber (live copies
@@ -150,33 +147,31 @@ impl Hub {
         if targets.is_empty() {
             return 0;
         }
-        let mut queued = 0;
-        for (tx, sub_qos) in self.senders(&msg, &targets) {
-            let qos = sub_qos.min(msg.qos);
-            match tx.try_send(Outbound::Deliver(msg.clone(), qos)) {
-                Ok(()) => queued += 1,
-                Err(_) => {
-                    tracing::debug!(topic = %msg.topic, "subscriber queue full; message discarded as AWS discards excess")
-                }
-            }
-        }
-        queued
+        self.deliver(&msg, &targets)
     }
 
-    /// The live subscribers' queues; offline persistent sessions keep QoS 1 messages (on
-    /// disk) and expired ones are removed.
-    fn senders(&self, msg: &Arc<Publish>, targets: &[(String, u8)]) -> Senders {
+    /// Queues `msg` for each target: a live subscriber's queue takes it (a full queue
+    /// discards it, as AWS discards excess), an offline persistent session keeps it at QoS 1
+    /// (on disk), an expired session is removed. Returns how many live queues took it.
+    fn deliver(&self, msg: &Arc<Publish>, targets: &[(String, u8)]) -> usize {
         let now = self.now_ms();
-        let (mut expired, mut kept, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut expired, mut kept, mut queued) = (Vec::new(), Vec::new(), 0);
         for (id, sub_qos) in targets {
+            let qos = (*sub_qos).min(msg.qos);
             let mut clients = self.clients.lock(id);
             let Some(c) = clients.get_mut(id) else {
                 continue;
             };
             match &c.tx {
-                Some(tx) => out.push((tx.clone(), *sub_qos)),
+                // Sending never runs the receiving task, so the client's lock may be held.
+                Some(tx) => match tx.try_send(Outbound::Deliver(msg.clone(), qos)) {
+                    Ok(()) => queued += 1,
+                    Err(_) => {
+                        tracing::debug!(topic = %msg.topic, "subscriber queue full; message discarded as AWS discards excess")
+                    }
+                },
                 None if c.expires_ms <= now => expired.push(id.clone()),
-                None if (*sub_qos).min(msg.qos) == 1 && c.queue.len() < MAX_QUEUED => {
+                None if qos == 1 && c.queue.len() < MAX_QUEUED => {
                     let k = Stored {
                         message: msg.clone(),
                         qos: 1,
@@ -198,6 +193,6 @@ impl Hub {
             write(&self.subs).remove_client(id);
             self.stored("session", self.store.delete_session(id));
         }
-        out
+        queued
     }
 }

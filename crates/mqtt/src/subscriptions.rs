@@ -45,21 +45,31 @@ impl<K: Clone + Eq> Slot<K> {
         self.plain.is_empty() && self.groups.is_empty()
     }
 
-    /// Adds this slot's receivers to `out` (one member per shared group, by `turn`).
-    fn collect(&self, turn: usize, out: &mut HashMap<K, u8>)
-    where
-        K: Hash,
-    {
+    /// Adds this slot's receivers to `out` (one member per shared group, by `turn`); returns
+    /// how many lists (the plain one, each group) added someone.
+    fn collect(&self, turn: usize, out: &mut Vec<(K, u8)>) -> usize {
         let chosen = self
             .groups
             .values()
             .filter(|m| !m.is_empty())
-            .map(|m| &m[turn % m.len()]);
-        for (k, q) in self.plain.iter().chain(chosen) {
-            let e = out.entry(k.clone()).or_insert(*q);
-            *e = (*e).max(*q);
-        }
+            .map(|m| m[turn % m.len()].clone());
+        let before = out.len();
+        out.extend(self.plain.iter().cloned());
+        let plain = usize::from(out.len() > before);
+        let len = out.len();
+        out.extend(chosen);
+        plain + (out.len() - len)
     }
+}
+
+/// Keeps one entry per client, with the highest QoS it was given.
+fn highest_per_client<K: Clone + Eq + Hash>(out: &mut Vec<(K, u8)>) {
+    let mut best: HashMap<K, u8> = HashMap::with_capacity(out.len());
+    for (k, q) in out.drain(..) {
+        let e = best.entry(k).or_insert(q);
+        *e = (*e).max(q);
+    }
+    out.extend(best);
 }
 
 /// The levels of a topic still to match.
@@ -125,23 +135,31 @@ impl<K: Clone + Eq + Hash> Node<K> {
 
     /// Collects the receivers of the topic whose remaining levels are `levels`. Wildcards
     /// at the first level never match a `$` topic.
-    fn route(&self, mut levels: Levels<'_>, first: bool, turn: usize, out: &mut HashMap<K, u8>) {
+    /// Returns how many subscriber lists added someone (more than one may repeat a client).
+    fn route(
+        &self,
+        mut levels: Levels<'_>,
+        first: bool,
+        turn: usize,
+        out: &mut Vec<(K, u8)>,
+    ) -> usize {
         let Some(level) = levels.next() else {
-            self.exact.collect(turn, out);
-            return;
+            return self.exact.collect(turn, out);
         };
+        let mut lists = 0;
         let wildcards = !(first && level.starts_with('$'));
         if wildcards {
-            self.rest.collect(turn, out);
+            lists += self.rest.collect(turn, out);
             if let Some(plus) = self.children.get("+") {
-                plus.route(levels.clone(), false, turn, out);
+                lists += plus.route(levels.clone(), false, turn, out);
             }
         }
         if level != "+"
             && let Some(child) = self.children.get(level)
         {
-            child.route(levels, false, turn, out);
+            lists += child.route(levels, false, turn, out);
         }
+        lists
     }
 }
 
@@ -219,9 +237,12 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
     /// Every client that receives `topic`, with the highest QoS among its matching filters.
     pub fn route(&self, topic: &str) -> Vec<(K, u8)> {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let mut out = HashMap::new();
-        self.root.route(topic.split('/'), true, turn, &mut out);
-        out.into_iter().collect()
+        let mut out = Vec::new();
+        // One list holds each client once; only several lists need merging.
+        if self.root.route(topic.split('/'), true, turn, &mut out) > 1 {
+            highest_per_client(&mut out);
+        }
+        out
     }
 }
 
@@ -259,6 +280,21 @@ mod tests {
         let second = s.route("t");
         assert_eq!((first.len(), second.len()), (1, 1));
         assert_ne!(first[0].0, second[0].0);
+    }
+
+    #[test]
+    fn one_client_in_several_lists_of_one_slot_is_delivered_once_at_its_highest_qos() {
+        let mut s = Subscriptions::default();
+        s.add(&"a", "t", 0);
+        s.add(&"a", "$share/g/t", 1);
+        s.add(&"a", "$share/h/t", 0);
+        assert_eq!(s.route("t"), vec![("a", 1)]);
+        s.add(&"b", "$share/g/t", 0);
+        s.remove(&"a", "t");
+        s.remove(&"a", "$share/h/t");
+        let mut seen: Vec<_> = (0..2).map(|_| s.route("t")).collect();
+        seen.sort();
+        assert_eq!(seen, vec![vec![("a", 1)], vec![("b", 0)]]);
     }
 
     /// What the linear table did: every filter tested against the topic.
