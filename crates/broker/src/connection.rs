@@ -224,6 +224,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                 Action::Route(msg) => {
                     self.shared.hub.publish(msg, Some(self.origin()));
                 }
+                Action::Event(e) => self.shared.hub.publish_event(&e, Some(self.origin())),
                 Action::Will(msg) => {
                     self.shared.hub.publish_unserviced(msg);
                 }
@@ -259,6 +260,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                 Action::Route(msg) => {
                     self.shared.hub.publish(msg, Some(self.origin()));
                 }
+                Action::Event(e) => self.shared.hub.publish_event(&e, Some(self.origin())),
                 Action::Will(msg) => {
                     self.shared.hub.publish_unserviced(msg);
                 }

@@ -73,7 +73,12 @@ pub struct Retained {
     pub updated_ms: i64,
 }
 
-pub(crate) type Services = Vec<(Vec<String>, Arc<dyn Service>)>;
+/// The plugged-in services, and their request filters in a trie (by index of the service).
+#[derive(Default)]
+pub(crate) struct Services {
+    pub all: Vec<Arc<dyn Service>>,
+    pub filters: Subscriptions<usize>,
+}
 
 pub struct Hub {
     pub(crate) clock: Arc<dyn Clock>,
@@ -374,8 +379,11 @@ impl Hub {
 
     /// Plugs a service in: every routed message on one of its filters becomes a request.
     pub fn register_service(&self, service: Arc<dyn Service>) {
-        let filters = service.filters();
         let mut services = self.services.write().unwrap_or_else(|p| p.into_inner());
-        services.push((filters, service));
+        let index = services.all.len();
+        for filter in service.filters() {
+            services.filters.add(&index, &filter, 0);
+        }
+        services.all.push(service);
     }
 }

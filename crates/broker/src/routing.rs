@@ -6,6 +6,7 @@ use crate::hub::{Hub, MAX_QUEUED, Origin, Outbound, Retained, lock, read, write}
 use crate::store::RetainedRecord;
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::topic::{matches, shared};
+use iotmock_session::events::Event;
 use iotmock_session::{Reply, Service, ServiceRequest, Stored};
 use std::sync::Arc;
 
@@ -71,21 +72,38 @@ impl Hub {
         lock(&self.retained).values().cloned().collect()
     }
 
-    fn dispatch(&self, msg: &Publish, from: Option<Origin<'_>>) {
-        let services: Vec<Arc<dyn Service>> = {
-            let all = self.services.read().unwrap_or_else(|p| p.into_inner());
-            // A filter can match only if both or neither start with `$` (MQTT: wildcards do not
-            // match `$` topics), which spares ordinary topics every service's filters.
-            let reserved = msg.topic.starts_with('$');
-            let wanted = |fs: &Vec<String>| {
-                fs.iter()
-                    .any(|f| f.starts_with('$') == reserved && matches(f, &msg.topic))
-            };
-            all.iter()
-                .filter(|(fs, _)| wanted(fs))
-                .map(|(_, s)| s.clone())
-                .collect()
+    /// Publishes a lifecycle event when its topic has a receiver, a subscriber or a service
+    /// (its JSON is built only then).
+    pub fn publish_event(&self, event: &Event, from: Option<Origin<'_>>) {
+        let wanted = read(&self.subs).any(&event.topic) || {
+            let services = self.services.read().unwrap_or_else(|p| p.into_inner());
+            services.filters.any(&event.topic)
         };
+        if wanted {
+            self.publish(Arc::new(event.message()), from);
+        }
+    }
+
+    /// The services whose filters `topic` matches, in the order they were plugged in.
+    fn services_for(&self, topic: &str) -> Vec<Arc<dyn Service>> {
+        let services = self.services.read().unwrap_or_else(|p| p.into_inner());
+        if services.all.is_empty() {
+            return Vec::new();
+        }
+        let mut hits: Vec<usize> = services
+            .filters
+            .route(topic)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        hits.sort_unstable();
+        hits.iter()
+            .filter_map(|i| services.all.get(*i).cloned())
+            .collect()
+    }
+
+    fn dispatch(&self, msg: &Publish, from: Option<Origin<'_>>) {
+        let services = self.services_for(&msg.topic);
         for service in services {
             let request = ServiceRequest {
                 client_id: from.map(|o| o.client_id),

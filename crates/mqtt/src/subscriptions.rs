@@ -234,6 +234,12 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
         self.by_client.get(client)
     }
 
+    /// Whether anyone receives `topic` (without using up a shared group's turn).
+    pub fn any(&self, topic: &str) -> bool {
+        let mut out = Vec::new();
+        self.root.route(topic.split('/'), true, 0, &mut out) > 0
+    }
+
     /// Every client that receives `topic`, with the highest QoS among its matching filters.
     pub fn route(&self, topic: &str) -> Vec<(K, u8)> {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed).wrapping_add(1);

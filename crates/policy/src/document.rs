@@ -65,6 +65,17 @@ impl PolicyDocument {
         })
     }
 
+    /// Whether evaluating this document may read any variable or condition key (a `${...}`
+    /// anywhere, or any condition); when not, [`Self::mentions`] is false for every name.
+    pub fn reads_variables(&self) -> bool {
+        let substitutes = |text: &String| text.contains("${");
+        self.statements.iter().any(|s| {
+            s.resources.patterns.iter().any(substitutes)
+                || s.actions.patterns.iter().any(substitutes)
+                || !s.conditions.is_empty()
+        })
+    }
+
     /// Parses and validates a document exactly as submitted to CreatePolicy.
     pub fn parse(text: &str) -> Result<Self, MalformedPolicy> {
         let counted = text.chars().filter(|c| !c.is_whitespace()).count();

@@ -106,6 +106,18 @@ impl Authz {
         source_ip: Option<IpAddr>,
         connect_attributes: &[&str],
     ) -> Self {
+        // Policies that read no variable (allow-all ones, say) spare building any.
+        if !principal
+            .policies
+            .iter()
+            .any(|p| p.document.reads_variables())
+        {
+            return Self {
+                principal,
+                vars: HashMap::new(),
+                cache: Default::default(),
+            };
+        }
         let mut vars: HashMap<String, Vec<String>> = HashMap::new();
         let mut put = |k: &str, v: String| {
             vars.insert(k.to_string(), vec![v]);

@@ -7,7 +7,7 @@ use iotmock_mqtt::Publish;
 use serde_json::{Value, json};
 
 /// One connection's identity in its events.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presence {
     pub client_id: String,
     pub session: String,
@@ -36,39 +36,83 @@ fn event(topic: String, body: Value) -> Publish {
     Publish::new(topic, Bytes::from(body.to_string()), 1, false)
 }
 
-pub fn connected(p: &Presence, ip: &str, now_ms: i64) -> Option<Publish> {
-    if p.silent() {
-        return None;
-    }
-    let mut m = p.base("connected", now_ms);
-    m.insert("ipAddress".into(), json!(ip));
-    m.insert("versionNumber".into(), json!(p.version));
-    let topic = format!("$aws/events/presence/connected/{}", p.client_id);
-    Some(event(topic, Value::Object(m)))
+/// A lifecycle event of one connection: its topic, and the facts its message is built from
+/// when someone receives the topic (most events have no receiver, and the JSON is skipped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub topic: String,
+    presence: Presence,
+    now_ms: i64,
+    what: What,
 }
 
-pub fn disconnected(p: &Presence, reason: &str, now_ms: i64) -> Option<Publish> {
-    if p.silent() {
-        return None;
+#[derive(Debug, Clone, PartialEq)]
+enum What {
+    Connected { ip: String },
+    Disconnected { reason: String },
+    Subscriptions { kind: String, topics: Vec<String> },
+}
+
+impl Event {
+    /// The message AWS publishes on the event's topic.
+    pub fn message(&self) -> Publish {
+        let p = &self.presence;
+        let body = match &self.what {
+            What::Connected { ip } => {
+                let mut m = p.base("connected", self.now_ms);
+                m.insert("ipAddress".into(), json!(ip));
+                m.insert("versionNumber".into(), json!(p.version));
+                m
+            }
+            What::Disconnected { reason } => {
+                let mut m = p.base("disconnected", self.now_ms);
+                let by_client = reason == "CLIENT_INITIATED_DISCONNECT";
+                m.insert("clientInitiatedDisconnect".into(), json!(by_client));
+                m.insert("disconnectReason".into(), json!(reason));
+                m.insert("versionNumber".into(), json!(p.version));
+                m
+            }
+            What::Subscriptions { kind, topics } => {
+                let mut m = p.base(kind, self.now_ms);
+                m.insert("topics".into(), json!(topics));
+                m
+            }
+        };
+        event(self.topic.clone(), Value::Object(body))
     }
-    let mut m = p.base("disconnected", now_ms);
-    let by_client = reason == "CLIENT_INITIATED_DISCONNECT";
-    m.insert("clientInitiatedDisconnect".into(), json!(by_client));
-    m.insert("disconnectReason".into(), json!(reason));
-    m.insert("versionNumber".into(), json!(p.version));
-    let topic = format!("$aws/events/presence/disconnected/{}", p.client_id);
-    Some(event(topic, Value::Object(m)))
+}
+
+pub fn connected(p: &Presence, ip: &str, now_ms: i64) -> Option<Event> {
+    (!p.silent()).then(|| Event {
+        topic: format!("$aws/events/presence/connected/{}", p.client_id),
+        presence: p.clone(),
+        now_ms,
+        what: What::Connected { ip: ip.to_string() },
+    })
+}
+
+pub fn disconnected(p: &Presence, reason: &str, now_ms: i64) -> Option<Event> {
+    (!p.silent()).then(|| Event {
+        topic: format!("$aws/events/presence/disconnected/{}", p.client_id),
+        presence: p.clone(),
+        now_ms,
+        what: What::Disconnected {
+            reason: reason.to_string(),
+        },
+    })
 }
 
 /// `subscribed` or `unsubscribed`, with the filters of that packet.
-pub fn subscriptions(p: &Presence, kind: &str, topics: &[String], now_ms: i64) -> Option<Publish> {
-    if p.silent() || topics.is_empty() {
-        return None;
-    }
-    let mut m = p.base(kind, now_ms);
-    m.insert("topics".into(), json!(topics));
-    let topic = format!("$aws/events/subscriptions/{kind}/{}", p.client_id);
-    Some(event(topic, Value::Object(m)))
+pub fn subscriptions(p: &Presence, kind: &str, topics: &[String], now_ms: i64) -> Option<Event> {
+    (!p.silent() && !topics.is_empty()).then(|| Event {
+        topic: format!("$aws/events/subscriptions/{kind}/{}", p.client_id),
+        presence: p.clone(),
+        now_ms,
+        what: What::Subscriptions {
+            kind: kind.to_string(),
+            topics: topics.to_vec(),
+        },
+    })
 }
 
 /// JITR: a certificate registered (or presented) in PENDING_ACTIVATION under `ca_id`.

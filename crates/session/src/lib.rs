@@ -81,6 +81,9 @@ pub enum Action {
     /// Route the will: like `Route`, but services ignore it (AWS's shadow service does not
     /// process a will published to a `$aws` topic).
     Will(Arc<Publish>),
+    /// Route a lifecycle event like `Route`; its message is built only when the topic has a
+    /// receiver (a subscriber or a service).
+    Event(events::Event),
     /// Record a granted subscription (and send the retained message of an exact filter).
     Subscribe { filter: String, qos: u8 },
     /// Remove a subscription.

@@ -303,9 +303,9 @@ impl Session {
         kept
     }
 
-    pub(crate) fn route_event(&self, event: Option<Publish>, out: &mut Vec<Action>) {
+    pub(crate) fn route_event(&self, event: Option<events::Event>, out: &mut Vec<Action>) {
         if let Some(e) = event {
-            out.push(Action::Route(Arc::new(e)));
+            out.push(Action::Event(e));
         }
     }
 

@@ -16,7 +16,7 @@ fn keep_alive_expires_at_one_and_a_half_times_the_interval() {
     assert!(s.tick(t0() + 120_000).is_empty());
     let actions = s.tick(t0() + 150_000);
     assert_eq!(disconnect_code(&actions), Some(0x8D));
-    let event = routed(&actions)[0];
+    let event = &routed(&actions)[0];
     assert!(String::from_utf8_lossy(&event.payload).contains("MQTT_KEEP_ALIVE_TIMEOUT"));
 }
 

@@ -146,11 +146,12 @@ pub(super) fn delivered(actions: &[Action]) -> Vec<Publish> {
         .collect()
 }
 
-pub(super) fn routed(actions: &[Action]) -> Vec<&Publish> {
+pub(super) fn routed(actions: &[Action]) -> Vec<Publish> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Route(p) | Action::Will(p) => Some(p.as_ref()),
+            Action::Route(p) | Action::Will(p) => Some(p.as_ref().clone()),
+            Action::Event(e) => Some(e.message()),
             _ => None,
         })
         .collect()
