@@ -244,7 +244,7 @@ pub fn server_config(
     alpn: &[&[u8]],
     mint: Option<Minter>,
 ) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(aws_order(rustls::crypto::aws_lc_rs::default_provider()));
     let root: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(root_pem.as_bytes())
         .filter_map(Result::ok)
         .collect();
@@ -263,7 +263,25 @@ pub fn server_config(
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
+}
+
+/// The server picks the suite, AES-128-GCM first as in AWS's security policies (their
+/// recommended suite; its SHA-256 transcript and PRF are also the cheaper ones), then the
+/// provider's order.
+fn aws_order(mut provider: CryptoProvider) -> CryptoProvider {
+    use rustls::CipherSuite as C;
+    let first = |s: &rustls::SupportedCipherSuite| {
+        matches!(
+            s.suite(),
+            C::TLS13_AES_128_GCM_SHA256
+                | C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        )
+    };
+    provider.cipher_suites.sort_by_key(|s| !first(s));
+    provider
 }
 
 /// The region an SNI host name addresses: `<prefix>-ats.iot.<region>.amazonaws.com` (or the
