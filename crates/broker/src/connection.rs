@@ -288,6 +288,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             if self.link.flush().await.is_err() {
                 return self.lost().await;
             }
+            self.link.release_read_buffer();
             let deadline = self.session.deadline();
             if armed_for.is_none_or(|at| deadline < at) {
                 let wait = u64::try_from(deadline - self.now()).unwrap_or(0);
@@ -298,7 +299,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             let actions = tokio::select! {
                 read = self.link.rd.read_buf(&mut self.link.buf) => match read {
                     Ok(0) => { tracing::debug!(client_id = %self.session.client_id(), "closed by the client without DISCONNECT"); return self.lost().await; }
-                    Ok(_) => continue,
+                    Ok(_) => {
+                        self.link.read_ready().await;
+                        continue;
+                    }
                     Err(e) => { tracing::debug!(client_id = %self.session.client_id(), error = %e, "read failed"); return self.lost().await; }
                 },
                 Some(out) = rx.recv() => self.outbound(out, &mut rx),

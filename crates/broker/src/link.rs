@@ -5,6 +5,7 @@ use crate::faults::{FaultPlan, Verdict};
 use crate::observe::{PacketSeen, Seen, Tap};
 use bytes::BytesMut;
 use iotmock_mqtt::{Connect, Packet, Version, decode, detect_version, encode};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
@@ -22,6 +23,11 @@ pub(crate) enum BeforeConnect {
     #[error(transparent)]
     Codec(#[from] iotmock_mqtt::CodecError),
 }
+
+/// Room made for each read of a burst.
+const READ_CHUNK: usize = 4096;
+/// Input read ahead of handling, at most.
+const READ_AHEAD: usize = 64 * 1024;
 
 pub(crate) struct Link<S> {
     pub(crate) rd: ReadHalf<S>,
@@ -72,6 +78,28 @@ impl<S: AsyncRead + AsyncWrite> Link<S> {
         result
     }
 
+    /// Reads, without waiting, whatever is readable now (up to a bound), so that a burst of
+    /// packets is handled before anything is written back and one write answers them all.
+    /// A read that fails or finds the end is left for the next waiting read to report.
+    pub(crate) async fn read_ready(&mut self) {
+        while self.buf.len() < READ_AHEAD {
+            self.buf.reserve(READ_CHUNK);
+            let mut read = std::pin::pin!(self.rd.read_buf(&mut self.buf));
+            let now = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+            if !matches!(now, Poll::Ready(Ok(n)) if n > 0) {
+                return;
+            }
+        }
+    }
+
+    /// Gives back a read buffer grown by a burst once it is empty (an idle connection keeps
+    /// none).
+    pub(crate) fn release_read_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > READ_CHUNK / 4 {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// Reads until CONNECT has arrived and fixes the protocol version from it.
     pub(crate) async fn read_connect(
         &mut self,
@@ -118,5 +146,54 @@ impl<S: AsyncRead + AsyncWrite> Link<S> {
             tokio::time::sleep(d).await;
         }
         drop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    fn link(stream: tokio::io::DuplexStream) -> Link<tokio::io::DuplexStream> {
+        let (rd, wr) = tokio::io::split(stream);
+        Link {
+            rd,
+            wr,
+            buf: BytesMut::new(),
+            out: BytesMut::new(),
+            version: Version::V311,
+            plan: None,
+            packets_in: 0,
+            tap: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_read_whole_before_it_is_handled_and_the_buffer_is_given_back() {
+        let (near, mut far) = tokio::io::duplex(256 * 1024);
+        let mut l = link(near);
+        let burst = vec![7u8; 40 * 1024];
+        far.write_all(&burst).await.expect("write");
+        let first = l.rd.read_buf(&mut l.buf).await.expect("read");
+        assert!(
+            first < burst.len(),
+            "one read takes only what its buffer has room for"
+        );
+        l.read_ready().await;
+        assert_eq!(
+            l.buf.len(),
+            burst.len(),
+            "the rest of the burst, without waiting"
+        );
+        // Nothing more is readable: read_ready returns at once instead of waiting.
+        l.read_ready().await;
+        assert_eq!(l.buf.len(), burst.len());
+        l.buf.clear();
+        l.release_read_buffer();
+        assert_eq!(
+            l.buf.capacity(),
+            0,
+            "an idle connection keeps no read buffer"
+        );
     }
 }
