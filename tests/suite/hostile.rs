@@ -249,3 +249,32 @@ async fn a_second_connect_and_a_flood_of_connects_leave_others_served() {
         .await
         .expect("the bystander is still served");
 }
+
+#[tokio::test]
+async fn the_broker_picks_aes_128_gcm_first_as_aws_lists_it() {
+    use rustls::CipherSuite as C;
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("suites", Some(ALLOW_ALL)).await;
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    // The client (rustls' default order) prefers AES-256-GCM; the server's order wins.
+    for (tls12_only, want) in [
+        (false, C::TLS13_AES_128_GCM_SHA256),
+        (true, C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+    ] {
+        let mut opts = fleet.tls(&dev.minted);
+        opts.tls12_only = tls12_only;
+        let config = iotmock_client::client_config(&opts).expect("tls");
+        let first = config.crypto_provider().cipher_suites[0].suite();
+        assert_ne!(
+            first, want,
+            "the client's own first choice is another suite"
+        );
+        let tcp = TcpStream::connect(fleet.mock.mqtt_addr())
+            .await
+            .expect("tcp");
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let tls = connector.connect(name.clone(), tcp).await.expect("tls");
+        let suite = tls.get_ref().1.negotiated_cipher_suite().map(|s| s.suite());
+        assert_eq!(suite, Some(want));
+    }
+}
