@@ -138,6 +138,7 @@ fn serve_logged(runtime: &tokio::runtime::Runtime, args: ServeArgs) -> Result<()
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
+    let threads = io_threads(args.io_threads);
     let mut builder = MockIotCore::builder()
         .api_addr(args.api_addr)
         .mqtt_addr(args.mqtt_addr)
@@ -145,7 +146,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             strict_mqtt3_refusal: !args.mqtt3_connack_on_refusal,
             throttle: args.throttle,
             require_connect_attributes: args.require_connect_attributes,
-            io_threads: io_threads(args.io_threads),
+            io_threads: threads,
             ..BrokerSettings::default()
         })
         .region(&args.region)
@@ -170,7 +171,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         println!("trust anchor: {}", path.display());
     }
     println!("state dir:    {}", args.state_dir.display());
-    tracing::info!(region = %args.region, account = %args.account_id, "iotmock ready");
+    tracing::info!(region = %args.region, account = %args.account_id, mqtt_io_threads = threads, "iotmock ready");
     wait_for_signal().await;
     tracing::info!("shutting down");
     mock.shutdown().await;
