@@ -184,8 +184,17 @@ async fn serve(
             conn.await
         }
     };
-    if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "api connection ended with an error");
+    // A refusal of bad input is logged once with its rule; a client hanging up is not one.
+    match result {
+        Err(e) if e.is_timeout() => tracing::info!(
+            %peer, limit = ?limits.header_timeout,
+            "api connection closed: the request headers did not arrive within the header deadline"
+        ),
+        Err(e) if e.is_parse() => {
+            tracing::info!(%peer, error = %e, "api connection closed: malformed HTTP request")
+        }
+        Err(e) => tracing::debug!(%peer, error = %e, "api connection ended with an error"),
+        Ok(()) => {}
     }
 }
 
