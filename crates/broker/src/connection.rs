@@ -221,13 +221,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                         return Some(self.lost().await);
                     }
                 }
-                Action::Route(msg) => {
-                    self.shared.hub.publish(msg, Some(self.origin()));
-                }
-                Action::Event(e) => self.shared.hub.publish_event(&e, Some(self.origin())),
-                Action::Will(msg) => {
-                    self.shared.hub.publish_unserviced(msg);
-                }
+                a @ (Action::Route(_) | Action::Event(_) | Action::Will(_)) => self.route(a),
                 Action::Subscribe { filter, qos } => self.subscribed(&filter, qos),
                 Action::Unsubscribe { filter } => {
                     self.shared
@@ -256,18 +250,24 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         let now = self.now();
         let actions = self.session.lost(now);
         for action in actions {
-            match action {
-                Action::Route(msg) => {
-                    self.shared.hub.publish(msg, Some(self.origin()));
-                }
-                Action::Event(e) => self.shared.hub.publish_event(&e, Some(self.origin())),
-                Action::Will(msg) => {
-                    self.shared.hub.publish_unserviced(msg);
-                }
-                _ => {}
-            }
+            self.route(action);
         }
         End::Lost
+    }
+
+    /// Publishes what the core asked to route: a message, a lifecycle event or a will (other
+    /// actions are not this one's to carry out).
+    fn route(&self, action: Action) {
+        match action {
+            Action::Route(msg) => {
+                self.shared.hub.publish(msg, Some(self.origin()));
+            }
+            Action::Event(e) => self.shared.hub.publish_event(&e, Some(self.origin())),
+            Action::Will(msg) => {
+                self.shared.hub.publish_unserviced(msg);
+            }
+            _ => {}
+        }
     }
 
     async fn run(
