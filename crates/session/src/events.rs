@@ -82,37 +82,38 @@ impl Event {
     }
 }
 
+impl Presence {
+    /// This connection's event on `topic`; `None` for a client id AWS sends no events for.
+    fn event(&self, topic: String, now_ms: i64, what: What) -> Option<Event> {
+        (!self.silent()).then(|| Event {
+            topic,
+            presence: self.clone(),
+            now_ms,
+            what,
+        })
+    }
+}
+
 pub fn connected(p: &Presence, ip: &str, now_ms: i64) -> Option<Event> {
-    (!p.silent()).then(|| Event {
-        topic: format!("$aws/events/presence/connected/{}", p.client_id),
-        presence: p.clone(),
-        now_ms,
-        what: What::Connected { ip: ip.to_string() },
-    })
+    let topic = format!("$aws/events/presence/connected/{}", p.client_id);
+    let ip = ip.to_string();
+    p.event(topic, now_ms, What::Connected { ip })
 }
 
 pub fn disconnected(p: &Presence, reason: &str, now_ms: i64) -> Option<Event> {
-    (!p.silent()).then(|| Event {
-        topic: format!("$aws/events/presence/disconnected/{}", p.client_id),
-        presence: p.clone(),
-        now_ms,
-        what: What::Disconnected {
-            reason: reason.to_string(),
-        },
-    })
+    let topic = format!("$aws/events/presence/disconnected/{}", p.client_id);
+    let reason = reason.to_string();
+    p.event(topic, now_ms, What::Disconnected { reason })
 }
 
 /// `subscribed` or `unsubscribed`, with the filters of that packet.
 pub fn subscriptions(p: &Presence, kind: &str, topics: &[String], now_ms: i64) -> Option<Event> {
-    (!p.silent() && !topics.is_empty()).then(|| Event {
-        topic: format!("$aws/events/subscriptions/{kind}/{}", p.client_id),
-        presence: p.clone(),
-        now_ms,
-        what: What::Subscriptions {
-            kind: kind.to_string(),
-            topics: topics.to_vec(),
-        },
-    })
+    if topics.is_empty() {
+        return None;
+    }
+    let topic = format!("$aws/events/subscriptions/{kind}/{}", p.client_id);
+    let (kind, topics) = (kind.to_string(), topics.to_vec());
+    p.event(topic, now_ms, What::Subscriptions { kind, topics })
 }
 
 /// JITR: a certificate registered (or presented) in PENDING_ACTIVATION under `ca_id`.
