@@ -90,24 +90,31 @@ fn twin(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Starts one I/O thread on `listener`; returns once the thread serves it (or says why not).
 fn io_thread(i: usize, listener: std::net::TcpListener, parts: LoopParts) -> std::io::Result<Loop> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let (done, finished) = oneshot::channel();
+    let (ready, serving) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name(format!("mqtt-io-{i}"))
         .spawn(move || {
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(listener) => serve(listener, parts).await,
+                    Ok(listener) => {
+                        let _ = ready.send(Ok(()));
+                        serve(listener, parts).await;
+                    }
                     Err(e) => {
-                        tracing::error!(error = %e, "MQTT I/O thread could not watch its listener")
+                        let _ = ready.send(Err(e));
                     }
                 }
             });
             let _ = done.send(());
         })?;
+    let gone = || std::io::Error::other("the MQTT I/O thread ended before serving");
+    serving.recv().map_err(|_| gone())??;
     Ok(Loop::Thread(finished))
 }
 
