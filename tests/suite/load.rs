@@ -77,21 +77,33 @@ async fn rsa_devices_from_create_keys_and_certificate_connect() {
     );
 }
 
+/// One publisher and one subscriber, QoS 0, 64 B, as fast as they go.
+fn publish_plan(mock: &MockIotCore, run_label: &str) -> PublishPlan {
+    PublishPlan {
+        addr: mock.mqtt_addr().to_string(),
+        server_name: "localhost".into(),
+        version: Version::V311,
+        publishers: 1,
+        subscribers: 1,
+        qos: 0,
+        size: 64,
+        count: 100,
+        duration: Duration::from_secs(30),
+        rate: None,
+        run_label: run_label.into(),
+    }
+}
+
 #[tokio::test]
 async fn publish_fan_out_loses_nothing() {
     let (mock, configs) = fleet(3, KeyType::Ec).await;
     for qos in [0, 1] {
         let plan = PublishPlan {
-            addr: mock.mqtt_addr().to_string(),
-            server_name: "localhost".into(),
             version: Version::V5,
-            publishers: 1,
             subscribers: 2,
             qos,
-            size: 64,
             count: 300,
-            duration: Duration::from_secs(30),
-            run_label: format!("fan-out-{qos}"),
+            ..publish_plan(&mock, &format!("fan-out-{qos}"))
         };
         let report = publish::run(plan, configs.clone(), false)
             .await
@@ -100,6 +112,25 @@ async fn publish_fan_out_loses_nothing() {
         assert_eq!(report.extra["lost"], 0);
         assert_eq!(report.extra["duplicated"], 0);
     }
+}
+
+#[tokio::test]
+async fn a_publish_rate_is_kept_on_schedule() {
+    let (mock, configs) = fleet(3, KeyType::Ec).await;
+    let plan = PublishPlan {
+        publishers: 2,
+        count: 100,
+        rate: Some(1000.0),
+        ..publish_plan(&mock, "paced")
+    };
+    let report = publish::run(plan, configs, false).await.expect("run");
+    assert_eq!(report.ok, 200, "{}", report.to_text());
+    // Two publishers at 500/s each: the 100th publish of each is due 198 ms after the start.
+    assert!(
+        report.elapsed >= Duration::from_millis(198),
+        "200 at 1,000/s took only {:?}",
+        report.elapsed
+    );
 }
 
 /// `iotmock load ...` as a process, with `env` set; its standard output.
@@ -190,4 +221,35 @@ async fn three_indexed_workers_merge_into_the_report_of_one_run() {
     );
     let html = std::fs::read_to_string(report_dir.join("report.html")).expect("html");
     assert_eq!(html.matches("<polyline").count(), 2);
+}
+
+/// The served binary on its defaults (its own MQTT I/O thread, input coalescing on): a QoS 0
+/// stream published back to back arrives whole, and QoS 1 publishes after it, which the
+/// coalescing never holds back, all come through too.
+#[tokio::test]
+async fn the_served_mock_delivers_a_back_to_back_stream_whole() {
+    let dir = tempfile::tempdir().expect("dir");
+    let served = crate::crash::serve(dir.path());
+    let (api, mqtt) = (format!("http://{}", served.api), served.mqtt.to_string());
+    for qos in ["0", "1"] {
+        let args = strings(&[
+            "publish",
+            "--api",
+            &api,
+            "--mqtt",
+            &mqtt,
+            "--devices",
+            "2",
+            "--count",
+            "20000",
+            "-q",
+            qos,
+            "--json",
+        ]);
+        let report = json(&load_cli(args, vec![]).await);
+        assert_eq!(report["ok"], 20_000, "QoS {qos}: {report}");
+        assert_eq!(report["extra"]["lost"], 0, "QoS {qos}: {report}");
+        assert_eq!(report["extra"]["duplicated"], 0, "QoS {qos}: {report}");
+    }
+    crate::crash::terminate(served.child).await;
 }

@@ -92,14 +92,18 @@ fn twin(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 /// Starts one I/O thread on `listener`; returns once the thread serves it (or says why not).
 fn io_thread(i: usize, listener: std::net::TcpListener, parts: LoopParts) -> std::io::Result<Loop> {
+    let coalescing = parts.shared.settings.coalescing;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(move || coalescing.before_idle())
+        .on_thread_unpark(move || coalescing.after_idle())
         .build()?;
     let (done, finished) = oneshot::channel();
     let (ready, serving) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name(format!("mqtt-io-{i}"))
         .spawn(move || {
+            coalescing.tighten_timers();
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
                     Ok(listener) => {

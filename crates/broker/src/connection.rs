@@ -328,6 +328,9 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             match decode(&mut self.link.buf, self.link.version) {
                 Ok(Some(packet)) => {
                     self.link.packets_in = self.link.packets_in.saturating_add(1);
+                    if matches!(&packet, Packet::Publish(p) if p.qos == 0) {
+                        crate::coalesce::streamed();
+                    }
                     if let Some(t) = &self.link.tap {
                         t.record(Seen::In(PacketSeen::of(&packet)));
                     }

@@ -4,6 +4,7 @@
 //! changes reach every live connection, so a deactivated certificate is disconnected at once.
 
 mod accept;
+mod coalesce;
 mod connection;
 mod env;
 pub mod faults;
@@ -16,6 +17,7 @@ pub mod store;
 pub mod tls;
 mod watch;
 
+pub use coalesce::Coalescing;
 pub use faults::{Answer, FaultPlan};
 pub use iotmock_session::{CloseReason, ConnectRefusal, Reply, Service, ServiceRequest};
 pub use observe::{Observed, PacketSeen, Seen, TlsEnd};
@@ -65,6 +67,8 @@ pub struct BrokerSettings {
     /// SO_REUSEPORT listener on the listener's address (Linux spreads connections among them).
     /// 0 serves on the caller's runtime, as in-process tests do.
     pub io_threads: usize,
+    /// How the I/O threads batch a busy stream's input (only with `io_threads` > 0).
+    pub coalescing: Coalescing,
 }
 
 impl Default for BrokerSettings {
@@ -81,6 +85,7 @@ impl Default for BrokerSettings {
             require_sni: false,
             keep_alive_grace: Duration::from_millis(1500),
             io_threads: 0,
+            coalescing: Coalescing::default(),
         }
     }
 }

@@ -3,10 +3,11 @@
 use crate::MockIotCore;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use iotmock_broker::BrokerSettings;
+use iotmock_broker::{BrokerSettings, Coalescing};
 use iotmock_registry::EndpointConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +59,17 @@ pub struct ServeArgs {
     /// share the machine in tests and load runs).
     #[arg(long, env = "IOTMOCK_IO_THREADS", default_value_t = 0)]
     io_threads: usize,
+    /// Microseconds an MQTT I/O thread fed by a stream of QoS 0 publishes waits before it
+    /// looks for more input, so a stream arriving one message per write is read in batches
+    /// (like a network card's rx-usecs); 0 turns it off. It waits only after a round of work
+    /// that handled --coalesce-min-packets QoS 0 publishes or more (but not yet a batch of 8
+    /// times that), cheaply, when input came back within this after the last idle spell;
+    /// a quiet thread, and input that a client waits an answer for, never wait.
+    #[arg(long, env = "IOTMOCK_COALESCE_US", default_value_t = 100)]
+    coalesce_us: u64,
+    /// QoS 0 publishes a round of work must handle for its I/O thread to hold off.
+    #[arg(long, env = "IOTMOCK_COALESCE_MIN_PACKETS", default_value_t = 4)]
+    coalesce_min_packets: u32,
     /// Answer refused MQTT 3.1.1 CONNECTs with a CONNACK code instead of closing silently as AWS does.
     #[arg(long, env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL")]
     mqtt3_connack_on_refusal: bool,
@@ -147,6 +159,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
             throttle: args.throttle,
             require_connect_attributes: args.require_connect_attributes,
             io_threads: threads,
+            coalescing: Coalescing {
+                window: Duration::from_micros(args.coalesce_us),
+                min_packets: args.coalesce_min_packets.max(1),
+            },
             ..BrokerSettings::default()
         })
         .region(&args.region)

@@ -133,6 +133,10 @@ pub struct PublishArgs {
     count: u64,
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     duration: Duration,
+    /// Target publishes per second across the publishers (default: each as fast as it can),
+    /// to measure latency at a known load.
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 /// `--devices N`: saved identities from `--certs-dir` when there are enough, else new ones.
@@ -273,6 +277,7 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
                 size: a.size,
                 count: a.count,
                 duration: a.duration,
+                rate: a.rate.map(|r| shard.rate(r)),
                 run_label: format!("{}-{}", std::process::id(), shard.label()),
             };
             let cpu = process_cpu();

@@ -24,6 +24,9 @@ pub struct PublishPlan {
     /// Messages per publisher.
     pub count: u64,
     pub duration: Duration,
+    /// Publishes per second across this run's publishers (default: each as fast as it can).
+    /// Each publisher keeps its share on a schedule, so latency is measured at a known load.
+    pub rate: Option<f64>,
     /// Names this run's topic and client ids; distinct per worker when a run is sharded.
     pub run_label: String,
 }
@@ -98,7 +101,12 @@ async fn publisher(
 ) -> u64 {
     let mut outstanding = 0usize;
     let mut sent = 0;
+    let each = plan.rate.map(|r| r / plan.publishers.max(1) as f64);
     for seq in 0..plan.count {
+        if let Some(rate) = each.filter(|r| *r > 0.0) {
+            let due = t0 + Duration::from_secs_f64(seq as f64 / rate);
+            tokio::time::sleep_until(due.min(deadline).into()).await;
+        }
         if Instant::now() >= deadline {
             break;
         }
