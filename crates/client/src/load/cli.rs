@@ -112,7 +112,7 @@ pub struct HandshakeArgs {
     #[arg(long)]
     count: Option<u64>,
     /// Target attempts per second (default: as fast as the concurrency allows).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
 }
 
@@ -135,8 +135,18 @@ pub struct PublishArgs {
     duration: Duration,
     /// Target publishes per second across the publishers (default: each as fast as it can),
     /// to measure latency at a known load.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
+}
+
+/// `--rate`: a positive number of operations per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a positive number of operations per second"
+        )),
+    }
 }
 
 /// `--devices N`: saved identities from `--certs-dir` when there are enough, else new ones.
@@ -329,4 +339,18 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Report, CliError> {
         }
     }
     merged.ok_or_else(|| CliError::Merge("no interval logs (*.hlog) to merge".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn a_rate_is_a_positive_finite_number() {
+        assert_eq!(parse_rate("2500"), Ok(2500.0));
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        for bad in ["0", "-3", "NaN", "inf", "fast", ""] {
+            assert!(parse_rate(bad).is_err(), "{bad:?} was taken");
+        }
+    }
 }

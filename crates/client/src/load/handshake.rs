@@ -116,7 +116,7 @@ async fn worker(
             break;
         }
         if let Some(rate) = plan.rate {
-            let due = start + Duration::from_secs_f64(n as f64 / rate);
+            let due = super::due(start, n, rate).unwrap_or(deadline);
             if due >= deadline {
                 break;
             }

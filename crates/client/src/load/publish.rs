@@ -103,8 +103,8 @@ async fn publisher(
     let mut sent = 0;
     let each = plan.rate.map(|r| r / plan.publishers.max(1) as f64);
     for seq in 0..plan.count {
-        if let Some(rate) = each.filter(|r| *r > 0.0) {
-            let due = t0 + Duration::from_secs_f64(seq as f64 / rate);
+        if let Some(rate) = each {
+            let due = super::due(t0, seq, rate).unwrap_or(deadline);
             tokio::time::sleep_until(due.min(deadline).into()).await;
         }
         if Instant::now() >= deadline {
