@@ -1,7 +1,8 @@
 //! Publish, subscribe and delivery with AWS's rules, limits and per-message policy checks.
 
 use crate::mqtt::{ALLOW_ALL, BOTH, Fleet};
-use iotmock_client::{ClientError, Packet, Publish, Version};
+use iotmock_client::{ClientError, DeviceClient, Packet, Publish, Version};
+use std::time::Duration;
 
 #[tokio::test]
 async fn messages_route_across_versions_with_wildcards() {
@@ -247,9 +248,14 @@ fn io_threads() -> usize {
 }
 
 #[tokio::test]
-async fn io_threads_serve_deliver_between_them_and_stop() {
+async fn io_threads_serve_deliver_between_them_coalesce_and_stop() {
     let settings = iotmock_broker::BrokerSettings {
         io_threads: 3,
+        // A wait after any round with a QoS 0 publish, when input came back within 5 ms.
+        coalescing: iotmock_broker::Coalescing {
+            window: Duration::from_millis(5),
+            min_packets: 1,
+        },
         ..iotmock_broker::BrokerSettings::default()
     };
     let mut fleet = Fleet::with_settings(settings).await;
@@ -269,6 +275,7 @@ async fn io_threads_serve_deliver_between_them_and_stop() {
         let m = c.next_message().await.expect("delivery");
         assert_eq!(&m.payload[..], b"hi");
     }
+    coalesce_for_streams_only(&mut publisher, &mut subs, fleet.mock.broker()).await;
     let addr = fleet.mock.mqtt_addr();
     let crate::mqtt::Fleet { mock, .. } = fleet;
     let stopping = tokio::spawn(mock.shutdown());
@@ -278,4 +285,54 @@ async fn io_threads_serve_deliver_between_them_and_stop() {
     stopping.await.expect("shut down");
     let again = std::net::TcpListener::bind(addr);
     assert!(again.is_ok(), "every listener of the group is closed");
+}
+
+/// A stream of QoS 0 publishes arrives whole and in order, and makes the publisher's thread
+/// wait for more; QoS 1 publishes answered one at a time never do.
+async fn coalesce_for_streams_only(
+    publisher: &mut DeviceClient,
+    subs: &mut [DeviceClient],
+    broker: &iotmock_broker::BrokerCore,
+) {
+    // Back to back, as fast as the client writes.
+    for i in 0..300u32 {
+        let sent = publisher.publish("spread/t", i.to_string(), 0, false).await;
+        assert_eq!(sent.expect("sent"), None);
+    }
+    // Then in pairs, each pair one round of work (PINGREQ comes back after both are handled).
+    for i in 300..400u32 {
+        let sent = publisher.publish("spread/t", i.to_string(), 0, false).await;
+        assert_eq!(sent.expect("sent"), None);
+        if i % 2 == 1 {
+            publisher.ping().await.expect("PINGRESP");
+        }
+    }
+    for c in subs.iter_mut() {
+        for i in 0..400u32 {
+            let m = c.next_message().await.expect("delivery");
+            assert_eq!(m.payload, i.to_string().as_bytes(), "in order");
+        }
+    }
+    // The round that answers this PUBACK comes after any wait the stream's last round took.
+    let acked = publisher.publish("spread/t", "q1", 1, false).await;
+    assert_eq!(acked.expect("puback"), Some(0));
+    let after_stream = broker.coalesced_waits();
+    assert!(after_stream > 0, "a QoS 0 stream is read in batches");
+    for _ in 0..20 {
+        let acked = publisher.publish("spread/t", "q1", 1, false).await;
+        assert_eq!(acked.expect("puback"), Some(0));
+    }
+    for c in subs.iter_mut() {
+        for _ in 0..21 {
+            assert_eq!(
+                &c.next_message().await.expect("delivery").payload[..],
+                b"q1"
+            );
+        }
+    }
+    assert_eq!(
+        broker.coalesced_waits(),
+        after_stream,
+        "nobody waits for QoS 1"
+    );
 }

@@ -92,10 +92,13 @@ fn twin(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 /// Starts one I/O thread on `listener`; returns once the thread serves it (or says why not).
 fn io_thread(i: usize, listener: std::net::TcpListener, parts: LoopParts) -> std::io::Result<Loop> {
-    let coalescing = parts.shared.settings.coalescing;
+    let (coalescing, waits) = (
+        parts.shared.settings.coalescing,
+        parts.shared.coalesced.clone(),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_park(move || coalescing.before_idle())
+        .on_thread_park(move || coalescing.before_idle(&waits))
         .on_thread_unpark(move || coalescing.after_idle())
         .build()?;
     let (done, finished) = oneshot::channel();

@@ -4,9 +4,9 @@
 //! a `writev` that runs the receiver's side of loopback), so a stream that arrives one message
 //! per `write()` spends most of its CPU on wake-ups.
 //!
-//! Only streams are held back: QoS 0 PUBLISHes, which nobody waits an answer for (holding back
-//! a QoS 1 PUBLISH, a request or an acknowledgement would slow a client that waits for the
-//! reply). A thread holds off for [`Coalescing::window`] before going idle only when wake-ups
+//! Only streams start a wait: QoS 0 PUBLISHes, which nobody waits an answer for (a wait started
+//! for a QoS 1 PUBLISH, a request or an acknowledgement would slow a client that waits for the
+//! reply). While a thread waits, everything on it waits (at most the window). A thread holds off for [`Coalescing::window`] before going idle only when wake-ups
 //! are what it spends its time on: its last round of work handled at least
 //! [`Coalescing::min_packets`] QoS 0 PUBLISHes but not yet a batch, each packet in less than
 //! `window / min_packets` on average, and its last idle spell ended within the window (so
@@ -15,10 +15,14 @@
 //! one wait, after which the thread stops.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A round of `BATCH x min_packets` packets or more is a batch already.
 const BATCH: u32 = 8;
+/// The longest wait: everything on the thread (timers, other connections, the stop signal)
+/// waits with it.
+pub const MAX_WINDOW: Duration = Duration::from_millis(10);
 
 /// What an I/O thread knows of its recent rounds of work.
 #[derive(Debug, Default)]
@@ -47,10 +51,11 @@ pub(crate) fn streamed() {
 /// When an I/O thread holds off before looking for more input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Coalescing {
-    /// How long a thread fed by a stream waits before it looks for more input. Zero turns
-    /// coalescing off.
+    /// How long a thread fed by a stream waits before it looks for more input (at most
+    /// [`MAX_WINDOW`]). Zero turns coalescing off. Everything on the thread waits with it.
     pub window: Duration,
-    /// The QoS 0 PUBLISHes a round of work must have handled for the wait to be worth it.
+    /// The QoS 0 PUBLISHes a round of work must have handled for the wait to be worth it
+    /// (0 counts as 1).
     pub min_packets: u32,
 }
 
@@ -62,10 +67,11 @@ impl Coalescing {
     };
 
     /// Runs on an I/O thread just before it goes idle: ends the round, and waits the window
-    /// if input is streaming.
-    pub(crate) fn before_idle(self) {
+    /// if input is streaming (counting the wait in `waits` first).
+    pub(crate) fn before_idle(self, waits: &AtomicU64) {
         ROUNDS.with(|r| {
             if let Some(wait) = self.hold_off(r, Instant::now()) {
+                waits.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(wait);
             }
             r.idle_since.set(Some(Instant::now()));
@@ -80,36 +86,34 @@ impl Coalescing {
     /// Ends a round at `now`: the wait before going idle, if any.
     fn hold_off(self, r: &Rounds, now: Instant) -> Option<Duration> {
         let handled = r.handled.replace(0);
+        let (window, min) = (self.window.min(MAX_WINDOW), self.min_packets.max(1));
         // Cheap packets: each took less than window / min_packets.
         let cheap = r.awake_since.take().is_some_and(|since| {
             let busy = now.saturating_duration_since(since);
-            busy.saturating_mul(self.min_packets) < self.window.saturating_mul(handled)
+            busy.saturating_mul(min) < window.saturating_mul(handled)
         });
         // A thread that already finds batches without waiting gains nothing by waiting (and
         // would slow a client that waits for acknowledgements); once waiting, it goes on as
         // long as each wait finds enough.
-        let batch = self.min_packets.saturating_mul(BATCH);
-        let small = handled < batch || r.holding.get();
-        let wait = !self.window.is_zero()
-            && handled >= self.min_packets
-            && small
-            && cheap
-            && r.streaming.get();
+        let small = handled < min.saturating_mul(BATCH) || r.holding.get();
+        let wait = !window.is_zero() && handled >= min && small && cheap && r.streaming.get();
         r.holding.set(wait);
-        wait.then_some(self.window)
+        wait.then_some(window)
     }
 
     /// Ends an idle spell at `now`.
     fn woke(self, r: &Rounds, now: Instant) {
         if let Some(since) = r.idle_since.take() {
+            let window = self.window.min(MAX_WINDOW);
             r.streaming
-                .set(now.saturating_duration_since(since) < self.window);
+                .set(now.saturating_duration_since(since) < window);
         }
         r.awake_since.set(Some(now));
     }
 
     /// Makes the calling thread's timers as precise as the window needs (Linux lets a timer
-    /// fire up to 50 us late by default, which would double a 50 us window). Best effort.
+    /// fire up to 50 us late by default, which would half again a 100 us window), and never
+    /// looser than that default. Best effort.
     pub(crate) fn tighten_timers(self) {
         if self.window.is_zero() {
             return;
@@ -117,7 +121,7 @@ impl Coalescing {
         #[cfg(target_os = "linux")]
         {
             let tenth = u64::try_from((self.window / 10).as_nanos()).unwrap_or(u64::MAX);
-            let slack = std::num::NonZeroU64::new(tenth.max(1_000));
+            let slack = std::num::NonZeroU64::new(tenth.clamp(1_000, 50_000));
             if let Err(e) = rustix::thread::set_current_timer_slack(slack) {
                 tracing::debug!(error = %e, "timer slack left at the default");
             }
@@ -212,6 +216,23 @@ mod tests {
         for _ in 0..3 {
             assert!(!round(&r, Coalescing::OFF, u32::MAX, SHORT, Duration::ZERO));
         }
+    }
+
+    #[test]
+    fn a_huge_window_is_capped_and_zero_packets_count_as_one() {
+        let c = Coalescing {
+            window: Duration::MAX,
+            min_packets: 0,
+        };
+        let r = Rounds::default();
+        assert!(
+            !round(&r, c, 1, SHORT, SHORT),
+            "nothing is known of the input yet"
+        );
+        let woke = Instant::now();
+        c.woke(&r, woke);
+        r.handled.set(1);
+        assert_eq!(c.hold_off(&r, woke + SHORT), Some(MAX_WINDOW));
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     pub observers: observe::Observers,
     /// Principals as of a registry generation: connections with one certificate share one.
     principals: PrincipalCache,
+    /// Waits the I/O threads took to coalesce input.
+    pub coalesced: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Shared {
@@ -202,6 +204,7 @@ impl BrokerCore {
             faults: faults::Faults::default(),
             observers: observe::Observers::default(),
             principals: Default::default(),
+            coalesced: Default::default(),
         });
         let weak = Arc::downgrade(&shared);
         if let Ok(mut reg) = registry.write() {
@@ -238,6 +241,14 @@ impl BrokerCore {
     /// Clients connected now.
     pub fn connected(&self) -> usize {
         self.shared.hub.connected()
+    }
+
+    /// How many times an MQTT I/O thread has waited to read a stream of QoS 0 publishes in
+    /// batches ([`Coalescing`]).
+    pub fn coalesced_waits(&self) -> u64 {
+        self.shared
+            .coalesced
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Publishes as the iot-data API does (no policy check: the caller holds AWS credentials).

@@ -169,6 +169,9 @@ impl DeviceClient {
         let mut out = BytesMut::with_capacity(64);
         encode(packet, self.version, &mut out).map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.stream.write_all(&out).await?;
+        // TLS may keep records back when the socket (or tokio's budget) says "not now"; only a
+        // flush is sure to put them on the wire before the caller waits for an answer.
+        self.stream.flush().await?;
         Ok(())
     }
 

@@ -59,16 +59,20 @@ pub struct ServeArgs {
     /// share the machine in tests and load runs).
     #[arg(long, env = "IOTMOCK_IO_THREADS", default_value_t = 0)]
     io_threads: usize,
-    /// Microseconds an MQTT I/O thread fed by a stream of QoS 0 publishes waits before it
-    /// looks for more input, so a stream arriving one message per write is read in batches
-    /// (like a network card's rx-usecs); 0 turns it off. It waits only after a round of work
-    /// that handled --coalesce-min-packets QoS 0 publishes or more (but not yet a batch of 8
-    /// times that), cheaply, when input came back within this after the last idle spell;
-    /// a quiet thread, and input that a client waits an answer for, never wait.
-    #[arg(long, env = "IOTMOCK_COALESCE_US", default_value_t = 100)]
+    /// Microseconds (at most 10000) an MQTT I/O thread fed by a stream of QoS 0 publishes
+    /// waits before it looks for more input, so a stream arriving one message per write is
+    /// read in batches (like a network card's rx-usecs); 0 turns it off. A wait starts only
+    /// after a round of work that handled --coalesce-min-packets QoS 0 publishes or more (but
+    /// not yet a batch of 8 times that, unless the round followed a wait), cheaply, when input
+    /// came back within the window after the last idle spell; a quiet thread and input that a
+    /// client waits an answer for never start one. While a thread waits, all of its
+    /// connections wait (at most the window).
+    #[arg(long, env = "IOTMOCK_COALESCE_US", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
     coalesce_us: u64,
-    /// QoS 0 publishes a round of work must handle for its I/O thread to hold off.
-    #[arg(long, env = "IOTMOCK_COALESCE_MIN_PACKETS", default_value_t = 4)]
+    /// QoS 0 publishes a round of work must handle for its I/O thread to wait.
+    #[arg(long, env = "IOTMOCK_COALESCE_MIN_PACKETS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..))]
     coalesce_min_packets: u32,
     /// Answer refused MQTT 3.1.1 CONNECTs with a CONNACK code instead of closing silently as AWS does.
     #[arg(long, env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL")]
@@ -161,7 +165,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             io_threads: threads,
             coalescing: Coalescing {
                 window: Duration::from_micros(args.coalesce_us),
-                min_packets: args.coalesce_min_packets.max(1),
+                min_packets: args.coalesce_min_packets,
             },
             ..BrokerSettings::default()
         })

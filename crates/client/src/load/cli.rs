@@ -287,7 +287,7 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
                 size: a.size,
                 count: a.count,
                 duration: a.duration,
-                rate: a.rate.map(|r| shard.rate(r)),
+                rate: a.rate.map(|r| shard.share(r, a.publishers as u64)),
                 run_label: format!("{}-{}", std::process::id(), shard.label()),
             };
             let cpu = process_cpu();

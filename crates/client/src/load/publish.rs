@@ -62,9 +62,10 @@ pub fn progress_bar(enabled: bool, what: &str) -> ProgressBar {
     bar
 }
 
-fn payload(publisher: u32, seq: u32, t0: Instant, size: usize) -> Vec<u8> {
+/// A payload stamped with `sent` (since the run's start), the publisher and the sequence.
+fn payload(publisher: u32, seq: u32, sent: Duration, size: usize) -> Vec<u8> {
     let mut p = Vec::with_capacity(size.max(16));
-    p.extend_from_slice(&(t0.elapsed().as_nanos() as u64).to_be_bytes());
+    p.extend_from_slice(&(sent.as_nanos() as u64).to_be_bytes());
     p.extend_from_slice(&publisher.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
     p.resize(size.max(16), b'x');
@@ -91,6 +92,30 @@ async fn connect(
         .map_err(|source| PublishError::Connect { id, source })
 }
 
+/// A paced publisher's schedule: its share of the run's rate, starting `index / rate` after
+/// the run, so that the publishers take turns instead of sending together.
+struct Pace {
+    start: Instant,
+    rate: f64,
+}
+
+impl Pace {
+    fn new(plan: &PublishPlan, index: u32, t0: Instant) -> Option<Pace> {
+        let total = plan.rate?;
+        Some(Pace {
+            start: super::due(t0, u64::from(index), total)?,
+            rate: total / plan.publishers.max(1) as f64,
+        })
+    }
+
+    /// Waits until publish `seq` is due (or the deadline comes first); when it was due.
+    async fn wait(&self, seq: u64, deadline: Instant) -> Instant {
+        let due = super::due(self.start, seq, self.rate).map_or(deadline, |d| d.min(deadline));
+        tokio::time::sleep_until(due.into()).await;
+        due
+    }
+}
+
 async fn publisher(
     mut client: DeviceClient,
     idx: u32,
@@ -101,20 +126,19 @@ async fn publisher(
 ) -> u64 {
     let mut outstanding = 0usize;
     let mut sent = 0;
-    let each = plan.rate.map(|r| r / plan.publishers.max(1) as f64);
+    let pace = Pace::new(&plan, idx, t0);
     for seq in 0..plan.count {
-        if let Some(rate) = each {
-            let due = super::due(t0, seq, rate).unwrap_or(deadline);
-            tokio::time::sleep_until(due.min(deadline).into()).await;
-        }
+        let due = match &pace {
+            Some(pace) => Some(pace.wait(seq, deadline).await),
+            None => None,
+        };
         if Instant::now() >= deadline {
             break;
         }
-        if client
-            .send_publish(&topic, payload(idx, seq as u32, t0, plan.size), plan.qos)
-            .await
-            .is_err()
-        {
+        // Latency counts from when a paced publish was due, so falling behind shows.
+        let stamp = due.unwrap_or_else(Instant::now).duration_since(t0);
+        let body = payload(idx, seq as u32, stamp, plan.size);
+        if client.send_publish(&topic, body, plan.qos).await.is_err() {
             break;
         }
         sent += 1;

@@ -48,6 +48,15 @@ impl Shard {
         rate / f64::from(self.count)
     }
 
+    /// This worker's part of a rate carried by `total` senders split with [`Shard::part`]: in
+    /// proportion to the senders it takes (a worker left with none takes none of the rate).
+    pub fn share(&self, rate: f64, total: u64) -> f64 {
+        match total {
+            0 => self.rate(rate),
+            t => rate * self.part(t) as f64 / t as f64,
+        }
+    }
+
     /// A label that tells this worker's client ids and topics apart from the others'.
     pub fn label(&self) -> String {
         format!("w{}", self.index)
@@ -68,6 +77,16 @@ mod tests {
             prop_assert_eq!(parts.iter().sum::<u64>(), total);
             let (min, max) = (parts.iter().min().copied(), parts.iter().max().copied());
             prop_assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1));
+        }
+
+        #[test]
+        fn shares_of_a_rate_follow_the_senders(total in 1u64..100, count in 1u32..16, rate in 1.0f64..1e6) {
+            let shards: Vec<Shard> = (0..count).map(|index| Shard { index, count }).collect();
+            let sum: f64 = shards.iter().map(|s| s.share(rate, total)).sum();
+            prop_assert!((sum - rate).abs() <= rate * 1e-9);
+            for s in shards.iter().filter(|s| s.part(total) == 0) {
+                prop_assert_eq!(s.share(rate, total), 0.0);
+            }
         }
     }
 
