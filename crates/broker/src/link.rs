@@ -70,7 +70,12 @@ impl<S: AsyncRead + AsyncWrite> Link<S> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let result = self.wr.write_all(&self.out).await;
+        // TLS keeps records back when the socket (or tokio's budget) says "not now" and still
+        // takes the bytes; only the flush puts every record on the wire before we wait.
+        let mut result = self.wr.write_all(&self.out).await;
+        if result.is_ok() {
+            result = self.wr.flush().await;
+        }
         self.out.clear();
         if self.out.capacity() > 64 * 1024 {
             self.out = BytesMut::new();
@@ -154,7 +159,7 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
-    fn link(stream: tokio::io::DuplexStream) -> Link<tokio::io::DuplexStream> {
+    fn link<S: AsyncRead + AsyncWrite>(stream: S) -> Link<S> {
         let (rd, wr) = tokio::io::split(stream);
         Link {
             rd,
@@ -195,5 +200,19 @@ mod tests {
             0,
             "an idle connection keeps no read buffer"
         );
+    }
+
+    #[tokio::test]
+    async fn a_flush_puts_what_the_stream_kept_back_on_the_wire() {
+        // A writer that takes bytes and holds them until flushed, as TLS does when the socket
+        // or tokio's budget says "not now".
+        let (near, mut far) = tokio::io::duplex(1024);
+        let mut l = link(tokio::io::BufWriter::new(near));
+        l.send(&Packet::PingResp).await.expect("queued");
+        l.flush().await.expect("flushed");
+        let mut got = [0u8; 2];
+        let read = tokio::time::timeout(Duration::from_secs(5), far.read_exact(&mut got)).await;
+        assert!(read.is_ok(), "PINGRESP reached the wire");
+        assert_eq!(got, [0xD0, 0x00]);
     }
 }
