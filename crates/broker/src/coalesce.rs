@@ -6,9 +6,10 @@
 //!
 //! Only streams start a wait: QoS 0 PUBLISHes, which nobody waits an answer for (a wait started
 //! for a QoS 1 PUBLISH, a request or an acknowledgement would slow a client that waits for the
-//! reply). While a thread waits, everything on it waits (at most the window). A thread holds off for [`Coalescing::window`] before going idle only when wake-ups
-//! are what it spends its time on: its last round of work handled at least
-//! [`Coalescing::min_packets`] QoS 0 PUBLISHes but not yet a batch, each packet in less than
+//! reply). While a thread waits, everything on it waits (at most the window). A thread holds
+//! off for [`Coalescing::window`] before going idle only when wake-ups are what it spends its
+//! time on: its last round of work handled at least [`Coalescing::min_packets`] QoS 0
+//! PUBLISHes but not yet a batch (unless it followed a wait), each packet in less than
 //! `window / min_packets` on average, and its last idle spell ended within the window (so
 //! waiting finds more). A quiet thread (a device and its shadow, request after request) and a
 //! thread busy with real work (handshakes) never wait, and a burst followed by silence costs

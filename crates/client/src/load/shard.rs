@@ -80,7 +80,11 @@ mod tests {
         }
 
         #[test]
-        fn shares_of_a_rate_follow_the_senders(total in 1u64..100, count in 1u32..16, rate in 1.0f64..1e6) {
+        fn shares_of_a_rate_follow_the_senders(
+            total in 1u64..100,
+            count in 1u32..16,
+            rate in 1.0f64..1e6,
+        ) {
             let shards: Vec<Shard> = (0..count).map(|index| Shard { index, count }).collect();
             let sum: f64 = shards.iter().map(|s| s.share(rate, total)).sum();
             prop_assert!((sum - rate).abs() <= rate * 1e-9);
