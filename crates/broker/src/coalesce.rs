@@ -67,6 +67,11 @@ impl Coalescing {
         min_packets: u32::MAX,
     };
 
+    /// The window in force: the one asked for, at most [`MAX_WINDOW`].
+    fn window(self) -> Duration {
+        self.window.min(MAX_WINDOW)
+    }
+
     /// Runs on an I/O thread just before it goes idle: ends the round, and waits the window
     /// if input is streaming (counting the wait in `waits` first).
     pub(crate) fn before_idle(self, waits: &AtomicU64) {
@@ -87,7 +92,7 @@ impl Coalescing {
     /// Ends a round at `now`: the wait before going idle, if any.
     fn hold_off(self, r: &Rounds, now: Instant) -> Option<Duration> {
         let handled = r.handled.replace(0);
-        let (window, min) = (self.window.min(MAX_WINDOW), self.min_packets.max(1));
+        let (window, min) = (self.window(), self.min_packets.max(1));
         // Cheap packets: each took less than window / min_packets.
         let cheap = r.awake_since.take().is_some_and(|since| {
             let busy = now.saturating_duration_since(since);
@@ -105,9 +110,8 @@ impl Coalescing {
     /// Ends an idle spell at `now`.
     fn woke(self, r: &Rounds, now: Instant) {
         if let Some(since) = r.idle_since.take() {
-            let window = self.window.min(MAX_WINDOW);
             r.streaming
-                .set(now.saturating_duration_since(since) < window);
+                .set(now.saturating_duration_since(since) < self.window());
         }
         r.awake_since.set(Some(now));
     }
@@ -116,12 +120,12 @@ impl Coalescing {
     /// fire up to 50 us late by default, which would half again a 100 us window), and never
     /// looser than that default. Best effort.
     pub(crate) fn tighten_timers(self) {
-        if self.window.is_zero() {
+        if self.window().is_zero() {
             return;
         }
         #[cfg(target_os = "linux")]
         {
-            let tenth = u64::try_from((self.window / 10).as_nanos()).unwrap_or(u64::MAX);
+            let tenth = u64::try_from((self.window() / 10).as_nanos()).unwrap_or(u64::MAX);
             let slack = std::num::NonZeroU64::new(tenth.clamp(1_000, 50_000));
             if let Err(e) = rustix::thread::set_current_timer_slack(slack) {
                 tracing::debug!(error = %e, "timer slack left at the default");
