@@ -25,6 +25,7 @@ mod mqtt_core;
 mod mqtt_pubsub;
 mod provisioning;
 mod restart;
+mod services;
 mod shadow;
 mod support;
 mod testing_helpers;

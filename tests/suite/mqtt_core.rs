@@ -119,6 +119,10 @@ async fn a_stalled_broker_answers_late() {
 struct Echo;
 
 impl Service for Echo {
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+
     fn filters(&self) -> Vec<String> {
         vec!["test/+/ask".into()]
     }

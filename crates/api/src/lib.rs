@@ -29,4 +29,6 @@ pub trait DataPlane: Send + Sync {
     fn list_retained(&self) -> Vec<RetainedView>;
     /// DeleteConnection; false when the client is not connected.
     fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool;
+    /// Waits until the services have reacted to every registry change committed so far.
+    fn settle(&self) {}
 }

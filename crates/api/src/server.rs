@@ -257,9 +257,19 @@ async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> 
         &state.default_region,
     )?;
     let state = state.for_request(&request);
-    tokio::task::spawn_blocking(move || dispatch(&state, &request))
-        .await
-        .map_err(|e| IotError::internal(format!("The operation did not complete: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let answer = dispatch(&state, &request);
+        // A write's consequences in the services (a group join's continuous jobs) are in
+        // place before the caller hears back.
+        if request.method != Method::Get
+            && let Some(data) = state.data.as_deref()
+        {
+            data.settle();
+        }
+        answer
+    })
+    .await
+    .map_err(|e| IotError::internal(format!("The operation did not complete: {e}")))?
 }
 
 fn into_response(encoded: Encoded) -> Response<Full<Bytes>> {
@@ -269,5 +279,13 @@ fn into_response(encoded: Encoded) -> Response<Full<Bytes>> {
     }
     builder
         .body(Full::new(Bytes::from(encoded.body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+        .unwrap_or_else(|e| {
+            // A header the answer could not carry: a 500 that says so, never an empty 200.
+            tracing::error!(error = %e, "an answer could not be built");
+            let body =
+                serde_json::json!({ "message": format!("The answer could not be built: {e}") });
+            let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+            *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
 }

@@ -4,11 +4,13 @@
 //! broker answers the packet that changed them. Locks are held only to copy out what a step
 //! needs, never across an await. Routing is in `routing.rs`.
 
+use crate::services::{HubLink, SERVICE_QUEUE_DEPTH, Worker, Workers};
 use crate::sharded::Sharded;
 use crate::store::{BrokerStore, SessionRecord, StoreError};
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::subscriptions::Subscriptions;
 use iotmock_registry::Clock;
+use iotmock_registry::RegistryEvent;
 use iotmock_session::{Service, Stored};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,10 +75,11 @@ pub struct Retained {
     pub updated_ms: i64,
 }
 
-/// The plugged-in services, and their request filters in a trie (by index of the service).
+/// The plugged-in services' workers, and their request filters in a trie (by index of the
+/// service).
 #[derive(Default)]
 pub(crate) struct Services {
-    pub all: Vec<Arc<dyn Service>>,
+    pub workers: Workers,
     pub filters: Subscriptions<usize>,
 }
 
@@ -377,13 +380,44 @@ impl Hub {
         tx.is_some_and(|tx| tx.try_send(Outbound::Deliver(msg, qos)).is_ok())
     }
 
-    /// Plugs a service in: every routed message on one of its filters becomes a request.
-    pub fn register_service(&self, service: Arc<dyn Service>) {
-        let mut services = self.services.write().unwrap_or_else(|p| p.into_inner());
-        let index = services.all.len();
-        for filter in service.filters() {
+    /// Plugs a service in: it takes `link` as its outbox, gets a worker, and every routed
+    /// message on one of its filters becomes a request queued to that worker.
+    pub(crate) fn register_service(&self, service: Arc<dyn Service>, link: Arc<HubLink>) {
+        service.attach(link.clone());
+        let filters = service.filters();
+        let worker = Worker::start(service, link, SERVICE_QUEUE_DEPTH);
+        let mut services = write(&self.services);
+        let index = services.workers.0.len();
+        for filter in filters {
             services.filters.add(&index, &filter, 0);
         }
-        services.all.push(service);
+        services.workers.0.push(worker);
+    }
+
+    /// Asks every service to run what is due by `now_ms`, on its worker.
+    pub fn tick_services(&self, now_ms: i64) {
+        for w in &read(&self.services).workers.0 {
+            w.tick(now_ms);
+        }
+    }
+
+    /// Hands committed registry changes to the services that hear them.
+    pub fn registry_changed(&self, events: &[RegistryEvent]) {
+        let services = read(&self.services);
+        if services.workers.0.is_empty() || events.is_empty() {
+            return;
+        }
+        let events: Arc<[RegistryEvent]> = events.into();
+        let now = self.now_ms();
+        for w in &services.workers.0 {
+            w.hear(&events, now);
+        }
+    }
+
+    /// Waits until every service (`listeners_only`: every service that hears the registry)
+    /// has done what was queued before this call.
+    pub fn settle_services(&self, listeners_only: bool) {
+        let barriers = read(&self.services).workers.barriers(listeners_only);
+        Workers::settle(barriers);
     }
 }

@@ -12,6 +12,7 @@ mod hub;
 mod link;
 mod observe;
 mod routing;
+mod services;
 mod sharded;
 pub mod store;
 pub mod tls;
@@ -19,8 +20,11 @@ mod watch;
 
 pub use coalesce::Coalescing;
 pub use faults::{Answer, FaultPlan};
-pub use iotmock_session::{CloseReason, ConnectRefusal, Reply, Service, ServiceRequest};
+pub use iotmock_session::{
+    CloseReason, ConnectRefusal, Outbox, Outlet, Reply, Service, ServiceRequest,
+};
 pub use observe::{Observed, PacketSeen, Seen, TlsEnd};
+pub use services::SERVICE_QUEUE_DEPTH;
 
 use iotmock_registry::{Clock, Principal, Registry, SystemClock};
 use iotmock_session::Rules;
@@ -211,6 +215,7 @@ impl BrokerCore {
             reg.on_change(Arc::new(move |_, events| {
                 if let Some(shared) = weak.upgrade() {
                     shared.watchers.notify(events);
+                    shared.hub.registry_changed(events);
                 }
             }));
         }
@@ -276,9 +281,30 @@ impl BrokerCore {
         self.shared.observers.register()
     }
 
-    /// Plugs a service into the reserved topics it names.
+    /// Plugs a service in: it answers the reserved topics it names on a worker of its own,
+    /// publishes through the outbox it is handed now, ticks with [`BrokerCore::tick_services`]
+    /// and hears the registry's changes if it asks to.
     pub fn register_service(&self, service: Arc<dyn Service>) {
-        self.shared.hub.register_service(service);
+        let link = Arc::new(services::HubLink(Arc::downgrade(&self.shared)));
+        self.shared.hub.register_service(service, link);
+    }
+
+    /// Asks every service to run what is due by `now_ms` (on its worker, in its order).
+    pub fn tick_services(&self, now_ms: i64) {
+        self.shared.hub.tick_services(now_ms);
+    }
+
+    /// Waits until every service has done what was queued before this call: requests, ticks
+    /// and registry events (a control-plane change is then seen by the services' reactions).
+    pub fn settle_services(&self) {
+        self.shared.hub.settle_services(false);
+    }
+
+    /// Waits until the services that hear the registry have reacted to every change committed
+    /// so far (the control plane calls this before it answers a write, so a caller reads its
+    /// own write's consequences: a thing added to a group has that group's continuous jobs).
+    pub fn settle_registry_listeners(&self) {
+        self.shared.hub.settle_services(true);
     }
 
     /// Makes the broker misbehave on purpose for `client_id` from its next CONNECT on.

@@ -3,11 +3,12 @@
 //! services whose request topics it matches.
 
 use crate::hub::{Hub, MAX_QUEUED, Origin, Outbound, Retained, lock, read, write};
+use crate::services::Request;
 use crate::store::RetainedRecord;
 use iotmock_mqtt::Publish;
 use iotmock_mqtt::topic::{matches, shared};
+use iotmock_session::Stored;
 use iotmock_session::events::Event;
-use iotmock_session::{Reply, Service, ServiceRequest, Stored};
 use std::sync::Arc;
 
 impl Hub {
@@ -76,57 +77,58 @@ impl Hub {
     /// (its JSON is built only then).
     pub fn publish_event(&self, event: &Event, from: Option<Origin<'_>>) {
         let wanted = read(&self.subs).any(&event.topic) || {
-            let services = self.services.read().unwrap_or_else(|p| p.into_inner());
-            services.filters.any(&event.topic)
+            read(&self.services).filters.any(&event.topic)
         };
         if wanted {
             self.publish(Arc::new(event.message()), from);
         }
     }
 
-    /// The services whose filters `topic` matches, in the order they were plugged in.
-    fn services_for(&self, topic: &str) -> Vec<Arc<dyn Service>> {
-        let services = self.services.read().unwrap_or_else(|p| p.into_inner());
-        if services.all.is_empty() {
-            return Vec::new();
+    /// Queues `msg` as a request to every service whose filters it matches, in the order they
+    /// were plugged in; a service whose queue is full answers its throttle at once.
+    fn dispatch(&self, msg: &Publish, from: Option<Origin<'_>>) {
+        let services = read(&self.services);
+        if services.workers.0.is_empty() {
+            return;
         }
         let mut hits: Vec<usize> = services
             .filters
-            .route(topic)
+            .route(&msg.topic)
             .into_iter()
             .map(|(i, _)| i)
             .collect();
         hits.sort_unstable();
-        hits.iter()
-            .filter_map(|i| services.all.get(*i).cloned())
-            .collect()
-    }
-
-    fn dispatch(&self, msg: &Publish, from: Option<Origin<'_>>) {
-        let services = self.services_for(&msg.topic);
-        for service in services {
-            let request = ServiceRequest {
-                client_id: from.map(|o| o.client_id),
-                region: from.map(|o| o.region),
-                topic: &msg.topic,
-                payload: &msg.payload,
+        let mut refused = Vec::new();
+        for (i, worker) in hits
+            .iter()
+            .filter_map(|i| Some((*i, services.workers.0.get(*i)?)))
+        {
+            let request = Request {
+                client_id: from.map(|o| o.client_id.to_string()),
+                region: from.map(|o| o.region.to_string()),
+                topic: msg.topic.clone(),
+                payload: msg.payload.clone(),
                 now_ms: self.now_ms(),
             };
-            for reply in service.handle(&request) {
-                match (reply, from) {
-                    (Reply::ToSubscribers(p), _) => {
-                        self.route(Arc::new(p));
-                    }
-                    (Reply::ToRequester(p), Some(o)) => self.to_requester(o.client_id, Arc::new(p)),
-                    (Reply::ToRequester(_), None) => {}
-                }
+            if let Err(request) = worker.offer(request) {
+                refused.push((i, request));
             }
+        }
+        // Throttle answers are routed after the services' lock is released: routing them
+        // takes it again.
+        let refused: Vec<_> = refused
+            .into_iter()
+            .filter_map(|(i, r)| Some((services.workers.0.get(i)?.service.clone(), r)))
+            .collect();
+        drop(services);
+        for (service, request) in refused {
+            self.throttle(&*service, &request);
         }
     }
 
     /// Delivers a service's answer to the requesting client alone, subscribed or not (as AWS
     /// sends Jobs answers), at the QoS of its matching subscription or else 0.
-    fn to_requester(&self, client_id: &str, msg: Arc<Publish>) {
+    pub(crate) fn to_requester(&self, client_id: &str, msg: Arc<Publish>) {
         // The subscription lock is released before the client's queue is touched (the hub
         // always takes a client's lock before the subscription lock, never the reverse).
         let qos = {

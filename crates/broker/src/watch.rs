@@ -28,7 +28,7 @@ impl Interest {
             RegistryEvent::Thing { region, name } => {
                 Some(Interest::Thing(region.clone(), name.clone()))
             }
-            RegistryEvent::Ca { .. } => None,
+            RegistryEvent::Ca { .. } | RegistryEvent::Membership { .. } => None,
         }
     }
 

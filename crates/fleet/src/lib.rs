@@ -4,7 +4,7 @@
 //! run the template for the certificate behind an ownership token). Answers go to the
 //! requester alone on `.../accepted` or `.../rejected`, in the request's format (`json` or
 //! `cbor`). Certificates are issued PENDING_ACTIVATION with a one-hour ownership token; one
-//! never provisioned within the hour is deleted by [`FleetService::tick`].
+//! never provisioned within the hour is deleted by [`FleetService::expire_tokens`].
 
 mod codec;
 mod reject;
@@ -86,11 +86,19 @@ impl FleetService {
         self.tokens.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A certificate (from a CSR, or with a fresh key) and its ownership token.
+    /// A certificate (from a CSR, or with a fresh key) and its ownership token. The key and
+    /// certificate are made before the registry's write lock is taken.
     fn create(&self, region: &str, csr: Option<&str>, now_ms: i64) -> Result<Value, Rejection> {
-        let (registered, pem, key) = self
+        let (ca, now_secs) = self
+            .registry
+            .read()
+            .map_err(|_| Rejection::internal("the registry is unavailable"))?
+            .issuer();
+        let (pem, key) = iotmock_registry::issue_for_provisioning(&ca, now_secs, csr)
+            .map_err(|e| Rejection::from_csr(csr.is_some(), e))?;
+        let registered = self
             .registry()?
-            .issue_for_provisioning(region, csr)
+            .register_for_provisioning(region, &pem)
             .map_err(|e| Rejection::from_csr(csr.is_some(), e))?;
         let token = format!(
             "{}{}",
@@ -166,7 +174,7 @@ impl FleetService {
 
     /// Expires ownership tokens; a certificate never provisioned is deleted. Returns how many
     /// certificates were deleted.
-    pub fn tick(&self, now_ms: i64) -> usize {
+    pub fn expire_tokens(&self, now_ms: i64) -> usize {
         let expired: Vec<Token> = {
             let mut tokens = self.tokens();
             let gone: Vec<String> = tokens
@@ -239,6 +247,23 @@ fn string_map(v: Option<&Value>) -> Result<BTreeMap<String, String>, Rejection> 
 }
 
 impl Service for FleetService {
+    fn name(&self) -> &'static str {
+        "fleet"
+    }
+
+    fn tick(&self, now_ms: i64) {
+        self.expire_tokens(now_ms);
+    }
+
+    /// Requests beyond the queue: 429 `Throttling` on `.../rejected`, in the request's format.
+    fn throttled(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
+        let Some((_, fmt)) = parse(request.topic) else {
+            return Vec::new();
+        };
+        let r = Rejection::throttled();
+        vec![answer(request.topic, "rejected", fmt, &r.document())]
+    }
+
     fn filters(&self) -> Vec<String> {
         vec![
             "$aws/certificates/create/+".into(),

@@ -30,6 +30,15 @@ impl Rejection {
         })
     }
 
+    /// The service's queue is full.
+    pub fn throttled() -> Self {
+        Self::new(
+            429,
+            "Throttling",
+            "Rate exceeded: the provisioning service is taking no more requests now",
+        )
+    }
+
     pub fn token(message: &str) -> Self {
         Self::new(400, "InvalidCertificateOwnershipToken", message)
     }

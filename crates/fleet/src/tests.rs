@@ -212,14 +212,14 @@ fn tokens_expire_after_an_hour_and_unprovisioned_certificates_go() {
     let (svc, reg) = service(true);
     let (kept, used) = (claim(&svc), claim(&svc));
     assert!(register(&svc, &used, "2", T0).0);
-    assert_eq!(svc.tick(T0 + TOKEN_LIFETIME_MS - 1), 0, "not yet");
+    assert_eq!(svc.expire_tokens(T0 + TOKEN_LIFETIME_MS - 1), 0, "not yet");
     let (ok, r) = register(&svc, &kept, "3", T0 + TOKEN_LIFETIME_MS);
     assert!(!ok);
     assert_eq!(
         r["errorCode"], "InvalidCertificateOwnershipToken",
         "expired at one hour"
     );
-    assert_eq!(svc.tick(T0 + TOKEN_LIFETIME_MS), 1);
+    assert_eq!(svc.expire_tokens(T0 + TOKEN_LIFETIME_MS), 1);
     let reg = reg.read().unwrap();
     let id = |v: &Value| v["certificateId"].as_str().unwrap().to_string();
     assert!(

@@ -13,6 +13,8 @@ pub enum JobsErrorCode {
     VersionMismatch,
     TerminalStateReached,
     ResourceAlreadyExists,
+    /// The device's requests came faster than the service takes them.
+    RequestThrottled,
 }
 
 impl JobsErrorCode {
@@ -26,6 +28,7 @@ impl JobsErrorCode {
             JobsErrorCode::VersionMismatch => "VersionMismatch",
             JobsErrorCode::TerminalStateReached => "TerminalStateReached",
             JobsErrorCode::ResourceAlreadyExists => "ResourceAlreadyExists",
+            JobsErrorCode::RequestThrottled => "RequestThrottled",
         }
     }
 }

@@ -18,4 +18,4 @@ pub use device::{DeviceRequest, read_request};
 pub use error::{JobsError, JobsErrorCode};
 pub use jobs::{Jobs, KIND_EXECUTION, KIND_JOB, NewJob, Notice};
 pub use model::{ExecStatus, Execution, Job, JobStatus};
-pub use service::{JobsService, notice_message};
+pub use service::{JobsService, Noticed, notice_message};

@@ -8,15 +8,52 @@ use crate::jobs::{Jobs, KIND_EXECUTION, KIND_JOB, NewJob, Notice};
 use crate::model::Job;
 use bytes::Bytes;
 use iotmock_mqtt::Publish;
+use iotmock_registry::RegistryEvent;
 use iotmock_registry::{Change, Store, StoreError};
-use iotmock_session::{Reply, Service, ServiceRequest};
+use iotmock_session::{Outbox, Outlet, Reply, Service, ServiceRequest};
 use serde_json::Value;
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
 
 pub struct JobsService {
     jobs: Mutex<Jobs>,
     store: Mutex<Box<dyn Store>>,
     default_region: String,
+    /// Where `notify` and `notify-next` go, whatever made the change.
+    outlet: Outlet,
+}
+
+/// What a change to the jobs returns: a value and the notices it publishes.
+pub trait Noticed {
+    type Out;
+    fn split(self) -> (Self::Out, Vec<Notice>);
+}
+
+impl Noticed for Vec<Notice> {
+    type Out = ();
+    fn split(self) -> ((), Vec<Notice>) {
+        ((), self)
+    }
+}
+
+impl<T> Noticed for (T, Vec<Notice>) {
+    type Out = T;
+    fn split(self) -> (T, Vec<Notice>) {
+        self
+    }
+}
+
+impl<N: Noticed, E> Noticed for Result<N, E> {
+    type Out = Result<N::Out, E>;
+    fn split(self) -> (Self::Out, Vec<Notice>) {
+        match self {
+            Ok(n) => {
+                let (out, notices) = n.split();
+                (Ok(out), notices)
+            }
+            Err(e) => (Err(e), Vec::new()),
+        }
+    }
 }
 
 /// A device request named by its topic.
@@ -78,6 +115,7 @@ impl JobsService {
             jobs: Mutex::new(all),
             store: Mutex::new(store),
             default_region: default_region.to_string(),
+            outlet: Outlet::default(),
         })
     }
 
@@ -87,6 +125,16 @@ impl JobsService {
         let mut jobs = lock(&self.jobs);
         let out = f(&mut jobs);
         self.persist(&mut jobs);
+        out
+    }
+
+    /// Runs a change `f` on the jobs: what it changed is stored, then the notices it made are
+    /// published (after the jobs' lock is released), then its value is returned.
+    pub fn change<N: Noticed>(&self, f: impl FnOnce(&mut Jobs) -> N) -> N::Out {
+        let (out, notices) = self.with(f).split();
+        for n in &notices {
+            self.outlet.publish(notice_message(n));
+        }
         out
     }
 
@@ -112,23 +160,41 @@ impl JobsService {
         region.unwrap_or(&self.default_region)
     }
 
-    /// CreateJob.
+    /// CreateJob (its `notify` and `notify-next` are published).
     pub fn create_job(
         &self,
         region: &str,
         id: &str,
         new: NewJob,
         now_ms: i64,
-    ) -> Result<(Job, Vec<Notice>), JobsError> {
-        self.with(|j| j.create_job(region, id, new, now_ms))
+    ) -> Result<Job, JobsError> {
+        self.change(|j| j.create_job(region, id, new, now_ms))
     }
 
-    /// Timeouts due by `now_ms`, and what they publish.
-    pub fn tick(&self, now_ms: i64) -> Vec<Notice> {
-        self.with(|j| j.tick(now_ms))
-            .into_iter()
-            .flat_map(|(_, n)| n)
-            .collect()
+    /// Times out the executions due by `now_ms`, publishing what that changes.
+    pub fn run_timeouts(&self, now_ms: i64) {
+        self.change(|j| {
+            let notices: Vec<Notice> = j.tick(now_ms).into_iter().flat_map(|(_, n)| n).collect();
+            notices
+        });
+    }
+
+    /// A thing joined or left a group: CONTINUOUS jobs through the group reach it, or its
+    /// pending executions of them are REMOVED.
+    fn membership(&self, event: &RegistryEvent, now_ms: i64) {
+        if let RegistryEvent::Membership {
+            region,
+            group_arn,
+            thing,
+            joined,
+            ..
+        } = event
+        {
+            self.change(|j| match joined {
+                true => j.thing_joined(region, group_arn, thing, now_ms),
+                false => j.thing_left(region, group_arn, thing, now_ms),
+            });
+        }
     }
 
     fn answer(
@@ -155,8 +221,44 @@ impl JobsService {
 }
 
 impl Service for JobsService {
+    fn name(&self) -> &'static str {
+        "jobs"
+    }
+
+    fn attach(&self, outbox: Arc<dyn Outbox>) {
+        self.outlet.attach(outbox);
+    }
+
     fn filters(&self) -> Vec<String> {
         vec!["$aws/things/+/jobs/#".into()]
+    }
+
+    fn tick(&self, now_ms: i64) {
+        self.run_timeouts(now_ms);
+    }
+
+    fn hears_registry(&self) -> bool {
+        true
+    }
+
+    fn registry_changed(&self, events: &[RegistryEvent], now_ms: i64) {
+        for e in events {
+            self.membership(e, now_ms);
+        }
+    }
+
+    /// AWS's answer over the Jobs request rate: `RequestThrottled` on `.../rejected`.
+    fn throttled(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
+        if parse(request.topic).is_none() {
+            return Vec::new();
+        }
+        let token = read_request(request.payload)
+            .ok()
+            .and_then(|r| r.client_token);
+        let e = JobsError::new(JobsErrorCode::RequestThrottled, "Rate exceeded");
+        let doc = e.document(token.as_deref(), request.now_ms.div_euclid(1000));
+        let rejected = format!("{}/rejected", request.topic);
+        vec![Reply::ToRequester(message(rejected, &doc))]
     }
 
     fn handle(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
@@ -173,16 +275,12 @@ impl Service for JobsService {
             format!("{}/rejected", request.topic),
         );
         match outcome {
+            // The answer first, then what the change publishes (as AWS orders them).
             Ok((answer, notices)) => {
-                let mut replies = vec![Reply::ToRequester(message(
-                    accepted,
-                    &stamped(answer, token.as_deref(), now),
-                ))];
-                replies.extend(
-                    notices
-                        .into_iter()
-                        .map(|n| Reply::ToSubscribers(message(n.topic, &n.payload))),
-                );
+                let answer = stamped(answer, token.as_deref(), now);
+                let mut replies = vec![Reply::ToRequester(message(accepted, &answer))];
+                let notices = notices.iter().map(notice_message);
+                replies.extend(notices.map(Reply::ToSubscribers));
                 replies
             }
             Err(e) => {

@@ -68,6 +68,10 @@ pub struct ConnAckProps {
     pub server_keep_alive: Option<u16>,
     pub session_expiry: Option<u32>,
     pub reason: Option<String>,
+    /// Topic Alias Maximum (the session's limit).
+    pub topic_alias_max: Option<u16>,
+    /// Receive Maximum (the session's limit).
+    pub receive_max: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

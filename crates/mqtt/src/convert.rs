@@ -2,6 +2,7 @@
 //! encoding. Writing is ours: a PUBLISH always carries its packet id before it is written.
 
 use crate::codec::{ConnAckProps, Connect, Packet, Publish, Version, Will};
+use crate::codes::{v5_connack, v5_disconnect, v5_puback, v5_suback, v5_unsuback};
 use bytes::BytesMut;
 use mqttbytes::{QoS, v4, v5};
 
@@ -116,6 +117,8 @@ pub(crate) fn from_v5(p: v5::Packet) -> Packet {
                     .as_ref()
                     .and_then(|p| p.session_expiry_interval),
                 reason: a.properties.as_ref().and_then(|p| p.reason_string.clone()),
+                topic_alias_max: a.properties.as_ref().and_then(|p| p.topic_alias_max),
+                receive_max: a.properties.as_ref().and_then(|p| p.receive_max),
             },
         },
         v5::Packet::Publish(p) => Packet::Publish(Publish {
@@ -177,65 +180,6 @@ fn v4_connack(code: u8) -> v4::ConnectReturnCode {
     }
 }
 
-fn v5_connack(code: u8) -> v5::ConnectReturnCode {
-    use v5::ConnectReturnCode::*;
-    match code {
-        0 => Success,
-        0x81 => MalformedPacket,
-        0x82 => ProtocolError,
-        0x84 => UnsupportedProtocolVersion,
-        0x85 => ClientIdentifierNotValid,
-        0x86 => BadUserNamePassword,
-        0x87 => NotAuthorized,
-        0x89 => ServerBusy,
-        0x90 => TopicNameInvalid,
-        0x95 => PacketTooLarge,
-        0x97 => QuotaExceeded,
-        0x9B => QoSNotSupported,
-        0x9F => ConnectionRateExceeded,
-        _ => UnspecifiedError,
-    }
-}
-
-fn v5_puback(code: u8) -> v5::PubAckReason {
-    use v5::PubAckReason::*;
-    match code {
-        0 => Success,
-        0x10 => NoMatchingSubscribers,
-        0x87 => NotAuthorized,
-        0x90 => TopicNameInvalid,
-        0x91 => PacketIdentifierInUse,
-        0x97 => QuotaExceeded,
-        _ => UnspecifiedError,
-    }
-}
-
-fn v5_disconnect(code: u8) -> v5::DisconnectReasonCode {
-    use v5::DisconnectReasonCode::*;
-    match code {
-        0 => NormalDisconnection,
-        0x81 => MalformedPacket,
-        0x82 => ProtocolError,
-        0x87 => NotAuthorized,
-        0x8B => ServerShuttingDown,
-        0x8D => KeepAliveTimeout,
-        0x8E => SessionTakenOver,
-        0x8F => TopicFilterInvalid,
-        0x90 => TopicNameInvalid,
-        0x93 => ReceiveMaximumExceeded,
-        0x95 => PacketTooLarge,
-        0x96 => MessageRateTooHigh,
-        0x97 => QuotaExceeded,
-        0x98 => AdministrativeAction,
-        0x9B => QoSNotSupported,
-        _ => UnspecifiedError,
-    }
-}
-
-fn v5_suback(code: u8) -> v5::SubscribeReasonCode {
-    v5::SubscribeReasonCode::try_from(code).unwrap_or(v5::SubscribeReasonCode::Unspecified)
-}
-
 fn connack_props(props: &ConnAckProps) -> v5::ConnAckProperties {
     let mut p = v5::ConnAckProperties::new();
     p.max_qos = Some(1);
@@ -243,8 +187,8 @@ fn connack_props(props: &ConnAckProps) -> v5::ConnAckProperties {
     p.wildcard_subscription_available = Some(1);
     p.subscription_identifiers_available = Some(0);
     p.shared_subscription_available = Some(1);
-    p.topic_alias_max = Some(8);
-    p.receive_max = Some(100);
+    p.topic_alias_max = props.topic_alias_max;
+    p.receive_max = props.receive_max;
     p.max_packet_size = Some(crate::codec::MAX_PACKET as u32);
     p.assigned_client_identifier = props.assigned_client_id.clone();
     p.server_keep_alive = props.server_keep_alive;
@@ -406,16 +350,7 @@ fn encode_v5(packet: &Packet, out: &mut BytesMut) -> Result<usize, mqttbytes::Er
         }
         Packet::UnsubAck { pkid, codes } => {
             let mut a = v5::UnsubAck::new(*pkid);
-            a.reasons = codes
-                .iter()
-                .map(|c| match c {
-                    0 => v5::UnsubAckReason::Success,
-                    0x11 => v5::UnsubAckReason::NoSubscriptionExisted,
-                    0x87 => v5::UnsubAckReason::NotAuthorized,
-                    0x8F => v5::UnsubAckReason::TopicFilterInvalid,
-                    _ => v5::UnsubAckReason::UnspecifiedError,
-                })
-                .collect();
+            a.reasons = codes.iter().map(|c| v5_unsuback(*c)).collect();
             a.write(out)
         }
         Packet::PingReq => v5::PingReq.write(out),

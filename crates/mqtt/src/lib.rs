@@ -3,6 +3,7 @@
 //! (keep-alive clamp, client-id checks, limits) that the broker applies.
 
 mod codec;
+mod codes;
 mod convert;
 mod delivery;
 pub mod reason;

@@ -15,6 +15,16 @@ pub enum RegistryEvent {
     Thing { region: String, name: String },
     /// A CA's record: no live connection changes (AWS keeps device certificates working).
     Ca { region: String, id: String },
+    /// A thing joined (`joined`) or left a thing group, however it happened: the API,
+    /// RegisterThing, fleet provisioning or JITP. (The thing's own [`RegistryEvent::Thing`]
+    /// event comes with it.)
+    Membership {
+        region: String,
+        group: String,
+        group_arn: String,
+        thing: String,
+        joined: bool,
+    },
 }
 
 /// The certificate id of a certificate ARN (`arn:aws:iot:<region>:<account>:cert/<id>`).
@@ -23,8 +33,24 @@ fn cert_id_of(arn: &str) -> Option<String> {
 }
 
 impl Op {
-    /// The event this op makes, if any (registration codes make none).
-    pub fn event(&self) -> Option<RegistryEvent> {
+    /// The events this op makes in `account` (registration codes make none).
+    pub fn events(&self, account: &str) -> Vec<RegistryEvent> {
+        let mut out: Vec<RegistryEvent> = self.event().into_iter().collect();
+        if let Op::AddMember(m) | Op::RemoveMember(m) = self {
+            out.push(RegistryEvent::Membership {
+                region: m.region.clone(),
+                group: m.group.clone(),
+                group_arn: iotmock_model::Arn::new(&m.region, account)
+                    .resource("thinggroup", &m.group),
+                thing: m.thing.clone(),
+                joined: matches!(self, Op::AddMember(_)),
+            });
+        }
+        out
+    }
+
+    /// The event this op makes for live connections, if any.
+    fn event(&self) -> Option<RegistryEvent> {
         let cert = |region: &str, arn: &str| {
             cert_id_of(arn).map(|cert_id| RegistryEvent::Certificate {
                 region: region.to_string(),
@@ -101,7 +127,28 @@ mod tests {
             region: "eu-west-1".into(),
             cert_id: "abc".into(),
         };
-        assert_eq!(Op::Attach(a).event(), Some(want));
-        assert_eq!(Op::DelCode { region: "x".into() }.event(), None);
+        assert_eq!(Op::Attach(a).events("1"), vec![want]);
+        assert_eq!(Op::DelCode { region: "x".into() }.events("1"), vec![]);
+    }
+
+    #[test]
+    fn a_membership_names_the_group_arn_and_the_thing() {
+        let m = crate::records::GroupMember {
+            region: "eu-west-1".into(),
+            group: "g".into(),
+            thing: "t".into(),
+        };
+        let events = Op::RemoveMember(m).events("123456789012");
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[1],
+            RegistryEvent::Membership {
+                region: "eu-west-1".into(),
+                group: "g".into(),
+                group_arn: "arn:aws:iot:eu-west-1:123456789012:thinggroup/g".into(),
+                thing: "t".into(),
+                joined: false,
+            }
+        );
     }
 }

@@ -28,7 +28,7 @@ pub use events::RegistryEvent;
 pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
-pub use provision::Provisioned;
+pub use provision::{Provisioned, issue_for_provisioning};
 pub use records::{
     CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingGroupRecord, ThingRecord,
     ThingTypeRecord, TransferRecord,
@@ -224,7 +224,8 @@ impl Registry {
             IotError::internal(format!("The change could not be stored: {e}"))
         })?;
         drop(store);
-        let events: Vec<RegistryEvent> = ops.iter().filter_map(Op::event).collect();
+        let events: Vec<RegistryEvent> =
+            ops.iter().flat_map(|op| op.events(&self.account)).collect();
         for op in ops {
             op.apply(&mut self.regions);
         }

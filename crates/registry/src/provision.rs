@@ -36,24 +36,40 @@ fn policy_name(p: &PolicyPlan) -> String {
     hex::encode(digest.as_ref())
 }
 
+/// Fleet provisioning's CreateKeysAndCertificate (no CSR) or CreateCertificateFromCsr: a
+/// certificate from `ca` (the registry's [`Registry::issuer`]) and, when it made the key, the
+/// key PEM. Runs without the registry's lock: an RSA key takes long enough to stall every
+/// admission if it were made under it.
+pub fn issue_for_provisioning(
+    ca: &iotmock_pki::MockCa,
+    now_secs: i64,
+    csr_pem: Option<&str>,
+) -> IotResult<(String, Option<String>)> {
+    match csr_pem {
+        Some(csr) => {
+            let der =
+                iotmock_pki::parse_csr_pem(csr).map_err(|e| IotError::invalid(e.to_string()))?;
+            let pem = ca
+                .issue_from_csr(&der, now_secs)
+                .map_err(|e| IotError::invalid(e.to_string()))?;
+            Ok((pem, None))
+        }
+        None => {
+            let keys = crate::mint_keys(ca, now_secs)?;
+            Ok((keys.certificate_pem, Some(keys.private_key_pem)))
+        }
+    }
+}
+
 impl Registry {
-    /// Fleet provisioning's CreateKeysAndCertificate (no CSR) or CreateCertificateFromCsr: a
-    /// certificate from the mock root in PENDING_ACTIVATION; the key PEM when it made the key.
-    pub fn issue_for_provisioning(
+    /// Registers PENDING_ACTIVATION a certificate made by [`issue_for_provisioning`] (outside
+    /// the registry's lock).
+    pub fn register_for_provisioning(
         &mut self,
         region: &str,
-        csr_pem: Option<&str>,
-    ) -> IotResult<(crate::Registered, String, Option<String>)> {
-        let (pem, key) = match csr_pem {
-            Some(csr) => (self.sign_csr(csr)?, None),
-            None => {
-                let (ca, now) = self.issuer();
-                let keys = crate::mint_keys(&ca, now)?;
-                (keys.certificate_pem, Some(keys.private_key_pem))
-            }
-        };
-        let registered = self.insert_issued_as(region, &pem, CertStatus::PendingActivation)?;
-        Ok((registered, pem, key))
+        certificate_pem: &str,
+    ) -> IotResult<crate::Registered> {
+        self.insert_issued_as(region, certificate_pem, CertStatus::PendingActivation)
     }
 
     /// Deletes a certificate issued for provisioning whose ownership token expired unused:

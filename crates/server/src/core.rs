@@ -205,10 +205,8 @@ impl Builder {
         let jobs = self.open_jobs()?;
         core.register_service(jobs.clone());
         let fleet = Arc::new(FleetService::new(registry.clone(), &self.region));
-        core.register_service(fleet.clone());
+        core.register_service(fleet);
         let timers = Timers {
-            jobs: jobs.clone(),
-            fleet,
             core: core.clone(),
             clock: clock.clone(),
         };
@@ -288,9 +286,16 @@ impl MockIotCore {
     }
 
     /// Runs now what otherwise runs within a second (job timeouts, expired ownership tokens),
-    /// so a test that advanced a `ManualClock` sees the effect at once.
+    /// and waits until every service has done it, so a test that advanced a `ManualClock`
+    /// sees the effect at once.
     pub fn run_timers(&self) {
-        self.timers.run();
+        self.timers.run_now();
+    }
+
+    /// Waits until every service has done what was queued before this call (its answers to
+    /// requests already routed, ticks, registry events).
+    pub fn settle(&self) {
+        self.core.settle_services();
     }
 
     /// Now, on the mock's clock (ms since the epoch).

@@ -31,4 +31,8 @@ impl DataPlane for BrokerData {
     fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {
         self.0.disconnect(client_id, clean_session, prevent_will)
     }
+
+    fn settle(&self) {
+        self.0.settle_registry_listeners();
+    }
 }

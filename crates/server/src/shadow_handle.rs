@@ -60,16 +60,10 @@ impl ShadowHandle<'_> {
 
     fn request(&self, op: Op, payload: &[u8]) -> Result<Value, ShadowError> {
         let region = Some(self.region.as_deref().unwrap_or(self.mock.region()));
-        let outcome = self
-            .mock
-            .shadows()
-            .request(region, &self.key, op, payload, self.now());
-        for (topic, doc) in outcome.published {
-            self.mock
-                .broker()
-                .publish(&topic, doc.to_string().into(), 1, false);
-        }
-        outcome.result
+        let shadows = self.mock.shadows();
+        shadows
+            .request(region, &self.key, op, payload, self.now())
+            .result
     }
 
     /// The document (`state`, `metadata`, `version`), or `None` when there is no shadow.

@@ -1,29 +1,28 @@
-//! What runs on time: job timeouts, and fleet provisioning's ownership tokens expiring; once a
-//! second, or at once for a test that moved its clock.
+//! What runs on time: every registered service's `tick` (job timeouts, fleet provisioning's
+//! ownership tokens expiring), on the services' own workers; once a second, or at once for a
+//! test that moved its clock.
 
 use iotmock_broker::BrokerCore;
-use iotmock_fleet::FleetService;
-use iotmock_jobs::JobsService;
 use iotmock_registry::Clock;
 use std::sync::Arc;
 
-/// What runs on time: job timeouts, and fleet provisioning's ownership tokens expiring.
+/// What runs on time: the services' ticks, with the injected clock.
 #[derive(Clone)]
 pub(crate) struct Timers {
-    pub jobs: Arc<JobsService>,
-    pub fleet: Arc<FleetService>,
     pub core: BrokerCore,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Timers {
+    /// Queues a tick to every service.
     pub fn run(&self) {
-        let now = self.clock.now_millis();
-        for notice in self.jobs.tick(now) {
-            let payload = notice.payload.to_string().into();
-            self.core.publish(&notice.topic, payload, 1, false);
-        }
-        self.fleet.tick(now);
+        self.core.tick_services(self.clock.now_millis());
+    }
+
+    /// Ticks every service and waits until each has done it (and what was queued before).
+    pub fn run_now(&self) {
+        self.run();
+        self.core.settle_services();
     }
 }
 

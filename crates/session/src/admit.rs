@@ -256,6 +256,8 @@ pub fn admit(
         assigned_client_id: assigned.then(|| client_id.clone()),
         server_keep_alive: (keep_alive != c.keep_alive).then_some(keep_alive),
         session_expiry: advertised,
+        topic_alias_max: Some(crate::TOPIC_ALIAS_MAX),
+        receive_max: Some(crate::RECEIVE_MAXIMUM),
         ..ConnAckProps::default()
     };
     Ok(Admission {

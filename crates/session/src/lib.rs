@@ -20,7 +20,7 @@ pub use admit::{Admission, ConnectEnv, ConnectInfo, Refused, admit};
 pub use authz::{Action as Right, Authz, Checked};
 pub use denial::{Denial, JustInTime, RegistryUnavailable};
 pub use refusal::{CloseReason, ConnectRefusal, End};
-pub use service::{Reply, Service, ServiceRequest};
+pub use service::{Outbox, Outlet, Reply, Service, ServiceRequest};
 pub use session::{Session, Start};
 
 use iotmock_mqtt::{Delivery, Packet, Publish};
@@ -62,6 +62,9 @@ pub const MAX_INFLIGHT: usize = 100;
 /// Deliveries waiting for room in the in-flight window before further ones are discarded
 /// (as deep as a connection's delivery queue, so a subscriber that acknowledges loses none).
 pub const MAX_PENDING: usize = 65_536;
+/// QoS 1 publishes a client may have unacknowledged (the Receive Maximum AWS advertises;
+/// the broker acknowledges each at once, so it is never reached).
+pub const RECEIVE_MAXIMUM: u16 = 100;
 /// Topic aliases a client may use (the Topic Alias Maximum AWS advertises).
 pub const TOPIC_ALIAS_MAX: u16 = 8;
 /// MQTT 5 message expiry bounds AWS applies, in seconds.

@@ -8,7 +8,7 @@ use crate::{Op, ShadowError, ShadowKey, ShadowSettings};
 use bytes::Bytes;
 use iotmock_mqtt::Publish;
 use iotmock_registry::{Change, Store, StoreError};
-use iotmock_session::{Reply, Service, ServiceRequest};
+use iotmock_session::{Outbox, Outlet, Reply, Service, ServiceRequest};
 use serde_json::Value;
 use std::sync::{Mutex, MutexGuard};
 
@@ -39,6 +39,9 @@ pub struct ShadowService {
     store: Mutex<Box<dyn Store>>,
     /// The region of requests that name none.
     default_region: String,
+    /// Where `update/accepted`, `update/delta`, `update/documents` and `delete/accepted` go,
+    /// whoever asked (MQTT, HTTP, the in-process handle).
+    outlet: Outlet,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -65,6 +68,7 @@ impl ShadowService {
             shadows: Mutex::new(shadows),
             store: Mutex::new(store),
             default_region: default_region.to_string(),
+            outlet: Outlet::default(),
         })
     }
 
@@ -95,8 +99,27 @@ impl ShadowService {
         }
     }
 
-    /// One request, over MQTT or HTTP.
+    /// One request, over MQTT or HTTP: what it changed is stored, then published to the
+    /// subscribers of `update/accepted`, `update/delta`, `update/documents` or
+    /// `delete/accepted` (in that order) before this returns.
     pub fn request(
+        &self,
+        region: Option<&str>,
+        key: &ShadowKey,
+        op: Op,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Outcome {
+        let outcome = self.decide(region, key, op, payload, now_ms);
+        for (topic, doc) in &outcome.published {
+            self.outlet.publish(message(topic.clone(), doc));
+        }
+        outcome
+    }
+
+    /// The outcome of one request, stored; nothing published yet (the shadows' lock is
+    /// released before anything is).
+    fn decide(
         &self,
         region: Option<&str>,
         key: &ShadowKey,
@@ -151,6 +174,14 @@ fn message(topic: String, doc: &Value) -> Publish {
 }
 
 impl Service for ShadowService {
+    fn name(&self) -> &'static str {
+        "shadow"
+    }
+
+    fn attach(&self, outbox: std::sync::Arc<dyn Outbox>) {
+        self.outlet.attach(outbox);
+    }
+
     fn filters(&self) -> Vec<String> {
         let ops = ["get", "update", "delete"];
         let classic = ops.iter().map(|op| format!("$aws/things/+/shadow/{op}"));
@@ -168,11 +199,7 @@ impl Service for ShadowService {
         };
         let outcome = self.request(request.region, &key, op, request.payload, request.now_ms);
         let prefix = format!("{}/{}", key.prefix(), op.name());
-        let mut replies: Vec<Reply> = outcome
-            .published
-            .iter()
-            .map(|(t, d)| Reply::ToSubscribers(message(t.clone(), d)))
-            .collect();
+        let mut replies = Vec::new();
         match outcome.result {
             Ok(doc) if op == Op::Get => replies.push(Reply::ToSubscribers(message(
                 format!("{prefix}/accepted"),
@@ -188,5 +215,17 @@ impl Service for ShadowService {
             }
         }
         replies
+    }
+
+    /// AWS's answer to a device over its shadow request rate: 429 on `.../rejected`.
+    fn throttled(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
+        let Some((key, op)) = parse_topic(request.topic) else {
+            return Vec::new();
+        };
+        let token = crate::request::read_token(request.payload).ok().flatten();
+        let e = ShadowError::new(429, "Too Many Requests").with_token(token.as_deref());
+        let topic = format!("{}/{}/rejected", key.prefix(), op.name());
+        let doc = e.document(request.now_ms.div_euclid(1000));
+        vec![Reply::ToSubscribers(message(topic, &doc))]
     }
 }

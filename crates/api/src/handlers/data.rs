@@ -29,16 +29,10 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
         }
     };
     let retain = req.qs_bool("retain")?;
-    if topic.starts_with('$') {
-        return Err(IotError::invalid(format!(
-            "Publishing to the reserved topic '{topic}' over HTTPS is not allowed"
-        )));
-    }
-    if topic.contains(['+', '#']) || topic.is_empty() {
-        return Err(IotError::invalid(format!(
-            "'{topic}' is not a valid topic name"
-        )));
-    }
+    // The broker's own topic rules: AWS's limits, no wildcards, and only the reserved topics
+    // a client may publish to (a shadow update over HTTPS reaches the shadow service).
+    iotmock_mqtt::topic::validate_topic(topic)
+        .map_err(|e| IotError::invalid(format!("'{topic}' is not a valid topic name: {e}")))?;
     data(state)?.publish(topic, req.body.clone(), qos, retain);
     Ok(Reply::Json(
         json!({ "message": "OK", "traceId": crate::handlers::request_id() }),

@@ -2,7 +2,6 @@
 //! DeleteThingGroup, AddThingToThingGroup, RemoveThingFromThingGroup, ListThingsInThingGroup,
 //! ListThingGroupsForThing. Joining or leaving a group reaches the CONTINUOUS jobs that target it.
 
-use super::jobs::publish;
 use super::{names_page, read, write};
 use crate::request::{ApiRequest, body_str};
 use crate::server::ApiState;
@@ -117,25 +116,12 @@ fn names(body: &Map<String, Value>) -> IotResult<(String, String)> {
 /// AddThingToThingGroup / RemoveThingFromThingGroup.
 pub fn membership(state: &ApiState, req: &ApiRequest, join: bool) -> IotResult<Reply> {
     let (group, thing) = names(&req.json()?)?;
-    let (changed, arn, now) = {
-        let mut registry = write(state)?;
-        let changed = match join {
-            true => registry.add_thing_to_group(&req.region, &group, &thing)?,
-            false => registry.remove_thing_from_group(&req.region, &group, &thing)?,
-        };
-        (
-            changed,
-            registry.group_arn(&req.region, &group),
-            registry.now_millis(),
-        )
+    // Jobs hears the membership change from the registry (continuous jobs reach the thing).
+    let mut registry = write(state)?;
+    match join {
+        true => registry.add_thing_to_group(&req.region, &group, &thing)?,
+        false => registry.remove_thing_from_group(&req.region, &group, &thing)?,
     };
-    if let (true, Some(jobs)) = (changed, state.jobs.as_deref()) {
-        let notices = jobs.with(|j| match join {
-            true => j.thing_joined(&req.region, &arn, &thing, now),
-            false => j.thing_left(&req.region, &arn, &thing, now),
-        });
-        publish(state, notices);
-    }
     Ok(Reply::Json(json!({})))
 }
 

@@ -9,7 +9,7 @@ use crate::request::{ApiRequest, body_str};
 use crate::server::ApiState;
 use crate::views::ts;
 use crate::wire::Reply;
-use iotmock_jobs::{Execution, Job, JobsError, JobsErrorCode, JobsService, NewJob, Notice};
+use iotmock_jobs::{Execution, Job, JobsError, JobsErrorCode, JobsService, NewJob};
 use iotmock_model::{ErrorCode, IotError, IotResult};
 use serde_json::{Map, Value, json};
 
@@ -32,14 +32,6 @@ pub(crate) fn to_iot(e: JobsError) -> IotError {
         _ => ErrorCode::InvalidRequest,
     };
     IotError::new(code, e.message)
-}
-
-pub(crate) fn publish(state: &ApiState, notices: Vec<Notice>) {
-    if let Some(data) = state.data.as_deref() {
-        for n in notices {
-            data.publish(&n.topic, n.payload.to_string().into_bytes(), 1, false);
-        }
-    }
 }
 
 fn now(state: &ApiState) -> IotResult<i64> {
@@ -118,10 +110,9 @@ pub fn create_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Rep
     let body = req.json()?;
     let tags = super::tags::from_body(&body)?;
     let new = new_job(state, req, &body)?;
-    let (job, notices) = service(state)?
+    let job = service(state)?
         .create_job(&req.region, id, new, now(state)?)
         .map_err(to_iot)?;
-    publish(state, notices);
     let job_arn = arn(state, req, "job", id)?;
     super::tags::on_create(&mut *super::write(state)?, &req.region, &job_arn, &tags)?;
     let mut out = json!({ "jobArn": job_arn, "jobId": id });
@@ -217,10 +208,8 @@ pub fn cancel_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Rep
     );
     let t = now(state)?;
     let svc = service(state)?;
-    let (_, notices) = svc
-        .with(|j| j.cancel_job(&req.region, id, force, reason, t))
+    svc.change(|j| j.cancel_job(&req.region, id, force, reason, t))
         .map_err(to_iot)?;
-    publish(state, notices);
     Ok(Reply::Json(
         json!({ "jobArn": arn(state, req, "job", id)?, "jobId": id }),
     ))
@@ -252,20 +241,18 @@ pub fn delete_execution(
         .map_err(|_| IotError::invalid(format!("Invalid executionNumber: {number}")))?;
     let force = req.qs_bool("force")?;
     let t = now(state)?;
-    let notices = service(state)?
-        .with(|j| j.delete_execution(&req.region, thing, id, number, force, t))
+    service(state)?
+        .change(|j| j.delete_execution(&req.region, thing, id, number, force, t))
         .map_err(to_iot)?;
-    publish(state, notices);
     Ok(Reply::Empty)
 }
 
 pub fn delete_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let force = req.qs_bool("force")?;
     let t = now(state)?;
-    let notices = service(state)?
-        .with(|j| j.delete_job(&req.region, id, force, t))
+    service(state)?
+        .change(|j| j.delete_job(&req.region, id, force, t))
         .map_err(to_iot)?;
-    publish(state, notices);
     Ok(Reply::Empty)
 }
 
@@ -343,9 +330,8 @@ pub fn cancel_execution(
 ) -> IotResult<Reply> {
     let force = req.qs_bool("force")?;
     let t = now(state)?;
-    let notices = service(state)?
-        .with(|j| j.cancel_execution(&req.region, thing, id, force, t))
+    service(state)?
+        .change(|j| j.cancel_execution(&req.region, thing, id, force, t))
         .map_err(to_iot)?;
-    publish(state, notices);
     Ok(Reply::Empty)
 }

@@ -4,7 +4,7 @@
 //! document is a string (over MQTT an object); notify / notify-next still go to MQTT
 //! subscribers.
 
-use super::jobs::{publish, service, to_iot};
+use super::jobs::{service, to_iot};
 use super::read;
 use crate::request::ApiRequest;
 use crate::server::ApiState;
@@ -52,8 +52,7 @@ pub fn pending(state: &ApiState, req: &ApiRequest, thing: &str) -> IotResult<Rep
 
 pub fn start_next(state: &ApiState, req: &ApiRequest, thing: &str) -> IotResult<Reply> {
     let (body, t) = (body(req)?, now(state)?);
-    let (answer, notices) = service(state)?.with(|j| j.start_next(&req.region, thing, &body, t));
-    publish(state, notices);
+    let answer = service(state)?.change(|j| j.start_next(&req.region, thing, &body, t));
     let mut out = json!({});
     if let Some(e) = answer.get("execution").filter(|e| !e.is_null()) {
         out["execution"] = http_execution(state, req, thing, e.clone())?;
@@ -85,10 +84,9 @@ pub fn describe(state: &ApiState, req: &ApiRequest, thing: &str, job: &str) -> I
 pub fn update(state: &ApiState, req: &ApiRequest, thing: &str, job: &str) -> IotResult<Reply> {
     let (body, t) = (body(req)?, now(state)?);
     let svc = service(state)?;
-    let (mut answer, notices) = svc
-        .with(|j| j.update(&req.region, thing, job, &body, t))
+    let mut answer = svc
+        .change(|j| j.update(&req.region, thing, job, &body, t))
         .map_err(to_iot)?;
-    publish(state, notices);
     if answer.get("jobDocument").is_some() {
         let doc = svc.with(|j| j.job(&req.region, job).map(|j| j.document.clone()));
         answer["jobDocument"] = json!(doc);

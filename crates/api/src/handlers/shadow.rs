@@ -53,11 +53,6 @@ fn run(state: &ApiState, req: &ApiRequest, thing: &str, op: Op) -> IotResult<Rep
     let now = read(state)?.now_millis();
     let outcome = service(state)?.request(Some(&req.region), &key, op, &req.body, now);
     let doc = outcome.result.map_err(to_iot)?;
-    if let Some(data) = state.data.as_deref() {
-        for (topic, body) in outcome.published {
-            data.publish(&topic, body.to_string().into_bytes(), 1, false);
-        }
-    }
     Ok(Reply::Json(doc))
 }
 

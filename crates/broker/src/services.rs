@@ -1,0 +1,241 @@
+//! The services' side of the hub: each registered [`Service`] gets a worker thread of its own,
+//! fed by a channel, so a service's work (a shadow write, an RSA key) never runs on an MQTT
+//! I/O thread and a service takes its requests, ticks and registry events in the order they
+//! came. The hub only enqueues. Requests are bounded per service (`pending` counts them): a
+//! request beyond the bound gets the service's throttle answer at once, on the publishing
+//! connection's thread, and the connection never waits. Ticks, registry events and barriers
+//! are never refused: they are few, and losing one would lose data.
+
+use crate::hub::Hub;
+use bytes::Bytes;
+use iotmock_mqtt::Publish;
+use iotmock_registry::RegistryEvent;
+use iotmock_session::{Outbox, Reply, Service, ServiceRequest};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Requests a service may have waiting before further ones are throttled.
+pub const SERVICE_QUEUE_DEPTH: usize = 4096;
+
+/// How long [`Workers::settle`] waits for a worker before it gives up (and logs).
+const SETTLE_WAIT: Duration = Duration::from_secs(30);
+
+/// A request, owned so it can cross to the worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub client_id: Option<String>,
+    pub region: Option<String>,
+    pub topic: String,
+    pub payload: Bytes,
+    pub now_ms: i64,
+}
+
+impl Request {
+    fn view(&self) -> ServiceRequest<'_> {
+        ServiceRequest {
+            client_id: self.client_id.as_deref(),
+            region: self.region.as_deref(),
+            topic: &self.topic,
+            payload: &self.payload,
+            now_ms: self.now_ms,
+        }
+    }
+}
+
+/// What a worker is asked to do.
+enum Work {
+    Request(Request),
+    Tick(i64),
+    Events(Arc<[RegistryEvent]>, i64),
+    /// Answered once everything queued before it is done.
+    Barrier(mpsc::SyncSender<()>),
+}
+
+/// The hub as a service's outbox: routes what the service publishes as an iot-data publish
+/// (subscribers, then services), or hands it to one client. Holds the hub weakly, so a
+/// service outliving its broker publishes to nobody.
+pub(crate) struct HubLink(pub Weak<crate::Shared>);
+
+impl Outbox for HubLink {
+    fn publish(&self, message: Publish) {
+        if let Some(shared) = self.0.upgrade() {
+            Outbox::publish(&shared.hub, message);
+        }
+    }
+
+    fn to_client(&self, client_id: &str, message: Publish) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.hub.to_client(client_id, message);
+        }
+    }
+}
+
+/// One service and the queue into its worker.
+pub(crate) struct Worker {
+    pub service: Arc<dyn Service>,
+    tx: mpsc::Sender<Work>,
+    pending: Arc<AtomicUsize>,
+    bound: usize,
+}
+
+impl Worker {
+    /// Starts the worker thread `svc-<name>`, which ends when the hub drops the queue.
+    pub fn start(service: Arc<dyn Service>, link: Arc<HubLink>, bound: usize) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let running = Running {
+            service: service.clone(),
+            link,
+            pending: pending.clone(),
+        };
+        let name = format!("svc-{}", service.name());
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || running.run(rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, worker = %name, "a service worker could not start; its requests go unanswered");
+        }
+        Self {
+            service,
+            tx,
+            pending,
+            bound,
+        }
+    }
+
+    /// Queues a request; gives it back when the service's queue is full (the caller
+    /// throttles it).
+    pub fn offer(&self, request: Request) -> Result<(), Request> {
+        if self.pending.fetch_add(1, Ordering::AcqRel) >= self.bound {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(request);
+        }
+        match self.tx.send(Work::Request(request)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::SendError(work)) => {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+                match work {
+                    Work::Request(r) => Err(r),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    pub fn tick(&self, now_ms: i64) {
+        let _ = self.tx.send(Work::Tick(now_ms));
+    }
+
+    pub fn hear(&self, events: &Arc<[RegistryEvent]>, now_ms: i64) {
+        if self.service.hears_registry() {
+            let _ = self.tx.send(Work::Events(events.clone(), now_ms));
+        }
+    }
+
+    /// A barrier to wait on: it answers once everything queued before it is done.
+    fn barrier(&self) -> Option<mpsc::Receiver<()>> {
+        let (done, wait) = mpsc::sync_channel(1);
+        self.tx.send(Work::Barrier(done)).ok().map(|()| wait)
+    }
+}
+
+/// The worker thread's side.
+struct Running {
+    service: Arc<dyn Service>,
+    link: Arc<HubLink>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Running {
+    fn run(self, rx: mpsc::Receiver<Work>) {
+        for work in rx {
+            let outcome = catch_unwind(AssertUnwindSafe(|| self.work(work)));
+            if outcome.is_err() {
+                tracing::error!(
+                    service = self.service.name(),
+                    "a service panicked on one item; the worker goes on with the next"
+                );
+            }
+        }
+    }
+
+    fn work(&self, work: Work) {
+        match work {
+            Work::Request(r) => {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+                let replies = self.service.handle(&r.view());
+                send_replies(&*self.link, r.client_id.as_deref(), replies);
+            }
+            Work::Tick(now) => self.service.tick(now),
+            Work::Events(events, now) => self.service.registry_changed(&events, now),
+            Work::Barrier(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Sends a service's replies: to subscribers, or to the requester alone (an HTTP request has
+/// no requester to answer).
+pub(crate) fn send_replies(out: &dyn Outbox, requester: Option<&str>, replies: Vec<Reply>) {
+    for reply in replies {
+        match (reply, requester) {
+            (Reply::ToSubscribers(p), _) => out.publish(p),
+            (Reply::ToRequester(p), Some(client)) => out.to_client(client, p),
+            (Reply::ToRequester(_), None) => {}
+        }
+    }
+}
+
+/// Every registered service's worker, in registration order.
+#[derive(Default)]
+pub(crate) struct Workers(pub Vec<Worker>);
+
+impl Workers {
+    /// Waits until every worker has done what was queued before this call (so a change the
+    /// caller made is seen by the services' reactions). Bounded: a worker that does not answer
+    /// within the wait is logged and left.
+    pub fn settle(barriers: Vec<(&'static str, mpsc::Receiver<()>)>) {
+        for (name, wait) in barriers {
+            if let Err(e) = wait.recv_timeout(SETTLE_WAIT) {
+                tracing::warn!(service = name, error = %e, "a service did not settle in time");
+            }
+        }
+    }
+
+    /// Barriers queued to every worker (`listeners_only`: to those that hear the registry).
+    pub fn barriers(&self, listeners_only: bool) -> Vec<(&'static str, mpsc::Receiver<()>)> {
+        self.0
+            .iter()
+            .filter(|w| !listeners_only || w.service.hears_registry())
+            .filter_map(|w| w.barrier().map(|b| (w.service.name(), b)))
+            .collect()
+    }
+}
+
+impl Outbox for Hub {
+    fn publish(&self, message: Publish) {
+        Hub::publish(self, Arc::new(message), None);
+    }
+
+    fn to_client(&self, client_id: &str, message: Publish) {
+        self.to_requester(client_id, Arc::new(message));
+    }
+}
+
+impl Hub {
+    /// Throttles a request a full queue refused: the service's own throttle answer, routed now.
+    pub(crate) fn throttle(&self, service: &dyn Service, request: &Request) {
+        tracing::warn!(
+            service = service.name(),
+            topic = %request.topic,
+            client = request.client_id.as_deref().unwrap_or("-"),
+            "service queue full: request throttled"
+        );
+        let replies = service.throttled(&request.view());
+        send_replies(self, request.client_id.as_deref(), replies);
+    }
+}
