@@ -104,7 +104,8 @@ impl ApiServer {
         self.addr
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits for the accept loop.
+    /// Stops accepting, lets in-flight requests finish and waits for their connections to
+    /// close (at most 5 s).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -122,7 +123,7 @@ async fn accept_loop(listener: TcpListener, state: ApiState, mut stopped: watch:
                     continue;
                 }
             },
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => return drain(&slots, state.limits.max_connections).await,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, max = state.limits.max_connections, "api connection refused: too many connections");
@@ -134,6 +135,21 @@ async fn accept_loop(listener: TcpListener, state: ApiState, mut stopped: watch:
             serve(stream, peer, state, stopped).await;
             drop(slot);
         });
+    }
+}
+
+/// How long shutdown waits for in-flight requests (as the broker waits for its goodbyes).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until every connection has finished its request and closed (each holds a slot),
+/// at most [`DRAIN`].
+async fn drain(slots: &Arc<tokio::sync::Semaphore>, all: usize) {
+    let all = u32::try_from(all).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(waited = ?DRAIN, "api shutdown: some connections had not finished");
     }
 }
 

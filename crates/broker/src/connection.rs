@@ -7,6 +7,7 @@ use crate::Shared;
 use crate::env::Env;
 use crate::hub::{Origin, Outbound};
 use crate::link::Link;
+use crate::mailbox::{Mailbox, Notices};
 use crate::observe::{PacketSeen, Seen, Tap};
 use bytes::BytesMut;
 use iotmock_mqtt::{Connect, Packet, Version, decode, encode_delivery};
@@ -82,7 +83,9 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
     };
     let (session, actions, conn_id, (tx, rx)) = started;
     let region = session.principal().region.clone();
-    shared.watchers.watch(conn_id, session.principal(), &tx);
+    shared
+        .watchers
+        .watch(conn_id, session.principal(), &tx.control);
     let conn = Box::new(Conn {
         link,
         session,
@@ -112,7 +115,7 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
     conn.finish(end).await;
 }
 
-type Queue = (mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>);
+type Queue = (Mailbox, mpsc::Receiver<Outbound>);
 type Started = (Session, Vec<Action>, u64, Queue);
 
 /// Admission and the session's start; `None` when the connection must close.
@@ -151,7 +154,7 @@ async fn start<S: AsyncRead + AsyncWrite>(
             return None;
         }
     };
-    let (tx, rx) = mpsc::channel(crate::hub::QUEUE_DEPTH);
+    let (tx, rx) = Mailbox::new(crate::hub::QUEUE_DEPTH);
     let client_id = admission.client_id.clone();
     let keep_ms = admission.keep_secs.map(millis);
     let registered = shared
@@ -175,8 +178,8 @@ struct Conn<S> {
     shared: Arc<Shared>,
     conn_id: u64,
     region: String,
-    /// This connection's own queue, for the registry watchers.
-    tx: mpsc::Sender<Outbound>,
+    /// This connection's own mailbox (the registry watchers and the hub post to it).
+    tx: Mailbox,
 }
 
 impl<S: AsyncRead + AsyncWrite> Conn<S> {
@@ -278,6 +281,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         // One timer for the session's deadline, armed lazily: packets move the keep-alive
         // deadline later, so the timer is re-armed only when it fires early or the deadline
         // comes sooner, not on every packet.
+        let control = self.tx.control.clone();
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
         let mut armed_for = None;
@@ -306,6 +310,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     Err(e) => { tracing::debug!(client_id = %self.session.client_id(), error = %e, "read failed"); return self.lost().await; }
                 },
                 Some(out) = rx.recv() => self.outbound(out, &mut rx),
+                notices = control.next() => self.notices(notices),
                 _ = stopped.changed() => self.session.shutdown(self.now()),
                 () = &mut timer => {
                     armed_for = None;
@@ -365,19 +370,6 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     self.session
                         .deliver(kept.message, kept.qos, now, &mut actions)
                 }
-                Outbound::TakenOver => {
-                    actions.extend(self.session.taken_over(now));
-                    return actions;
-                }
-                Outbound::Recheck => actions.extend(self.recheck(now)),
-                Outbound::Disconnect {
-                    clean_session,
-                    prevent_will,
-                } => {
-                    let s = &mut self.session;
-                    actions.extend(s.disconnect_by_api(clean_session, prevent_will, now));
-                    return actions;
-                }
             }
             if actions.len() >= 256 {
                 break;
@@ -385,6 +377,23 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             next = rx.try_recv().ok();
         }
         actions
+    }
+
+    /// Control notices: a takeover or DeleteConnection ends the connection (the takeover
+    /// first); otherwise a re-check.
+    fn notices(&mut self, n: Notices) -> Vec<Action> {
+        let now = self.now();
+        if n.taken_over {
+            return self.session.taken_over(now);
+        }
+        if let Some((clean_session, prevent_will)) = n.disconnect {
+            let s = &mut self.session;
+            return s.disconnect_by_api(clean_session, prevent_will, now);
+        }
+        if n.recheck {
+            return self.recheck(now);
+        }
+        Vec::new()
     }
 
     /// A registry change concerns this connection: re-read the principal, let the core
@@ -402,7 +411,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         if !Arc::ptr_eq(&before, self.session.principal()) {
             let watchers = &self.shared.watchers;
             watchers.unwatch(self.conn_id, &before);
-            watchers.watch(self.conn_id, self.session.principal(), &self.tx);
+            watchers.watch(self.conn_id, self.session.principal(), &self.tx.control);
         }
         actions
     }

@@ -62,12 +62,6 @@ impl ConnectEnv for Env<'_> {
     }
 
     fn fresh_client_id(&mut self) -> String {
-        let mut bytes = [0u8; 8];
-        let _ = aws_lc_rs::rand::fill(&mut bytes);
-        format!("iotmock-{}", hex_of(&bytes))
+        format!("iotmock-{}", iotmock_registry::random_hex(8))
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

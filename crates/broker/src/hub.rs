@@ -4,6 +4,7 @@
 //! broker answers the packet that changed them. Locks are held only to copy out what a step
 //! needs, never across an await. Routing is in `routing.rs`.
 
+use crate::mailbox::Mailbox;
 use crate::services::{HubLink, SERVICE_QUEUE_DEPTH, Worker, Workers};
 use crate::sharded::Sharded;
 use crate::store::{BrokerStore, SessionRecord, StoreError};
@@ -15,27 +16,18 @@ use iotmock_session::{Service, Stored};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tokio::sync::mpsc;
 
 /// Messages queued for one connection before further deliveries to it are discarded.
 pub const QUEUE_DEPTH: usize = 65_536;
 
-/// What a connection task is asked to do by others.
+/// What a connection task is given to deliver by others (control notices travel beside it,
+/// in the [`Mailbox`]).
 #[derive(Debug)]
 pub enum Outbound {
     /// Deliver a message at the granted QoS (the session checks iot:Receive first).
     Deliver(Arc<Publish>, u8),
     /// A message the client's session kept (in flight on a connection that ended).
     Redeliver(Stored),
-    /// Another connection took this client id over.
-    TakenOver,
-    /// A registry change concerns this connection: re-check its principal.
-    Recheck,
-    /// DeleteConnection.
-    Disconnect {
-        clean_session: bool,
-        prevent_will: bool,
-    },
 }
 
 /// Who published a message: the client and the region whose registry admitted it.
@@ -51,7 +43,7 @@ pub const MAX_QUEUED: usize = 1000;
 /// A connection, or (`tx` None) the persistent session of a client that is offline.
 pub(crate) struct Client {
     pub conn_id: u64,
-    pub tx: Option<mpsc::Sender<Outbound>>,
+    pub tx: Option<Mailbox>,
     /// The connection resumed a stored session (it inherits what its predecessor held).
     pub resumed: bool,
     /// How long the session outlives its connection (persistent sessions only).
@@ -206,7 +198,7 @@ impl Hub {
     pub fn register(
         &self,
         client_id: &str,
-        tx: mpsc::Sender<Outbound>,
+        tx: Mailbox,
         clean_start: bool,
         keep_ms: Option<i64>,
     ) -> Registered {
@@ -223,7 +215,7 @@ impl Hub {
         if let Some(old) = old {
             let live = old.tx.is_some() || old.expires_ms > self.now_ms();
             if let Some(tx) = &old.tx {
-                let _ = tx.try_send(Outbound::TakenOver);
+                tx.control.take_over();
             }
             if !clean_start && live {
                 out.session_present = true;
@@ -278,7 +270,7 @@ impl Hub {
         if client.conn_id != conn_id {
             if let (true, Some(tx)) = (client.resumed, &client.tx) {
                 for k in kept {
-                    let _ = tx.try_send(Outbound::Redeliver(k));
+                    let _ = tx.tx.try_send(Outbound::Redeliver(k));
                 }
             }
             return;
@@ -363,11 +355,8 @@ impl Hub {
             .lock(client_id)
             .get(client_id)
             .and_then(|c| c.tx.clone());
-        let ask = Outbound::Disconnect {
-            clean_session,
-            prevent_will,
-        };
-        tx.is_some_and(|tx| tx.try_send(ask).is_ok())
+        tx.map(|tx| tx.control.disconnect(clean_session, prevent_will))
+            .is_some()
     }
 
     /// Queues `msg` for one client (a retained copy on subscribe); false when it is gone.
@@ -377,7 +366,7 @@ impl Hub {
             .lock(client_id)
             .get(client_id)
             .and_then(|c| c.tx.clone());
-        tx.is_some_and(|tx| tx.try_send(Outbound::Deliver(msg, qos)).is_ok())
+        tx.is_some_and(|tx| tx.tx.try_send(Outbound::Deliver(msg, qos)).is_ok())
     }
 
     /// Plugs a service in: it takes `link` as its outbox, gets a worker, and every routed

@@ -10,6 +10,7 @@ mod env;
 pub mod faults;
 mod hub;
 mod link;
+mod mailbox;
 mod observe;
 mod routing;
 mod services;

@@ -184,7 +184,7 @@ impl Hub {
             };
             match &c.tx {
                 // Sending never runs the receiving task, so the client's lock may be held.
-                Some(tx) => match tx.try_send(Outbound::Deliver(msg.clone(), qos)) {
+                Some(tx) => match tx.tx.try_send(Outbound::Deliver(msg.clone(), qos)) {
                     Ok(()) => queued += 1,
                     Err(_) => {
                         tracing::debug!(topic = %msg.topic, "subscriber queue full; message discarded as AWS discards excess")

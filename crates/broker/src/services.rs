@@ -12,7 +12,7 @@ use iotmock_mqtt::Publish;
 use iotmock_registry::RegistryEvent;
 use iotmock_session::{Outbox, Reply, Service, ServiceRequest};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -79,6 +79,9 @@ pub(crate) struct Worker {
     tx: mpsc::Sender<Work>,
     pending: Arc<AtomicUsize>,
     bound: usize,
+    /// Set at the first refusal, cleared when the queue has drained: a burst of throttles is
+    /// logged once.
+    throttling: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -86,10 +89,12 @@ impl Worker {
     pub fn start(service: Arc<dyn Service>, link: Arc<HubLink>, bound: usize) -> Self {
         let (tx, rx) = mpsc::channel();
         let pending = Arc::new(AtomicUsize::new(0));
+        let throttling = Arc::new(AtomicBool::new(false));
         let running = Running {
             service: service.clone(),
             link,
             pending: pending.clone(),
+            throttling: throttling.clone(),
         };
         let name = format!("svc-{}", service.name());
         let spawned = std::thread::Builder::new()
@@ -103,14 +108,24 @@ impl Worker {
             tx,
             pending,
             bound,
+            throttling,
         }
     }
 
     /// Queues a request; gives it back when the service's queue is full (the caller
-    /// throttles it).
+    /// throttles it; the first refusal of a burst is logged here).
     pub fn offer(&self, request: Request) -> Result<(), Request> {
         if self.pending.fetch_add(1, Ordering::AcqRel) >= self.bound {
             self.pending.fetch_sub(1, Ordering::AcqRel);
+            if !self.throttling.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    service = self.service.name(),
+                    topic = %request.topic,
+                    client = request.client_id.as_deref().unwrap_or("-"),
+                    waiting = self.bound,
+                    "service queue full: requests are throttled until it drains (logged once per burst)"
+                );
+            }
             return Err(request);
         }
         match self.tx.send(Work::Request(request)) {
@@ -147,6 +162,7 @@ struct Running {
     service: Arc<dyn Service>,
     link: Arc<HubLink>,
     pending: Arc<AtomicUsize>,
+    throttling: Arc<AtomicBool>,
 }
 
 impl Running {
@@ -165,7 +181,9 @@ impl Running {
     fn work(&self, work: Work) {
         match work {
             Work::Request(r) => {
-                self.pending.fetch_sub(1, Ordering::AcqRel);
+                if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    self.throttling.store(false, Ordering::Release);
+                }
                 let replies = self.service.handle(&r.view());
                 send_replies(&*self.link, r.client_id.as_deref(), replies);
             }
@@ -229,13 +247,76 @@ impl Outbox for Hub {
 impl Hub {
     /// Throttles a request a full queue refused: the service's own throttle answer, routed now.
     pub(crate) fn throttle(&self, service: &dyn Service, request: &Request) {
-        tracing::warn!(
-            service = service.name(),
-            topic = %request.topic,
-            client = request.client_id.as_deref().unwrap_or("-"),
-            "service queue full: request throttled"
-        );
+        tracing::debug!(service = service.name(), topic = %request.topic, "request throttled");
         let replies = service.throttled(&request.view());
         send_replies(self, request.client_id.as_deref(), replies);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A service whose `handle` says it started, then waits to be let go.
+    struct Gate {
+        started: Mutex<mpsc::Sender<()>>,
+        go: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Service for Gate {
+        fn name(&self) -> &'static str {
+            "gate"
+        }
+        fn filters(&self) -> Vec<String> {
+            vec!["gate".into()]
+        }
+        fn handle(&self, _request: &ServiceRequest<'_>) -> Vec<Reply> {
+            let _ = self.started.lock().map(|s| s.send(()));
+            let _ = self.go.lock().map(|g| g.recv());
+            Vec::new()
+        }
+    }
+
+    fn request() -> Request {
+        Request {
+            client_id: Some("c".into()),
+            region: None,
+            topic: "gate".into(),
+            payload: Bytes::new(),
+            now_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_refuses_without_waiting_and_a_barrier_waits_for_the_work() {
+        let (started_tx, started) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel();
+        let gate = Arc::new(Gate {
+            started: Mutex::new(started_tx),
+            go: Mutex::new(go_rx),
+        });
+        let worker = Worker::start(gate, Arc::new(HubLink(Weak::new())), 1);
+        assert!(worker.offer(request()).is_ok());
+        started.recv().expect("the worker took the first request");
+        assert!(worker.offer(request()).is_ok(), "one may wait");
+        assert!(
+            worker.offer(request()).is_err(),
+            "the second waiting is refused"
+        );
+        let barrier = worker.barrier().expect("queued");
+        assert!(
+            barrier.try_recv().is_err(),
+            "the work before it is not done"
+        );
+        go.send(()).expect("let the first go");
+        started.recv().expect("the worker took the second request");
+        go.send(()).expect("let the second go");
+        barrier
+            .recv()
+            .expect("the barrier answers once both are done");
+        assert!(worker.offer(request()).is_ok(), "drained: taken again");
+        started.recv().expect("taken");
+        go.send(()).expect("let it go");
     }
 }

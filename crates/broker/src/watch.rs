@@ -2,11 +2,11 @@
 //! certificate, its policies and its things, and a change re-checks only the connections
 //! watching what it names. An unrelated write touches no connection.
 
-use crate::hub::Outbound;
+use crate::mailbox::Control;
 use crate::sharded::Sharded;
 use iotmock_registry::{Principal, RegistryEvent};
 use std::collections::{HashMap, HashSet};
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
 /// Something a connection's right to stay connected depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,7 +50,7 @@ impl Interest {
 }
 
 /// The connections watching one thing, with their queues.
-type Watching = HashMap<u64, mpsc::Sender<Outbound>>;
+type Watching = HashMap<u64, Arc<Control>>;
 
 /// Connections by what they depend on. A connection's interests are computed from its
 /// principal when it starts or stops watching, so nothing is stored per connection but one
@@ -62,7 +62,7 @@ pub(crate) struct Watchers {
 
 impl Watchers {
     /// Watches what `principal` depends on for connection `conn_id`.
-    pub fn watch(&self, conn_id: u64, principal: &Principal, tx: &mpsc::Sender<Outbound>) {
+    pub fn watch(&self, conn_id: u64, principal: &Principal, tx: &Arc<Control>) {
         for i in Interest::of_principal(principal) {
             let mut shard = self.by_interest.lock(&i);
             shard.entry(i).or_default().insert(conn_id, tx.clone());
@@ -92,7 +92,7 @@ impl Watchers {
             };
             for (conn, tx) in watching {
                 if told.insert(*conn) {
-                    let _ = tx.try_send(Outbound::Recheck);
+                    tx.recheck();
                 }
             }
         }
@@ -130,9 +130,9 @@ mod tests {
     #[test]
     fn only_changes_naming_what_a_connection_depends_on_reach_it() {
         let w = Watchers::default();
-        let (tx, mut rx) = mpsc::channel(8);
+        let control = Arc::new(Control::default());
         let p = principal();
-        w.watch(7, &p, &tx);
+        w.watch(7, &p, &control);
         let thing = RegistryEvent::Thing {
             region: "r".into(),
             name: "other".into(),
@@ -143,23 +143,23 @@ mod tests {
         };
         w.notify(&[thing, elsewhere]);
         assert!(
-            rx.try_recv().is_err(),
+            !control.take().recheck,
             "unrelated changes touch no connection"
         );
         w.notify(&[RegistryEvent::Policy {
             region: "r".into(),
             name: "pol".into(),
         }]);
-        assert!(matches!(rx.try_recv(), Ok(Outbound::Recheck)));
+        assert!(control.take().recheck);
         let cert = RegistryEvent::Certificate {
             region: "r".into(),
             cert_id: p.cert_id.clone(),
         };
         w.notify(std::slice::from_ref(&cert));
-        assert!(matches!(rx.try_recv(), Ok(Outbound::Recheck)));
+        assert!(control.take().recheck);
         w.unwatch(7, &p);
         w.notify(&[cert]);
-        assert!(rx.try_recv().is_err());
+        assert!(!control.take().recheck);
         assert_eq!(w.by_interest.fold(0, |n, _, _| n + 1), 0);
     }
 }

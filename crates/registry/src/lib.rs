@@ -243,7 +243,7 @@ pub(crate) fn invalid_cert(e: iotmock_pki::PkiError) -> IotError {
 }
 
 /// Lowercase hex of `n` random bytes.
-pub(crate) fn random_hex(n: usize) -> String {
+pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     // aws-lc's system RNG does not fail on supported platforms; zeros would still be unique enough
     // to keep the registry consistent, so a failure is not propagated.
