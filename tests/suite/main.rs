@@ -24,6 +24,7 @@ mod mqtt_aws;
 mod mqtt_core;
 mod mqtt_pubsub;
 mod provisioning;
+mod reliability;
 mod restart;
 mod services;
 mod shadow;

@@ -5,7 +5,7 @@
 //! MQTT 5 PUBLISH packets, so every property survives.
 
 use bytes::BytesMut;
-use iotmock_mqtt::{Packet, Publish, Version, decode, encode};
+use iotmock_mqtt::{Packet, Publish, Version, decode_within, encode};
 use iotmock_session::Stored;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("broker store: a stored message does not decode: {0}")]
     Decode(String),
+    #[error("broker store: {0}")]
+    Schema(String),
 }
 
 /// A persistent session as stored.
@@ -84,7 +86,9 @@ pub struct SqliteBrokerStore {
     conn: Mutex<rusqlite::Connection>,
 }
 
-const SCHEMA: &str = "
+/// `broker.db`'s schema, version by version (the first release wrote version 1's tables
+/// without a version).
+const SCHEMA: &[iotmock_store::Migration] = &["
 CREATE TABLE IF NOT EXISTS retained (
     topic TEXT PRIMARY KEY, packet BLOB NOT NULL, expires_ms INTEGER, updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -93,7 +97,31 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL, packet BLOB NOT NULL,
     expires_ms INTEGER, qos INTEGER NOT NULL, pkid INTEGER);
-CREATE INDEX IF NOT EXISTS queue_client ON queue (client_id, id);";
+CREATE INDEX IF NOT EXISTS queue_client ON queue (client_id, id);
+CREATE TABLE IF NOT EXISTS quarantine (
+    source TEXT NOT NULL, key TEXT NOT NULL, content BLOB, why TEXT NOT NULL);"];
+
+/// Moves what cannot be read out of the way: the row's content goes to `quarantine` with why,
+/// and a warning names it. Opening goes on.
+fn quarantine(
+    conn: &rusqlite::Connection,
+    (source, key): (&str, &str),
+    content: &[u8],
+    why: &str,
+) -> Result<(), StoreError> {
+    tracing::warn!(
+        store = DATABASE,
+        table = source,
+        key,
+        reason = why,
+        "a stored row cannot be read; it was moved to the quarantine table and the rest opened"
+    );
+    conn.execute(
+        "INSERT INTO quarantine (source, key, content, why) VALUES (?1, ?2, ?3, ?4)",
+        (source, key, content, why),
+    )?;
+    Ok(())
+}
 
 /// The message as MQTT 5 PUBLISH bytes (a packet id of 1 stands in for none).
 fn to_packet(p: &Publish) -> Result<Vec<u8>, StoreError> {
@@ -110,7 +138,8 @@ fn to_packet(p: &Publish) -> Result<Vec<u8>, StoreError> {
 
 fn from_packet(bytes: &[u8], expires_ms: Option<i64>) -> Result<Arc<Publish>, StoreError> {
     let mut buf = BytesMut::from(bytes);
-    match decode(&mut buf, Version::V5) {
+    // Whatever the encoder wrote decodes: no limit but MQTT's own.
+    match decode_within(&mut buf, Version::V5, iotmock_mqtt::MAX_ENCODABLE) {
         Ok(Some(Packet::Publish(p))) => Ok(Arc::new(Publish {
             pkid: 0,
             expires_ms,
@@ -122,8 +151,8 @@ fn from_packet(bytes: &[u8], expires_ms: Option<i64>) -> Result<Arc<Publish>, St
 
 impl SqliteBrokerStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = iotmock_registry::open_durable(path)?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = iotmock_store::open_durable(path)?;
+        iotmock_store::migrate(&mut conn, DATABASE, SCHEMA).map_err(|e| StoreError::Schema(e.0))?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -135,17 +164,24 @@ impl SqliteBrokerStore {
 
     fn queue_of(conn: &rusqlite::Connection, client_id: &str) -> Result<Vec<Stored>, StoreError> {
         let mut stmt = conn.prepare(
-            "SELECT packet, expires_ms, qos, pkid FROM queue WHERE client_id = ?1 ORDER BY id",
+            "SELECT id, packet, expires_ms, qos, pkid FROM queue WHERE client_id = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([client_id], |r| {
-            let packet: Vec<u8> = r.get(0)?;
-            Ok((packet, r.get(1)?, r.get(2)?, r.get(3)?))
+            let packet: Vec<u8> = r.get(1)?;
+            Ok((r.get(0)?, packet, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
-        let mut out = Vec::new();
+        let (mut out, mut bad) = (Vec::new(), Vec::new());
         for row in rows {
-            let (packet, expires, qos, pkid): (Vec<u8>, Option<i64>, u8, Option<u16>) = row?;
-            let message = from_packet(&packet, expires)?;
-            out.push(Stored { message, qos, pkid });
+            let (id, packet, expires, qos, pkid): (i64, Vec<u8>, Option<i64>, u8, Option<u16>) =
+                row?;
+            match from_packet(&packet, expires) {
+                Ok(message) => out.push(Stored { message, qos, pkid }),
+                Err(e) => bad.push((id, packet, e.to_string())),
+            }
+        }
+        for (id, packet, why) in bad {
+            quarantine(conn, ("queue", client_id), &packet, &why)?;
+            conn.execute("DELETE FROM queue WHERE id = ?1", [id])?;
         }
         Ok(out)
     }
@@ -157,10 +193,14 @@ impl SqliteBrokerStore {
             let subs: String = r.get(3)?;
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, subs))
         })?;
+        let rows: Vec<(String, i64, Option<i64>, String)> = rows.collect::<Result<_, _>>()?;
         let mut out = Vec::new();
-        for row in rows {
-            let (client_id, keep_ms, expires_ms, subs): (String, i64, Option<i64>, String) = row?;
-            let subscriptions = serde_json::from_str(&subs).unwrap_or_default();
+        for (client_id, keep_ms, expires_ms, subs) in rows {
+            let subscriptions = serde_json::from_str(&subs).unwrap_or_else(|e| {
+                let why = format!("subscriptions do not read: {e}; the session keeps none");
+                let _ = quarantine(conn, ("sessions", &client_id), subs.as_bytes(), &why);
+                Vec::new()
+            });
             let queue = Self::queue_of(conn, &client_id)?;
             out.push(SessionRecord {
                 client_id,
@@ -174,19 +214,25 @@ impl SqliteBrokerStore {
     }
 
     fn load_retained(conn: &rusqlite::Connection) -> Result<Vec<RetainedRecord>, StoreError> {
-        let mut stmt = conn.prepare("SELECT packet, expires_ms, updated_ms FROM retained")?;
+        let mut stmt =
+            conn.prepare("SELECT topic, packet, expires_ms, updated_ms FROM retained")?;
         let rows = stmt.query_map([], |r| {
-            let packet: Vec<u8> = r.get(0)?;
-            Ok((packet, r.get(1)?, r.get(2)?))
+            let packet: Vec<u8> = r.get(1)?;
+            Ok((r.get(0)?, packet, r.get(2)?, r.get(3)?))
         })?;
+        let rows: Vec<(String, Vec<u8>, Option<i64>, i64)> = rows.collect::<Result<_, _>>()?;
         let mut out = Vec::new();
-        for row in rows {
-            let (packet, expires, updated_ms): (Vec<u8>, Option<i64>, i64) = row?;
-            let message = from_packet(&packet, expires)?;
-            out.push(RetainedRecord {
-                message,
-                updated_ms,
-            });
+        for (topic, packet, expires, updated_ms) in rows {
+            match from_packet(&packet, expires) {
+                Ok(message) => out.push(RetainedRecord {
+                    message,
+                    updated_ms,
+                }),
+                Err(e) => {
+                    quarantine(conn, ("retained", &topic), &packet, &e.to_string())?;
+                    conn.execute("DELETE FROM retained WHERE topic = ?1", [&topic])?;
+                }
+            }
         }
         Ok(out)
     }

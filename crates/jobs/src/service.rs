@@ -9,8 +9,8 @@ use crate::model::Job;
 use bytes::Bytes;
 use iotmock_mqtt::Publish;
 use iotmock_registry::RegistryEvent;
-use iotmock_registry::{Change, Store, StoreError};
 use iotmock_session::{Outbox, Outlet, Reply, Service, ServiceRequest};
+use iotmock_store::{Change, Read, Store, StoreError, load_with};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
@@ -54,6 +54,12 @@ impl<N: Noticed, E> Noticed for Result<N, E> {
             Err(e) => (Err(e), Vec::new()),
         }
     }
+}
+
+/// A stored record.
+enum Stored {
+    Job(Box<Job>),
+    Execution(crate::model::Execution),
 }
 
 /// A device request named by its topic.
@@ -101,12 +107,18 @@ impl JobsService {
     /// The service over `store`, holding the jobs and executions it kept.
     pub fn open(mut store: Box<dyn Store>, default_region: &str) -> Result<Self, StoreError> {
         let (mut jobs, mut execs) = (Vec::new(), Vec::new());
-        let unreadable = |e: serde_json::Error| StoreError(format!("unreadable job record: {e}"));
-        for (kind, value) in store.load()? {
-            match kind.as_str() {
-                KIND_JOB => jobs.push(serde_json::from_str(&value).map_err(unreadable)?),
-                KIND_EXECUTION => execs.push(serde_json::from_str(&value).map_err(unreadable)?),
-                _ => {}
+        let read = |r: &iotmock_store::Row| {
+            let parsed = match r.kind.as_str() {
+                KIND_JOB => serde_json::from_str(&r.value).map(|j| Stored::Job(Box::new(j))),
+                KIND_EXECUTION => serde_json::from_str(&r.value).map(Stored::Execution),
+                _ => return Ok(Read::Skip),
+            };
+            parsed.map(Read::Record).map_err(|e| e.to_string())
+        };
+        for record in load_with(&mut *store, "jobs", read)? {
+            match record {
+                Stored::Job(j) => jobs.push(*j),
+                Stored::Execution(e) => execs.push(e),
             }
         }
         let mut all = Jobs::default();

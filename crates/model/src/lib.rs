@@ -2,10 +2,12 @@
 //! codes. Every other crate speaks in these types; nothing here does I/O.
 
 mod arn;
+mod clock;
 mod error;
 mod status;
 
 pub use arn::{Arn, partition_for_region};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorCode, IotError, IotResult};
 pub use status::{AutoRegistrationStatus, CaStatus, CertStatus, CertificateMode, ParseEnumError};
 

@@ -193,8 +193,22 @@ pub fn detect_version(buf: &[u8]) -> Result<Option<Version>, CodecError> {
     }
 }
 
+/// Largest remaining length MQTT can express (256 MB): what a store that wrote a packet can
+/// always read back, whatever the limits of the day when it wrote it.
+pub const MAX_ENCODABLE: usize = 268_435_455;
+
 /// Splits one packet off `buf`. `Ok(None)` means more bytes are needed (nothing consumed).
 pub fn decode(buf: &mut BytesMut, version: Version) -> Result<Option<Packet>, CodecError> {
+    decode_within(buf, version, MAX_PACKET)
+}
+
+/// [`decode`] with another size limit: stores read their own packets with [`MAX_ENCODABLE`],
+/// so every packet the encoder wrote decodes again.
+pub fn decode_within(
+    buf: &mut BytesMut,
+    version: Version,
+    max: usize,
+) -> Result<Option<Packet>, CodecError> {
     if buf.len() < 2 {
         return Ok(None);
     }
@@ -205,7 +219,7 @@ pub fn decode(buf: &mut BytesMut, version: Version) -> Result<Option<Packet>, Co
             session_expiry: None,
         }));
     }
-    let header = match mqttbytes::check(buf.iter(), MAX_PACKET) {
+    let header = match mqttbytes::check(buf.iter(), max) {
         Ok(h) => h,
         Err(mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -224,8 +238,8 @@ pub fn decode(buf: &mut BytesMut, version: Version) -> Result<Option<Packet>, Co
         _ => {}
     }
     let packet = match version {
-        Version::V311 => from_v4(v4::read(buf, MAX_PACKET)?),
-        Version::V5 => from_v5(v5::read(buf, MAX_PACKET)?),
+        Version::V311 => from_v4(v4::read(buf, max)?),
+        Version::V5 => from_v5(v5::read(buf, max)?),
     };
     Ok(Some(packet))
 }

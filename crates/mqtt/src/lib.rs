@@ -12,8 +12,8 @@ pub mod subscriptions;
 pub mod topic;
 
 pub use codec::{
-    CodecError, ConnAckProps, Connect, MAX_PACKET, MAX_PAYLOAD, Packet, Publish, Version, Will,
-    decode, detect_version,
+    CodecError, ConnAckProps, Connect, MAX_ENCODABLE, MAX_PACKET, MAX_PAYLOAD, Packet, Publish,
+    Version, Will, decode, decode_within, detect_version,
 };
 pub use convert::encode;
 pub use delivery::{Delivery, encode_delivery};

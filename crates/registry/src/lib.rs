@@ -14,7 +14,6 @@ mod policies;
 mod principal;
 mod provision;
 mod records;
-mod store;
 mod tags;
 mod templates;
 mod things;
@@ -25,6 +24,8 @@ mod validate;
 pub use cas::RegisterCa;
 pub use certs::{CreatedKeys, Registered, mint_keys};
 pub use events::RegistryEvent;
+pub use iotmock_model::{Clock, ManualClock, SystemClock};
+pub use iotmock_store::{Change, MemoryStore, Row, Store, StoreError};
 pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
 pub use principal::{AttachedThing, AutoRegistered, Principal};
@@ -33,7 +34,6 @@ pub use records::{
     CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingGroupRecord, ThingRecord,
     ThingTypeRecord, TransferRecord,
 };
-pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, open_durable};
 pub use tags::{MAX_TAGS, TagRecord, check_tags};
 pub use templates::{
     MAX_TEMPLATE_VERSIONS, NewTemplate, TemplateRecord, TemplateUpdate, TemplateVersion, check_body,
@@ -46,56 +46,6 @@ use iotmock_pki::MockCa;
 use records::Op;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-/// The time source; tests pin it.
-pub trait Clock: Send + Sync {
-    fn now_millis(&self) -> EpochMillis;
-}
-
-/// The host's clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    // The one place the host's clock is read.
-    #[allow(clippy::disallowed_methods)]
-    fn now_millis(&self) -> EpochMillis {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as EpochMillis)
-            .unwrap_or(0)
-    }
-}
-
-/// A clock tests move by hand (timeouts without waiting).
-#[derive(Debug, Default)]
-pub struct ManualClock {
-    ms: std::sync::atomic::AtomicI64,
-}
-
-impl ManualClock {
-    pub fn new(start_ms: EpochMillis) -> Self {
-        Self {
-            ms: std::sync::atomic::AtomicI64::new(start_ms),
-        }
-    }
-
-    /// Starts at the host's time now (so real certificates are within their validity).
-    pub fn starting_now() -> Self {
-        Self::new(SystemClock.now_millis())
-    }
-
-    pub fn advance(&self, by: std::time::Duration) {
-        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.ms.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_millis(&self) -> EpochMillis {
-        self.ms.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
 
 /// How DescribeEndpoint names the data endpoints.
 #[derive(Debug, Clone)]
@@ -143,9 +93,11 @@ impl Registry {
         ca: Arc<MockCa>,
     ) -> Result<Self, StoreError> {
         let mut regions = BTreeMap::new();
-        for (kind, value) in store.load()? {
-            let op = Op::from_stored(&kind, &value)
-                .map_err(|e| StoreError(format!("unreadable {kind} record: {e}")))?;
+        let read = |r: &Row| {
+            let op = Op::from_stored(&r.kind, &r.value).map_err(|e| e.to_string())?;
+            Ok(iotmock_store::Read::Record(op))
+        };
+        for op in iotmock_store::load_with(&mut *store, "registry", read)? {
             op.apply(&mut regions);
         }
         Ok(Self {

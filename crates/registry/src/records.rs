@@ -2,10 +2,10 @@
 //! how an op is applied to memory and encoded for the store. Every mutation is a list of ops,
 //! committed to the store first and applied to memory only once the store has accepted it.
 
-use crate::store::Change;
 use crate::tags::TagRecord;
 use crate::templates::TemplateRecord;
 use iotmock_model::{AutoRegistrationStatus, CaStatus, CertStatus, CertificateMode, EpochMillis};
+use iotmock_store::Change;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

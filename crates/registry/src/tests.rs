@@ -413,7 +413,7 @@ fn sqlite_registry_survives_reopen() {
     let ca = TestCa::new("durable");
     let (ca_id, cert_id);
     {
-        let mut reg = registry_on(Box::new(SqliteStore::open(&path).unwrap()));
+        let mut reg = registry_on(Box::new(iotmock_store::SqliteStore::open(&path).unwrap()));
         ca_id = register_ca(&mut reg, &ca, true);
         cert_id = reg
             .register_certificate(R, Some(&ca.leaf("d").cert_pem), None, true, None)
@@ -430,7 +430,7 @@ fn sqlite_registry_survives_reopen() {
         reg.attach_policy(R, "p", &format!("arn:aws:iot:{R}:123456789012:cert/{arn}"))
             .unwrap();
     }
-    let reg = registry_on(Box::new(SqliteStore::open(&path).unwrap()));
+    let reg = registry_on(Box::new(iotmock_store::SqliteStore::open(&path).unwrap()));
     assert_eq!(
         reg.describe_ca_certificate(R, &ca_id).unwrap().status,
         CaStatus::Active

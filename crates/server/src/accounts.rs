@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use iotmock_api::accounts::{Accounts, Opener, SharedRegistry};
 use iotmock_model::IotError;
 use iotmock_pki::MockCa;
-use iotmock_registry::{Clock, MemoryStore, Registry, SqliteStore, Store, is_account_id};
+use iotmock_registry::{Clock, Registry, is_account_id};
+use iotmock_store::{MemoryStore, SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -11,10 +11,9 @@ use iotmock_broker::{Broker, BrokerCore, BrokerSettings};
 use iotmock_fleet::FleetService;
 use iotmock_jobs::JobsService;
 use iotmock_pki::{MockCa, ServerCertKind};
-use iotmock_registry::{
-    Clock, EndpointConfig, MemoryStore, Registry, SqliteStore, Store, SystemClock,
-};
+use iotmock_registry::{Clock, EndpointConfig, Registry, SystemClock};
 use iotmock_shadow::{ShadowService, ShadowSettings};
+use iotmock_store::{MemoryStore, SqliteStore, Store};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

@@ -2,7 +2,7 @@
 //! registered thing needed), the merge of `desired` and `reported` with per-leaf metadata,
 //! versions, the delta, and every refusal with AWS's code and message. The document rules
 //! are pure ([`Shadows`]); [`ShadowService`] answers the MQTT request topics through the
-//! broker's service seam and keeps the shadows in a [`iotmock_registry::Store`].
+//! broker's service seam and keeps the shadows in a [`iotmock_store::Store`].
 
 mod delta;
 mod document;

@@ -7,8 +7,8 @@ use crate::topic::parse_topic;
 use crate::{Op, ShadowError, ShadowKey, ShadowSettings};
 use bytes::Bytes;
 use iotmock_mqtt::Publish;
-use iotmock_registry::{Change, Store, StoreError};
 use iotmock_session::{Outbox, Outlet, Reply, Service, ServiceRequest};
+use iotmock_store::{Change, Read, Store, StoreError, load_with};
 use serde_json::Value;
 use std::sync::{Mutex, MutexGuard};
 
@@ -56,12 +56,13 @@ impl ShadowService {
         default_region: &str,
     ) -> Result<Self, StoreError> {
         let mut shadows = Shadows::new(settings);
-        for (kind, value) in store.load()? {
-            if kind != KIND {
-                continue;
-            }
-            let entry: Entry = serde_json::from_str(&value)
-                .map_err(|e| StoreError(format!("unreadable shadow record: {e}")))?;
+        let read = |r: &iotmock_store::Row| match r.kind.as_str() {
+            KIND => serde_json::from_str::<Entry>(&r.value)
+                .map(Read::Record)
+                .map_err(|e| e.to_string()),
+            _ => Ok(Read::Skip),
+        };
+        for entry in load_with(&mut *store, "shadows", read)? {
             shadows.restore(entry);
         }
         Ok(Self {

@@ -29,6 +29,16 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
         }
     };
     let retain = req.qs_bool("retain")?;
+    if req.body.len() > iotmock_mqtt::MAX_PAYLOAD {
+        return Err(IotError::new(
+            iotmock_model::ErrorCode::RequestEntityTooLarge,
+            format!(
+                "The payload is {} bytes; AWS IoT accepts at most {} (128 KB)",
+                req.body.len(),
+                iotmock_mqtt::MAX_PAYLOAD
+            ),
+        ));
+    }
     // The broker's own topic rules: AWS's limits, no wildcards, and only the reserved topics
     // a client may publish to (a shadow update over HTTPS reaches the shadow service).
     iotmock_mqtt::topic::validate_topic(topic)
