@@ -83,3 +83,53 @@ async fn unreadable_rows_are_quarantined_and_the_rest_opens() {
     // Quarantined once: the next start reads a clean file.
     let _again = on(dir.path()).await;
 }
+
+/// Copies the committed state dir written by the previous release into a fresh directory.
+fn previous_release() -> tempfile::TempDir {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/state-previous");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        std::fs::copy(&path, dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_state_dir_from_the_previous_release_opens_whole() {
+    let dir = previous_release();
+    let mock = on(dir.path()).await;
+    // The fixture was written in the default region.
+    let api = Api::new(mock.api_addr(), "us-east-1");
+    let thing = api.get("/things/fixture-lamp").await.ok();
+    assert_eq!(thing["attributes"]["room"], "hall");
+    let groups = api.get("/things/fixture-lamp/thing-groups").await.ok();
+    assert_eq!(groups["thingGroups"][0]["groupName"], "fixture-group");
+    let job = api.get("/jobs/fixture-job").await.ok();
+    assert_eq!(job["job"]["jobId"], "fixture-job");
+    let execution = api.get("/things/fixture-lamp/jobs/fixture-job").await.ok();
+    assert_eq!(execution["execution"]["status"], "QUEUED");
+    let shadow = api.get("/things/fixture-lamp/shadow").await.ok();
+    assert_eq!(shadow["state"]["desired"]["on"], true);
+    let retained = mock
+        .broker()
+        .retained("fixture/retained")
+        .expect("retained");
+    assert_eq!(&retained.payload[..], br#"{"kept":true}"#);
+    // The persistent session resumes with the QoS 1 message queued while it was offline.
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    let tls = iotmock_client::TlsOptions::new(mock.root_ca_pem())
+        .identity(read("device.pem"), read("device.key"));
+    let mut options =
+        iotmock_client::ConnectOptions::new(mock.mqtt_addr().to_string(), "fixture-session");
+    options.clean_start = false;
+    let config = iotmock_client::client_config(&tls).unwrap();
+    let (mut c, ack) = iotmock_client::DeviceClient::connect(config, &options)
+        .await
+        .expect("the device of the previous release connects");
+    assert!(ack.session_present, "its session was kept");
+    let queued = c.next_message().await.expect("the queued message");
+    assert_eq!(queued.topic, "fixture/queued");
+    assert_eq!(&queued.payload[..], br#"{"queued":true}"#);
+}
