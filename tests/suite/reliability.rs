@@ -133,3 +133,68 @@ async fn a_state_dir_from_the_previous_release_opens_whole() {
     assert_eq!(queued.topic, "fixture/queued");
     assert_eq!(&queued.payload[..], br#"{"queued":true}"#);
 }
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_holds_bytes_not_messages_and_is_closed() {
+    use crate::mqtt::{ALLOW_ALL, Fleet};
+    use iotmock_client::Version;
+    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
+    let settings = iotmock_broker::BrokerSettings {
+        queue_bytes: 256 * 1024,
+        slow_client_grace: std::time::Duration::from_secs(5),
+        ..Default::default()
+    };
+    let mock = MockIotCore::builder()
+        .clock(clock.clone())
+        .broker_settings(settings)
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
+    let dev = fleet.device("reader", Some(ALLOW_ALL)).await;
+    let mut stalled = fleet.client(&dev, "stalled", Version::V311).await;
+    stalled.subscribe(&[("feed", 0)]).await.expect("suback");
+    let mut bystander = fleet.client(&dev, "bystander", Version::V311).await;
+    bystander.subscribe(&[("feed", 0)]).await.expect("suback");
+    // 40 MB at 128 KB a message: the stalled client reads none of it.
+    let payload = bytes::Bytes::from(vec![b'p'; 128 * 1024]);
+    let broker = fleet.mock.broker().clone();
+    let mut received = 0;
+    for _ in 0..320 {
+        broker.publish("feed", payload.clone(), 0, false);
+        let m = bystander
+            .next_message()
+            .await
+            .expect("the bystander keeps up");
+        assert_eq!(m.payload.len(), payload.len());
+        received += 1;
+        let (bytes, _) = broker.client_queue("stalled").expect("still connected");
+        assert!(
+            bytes <= 256 * 1024 + 128 * 1024 + 1024,
+            "queued {bytes} bytes"
+        );
+    }
+    assert_eq!(received, 320, "a bystander is never slowed or starved");
+    let (_, discarded) = broker.client_queue("stalled").expect("connected");
+    assert!(
+        discarded > 0,
+        "the stalled client's excess was discarded and counted"
+    );
+    // Still over its bound after the grace period: the next delivery closes it.
+    clock.advance(std::time::Duration::from_secs(6));
+    broker.publish("feed", payload.clone(), 0, false);
+    bystander
+        .next_message()
+        .await
+        .expect("the bystander goes on");
+    let mut closed = false;
+    for _ in 0..200 {
+        if broker.client_queue("stalled").is_none() {
+            closed = true;
+            break;
+        }
+        bystander.ping().await.expect("pingresp");
+    }
+    assert!(closed, "the stalled client was disconnected");
+    drop(stalled);
+}

@@ -8,10 +8,12 @@ mod handlers;
 pub mod request;
 pub mod router;
 mod server;
+mod state;
 mod views;
 pub mod wire;
 
-pub use server::{ApiLimits, ApiServer, ApiState};
+pub use server::ApiServer;
+pub use state::{ApiLimits, ApiState};
 
 /// A retained message as iot-data reports it.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use crate::handlers::{
     transfer, types,
 };
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
 
@@ -136,6 +136,11 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Put, ["jobs", id, "cancel"]) => jobs::cancel_job(state, req, id),
         (Get, ["jobs", id, "job-document"]) => jobs::job_document(state, req, id),
         (Get, ["jobs", id, "things"]) => jobs::executions_for_job(state, req, id),
+        // Two AWS services share these paths: GET /things/{thing}/jobs[/{id}] is
+        // GetPendingJobExecutions / DescribeJobExecution on iot-jobs-data and
+        // ListJobExecutionsForThing / DescribeJobExecution on iot. Only the SigV4 credential
+        // scope's service tells them apart, so the data plane's arms come first and ask for it;
+        // unsigned or iot-signed requests fall through to the control plane's arms below.
         (Get, ["things", thing, "jobs"]) if jobs_data::is_jobs_data(req) => {
             jobs_data::pending(state, req, thing)
         }

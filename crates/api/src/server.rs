@@ -5,6 +5,7 @@
 
 use crate::request::{ApiRequest, MAX_BODY};
 use crate::router::{Method, dispatch};
+use crate::state::ApiState;
 use crate::wire::{self, Encoded};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -13,76 +14,13 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use iotmock_model::{IotError, IotResult};
-use iotmock_registry::Registry;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// What every request handler shares.
-#[derive(Clone)]
-pub struct ApiState {
-    /// The registry of the account the request acts as (see [`crate::accounts`]).
-    pub registry: Arc<RwLock<Registry>>,
-    pub accounts: Arc<crate::accounts::Accounts>,
-    /// The trust anchor devices use, served at `GET /iotmock/AmazonRootCA1.pem`.
-    pub root_ca_pem: Arc<str>,
-    /// Region for requests that carry no SigV4 credential scope.
-    pub default_region: Arc<str>,
-    /// The broker, for the iot-data operations.
-    pub data: Option<Arc<dyn crate::DataPlane>>,
-    /// Device Shadow, shared with the broker's MQTT face.
-    pub shadows: Option<Arc<iotmock_shadow::ShadowService>>,
-    /// Jobs, shared with the broker's MQTT face.
-    pub jobs: Option<Arc<iotmock_jobs::JobsService>>,
-    pub limits: ApiLimits,
-}
-
-impl ApiState {
-    /// This state as the account `req` acts as. Another account than the default has its own
-    /// registry and no data plane: its devices never reach this mock's broker.
-    pub fn for_request(&self, req: &ApiRequest) -> ApiState {
-        let other = req
-            .access_key
-            .as_deref()
-            .filter(|key| *key != self.accounts.default_id())
-            .and_then(|key| self.accounts.existing(key));
-        match other {
-            Some(registry) => ApiState {
-                registry,
-                data: None,
-                shadows: None,
-                jobs: None,
-                ..self.clone()
-            },
-            None => self.clone(),
-        }
-    }
-}
-
-/// How long a client may take, and how many may be connected at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApiLimits {
-    /// From connecting (or the previous answer) to the end of the request's headers.
-    pub header_timeout: std::time::Duration,
-    /// For the whole body, once the headers are in.
-    pub body_timeout: std::time::Duration,
-    /// Connections served at once; past it, a connection gets 503 and is closed.
-    pub max_connections: usize,
-}
-
-impl Default for ApiLimits {
-    fn default() -> Self {
-        Self {
-            header_timeout: std::time::Duration::from_secs(10),
-            body_timeout: std::time::Duration::from_secs(10),
-            max_connections: 4096,
-        }
-    }
-}
 
 /// A running API server.
 pub struct ApiServer {

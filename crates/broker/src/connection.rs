@@ -107,10 +107,20 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
         actions,
         rx,
     } = admitted;
+    let control = conn.tx.control.clone();
     let end = match conn.perform(actions).await {
+        Some(end) => Some(end),
+        None if conn.link.after_packet().await => Some(conn.lost().await),
+        // A client over its queue bound past the grace period is closed even while its
+        // connection waits on a socket it does not drain.
+        None => tokio::select! {
+            end = conn.run(rx, stopped) => Some(end),
+            () = control.killed() => None,
+        },
+    };
+    let end = match end {
         Some(end) => end,
-        None if conn.link.after_packet().await => conn.lost().await,
-        None => conn.run(rx, stopped).await,
+        None => conn.lost().await,
     };
     conn.finish(end).await;
 }
@@ -282,6 +292,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         // deadline later, so the timer is re-armed only when it fires early or the deadline
         // comes sooner, not on every packet.
         let control = self.tx.control.clone();
+        // One wait for control notices, kept across iterations (registering a waiter on every
+        // wake-up would cost a lock per batch of deliveries); renewed when it fires.
+        let notices = control.next();
+        tokio::pin!(notices);
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
         let mut armed_for = None;
@@ -310,7 +324,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     Err(e) => { tracing::debug!(client_id = %self.session.client_id(), error = %e, "read failed"); return self.lost().await; }
                 },
                 Some(out) = rx.recv() => self.outbound(out, &mut rx),
-                notices = control.next() => self.notices(notices),
+                got = &mut notices => {
+                    notices.set(control.next());
+                    self.notices(got)
+                }
                 _ = stopped.changed() => self.session.shutdown(self.now()),
                 () = &mut timer => {
                     armed_for = None;
@@ -364,6 +381,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         let mut next = Some(first);
         let now = self.now();
         while let Some(item) = next.take() {
+            self.tx.load.taken(crate::mailbox::size_of(&item));
             match item {
                 Outbound::Deliver(msg, qos) => self.session.deliver(msg, qos, now, &mut actions),
                 Outbound::Redeliver(kept) => {

@@ -4,7 +4,7 @@
 //! broker answers the packet that changed them. Locks are held only to copy out what a step
 //! needs, never across an await. Routing is in `routing.rs`.
 
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Bound, Mailbox};
 use crate::services::{HubLink, SERVICE_QUEUE_DEPTH, Worker, Workers};
 use crate::sharded::Sharded;
 use crate::store::{BrokerStore, SessionRecord, StoreError};
@@ -84,6 +84,8 @@ pub struct Hub {
     versions: Sharded<String, u64>,
     last_connect: Sharded<String, i64>,
     pub(crate) services: RwLock<Services>,
+    /// What may wait for one connection.
+    pub(crate) bound: Bound,
     next_id: AtomicU64,
 }
 
@@ -117,9 +119,13 @@ fn offline(s: SessionRecord, now: i64) -> Client {
 impl Hub {
     /// A hub holding what `store` kept: retained messages, and persistent sessions (offline
     /// now; a session that was live at the last stop expires counting from this start).
-    pub fn open(clock: Arc<dyn Clock>, store: Arc<dyn BrokerStore>) -> Result<Self, StoreError> {
+    pub fn open(
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn BrokerStore>,
+        bound: Bound,
+    ) -> Result<Self, StoreError> {
         let (retained, sessions) = store.load()?;
-        let hub = Self::new(clock, store);
+        let hub = Self::new(clock, store, bound);
         let now = hub.now_ms();
         {
             let mut subs = write(&hub.subs);
@@ -148,8 +154,9 @@ impl Hub {
     }
 
     /// An empty hub writing to `store`.
-    pub fn new(clock: Arc<dyn Clock>, store: Arc<dyn BrokerStore>) -> Self {
+    pub fn new(clock: Arc<dyn Clock>, store: Arc<dyn BrokerStore>, bound: Bound) -> Self {
         Self {
+            bound,
             clock,
             store,
             clients: Sharded::default(),
@@ -269,8 +276,9 @@ impl Hub {
         };
         if client.conn_id != conn_id {
             if let (true, Some(tx)) = (client.resumed, &client.tx) {
+                let now = self.now_ms();
                 for k in kept {
-                    let _ = tx.tx.try_send(Outbound::Redeliver(k));
+                    tx.offer(Outbound::Redeliver(k), self.bound, now, client_id);
                 }
             }
             return;
@@ -348,6 +356,13 @@ impl Hub {
         current
     }
 
+    /// `(bytes queued, deliveries discarded)` for a live client.
+    pub fn client_queue(&self, client_id: &str) -> Option<(usize, u64)> {
+        let clients = self.clients.lock(client_id);
+        let load = &clients.get(client_id)?.tx.as_ref()?.load;
+        Some((load.bytes(), load.discarded()))
+    }
+
     /// Asks a live client's connection to close (DeleteConnection); false when none is live.
     pub fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {
         let tx = self
@@ -366,7 +381,8 @@ impl Hub {
             .lock(client_id)
             .get(client_id)
             .and_then(|c| c.tx.clone());
-        tx.is_some_and(|tx| tx.tx.try_send(Outbound::Deliver(msg, qos)).is_ok())
+        let now = self.now_ms();
+        tx.is_some_and(|tx| tx.offer(Outbound::Deliver(msg, qos), self.bound, now, client_id))
     }
 
     /// Plugs a service in: it takes `link` as its outbox, gets a worker, and every routed

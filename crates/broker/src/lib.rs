@@ -26,6 +26,8 @@ pub use iotmock_session::{
 };
 pub use observe::{Observed, PacketSeen, Seen, TlsEnd};
 pub use services::SERVICE_QUEUE_DEPTH;
+/// The default of [`BrokerSettings::queue_bytes`].
+pub const DEFAULT_QUEUE_BYTES: usize = iotmock_session::QUEUE_BYTES;
 
 use iotmock_registry::{Clock, Principal, Registry, SystemClock};
 use iotmock_session::Rules;
@@ -74,6 +76,13 @@ pub struct BrokerSettings {
     pub io_threads: usize,
     /// How the I/O threads batch a busy stream's input (only with `io_threads` > 0).
     pub coalescing: Coalescing,
+    /// Bytes of deliveries that may wait for one client, in the broker's queue and in its
+    /// session's queue each (default 512 KiB: 1,000 clients that stopped reading hold under
+    /// 1 GiB). Past it, deliveries to that client are discarded and counted, as AWS discards
+    /// what a client cannot take; other clients are not slowed.
+    pub queue_bytes: usize,
+    /// How long a client may stay over `queue_bytes` before it is disconnected.
+    pub slow_client_grace: Duration,
 }
 
 impl Default for BrokerSettings {
@@ -91,6 +100,8 @@ impl Default for BrokerSettings {
             keep_alive_grace: Duration::from_millis(1500),
             io_threads: 0,
             coalescing: Coalescing::default(),
+            queue_bytes: iotmock_session::QUEUE_BYTES,
+            slow_client_grace: Duration::from_secs(30),
         }
     }
 }
@@ -104,6 +115,14 @@ impl BrokerSettings {
             session_expiry_secs: self.session_expiry.as_secs(),
             keep_alive_ms_per_second: i64::try_from(self.keep_alive_grace.as_millis())
                 .unwrap_or(1500),
+            queue_bytes: self.queue_bytes,
+        }
+    }
+
+    fn bound(&self) -> mailbox::Bound {
+        mailbox::Bound {
+            bytes: self.queue_bytes,
+            grace_ms: i64::try_from(self.slow_client_grace.as_millis()).unwrap_or(i64::MAX),
         }
     }
 }
@@ -183,7 +202,11 @@ impl BrokerCore {
     /// Creates the core on the system clock, keeping sessions and retained messages in memory,
     /// and subscribes it to registry changes.
     pub fn new(registry: Arc<RwLock<Registry>>, settings: BrokerSettings) -> Self {
-        let hub = hub::Hub::new(Arc::new(SystemClock), Arc::new(store::NoStore));
+        let hub = hub::Hub::new(
+            Arc::new(SystemClock),
+            Arc::new(store::NoStore),
+            settings.bound(),
+        );
         Self::with_hub(registry, settings, hub)
     }
 
@@ -195,7 +218,7 @@ impl BrokerCore {
         clock: Arc<dyn Clock>,
         store: Arc<dyn store::BrokerStore>,
     ) -> Result<Self, store::StoreError> {
-        let hub = hub::Hub::open(clock, store)?;
+        let hub = hub::Hub::open(clock, store, settings.bound())?;
         Ok(Self::with_hub(registry, settings, hub))
     }
 
@@ -247,6 +270,12 @@ impl BrokerCore {
     /// Clients connected now.
     pub fn connected(&self) -> usize {
         self.shared.hub.connected()
+    }
+
+    /// What waits for a connected client: `(bytes queued, deliveries discarded)` in the
+    /// broker's queue for it; `None` when it is not connected.
+    pub fn client_queue(&self, client_id: &str) -> Option<(usize, u64)> {
+        self.shared.hub.client_queue(client_id)
     }
 
     /// How many times an MQTT I/O thread has waited to read a stream of QoS 0 publishes in

@@ -184,12 +184,10 @@ impl Hub {
             };
             match &c.tx {
                 // Sending never runs the receiving task, so the client's lock may be held.
-                Some(tx) => match tx.tx.try_send(Outbound::Deliver(msg.clone(), qos)) {
-                    Ok(()) => queued += 1,
-                    Err(_) => {
-                        tracing::debug!(topic = %msg.topic, "subscriber queue full; message discarded as AWS discards excess")
-                    }
-                },
+                Some(tx) if tx.offer(Outbound::Deliver(msg.clone(), qos), self.bound, now, id) => {
+                    queued += 1;
+                }
+                Some(_) => {}
                 None if c.expires_ms <= now => expired.push(id.clone()),
                 None if qos == 1 && c.queue.len() < MAX_QUEUED => {
                     let k = Stored {

@@ -38,7 +38,7 @@ enum Command {
     Shadow(iotmock_client::shadow_cli::ShadowCmd),
     /// Device conformance: run AWS Device Advisor's test cases against a device, locally.
     #[command(subcommand)]
-    Advisor(crate::advisor_cli::AdvisorCmd),
+    Advisor(crate::advisor::cli::AdvisorCmd),
     /// A device that passes the advisor's cases, with one flag per misbehaviour.
     ReferenceDevice(iotmock_client::reference::ReferenceArgs),
 }
@@ -74,6 +74,16 @@ pub struct ServeArgs {
     #[arg(long, env = "IOTMOCK_COALESCE_MIN_PACKETS", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..))]
     coalesce_min_packets: u32,
+    /// Bytes of deliveries that may wait for one client (in the broker's queue, and again in
+    /// its session's queue of QoS 1 messages beyond the in-flight window); past it deliveries
+    /// to that client are discarded and counted. The default keeps 1,000 clients that stopped
+    /// reading under 1 GiB.
+    #[arg(long, env = "IOTMOCK_QUEUE_BYTES", default_value_t = iotmock_session_queue_bytes(),
+          value_parser = clap::value_parser!(u64).range(1024..))]
+    queue_bytes: u64,
+    /// Seconds a client may stay over --queue-bytes before it is disconnected.
+    #[arg(long, env = "IOTMOCK_SLOW_CLIENT_GRACE_SECS", default_value_t = 30)]
+    slow_client_grace_secs: u64,
     /// Answer refused MQTT 3.1.1 CONNECTs with a CONNACK code instead of closing silently as AWS does.
     #[arg(long, env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL")]
     mqtt3_connack_on_refusal: bool,
@@ -130,7 +140,7 @@ pub fn main() -> Result<()> {
             .block_on(iotmock_client::shadow_cli::run_shadow(cmd))
             .map_err(say),
         Some(Command::Advisor(cmd)) => runtime
-            .block_on(crate::advisor_cli::run_advisor(cmd))
+            .block_on(crate::advisor::cli::run_advisor(cmd))
             .map_err(say),
         Some(Command::ReferenceDevice(args)) => runtime
             .block_on(iotmock_client::reference::run_reference(args))
@@ -163,6 +173,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             throttle: args.throttle,
             require_connect_attributes: args.require_connect_attributes,
             io_threads: threads,
+            queue_bytes: usize::try_from(args.queue_bytes).unwrap_or(usize::MAX),
+            slow_client_grace: Duration::from_secs(args.slow_client_grace_secs),
             coalescing: Coalescing {
                 window: Duration::from_micros(args.coalesce_us),
                 min_packets: args.coalesce_min_packets,
@@ -231,4 +243,9 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The default of `--queue-bytes`.
+const fn iotmock_session_queue_bytes() -> u64 {
+    iotmock_broker::DEFAULT_QUEUE_BYTES as u64
 }

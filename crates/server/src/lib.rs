@@ -4,10 +4,9 @@
 
 mod accounts;
 pub mod advisor;
-pub mod advisor_cli;
-mod advisor_device;
-mod advisor_events;
-pub mod advisor_report;
+/// The `iotmock` command line (feature `cli`, on by default in the `iotmock` package: a test
+/// that only starts mocks need not compile clap, indicatif or the load client).
+#[cfg(feature = "cli")]
 pub mod cli;
 mod core;
 mod data_plane;

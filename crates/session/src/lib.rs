@@ -21,7 +21,7 @@ pub use authz::{Action as Right, Authz, Checked};
 pub use denial::{Denial, JustInTime, RegistryUnavailable};
 pub use refusal::{CloseReason, ConnectRefusal, End};
 pub use service::{Outbox, Outlet, Reply, Service, ServiceRequest};
-pub use session::{Session, Start};
+pub use session::{Session, Start, queued_size};
 
 use iotmock_mqtt::{Delivery, Packet, Publish};
 use std::sync::Arc;
@@ -41,6 +41,9 @@ pub struct Rules {
     /// Silence allowed per second of keep-alive before the broker closes, in ms (AWS: 1500,
     /// i.e. 1.5 x keep-alive). Tests shrink it to see expiry without waiting 45 s.
     pub keep_alive_ms_per_second: i64,
+    /// Bytes of QoS 1 deliveries a client's session holds beyond its in-flight window (as
+    /// [`queued_size`] counts them); past it, deliveries are discarded and counted.
+    pub queue_bytes: usize,
 }
 
 impl Default for Rules {
@@ -51,6 +54,7 @@ impl Default for Rules {
             require_connect_attributes: false,
             session_expiry_secs: 3600,
             keep_alive_ms_per_second: 1500,
+            queue_bytes: QUEUE_BYTES,
         }
     }
 }
@@ -65,6 +69,9 @@ pub const MAX_PENDING: usize = 65_536;
 /// QoS 1 publishes a client may have unacknowledged (the Receive Maximum AWS advertises;
 /// the broker acknowledges each at once, so it is never reached).
 pub const RECEIVE_MAXIMUM: u16 = 100;
+/// The default bound, in bytes, on what waits for one client (its delivery queue in the broker
+/// and its session's queue each): 1,000 clients that stopped reading hold under 1 GiB.
+pub const QUEUE_BYTES: usize = 512 * 1024;
 /// Topic aliases a client may use (the Topic Alias Maximum AWS advertises).
 pub const TOPIC_ALIAS_MAX: u16 = 8;
 /// MQTT 5 message expiry bounds AWS applies, in seconds.

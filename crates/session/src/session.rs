@@ -40,6 +40,10 @@ pub struct Session {
     /// Sent and not yet acknowledged, in sending order (PUBACKs mostly come in order).
     pub(crate) inflight: VecDeque<(u16, Arc<Publish>)>,
     pub(crate) pending: VecDeque<Arc<Publish>>,
+    /// The bytes of `pending` (as [`queued_size`] counts them).
+    pub(crate) pending_bytes: usize,
+    /// Deliveries discarded because the queue was over its bound; logged once per episode.
+    pub(crate) discarded: u64,
     pub(crate) aliases: HashMap<u16, String>,
     /// Publishes in the current one-second window: (window start, count).
     pub(crate) window: (i64, u32),
@@ -73,6 +77,8 @@ impl Session {
             subscriptions: HashMap::new(),
             inflight: VecDeque::new(),
             pending: VecDeque::new(),
+            pending_bytes: 0,
+            discarded: 0,
             aliases: HashMap::new(),
             window: (now_ms, 0),
             next_pkid: 0,
@@ -295,6 +301,7 @@ impl Session {
                 pkid: Some(pkid),
             })
             .collect();
+        self.pending_bytes = 0;
         kept.extend(self.pending.drain(..).map(|message| Stored {
             message,
             qos: 1,
@@ -340,10 +347,13 @@ impl Session {
             return;
         }
         if qos == 1 && self.inflight.len() >= MAX_INFLIGHT {
-            if self.pending.len() < MAX_PENDING {
+            let size = queued_size(&msg);
+            let over = self.pending_bytes.saturating_add(size) > self.rules.queue_bytes;
+            if self.pending.len() < MAX_PENDING && !over {
+                self.pending_bytes += size;
                 self.pending.push_back(msg);
             } else {
-                tracing::debug!(client_id = %self.client_id, topic = %msg.topic, "delivery discarded: in-flight window and queue full");
+                self.discard(&msg);
             }
             return;
         }
@@ -391,9 +401,28 @@ impl Session {
         };
         self.inflight.remove(at);
         if let Some(next) = self.pending.pop_front() {
+            self.pending_bytes = self.pending_bytes.saturating_sub(queued_size(&next));
+            if self.pending.is_empty() {
+                self.discarded = 0;
+            }
             let pkid = self.pkid();
             self.send_message(next, 1, pkid, false, now_ms, out);
         }
+    }
+
+    /// A QoS 1 delivery the client's queue has no room for: discarded and counted, as AWS
+    /// discards what a client cannot take; the first of an episode is logged.
+    fn discard(&mut self, msg: &Publish) {
+        self.discarded += 1;
+        if self.discarded == 1 {
+            tracing::warn!(client_id = %self.client_id, topic = %msg.topic,
+                limit_bytes = self.rules.queue_bytes, "QoS 1 deliveries discarded: the client acknowledges too slowly and its queue is full (logged once until it drains)");
+        }
+    }
+
+    /// Deliveries discarded since the client's queue last drained.
+    pub fn discarded(&self) -> u64 {
+        self.discarded
     }
 }
 
@@ -408,4 +437,10 @@ fn remaining_life(msg: &Publish, now_ms: i64) -> Option<Option<u32>> {
         return None;
     }
     Some(Some(u32::try_from((left + 999) / 1000).unwrap_or(u32::MAX)))
+}
+
+/// What a queued message counts against a client's byte bound: its payload and topic, and a
+/// fixed allowance for the packet and its bookkeeping.
+pub fn queued_size(msg: &Publish) -> usize {
+    msg.payload.len() + msg.topic.len() + 64
 }

@@ -3,7 +3,7 @@
 
 use super::read;
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
 use iotmock_registry::{Principal, Registry};

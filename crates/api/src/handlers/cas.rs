@@ -2,7 +2,7 @@
 
 use super::{read, write};
 use crate::request::{ApiRequest, body_bool, body_str};
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
@@ -39,10 +39,10 @@ pub fn register_ca(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         registration_config: registration_config(&body)?,
         certificate_mode: body_str(&body, "certificateMode")?.map(str::to_string),
     };
-    let tags = super::tags::from_body(&body)?;
+    let tags = super::common::tags_from_body(&body)?;
     let mut registry = write(state)?;
     let (arn, id) = registry.register_ca_certificate(&req.region, input)?;
-    super::tags::on_create(&mut registry, &req.region, &arn, &tags)?;
+    super::common::tag_created(&mut registry, &req.region, &arn, &tags)?;
     Ok(Reply::Json(
         json!({ "certificateArn": arn, "certificateId": id }),
     ))

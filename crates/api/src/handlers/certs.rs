@@ -2,7 +2,7 @@
 
 use super::{read, write};
 use crate::request::{ApiRequest, body_str};
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views;
 use crate::wire::Reply;
 use iotmock_model::IotResult;
@@ -68,7 +68,7 @@ pub fn describe(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply
             // A certificate offered to this account is visible to it until accepted or not.
             let me = reg.account().to_string();
             drop(reg);
-            let offered = super::transfer::offered_to(state, &req.region, &me);
+            let offered = super::common::offered_to(state, &req.region, &me);
             let (source, cert) = offered
                 .iter()
                 .find(|(_, c)| c.id.eq_ignore_ascii_case(id))
@@ -122,7 +122,7 @@ fn list_with_offered(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         })
         .unwrap_or_default();
     drop(reg);
-    for (source, cert) in super::transfer::offered_to(state, &req.region, &me) {
+    for (source, cert) in super::common::offered_to(state, &req.region, &me) {
         items.push((cert.list_key(), views::cert_summary(&cert, &source)));
     }
     let page = iotmock_registry::paginate(items, &page_req, false, "pageSize")?;

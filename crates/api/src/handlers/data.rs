@@ -1,7 +1,7 @@
 //! iot-data operations on the same port: Publish, GetRetainedMessage, ListRetainedMessages.
 
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views;
 use crate::wire::Reply;
 use base64::Engine;

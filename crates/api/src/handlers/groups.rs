@@ -4,7 +4,7 @@
 
 use super::{names_page, read, write};
 use crate::request::{ApiRequest, body_str};
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views::ts;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
@@ -33,11 +33,11 @@ pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply
         .and_then(|p| p.get("thingGroupDescription"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let tags = super::tags::from_body(&body)?;
+    let tags = super::common::tags_from_body(&body)?;
     let mut registry = write(state)?;
     let g = registry.create_thing_group(&req.region, name, description, attributes(props))?;
     let arn = registry.group_arn(&req.region, name);
-    super::tags::on_create(&mut registry, &req.region, &arn, &tags)?;
+    super::common::tag_created(&mut registry, &req.region, &arn, &tags)?;
     Ok(Reply::Json(
         json!({ "thingGroupName": g.name, "thingGroupArn": arn, "thingGroupId": g.id }),
     ))

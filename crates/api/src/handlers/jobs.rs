@@ -3,36 +3,16 @@
 //! ListJobExecutionsForJob, ListJobExecutionsForThing, CancelJobExecution. Changes publish the
 //! devices' `notify` / `notify-next` like the MQTT side does.
 
+use super::common::{jobs as service, jobs_error as to_iot};
 use super::names_page;
 use super::read;
 use crate::request::{ApiRequest, body_str};
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views::ts;
 use crate::wire::Reply;
-use iotmock_jobs::{Execution, Job, JobsError, JobsErrorCode, JobsService, NewJob};
-use iotmock_model::{ErrorCode, IotError, IotResult};
+use iotmock_jobs::{Execution, Job, NewJob};
+use iotmock_model::{IotError, IotResult};
 use serde_json::{Map, Value, json};
-
-pub(crate) fn service(state: &ApiState) -> IotResult<&JobsService> {
-    state.jobs.as_deref().ok_or_else(|| {
-        IotError::new(
-            ErrorCode::ServiceUnavailable,
-            "The jobs service is not running",
-        )
-    })
-}
-
-pub(crate) fn to_iot(e: JobsError) -> IotError {
-    let code = match e.code {
-        JobsErrorCode::ResourceNotFound => ErrorCode::ResourceNotFound,
-        JobsErrorCode::ResourceAlreadyExists => ErrorCode::ResourceAlreadyExists,
-        JobsErrorCode::InvalidStateTransition | JobsErrorCode::VersionMismatch => {
-            ErrorCode::InvalidStateTransition
-        }
-        _ => ErrorCode::InvalidRequest,
-    };
-    IotError::new(code, e.message)
-}
 
 fn now(state: &ApiState) -> IotResult<i64> {
     Ok(read(state)?.now_millis())
@@ -108,13 +88,13 @@ fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> Iot
 
 pub fn create_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let body = req.json()?;
-    let tags = super::tags::from_body(&body)?;
+    let tags = super::common::tags_from_body(&body)?;
     let new = new_job(state, req, &body)?;
     let job = service(state)?
         .create_job(&req.region, id, new, now(state)?)
         .map_err(to_iot)?;
     let job_arn = arn(state, req, "job", id)?;
-    super::tags::on_create(&mut *super::write(state)?, &req.region, &job_arn, &tags)?;
+    super::common::tag_created(&mut *super::write(state)?, &req.region, &job_arn, &tags)?;
     let mut out = json!({ "jobArn": job_arn, "jobId": id });
     if let Some(d) = &job.description {
         out["description"] = json!(d);

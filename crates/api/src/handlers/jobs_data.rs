@@ -4,10 +4,10 @@
 //! document is a string (over MQTT an object); notify / notify-next still go to MQTT
 //! subscribers.
 
-use super::jobs::{service, to_iot};
+use super::common::{jobs as service, jobs_error as to_iot};
 use super::read;
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::wire::Reply;
 use iotmock_jobs::{DeviceRequest, read_request};
 use iotmock_model::{IotError, IotResult};

@@ -4,6 +4,7 @@
 pub mod authz;
 pub mod cas;
 pub mod certs;
+pub(crate) mod common;
 pub mod data;
 pub mod groups;
 pub mod jobs;
@@ -16,7 +17,7 @@ pub mod things;
 pub mod transfer;
 pub mod types;
 
-use crate::server::ApiState;
+use crate::state::ApiState;
 use iotmock_model::{IotError, IotResult};
 use iotmock_registry::Registry;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};

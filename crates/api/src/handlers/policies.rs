@@ -2,7 +2,7 @@
 
 use super::{read, write};
 use crate::request::{ApiRequest, body_str};
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
@@ -24,10 +24,10 @@ fn target(req: &ApiRequest) -> IotResult<String> {
 pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
     let body = req.json()?;
     let doc = body_str(&body, "policyDocument")?;
-    let tags = super::tags::from_body(&body)?;
+    let tags = super::common::tags_from_body(&body)?;
     let mut registry = write(state)?;
     let out = registry.create_policy(&req.region, name, doc)?;
-    super::tags::on_create(&mut registry, &req.region, &out.arn, &tags)?;
+    super::common::tag_created(&mut registry, &req.region, &out.arn, &tags)?;
     Ok(Reply::Json(json!({
         "policyName": name,
         "policyArn": out.arn,

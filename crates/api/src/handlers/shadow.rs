@@ -5,7 +5,7 @@
 
 use super::read;
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views;
 use crate::wire::Reply;
 use iotmock_model::{ErrorCode, IotError, IotResult};

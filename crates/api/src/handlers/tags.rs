@@ -3,45 +3,10 @@
 
 use super::{read, write};
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
-use iotmock_registry::Registry;
 use serde_json::{Map, Value, json};
-
-/// `tags`: `[{"Key", "Value"}]` (a missing value is empty).
-pub(crate) fn from_body(body: &Map<String, Value>) -> IotResult<Vec<(String, String)>> {
-    let Some(list) = body.get("tags") else {
-        return Ok(Vec::new());
-    };
-    let list = list
-        .as_array()
-        .ok_or_else(|| IotError::invalid("tags must be a list of {Key, Value}"))?;
-    let tags = list
-        .iter()
-        .map(|t| {
-            let key = t.get("Key").and_then(Value::as_str);
-            let key = key.ok_or_else(|| IotError::invalid("every tag needs a Key"))?;
-            let value = t.get("Value").and_then(Value::as_str).unwrap_or_default();
-            Ok((key.to_string(), value.to_string()))
-        })
-        .collect::<IotResult<Vec<_>>>()?;
-    iotmock_registry::check_tags(&tags)?;
-    Ok(tags)
-}
-
-/// Tags a resource just created (the tags were checked before it was).
-pub(crate) fn on_create(
-    registry: &mut Registry,
-    region: &str,
-    arn: &str,
-    tags: &[(String, String)],
-) -> IotResult<()> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    registry.tag_resource(region, arn, tags)
-}
 
 fn resource_arn(body: &Map<String, Value>) -> IotResult<String> {
     body.get("resourceArn")
@@ -71,7 +36,7 @@ pub fn tag(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
     let arn = resource_arn(&body)?;
     check_job(state, req, &arn)?;
-    let tags = from_body(&body)?;
+    let tags = super::common::tags_from_body(&body)?;
     write(state)?.tag_resource(&req.region, &arn, &tags)?;
     Ok(Reply::Json(json!({})))
 }

@@ -3,7 +3,7 @@
 
 use super::{names_page, read, write};
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views::ts;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
@@ -37,11 +37,11 @@ pub fn create(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         kind: text(&body, "type"),
         hook: body.contains_key("preProvisioningHook"),
     };
-    let tags = super::tags::from_body(&body)?;
+    let tags = super::common::tags_from_body(&body)?;
     let mut registry = write(state)?;
     let t = registry.create_template(&req.region, new)?;
     let arn = registry.template_arn(&req.region, &t.name);
-    super::tags::on_create(&mut registry, &req.region, &arn, &tags)?;
+    super::common::tag_created(&mut registry, &req.region, &arn, &tags)?;
     Ok(Reply::Json(
         json!({ "templateArn": arn, "templateName": t.name, "defaultVersionId": t.default_version }),
     ))

@@ -2,7 +2,7 @@
 
 use super::{read, write};
 use crate::request::{ApiRequest, body_bool, body_int, body_str};
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};

@@ -5,7 +5,7 @@
 use super::{read_lock, write, write_lock};
 use crate::accounts::SharedRegistry;
 use crate::request::{ApiRequest, body_str};
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::wire::Reply;
 use iotmock_model::{IotError, IotResult};
 use iotmock_registry::{is_account_id, transfer_completed};
@@ -106,28 +106,4 @@ fn offered_by(
     Err(IotError::not_found(format!(
         "No transfer of certificate {id} is pending for this account"
     )))
-}
-
-/// The certificates other accounts of this mock offer to `me` in `region`, with the offering
-/// account.
-pub(crate) fn offered_to(
-    state: &ApiState,
-    region: &str,
-    me: &str,
-) -> Vec<(String, iotmock_registry::CertRecord)> {
-    let mut out = Vec::new();
-    for (account, registry) in state.accounts.all() {
-        if account == me {
-            continue;
-        }
-        let Ok(reg) = read_lock(&registry) else {
-            continue;
-        };
-        let Some(r) = reg.region(region) else {
-            continue;
-        };
-        let offered = r.certs.values().filter(|c| c.is_offered_to(me));
-        out.extend(offered.map(|c| (account.clone(), c.clone())));
-    }
-    out
 }

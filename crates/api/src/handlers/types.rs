@@ -3,7 +3,7 @@
 
 use super::{names_page, read, write};
 use crate::request::ApiRequest;
-use crate::server::ApiState;
+use crate::state::ApiState;
 use crate::views::ts;
 use crate::wire::Reply;
 use iotmock_model::IotResult;
@@ -32,11 +32,11 @@ pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply
         .map(str::to_string);
     let searchable = props.and_then(|p| p.get("searchableAttributes"));
     let searchable = crate::request::str_list(searchable);
-    let tags = super::tags::from_body(&body)?;
+    let tags = super::common::tags_from_body(&body)?;
     let mut registry = write(state)?;
     let t = registry.create_thing_type(&req.region, name, description, searchable)?;
     let arn = registry.type_arn(&req.region, name);
-    super::tags::on_create(&mut registry, &req.region, &arn, &tags)?;
+    super::common::tag_created(&mut registry, &req.region, &arn, &tags)?;
     Ok(Reply::Json(
         json!({ "thingTypeName": t.name, "thingTypeArn": arn, "thingTypeId": t.id }),
     ))

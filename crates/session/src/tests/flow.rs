@@ -121,6 +121,44 @@ fn qos1_deliveries_wait_for_room_in_a_window_of_100() {
 }
 
 #[test]
+fn qos1_deliveries_beyond_the_window_are_bounded_in_bytes() {
+    let rules = Rules {
+        queue_bytes: 4 * 1024,
+        ..Rules::default()
+    };
+    let a = admit(
+        info(connect("dev"), Version::V5),
+        &rules,
+        &mut env(principal(ALL)),
+        t0(),
+    )
+    .unwrap();
+    let (mut s, _) = Session::start(a, Start::default(), &rules, t0());
+    let big = Arc::new(Publish::new("t", Bytes::from(vec![0u8; 1000]), 1, false));
+    let mut out = Vec::new();
+    for _ in 0..110 {
+        s.deliver(big.clone(), 1, t0(), &mut out);
+    }
+    assert_eq!(delivered(&out).len(), 100, "the window of 100 went out");
+    assert_eq!(
+        s.pending.len(),
+        3,
+        "then 4 KiB of 1,064-byte messages waits"
+    );
+    assert_eq!(s.discarded(), 7, "and the rest is discarded and counted");
+    let mut freed = Vec::new();
+    for pkid in 1..=3 {
+        freed.extend(s.handle(Packet::PubAck { pkid, reason: 0 }, t0()));
+    }
+    assert_eq!(delivered(&freed).len(), 3);
+    assert_eq!(
+        (s.pending_bytes, s.discarded()),
+        (0, 0),
+        "drained: a new episode"
+    );
+}
+
+#[test]
 fn unacknowledged_messages_are_redelivered_with_dup_on_resume() {
     let mut s = open(Version::V311, ALL);
     let mut out = Vec::new();

@@ -3,10 +3,17 @@
 //! and policy. The broker plays the case's faults and records the device's timeline; the case
 //! (crates/advisor) judges it.
 
+#[cfg(feature = "cli")]
+pub mod cli;
+mod device;
+mod events;
+#[cfg(feature = "cli")]
+pub mod report;
+
 use crate::MockIotCore;
-use crate::advisor_device::{Running, start_device};
-use crate::advisor_events::{cert_kind, describe, event, plan};
 use anyhow::{Context, Result};
+use device::{Running, start_device};
+use events::{cert_kind, describe, event, plan};
 use iotmock_advisor::{Act, Backoff, Case, CaseId, Config, Event, Timed, Verdict};
 use iotmock_broker::Observed;
 use iotmock_jobs::NewJob;

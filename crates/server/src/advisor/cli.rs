@@ -2,8 +2,8 @@
 //! runner, with a live progress line per case on a terminal, JSON, JUnit and HTML reports,
 //! and an exit status that fails when a case fails.
 
+use crate::advisor::report as advisor_report;
 use crate::advisor::{CaseResult, Device, Identity, RunOptions, run_case};
-use crate::advisor_report;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use iotmock_advisor::{CaseId, Outcome, all_cases, qualification_cases};
