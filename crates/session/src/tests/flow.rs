@@ -7,6 +7,18 @@ use iotmock_model::CertStatus;
 use iotmock_mqtt::{Packet, Publish, Version, Will};
 use std::sync::Arc;
 
+/// A version 5 session allowed everything, under `rules`.
+fn with_rules(rules: &Rules) -> Session {
+    let a = admit(
+        info(connect("dev"), Version::V5),
+        rules,
+        &mut env(principal(ALL)),
+        t0(),
+    )
+    .unwrap();
+    Session::start(a, Start::default(), rules, t0()).0
+}
+
 #[test]
 fn keep_alive_expires_at_one_and_a_half_times_the_interval() {
     let mut s = open(Version::V5, ALL);
@@ -56,14 +68,7 @@ fn the_publish_throttle_discards_the_101st_publish_in_a_second() {
         throttle: true,
         ..Rules::default()
     };
-    let a = admit(
-        info(connect("dev"), Version::V5),
-        &rules,
-        &mut env(principal(ALL)),
-        t0(),
-    )
-    .unwrap();
-    let (mut s, _) = Session::start(a, Start::default(), &rules, t0());
+    let mut s = with_rules(&rules);
     for i in 1..=100 {
         assert_eq!(puback(&s.handle(publish("t", 1, i), t0())), Some(0));
     }
@@ -126,14 +131,7 @@ fn qos1_deliveries_beyond_the_window_are_bounded_in_bytes() {
         queue_bytes: 4 * 1024,
         ..Rules::default()
     };
-    let a = admit(
-        info(connect("dev"), Version::V5),
-        &rules,
-        &mut env(principal(ALL)),
-        t0(),
-    )
-    .unwrap();
-    let (mut s, _) = Session::start(a, Start::default(), &rules, t0());
+    let mut s = with_rules(&rules);
     let big = Arc::new(Publish::new("t", Bytes::from(vec![0u8; 1000]), 1, false));
     let mut out = Vec::new();
     for _ in 0..110 {
