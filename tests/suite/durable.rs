@@ -89,3 +89,38 @@ async fn retained_and_queued_messages_survive_sigkill_after_the_puback() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn messages_in_flight_to_a_live_persistent_session_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path());
+    let api = Api::new(served.api, REGION);
+    let dev = device(&api).await;
+    // A persistent session, connected, that reads nothing: what it is sent stays unacknowledged.
+    let (mut keeper, _) = connect(&served, dir.path(), &dev, "keeper", false).await;
+    keeper.subscribe(&[("live/t", 1)]).await.expect("suback");
+    let (mut publisher, _) = connect(&served, dir.path(), &dev, "publisher", true).await;
+    for i in 0..5 {
+        let acked = publisher.publish("live/t", format!("m{i}"), 1, false).await;
+        assert_eq!(acked.expect("puback"), Some(0));
+    }
+    let mut child = served.child;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    drop(keeper);
+
+    let served = serve(dir.path());
+    let (mut keeper, present) = connect(&served, dir.path(), &dev, "keeper", false).await;
+    assert!(present, "the persistent session is back");
+    for i in 0..5 {
+        let m = keeper
+            .next_message()
+            .await
+            .expect("an acknowledged message");
+        assert_eq!(&m.payload[..], format!("m{i}").as_bytes());
+        assert!(m.dup, "redelivered with DUP");
+    }
+    let mut child = served.child;
+    child.kill().expect("stop");
+    let _ = child.wait();
+}

@@ -93,6 +93,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
         conn_id,
         region,
         tx,
+        acks: 0,
     });
     Some(Admitted { conn, actions, rx })
 }
@@ -126,6 +127,9 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
 }
 
 type Queue = (Mailbox, mpsc::Receiver<Outbound>);
+
+/// PUBACKs between two trims of a persistent session's messages kept on disk.
+const TRIM_EVERY: usize = 1024;
 type Started = (Session, Vec<Action>, u64, Queue);
 
 /// Admission and the session's start; `None` when the connection must close.
@@ -164,7 +168,7 @@ async fn start<S: AsyncRead + AsyncWrite>(
             return None;
         }
     };
-    let (tx, rx) = Mailbox::new(crate::hub::QUEUE_DEPTH);
+    let (tx, rx) = Mailbox::new(crate::hub::QUEUE_DEPTH, shared.hub.queued_total.clone());
     let client_id = admission.client_id.clone();
     let keep_ms = admission.keep_secs.map(millis);
     let registered = shared
@@ -190,6 +194,8 @@ struct Conn<S> {
     region: String,
     /// This connection's own mailbox (the registry watchers and the hub post to it).
     tx: Mailbox,
+    /// PUBACKs since the session's messages kept on disk were last trimmed.
+    acks: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite> Conn<S> {
@@ -292,8 +298,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         // deadline later, so the timer is re-armed only when it fires early or the deadline
         // comes sooner, not on every packet.
         let control = self.tx.control.clone();
-        // One wait for control notices, kept across iterations (registering a waiter on every
-        // wake-up would cost a lock per batch of deliveries); renewed when it fires.
+        // One wait for control notices, kept across iterations and renewed when it fires.
         let notices = control.next();
         tokio::pin!(notices);
         let timer = tokio::time::sleep(Duration::ZERO);
@@ -306,6 +311,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             if self.link.flush().await.is_err() {
                 return self.lost().await;
             }
+            self.trim_kept(rx.len());
             self.link.release_read_buffer();
             let deadline = self.session.deadline();
             if armed_for.is_none_or(|at| deadline < at) {
@@ -350,8 +356,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             match decode(&mut self.link.buf, self.link.version) {
                 Ok(Some(packet)) => {
                     self.link.packets_in = self.link.packets_in.saturating_add(1);
-                    if matches!(&packet, Packet::Publish(p) if p.qos == 0) {
-                        crate::coalesce::streamed();
+                    match &packet {
+                        Packet::Publish(p) if p.qos == 0 => crate::coalesce::streamed(),
+                        Packet::PubAck { .. } => self.acks += 1,
+                        _ => {}
                     }
                     if let Some(t) = &self.link.tap {
                         t.record(Seen::In(PacketSeen::of(&packet)));
@@ -381,7 +389,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         let mut next = Some(first);
         let now = self.now();
         while let Some(item) = next.take() {
-            self.tx.load.taken(crate::mailbox::size_of(&item));
+            self.tx.taken(crate::mailbox::size_of(&item));
             match item {
                 Outbound::Deliver(msg, qos) => self.session.deliver(msg, qos, now, &mut actions),
                 Outbound::Redeliver(kept) => {
@@ -395,6 +403,19 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             next = rx.try_recv().ok();
         }
         actions
+    }
+
+    /// Every [`TRIM_EVERY`] PUBACKs, a persistent session's messages written to disk while it
+    /// is live are trimmed to what may still be unacknowledged: the session's own, those
+    /// `waiting` in the mailbox, and a margin for deliveries racing the trim. After a crash,
+    /// at most that margin of acknowledged messages goes out again (with DUP: at least once).
+    fn trim_kept(&mut self, waiting: usize) {
+        if self.acks < TRIM_EVERY || self.session.keep_secs().is_none() {
+            return;
+        }
+        self.acks = 0;
+        let keep = self.session.unacked() + waiting + TRIM_EVERY;
+        self.shared.hub.trim_live(self.session.client_id(), keep);
     }
 
     /// Control notices: a takeover or DeleteConnection ends the connection (the takeover

@@ -14,7 +14,7 @@ use iotmock_registry::Clock;
 use iotmock_registry::RegistryEvent;
 use iotmock_session::{Service, Stored};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Messages queued for one connection before further deliveries to it are discarded.
@@ -84,8 +84,10 @@ pub struct Hub {
     versions: Sharded<String, u64>,
     last_connect: Sharded<String, i64>,
     pub(crate) services: RwLock<Services>,
-    /// What may wait for one connection.
+    /// What may wait for one connection, and for all.
     pub(crate) bound: Bound,
+    /// Bytes queued for all connections now.
+    pub(crate) queued_total: Arc<AtomicUsize>,
     next_id: AtomicU64,
 }
 
@@ -157,6 +159,7 @@ impl Hub {
     pub fn new(clock: Arc<dyn Clock>, store: Arc<dyn BrokerStore>, bound: Bound) -> Self {
         Self {
             bound,
+            queued_total: Arc::default(),
             clock,
             store,
             clients: Sharded::default(),
@@ -300,7 +303,8 @@ impl Hub {
         let expires = client.expires_ms;
         drop(clients);
         self.save_session(client_id, ms, Some(expires));
-        self.stored("session queue", self.store.enqueue(client_id, &kept));
+        // What the connection held replaces what was written while it was live.
+        self.stored("session queue", self.store.replace_queue(client_id, &kept));
     }
 
     /// A live client's keep time when its session is persistent.
@@ -354,6 +358,12 @@ impl Hub {
         let current = *n;
         *n += 1;
         current
+    }
+
+    /// Forgets what a live persistent session's connection no longer needs kept: all but the
+    /// newest `keep` of the messages written for it while it was connected.
+    pub(crate) fn trim_live(&self, client_id: &str, keep: usize) {
+        self.stored("session queue", self.store.trim_queue(client_id, keep));
     }
 
     /// `(bytes queued, deliveries discarded)` for a live client.

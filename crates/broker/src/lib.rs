@@ -26,8 +26,17 @@ pub use iotmock_session::{
 };
 pub use observe::{Observed, PacketSeen, Seen, TlsEnd};
 pub use services::SERVICE_QUEUE_DEPTH;
-/// The default of [`BrokerSettings::queue_bytes`].
-pub const DEFAULT_QUEUE_BYTES: usize = iotmock_session::QUEUE_BYTES;
+/// The packet id a stored message carries when it was written for a live connection: it was
+/// (or was about to be) in flight, and goes out again with DUP after a restart.
+pub(crate) const IN_FLIGHT: u16 = 0;
+
+/// The default of [`BrokerSettings::queue_bytes`]: a burst of tens of thousands of small
+/// messages to a healthy subscriber is absorbed.
+pub const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// The default of [`BrokerSettings::queue_bytes_total`]: with the session queues (512 KiB each
+/// at most) and the 64 KiB every client may always queue, 1,000 clients that stopped reading
+/// hold under 1 GiB.
+pub const DEFAULT_QUEUE_BYTES_TOTAL: usize = 384 * 1024 * 1024;
 
 use iotmock_registry::{Clock, Principal, Registry, SystemClock};
 use iotmock_session::Rules;
@@ -76,11 +85,13 @@ pub struct BrokerSettings {
     pub io_threads: usize,
     /// How the I/O threads batch a busy stream's input (only with `io_threads` > 0).
     pub coalescing: Coalescing,
-    /// Bytes of deliveries that may wait for one client, in the broker's queue and in its
-    /// session's queue each (default 512 KiB: 1,000 clients that stopped reading hold under
-    /// 1 GiB). Past it, deliveries to that client are discarded and counted, as AWS discards
-    /// what a client cannot take; other clients are not slowed.
+    /// Bytes of deliveries that may wait in the broker for one client (default 16 MiB), and
+    /// (at most 512 KiB of it) in its session for QoS 1 room. Past it, deliveries to that
+    /// client are discarded and counted, as AWS discards what a client cannot take.
     pub queue_bytes: usize,
+    /// Bytes that may wait for all clients together (default 384 MiB); a client with less than
+    /// 64 KiB queued is always served, so a client that keeps up is never slowed by others.
+    pub queue_bytes_total: usize,
     /// How long a client may stay over `queue_bytes` before it is disconnected.
     pub slow_client_grace: Duration,
 }
@@ -100,7 +111,8 @@ impl Default for BrokerSettings {
             keep_alive_grace: Duration::from_millis(1500),
             io_threads: 0,
             coalescing: Coalescing::default(),
-            queue_bytes: iotmock_session::QUEUE_BYTES,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+            queue_bytes_total: DEFAULT_QUEUE_BYTES_TOTAL,
             slow_client_grace: Duration::from_secs(30),
         }
     }
@@ -115,13 +127,14 @@ impl BrokerSettings {
             session_expiry_secs: self.session_expiry.as_secs(),
             keep_alive_ms_per_second: i64::try_from(self.keep_alive_grace.as_millis())
                 .unwrap_or(1500),
-            queue_bytes: self.queue_bytes,
+            queue_bytes: self.queue_bytes.min(iotmock_session::QUEUE_BYTES),
         }
     }
 
     fn bound(&self) -> mailbox::Bound {
         mailbox::Bound {
             bytes: self.queue_bytes,
+            total: self.queue_bytes_total,
             grace_ms: i64::try_from(self.slow_client_grace.as_millis()).unwrap_or(i64::MAX),
         }
     }

@@ -186,6 +186,17 @@ impl Hub {
                 // Sending never runs the receiving task, so the client's lock may be held.
                 Some(tx) if tx.offer(Outbound::Deliver(msg.clone(), qos), self.bound, now, id) => {
                     queued += 1;
+                    // A live persistent session's QoS 1 message is on disk before the
+                    // publisher's PUBACK, so a crash does not lose it (pkid 0: it was being
+                    // delivered; after a restart it goes out again with DUP).
+                    if qos == 1 && c.keep_ms.is_some() {
+                        let k = Stored {
+                            message: msg.clone(),
+                            qos: 1,
+                            pkid: Some(crate::IN_FLIGHT),
+                        };
+                        kept.push((id.clone(), k));
+                    }
                 }
                 Some(_) => {}
                 None if c.expires_ms <= now => expired.push(id.clone()),

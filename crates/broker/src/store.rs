@@ -48,6 +48,16 @@ pub trait BrokerStore: Send + Sync {
     fn delete_session(&self, client_id: &str) -> Result<(), StoreError>;
     fn enqueue(&self, client_id: &str, kept: &[Stored]) -> Result<(), StoreError>;
     fn clear_queue(&self, client_id: &str) -> Result<(), StoreError>;
+    /// Replaces the session's queue with `kept` in one transaction (at disconnect: what the
+    /// connection held, instead of what was written while it was live).
+    fn replace_queue(&self, client_id: &str, kept: &[Stored]) -> Result<(), StoreError> {
+        self.clear_queue(client_id)?;
+        self.enqueue(client_id, kept)
+    }
+    /// Keeps only the newest `keep` queued messages of the session.
+    fn trim_queue(&self, _client_id: &str, _keep: usize) -> Result<(), StoreError> {
+        Ok(())
+    }
     fn load(&self) -> Result<(Vec<RetainedRecord>, Vec<SessionRecord>), StoreError>;
 }
 
@@ -298,6 +308,32 @@ impl BrokerStore for SqliteBrokerStore {
     fn clear_queue(&self, client_id: &str) -> Result<(), StoreError> {
         self.conn()
             .execute("DELETE FROM queue WHERE client_id = ?1", [client_id])?;
+        Ok(())
+    }
+
+    fn replace_queue(&self, client_id: &str, kept: &[Stored]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM queue WHERE client_id = ?1", [client_id])?;
+        for k in kept {
+            let packet = to_packet(&k.message)?;
+            tx.execute(
+                "INSERT INTO queue (client_id, packet, expires_ms, qos, pkid)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                (client_id, packet, k.message.expires_ms, k.qos, k.pkid),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn trim_queue(&self, client_id: &str, keep: usize) -> Result<(), StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.conn().execute(
+            "DELETE FROM queue WHERE client_id = ?1 AND id NOT IN
+               (SELECT id FROM queue WHERE client_id = ?1 ORDER BY id DESC LIMIT ?2)",
+            (client_id, keep),
+        )?;
         Ok(())
     }
 

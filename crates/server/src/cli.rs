@@ -74,13 +74,17 @@ pub struct ServeArgs {
     #[arg(long, env = "IOTMOCK_COALESCE_MIN_PACKETS", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..))]
     coalesce_min_packets: u32,
-    /// Bytes of deliveries that may wait for one client (in the broker's queue, and again in
-    /// its session's queue of QoS 1 messages beyond the in-flight window); past it deliveries
-    /// to that client are discarded and counted. The default keeps 1,000 clients that stopped
-    /// reading under 1 GiB.
-    #[arg(long, env = "IOTMOCK_QUEUE_BYTES", default_value_t = iotmock_session_queue_bytes(),
+    /// Bytes of deliveries that may wait in the broker for one client (and, at most 512 KiB
+    /// of them, in its session for room in the QoS 1 window); past it deliveries to that
+    /// client are discarded and counted.
+    #[arg(long, env = "IOTMOCK_QUEUE_BYTES", default_value_t = iotmock_broker::DEFAULT_QUEUE_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(1024..))]
     queue_bytes: u64,
+    /// Bytes that may wait for all clients together; a client with under 64 KiB queued is
+    /// always served. With the default, 1,000 clients that stopped reading hold under 1 GiB.
+    #[arg(long, env = "IOTMOCK_QUEUE_BYTES_TOTAL", default_value_t = iotmock_broker::DEFAULT_QUEUE_BYTES_TOTAL as u64,
+          value_parser = clap::value_parser!(u64).range(1024..))]
+    queue_bytes_total: u64,
     /// Seconds a client may stay over --queue-bytes before it is disconnected.
     #[arg(long, env = "IOTMOCK_SLOW_CLIENT_GRACE_SECS", default_value_t = 30)]
     slow_client_grace_secs: u64,
@@ -174,6 +178,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             require_connect_attributes: args.require_connect_attributes,
             io_threads: threads,
             queue_bytes: usize::try_from(args.queue_bytes).unwrap_or(usize::MAX),
+            queue_bytes_total: usize::try_from(args.queue_bytes_total).unwrap_or(usize::MAX),
             slow_client_grace: Duration::from_secs(args.slow_client_grace_secs),
             coalescing: Coalescing {
                 window: Duration::from_micros(args.coalesce_us),
@@ -243,9 +248,4 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// The default of `--queue-bytes`.
-const fn iotmock_session_queue_bytes() -> u64 {
-    iotmock_broker::DEFAULT_QUEUE_BYTES as u64
 }

@@ -69,8 +69,8 @@ pub const MAX_PENDING: usize = 65_536;
 /// QoS 1 publishes a client may have unacknowledged (the Receive Maximum AWS advertises;
 /// the broker acknowledges each at once, so it is never reached).
 pub const RECEIVE_MAXIMUM: u16 = 100;
-/// The default bound, in bytes, on what waits for one client (its delivery queue in the broker
-/// and its session's queue each): 1,000 clients that stopped reading hold under 1 GiB.
+/// The default bound, in bytes, on QoS 1 deliveries a session holds beyond its in-flight
+/// window of 100 (a client that acknowledges slowly).
 pub const QUEUE_BYTES: usize = 512 * 1024;
 /// Topic aliases a client may use (the Topic Alias Maximum AWS advertises).
 pub const TOPIC_ALIAS_MAX: u16 = 8;

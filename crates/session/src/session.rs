@@ -118,7 +118,14 @@ impl Session {
         }
         for kept in stored {
             match kept.pkid {
-                Some(pkid) if kept.qos == 1 => self.redeliver(kept.message, pkid, now, out),
+                // Written while a connection was live (packet id unknown then): again, with DUP.
+                Some(0) if kept.qos == 1 && self.inflight.len() < MAX_INFLIGHT => {
+                    let pkid = self.pkid();
+                    self.send_message(kept.message, 1, pkid, true, now, out);
+                }
+                Some(pkid) if kept.qos == 1 && pkid != 0 => {
+                    self.redeliver(kept.message, pkid, now, out)
+                }
                 _ => self.deliver(kept.message, kept.qos, now, out),
             }
         }
@@ -418,6 +425,11 @@ impl Session {
             tracing::warn!(client_id = %self.client_id, topic = %msg.topic,
                 limit_bytes = self.rules.queue_bytes, "QoS 1 deliveries discarded: the client acknowledges too slowly and its queue is full (logged once until it drains)");
         }
+    }
+
+    /// QoS 1 deliveries not yet acknowledged: in flight or waiting for room.
+    pub fn unacked(&self) -> usize {
+        self.inflight.len() + self.pending.len()
     }
 
     /// Deliveries discarded since the client's queue last drained.
