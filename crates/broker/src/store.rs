@@ -248,6 +248,23 @@ impl SqliteBrokerStore {
     }
 }
 
+/// Appends `kept` to the session's queue within `tx`.
+fn insert_queued(
+    tx: &rusqlite::Transaction<'_>,
+    client_id: &str,
+    kept: &[Stored],
+) -> Result<(), StoreError> {
+    for k in kept {
+        let packet = to_packet(&k.message)?;
+        tx.execute(
+            "INSERT INTO queue (client_id, packet, expires_ms, qos, pkid)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            (client_id, packet, k.message.expires_ms, k.qos, k.pkid),
+        )?;
+    }
+    Ok(())
+}
+
 impl BrokerStore for SqliteBrokerStore {
     fn put_retained(&self, r: &RetainedRecord) -> Result<(), StoreError> {
         let packet = to_packet(&r.message)?;
@@ -293,14 +310,7 @@ impl BrokerStore for SqliteBrokerStore {
         }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        for k in kept {
-            let packet = to_packet(&k.message)?;
-            tx.execute(
-                "INSERT INTO queue (client_id, packet, expires_ms, qos, pkid)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                (client_id, packet, k.message.expires_ms, k.qos, k.pkid),
-            )?;
-        }
+        insert_queued(&tx, client_id, kept)?;
         tx.commit()?;
         Ok(())
     }
@@ -315,14 +325,7 @@ impl BrokerStore for SqliteBrokerStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM queue WHERE client_id = ?1", [client_id])?;
-        for k in kept {
-            let packet = to_packet(&k.message)?;
-            tx.execute(
-                "INSERT INTO queue (client_id, packet, expires_ms, qos, pkid)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                (client_id, packet, k.message.expires_ms, k.qos, k.pkid),
-            )?;
-        }
+        insert_queued(&tx, client_id, kept)?;
         tx.commit()?;
         Ok(())
     }
