@@ -235,3 +235,29 @@ async fn key_generation_in_flight_does_not_delay_a_pingresp_on_the_same_io_threa
         "PINGRESP took {ping:?} while {KEYS} keys took {keys:?}"
     );
 }
+
+#[tokio::test]
+async fn an_http_read_sees_every_update_a_device_had_acknowledged() {
+    // On a state dir each update is a durable write, so the shadow's worker lags the device.
+    let dir = tempfile::tempdir().unwrap();
+    let mock = iotmock::MockIotCore::builder()
+        .state_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
+    let dev = fleet.device("meter", Some(ALLOW_ALL)).await;
+    let mut c = fleet.client(&dev, "meter", Version::V311).await;
+    for i in 1..=50 {
+        let update = json!({"state": {"reported": {"n": i}}}).to_string();
+        let qos = if i == 50 { 1 } else { 0 };
+        let sent = c.publish("$aws/things/meter/shadow/update", update, qos, false);
+        sent.await.expect("sent");
+    }
+    let doc = fleet.api.get("/things/meter/shadow").await.ok();
+    assert_eq!(doc["state"]["reported"]["n"], 50);
+    assert_eq!(doc["version"], 50);
+    let handle = fleet.mock.shadow("meter").in_region(crate::support::REGION);
+    let handle = handle.get().expect("a shadow");
+    assert_eq!(handle["version"], 50);
+}

@@ -33,4 +33,7 @@ pub trait DataPlane: Send + Sync {
     fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool;
     /// Waits until the services have reacted to every registry change committed so far.
     fn settle(&self) {}
+    /// Waits until the service `name` (`shadow`, `jobs`) has taken every request queued so
+    /// far, so an HTTP request sees what devices were acknowledged before it.
+    fn settle_service(&self, _name: &str) {}
 }

@@ -212,6 +212,15 @@ async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> 
     )?;
     let state = state.for_request(&request);
     tokio::task::spawn_blocking(move || {
+        // A device's shadow update or job request acknowledged before this request is taken
+        // before it is answered: the HTTP face and the MQTT face never disagree.
+        if let Some(data) = state.data.as_deref() {
+            for service in ["shadow", "jobs"] {
+                if request.segments.iter().any(|s| s == service) {
+                    data.settle_service(service);
+                }
+            }
+        }
         let answer = dispatch(&state, &request);
         // A write's consequences in the services (a group join's continuous jobs) are in
         // place before the caller hears back.

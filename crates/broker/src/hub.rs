@@ -429,10 +429,9 @@ impl Hub {
         }
     }
 
-    /// Waits until every service (`listeners_only`: every service that hears the registry)
-    /// has done what was queued before this call.
-    pub fn settle_services(&self, listeners_only: bool) {
-        let barriers = read(&self.services).workers.barriers(listeners_only);
+    /// Waits until the services `which` picks have done what was queued before this call.
+    pub fn settle_services(&self, which: impl Fn(&dyn Service) -> bool) {
+        let barriers = read(&self.services).workers.barriers(which);
         Workers::settle(barriers);
     }
 }

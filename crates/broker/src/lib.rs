@@ -340,14 +340,20 @@ impl BrokerCore {
     /// Waits until every service has done what was queued before this call: requests, ticks
     /// and registry events (a control-plane change is then seen by the services' reactions).
     pub fn settle_services(&self) {
-        self.shared.hub.settle_services(false);
+        self.shared.hub.settle_services(|_| true);
+    }
+
+    /// Waits until the service named `name` has done what was queued before this call: an
+    /// HTTP read of a shadow sees every update a device had acknowledged before it.
+    pub fn settle_service(&self, name: &str) {
+        self.shared.hub.settle_services(|s| s.name() == name);
     }
 
     /// Waits until the services that hear the registry have reacted to every change committed
     /// so far (the control plane calls this before it answers a write, so a caller reads its
     /// own write's consequences: a thing added to a group has that group's continuous jobs).
     pub fn settle_registry_listeners(&self) {
-        self.shared.hub.settle_services(true);
+        self.shared.hub.settle_services(|s| s.hears_registry());
     }
 
     /// Makes the broker misbehave on purpose for `client_id` from its next CONNECT on.

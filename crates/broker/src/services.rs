@@ -224,11 +224,14 @@ impl Workers {
         }
     }
 
-    /// Barriers queued to every worker (`listeners_only`: to those that hear the registry).
-    pub fn barriers(&self, listeners_only: bool) -> Vec<(&'static str, mpsc::Receiver<()>)> {
+    /// Barriers queued to the workers `which` picks.
+    pub fn barriers(
+        &self,
+        which: impl Fn(&dyn Service) -> bool,
+    ) -> Vec<(&'static str, mpsc::Receiver<()>)> {
         self.0
             .iter()
-            .filter(|w| !listeners_only || w.service.hears_registry())
+            .filter(|w| which(&*w.service))
             .filter_map(|w| w.barrier().map(|b| (w.service.name(), b)))
             .collect()
     }

@@ -35,4 +35,8 @@ impl DataPlane for BrokerData {
     fn settle(&self) {
         self.0.settle_registry_listeners();
     }
+
+    fn settle_service(&self, name: &str) {
+        self.0.settle_service(name);
+    }
 }

@@ -60,6 +60,8 @@ impl ShadowHandle<'_> {
 
     fn request(&self, op: Op, payload: &[u8]) -> Result<Value, ShadowError> {
         let region = Some(self.region.as_deref().unwrap_or(self.mock.region()));
+        // Updates devices had acknowledged are taken first.
+        self.mock.broker().settle_service("shadow");
         let shadows = self.mock.shadows();
         shadows
             .request(region, &self.key, op, payload, self.now())
