@@ -252,7 +252,11 @@ impl Hub {
         match keep_ms {
             Some(ms) => {
                 self.save_session(client_id, ms, None);
-                self.stored("session queue", self.store.clear_queue(client_id));
+                // A resumed session's kept messages stay on disk while they are redelivered
+                // (trimmed as PUBACKs come, replaced at disconnect); a fresh one starts empty.
+                if !resumed {
+                    self.stored("session queue", self.store.clear_queue(client_id));
+                }
             }
             None if was_persistent => {
                 self.stored("session", self.store.delete_session(client_id));
