@@ -198,3 +198,73 @@ async fn a_subscriber_that_stops_reading_holds_bytes_not_messages_and_is_closed(
     assert!(closed, "the stalled client was disconnected");
     drop(stalled);
 }
+
+/// A tmpfs of `size` mounted at `dir` for the test's life (needs root: `.ci/run` runs it).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Self {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+#[ignore = "mounts a tmpfs (root); .ci/run runs it with --ignored"]
+async fn a_full_disk_answers_500_and_the_mock_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let _disk = Tmpfs::mount(dir.path(), "600k");
+    let mock = on(dir.path()).await;
+    let api = Api::new(mock.api_addr(), REGION);
+    let pad = "x".repeat(300);
+    let mut refused = None;
+    for i in 0..2000 {
+        let body = json!({ "attributePayload": { "attributes": { "pad": pad } } });
+        let answer = api.post(&format!("/things/t-{i}"), body).await;
+        if answer.status != 200 {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("the disk filled up");
+    assert_eq!(refused.status, 500);
+    assert_eq!(
+        refused.error_type.as_deref(),
+        Some("InternalFailureException")
+    );
+    let message = refused.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("disk is full"), "{message}");
+    assert_eq!(api.get("/things/t-0").await.status, 200, "reads go on");
+    let data = api.signed_for("iotdata");
+    let retained = data
+        .raw(
+            "POST",
+            "/topics/kept?qos=1&retain=true",
+            &[],
+            b"hello".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        retained.status, 500,
+        "a retained message that is not stored is an error"
+    );
+    let plain = data
+        .raw("POST", "/topics/plain?qos=1", &[], b"hi".to_vec())
+        .await;
+    assert_eq!(plain.status, 200, "a plain publish needs no disk");
+    mock.shutdown().await;
+}

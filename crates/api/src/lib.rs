@@ -26,7 +26,8 @@ pub struct RetainedView {
 
 /// The broker as the iot-data operations see it.
 pub trait DataPlane: Send + Sync {
-    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool);
+    /// Publishes; `Err` (with why) when a retained message could not be stored.
+    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) -> Result<(), String>;
     fn retained(&self, topic: &str) -> Option<RetainedView>;
     fn list_retained(&self) -> Vec<RetainedView>;
     /// DeleteConnection; false when the client is not connected.

@@ -14,7 +14,7 @@ use iotmock_registry::Clock;
 use iotmock_registry::RegistryEvent;
 use iotmock_session::{Service, Stored};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Messages queued for one connection before further deliveries to it are discarded.
@@ -88,6 +88,8 @@ pub struct Hub {
     pub(crate) bound: Bound,
     /// Bytes queued for all connections now.
     pub(crate) queued_total: Arc<AtomicUsize>,
+    /// The last write to the store failed (its failures are logged once per episode).
+    store_failing: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -160,6 +162,7 @@ impl Hub {
         Self {
             bound,
             queued_total: Arc::default(),
+            store_failing: AtomicBool::new(false),
             clock,
             store,
             clients: Sharded::default(),
@@ -177,9 +180,22 @@ impl Hub {
     }
 
     /// Logs a failed write to the broker store, naming what is now kept in memory only.
-    pub(crate) fn stored(&self, what: &str, result: Result<(), StoreError>) {
-        if let Err(e) = result {
-            tracing::error!(error = %e, what, "broker store write failed; kept in memory only");
+    /// Logs a failed write to the broker store once per episode (a full disk fails every
+    /// write until it has room again), and the recovery; returns whether it was stored.
+    pub(crate) fn stored(&self, what: &str, result: Result<(), StoreError>) -> bool {
+        match result {
+            Ok(()) => {
+                if self.store_failing.swap(false, Ordering::AcqRel) {
+                    tracing::warn!("broker store writes succeed again");
+                }
+                true
+            }
+            Err(e) => {
+                if !self.store_failing.swap(true, Ordering::AcqRel) {
+                    tracing::error!(error = %e, what, "broker store write failed; kept in memory only until writes succeed again (logged once)");
+                }
+                false
+            }
         }
     }
 

@@ -21,19 +21,34 @@ impl Hub {
         queued
     }
 
+    /// Publishes as iot-data does, saying whether a retained message reached the store: when
+    /// it did not (a full disk), it is kept in memory and delivered all the same, and the
+    /// caller answers an error, since it would not survive a restart.
+    pub fn publish_stored(&self, msg: Arc<Publish>) -> (usize, bool) {
+        if !msg.retain {
+            return (self.publish(msg, None), true);
+        }
+        let stored = self.retain(&msg);
+        let live = Arc::new(Publish {
+            retain: false,
+            ..(*msg).clone()
+        });
+        (self.publish(live, None), stored)
+    }
+
     /// Routes a message the services must not see (a will).
     pub fn publish_unserviced(&self, msg: Arc<Publish>) -> usize {
         self.route(msg)
     }
 
-    /// Stores or clears (empty payload) a retained message.
-    fn retain(&self, msg: &Publish) {
+    /// Stores or clears (empty payload) a retained message; false when the store refused.
+    fn retain(&self, msg: &Publish) -> bool {
         let mut retained = lock(&self.retained);
         if msg.payload.is_empty() {
             if retained.remove(&msg.topic).is_some() {
-                self.stored("retained message", self.store.delete_retained(&msg.topic));
+                return self.stored("retained message", self.store.delete_retained(&msg.topic));
             }
-            return;
+            return true;
         }
         let message = Arc::new(Publish {
             retain: true,
@@ -46,7 +61,7 @@ impl Hub {
             message: message.clone(),
             updated_ms,
         };
-        self.stored("retained message", self.store.put_retained(&record));
+        let stored = self.stored("retained message", self.store.put_retained(&record));
         retained.insert(
             msg.topic.clone(),
             Retained {
@@ -54,6 +69,7 @@ impl Hub {
                 updated_ms,
             },
         );
+        stored
     }
 
     /// The retained message a new subscription to `filter` receives: AWS sends it only when

@@ -16,8 +16,8 @@ fn view(m: iotmock_broker::RetainedMessage) -> RetainedView {
 }
 
 impl DataPlane for BrokerData {
-    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) {
-        self.0.publish(topic, payload.into(), qos, retain);
+    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) -> Result<(), String> {
+        self.0.publish_stored(topic, payload.into(), qos, retain)
     }
 
     fn retained(&self, topic: &str) -> Option<RetainedView> {

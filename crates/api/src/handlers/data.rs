@@ -43,7 +43,9 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
     // a client may publish to (a shadow update over HTTPS reaches the shadow service).
     iotmock_mqtt::topic::validate_topic(topic)
         .map_err(|e| IotError::invalid(format!("'{topic}' is not a valid topic name: {e}")))?;
-    data(state)?.publish(topic, req.body.clone(), qos, retain);
+    data(state)?
+        .publish(topic, req.body.clone(), qos, retain)
+        .map_err(IotError::internal)?;
     Ok(Reply::Json(
         json!({ "message": "OK", "traceId": crate::handlers::request_id() }),
     ))
