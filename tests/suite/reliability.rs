@@ -99,7 +99,20 @@ fn previous_release() -> tempfile::TempDir {
 #[tokio::test]
 async fn a_state_dir_from_the_previous_release_opens_whole() {
     let dir = previous_release();
-    let mock = on(dir.path()).await;
+    // The fixture's persistent session expires an hour after it was written: the mock runs
+    // on a clock set within that hour.
+    let broker = rusqlite::Connection::open(dir.path().join("broker.db")).unwrap();
+    let expires: i64 = broker
+        .query_row("SELECT expires_ms FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    drop(broker);
+    let clock = std::sync::Arc::new(iotmock::ManualClock::new(expires - 30 * 60 * 1000));
+    let mock = MockIotCore::builder()
+        .state_dir(dir.path())
+        .clock(clock)
+        .start()
+        .await
+        .expect("the previous release's state dir opens");
     // The fixture was written in the default region.
     let api = Api::new(mock.api_addr(), "us-east-1");
     let thing = api.get("/things/fixture-lamp").await.ok();

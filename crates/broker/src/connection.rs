@@ -94,6 +94,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
         region,
         tx,
         acks: 0,
+        pending_counted: 0,
     });
     Some(Admitted { conn, actions, rx })
 }
@@ -196,6 +197,8 @@ struct Conn<S> {
     tx: Mailbox,
     /// PUBACKs since the session's messages kept on disk were last trimmed.
     acks: usize,
+    /// The session's waiting QoS 1 bytes as last counted into the hub's total.
+    pending_counted: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite> Conn<S> {
@@ -312,6 +315,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                 return self.lost().await;
             }
             self.trim_kept(rx.len());
+            self.count_pending();
             self.link.release_read_buffer();
             let deadline = self.session.deadline();
             if armed_for.is_none_or(|at| deadline < at) {
@@ -418,6 +422,29 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         self.shared.hub.trim_live(self.session.client_id(), keep);
     }
 
+    /// Counts the session's waiting QoS 1 messages into the hub's total of queued bytes, so
+    /// what clients that acknowledge slowly hold is bounded with the rest.
+    fn count_pending(&mut self) {
+        let now = self.session.pending_bytes();
+        let total = &self.tx.total;
+        match now.cmp(&self.pending_counted) {
+            std::cmp::Ordering::Greater => {
+                total.fetch_add(
+                    now - self.pending_counted,
+                    std::sync::atomic::Ordering::AcqRel,
+                );
+            }
+            std::cmp::Ordering::Less => {
+                total.fetch_sub(
+                    self.pending_counted - now,
+                    std::sync::atomic::Ordering::AcqRel,
+                );
+            }
+            std::cmp::Ordering::Equal => return,
+        }
+        self.pending_counted = now;
+    }
+
     /// Control notices: a takeover or DeleteConnection ends the connection (the takeover
     /// first); otherwise a re-check.
     fn notices(&mut self, n: Notices) -> Vec<Action> {
@@ -457,6 +484,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
 
     /// Keeps or drops the session in the hub, then closes the socket.
     async fn finish(&mut self, end: End) {
+        let counted = std::mem::take(&mut self.pending_counted);
+        self.tx
+            .total
+            .fetch_sub(counted, std::sync::atomic::Ordering::AcqRel);
         self.link.closed(end.aws_reason());
         let principal = self.session.principal();
         self.shared.watchers.unwatch(self.conn_id, principal);

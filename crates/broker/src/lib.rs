@@ -33,9 +33,9 @@ pub(crate) const IN_FLIGHT: u16 = 0;
 /// The default of [`BrokerSettings::queue_bytes`]: a burst of tens of thousands of small
 /// messages to a healthy subscriber is absorbed.
 pub const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
-/// The default of [`BrokerSettings::queue_bytes_total`]: with the session queues (512 KiB each
-/// at most) and the 64 KiB every client may always queue, 1,000 clients that stopped reading
-/// hold under 1 GiB.
+/// The default of [`BrokerSettings::queue_bytes_total`] (the sessions' waiting QoS 1 messages
+/// count in it too): with the 64 KiB every client may always queue, 1,000 clients that stopped
+/// reading hold under 1 GiB.
 pub const DEFAULT_QUEUE_BYTES_TOTAL: usize = 384 * 1024 * 1024;
 
 use iotmock_registry::{Clock, Principal, Registry, SystemClock};
@@ -86,8 +86,8 @@ pub struct BrokerSettings {
     /// How the I/O threads batch a busy stream's input (only with `io_threads` > 0).
     pub coalescing: Coalescing,
     /// Bytes of deliveries that may wait in the broker for one client (default 16 MiB), and
-    /// (at most 512 KiB of it) in its session for QoS 1 room. Past it, deliveries to that
-    /// client are discarded and counted, as AWS discards what a client cannot take.
+    /// again in its session for room in the QoS 1 window. Past it, deliveries to that client
+    /// are discarded and counted, as AWS discards what a client cannot take.
     pub queue_bytes: usize,
     /// Bytes that may wait for all clients together (default 384 MiB); a client with less than
     /// 64 KiB queued is always served, so a client that keeps up is never slowed by others.
@@ -127,7 +127,7 @@ impl BrokerSettings {
             session_expiry_secs: self.session_expiry.as_secs(),
             keep_alive_ms_per_second: i64::try_from(self.keep_alive_grace.as_millis())
                 .unwrap_or(1500),
-            queue_bytes: self.queue_bytes.min(iotmock_session::QUEUE_BYTES),
+            queue_bytes: self.queue_bytes,
         }
     }
 

@@ -70,8 +70,9 @@ pub const MAX_PENDING: usize = 65_536;
 /// the broker acknowledges each at once, so it is never reached).
 pub const RECEIVE_MAXIMUM: u16 = 100;
 /// The default bound, in bytes, on QoS 1 deliveries a session holds beyond its in-flight
-/// window of 100 (a client that acknowledges slowly).
-pub const QUEUE_BYTES: usize = 512 * 1024;
+/// window of 100 (a client that acknowledges slowly); the broker sets it to its per-client
+/// bound and counts what waits here into its total.
+pub const QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Topic aliases a client may use (the Topic Alias Maximum AWS advertises).
 pub const TOPIC_ALIAS_MAX: u16 = 8;
 /// MQTT 5 message expiry bounds AWS applies, in seconds.

@@ -427,6 +427,11 @@ impl Session {
         }
     }
 
+    /// The bytes of QoS 1 deliveries waiting for room in the window.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
     /// QoS 1 deliveries not yet acknowledged: in flight or waiting for room.
     pub fn unacked(&self) -> usize {
         self.inflight.len() + self.pending.len()

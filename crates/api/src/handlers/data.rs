@@ -39,8 +39,12 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
             ),
         ));
     }
-    // The broker's own topic rules: AWS's limits, no wildcards, and only the reserved topics
-    // a client may publish to (a shadow update over HTTPS reaches the shadow service).
+    if topic.starts_with('$') {
+        return Err(IotError::invalid(format!(
+            "Publishing to the reserved topic '{topic}' over HTTPS is not allowed"
+        )));
+    }
+    // The broker's own topic rules: AWS's limits and no wildcards.
     iotmock_mqtt::topic::validate_topic(topic)
         .map_err(|e| IotError::invalid(format!("'{topic}' is not a valid topic name: {e}")))?;
     data(state)?
