@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// Requests a service may have waiting before further ones are throttled.
 pub const SERVICE_QUEUE_DEPTH: usize = 4096;
+/// Bytes of request payloads a service may have waiting before further ones are throttled.
+pub const SERVICE_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long [`Workers::settle`] waits for a worker before it gives up (and logs).
 const SETTLE_WAIT: Duration = Duration::from_secs(30);
@@ -78,6 +80,8 @@ pub(crate) struct Worker {
     pub service: Arc<dyn Service>,
     tx: mpsc::Sender<Work>,
     pending: Arc<AtomicUsize>,
+    /// Payload bytes of the requests waiting.
+    pending_bytes: Arc<AtomicUsize>,
     bound: usize,
     /// Set at the first refusal, cleared when the queue has drained: a burst of throttles is
     /// logged once.
@@ -89,11 +93,13 @@ impl Worker {
     pub fn start(service: Arc<dyn Service>, link: Arc<HubLink>, bound: usize) -> Self {
         let (tx, rx) = mpsc::channel();
         let pending = Arc::new(AtomicUsize::new(0));
+        let pending_bytes = Arc::new(AtomicUsize::new(0));
         let throttling = Arc::new(AtomicBool::new(false));
         let running = Running {
             service: service.clone(),
             link,
             pending: pending.clone(),
+            pending_bytes: pending_bytes.clone(),
             throttling: throttling.clone(),
         };
         let name = format!("svc-{}", service.name());
@@ -107,6 +113,7 @@ impl Worker {
             service,
             tx,
             pending,
+            pending_bytes,
             bound,
             throttling,
         }
@@ -115,8 +122,12 @@ impl Worker {
     /// Queues a request; gives it back when the service's queue is full (the caller
     /// throttles it; the first refusal of a burst is logged here).
     pub fn offer(&self, request: Request) -> Result<(), Request> {
-        if self.pending.fetch_add(1, Ordering::AcqRel) >= self.bound {
+        let size = request.payload.len();
+        let bytes = self.pending_bytes.fetch_add(size, Ordering::AcqRel);
+        let full = bytes > 0 && bytes.saturating_add(size) > SERVICE_QUEUE_BYTES;
+        if self.pending.fetch_add(1, Ordering::AcqRel) >= self.bound || full {
             self.pending.fetch_sub(1, Ordering::AcqRel);
+            self.pending_bytes.fetch_sub(size, Ordering::AcqRel);
             if !self.throttling.swap(true, Ordering::AcqRel) {
                 tracing::warn!(
                     service = self.service.name(),
@@ -132,6 +143,7 @@ impl Worker {
             Ok(()) => Ok(()),
             Err(mpsc::SendError(work)) => {
                 self.pending.fetch_sub(1, Ordering::AcqRel);
+                self.pending_bytes.fetch_sub(size, Ordering::AcqRel);
                 match work {
                     Work::Request(r) => Err(r),
                     _ => Ok(()),
@@ -162,6 +174,7 @@ struct Running {
     service: Arc<dyn Service>,
     link: Arc<HubLink>,
     pending: Arc<AtomicUsize>,
+    pending_bytes: Arc<AtomicUsize>,
     throttling: Arc<AtomicBool>,
 }
 
@@ -181,6 +194,8 @@ impl Running {
     fn work(&self, work: Work) {
         match work {
             Work::Request(r) => {
+                self.pending_bytes
+                    .fetch_sub(r.payload.len(), Ordering::AcqRel);
                 if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                     self.throttling.store(false, Ordering::Release);
                 }
@@ -282,13 +297,38 @@ mod tests {
     }
 
     fn request() -> Request {
+        sized(0)
+    }
+
+    fn sized(bytes: usize) -> Request {
         Request {
             client_id: Some("c".into()),
             region: None,
             topic: "gate".into(),
-            payload: Bytes::new(),
+            payload: Bytes::from(vec![0u8; bytes]),
             now_ms: 0,
         }
+    }
+
+    #[test]
+    fn waiting_requests_are_bounded_in_bytes_too() {
+        let (started_tx, started) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel();
+        let gate = Arc::new(Gate {
+            started: Mutex::new(started_tx),
+            go: Mutex::new(go_rx),
+        });
+        let worker = Worker::start(gate, Arc::new(HubLink(Weak::new())), 1000);
+        assert!(worker.offer(request()).is_ok());
+        started.recv().expect("the worker took the first request");
+        let ten_mib = 10 * 1024 * 1024;
+        assert!(worker.offer(sized(ten_mib)).is_ok(), "10 MiB may wait");
+        assert!(worker.offer(sized(ten_mib)).is_err(), "20 MiB may not");
+        assert!(worker.offer(sized(1024)).is_ok(), "a small one still fits");
+        for _ in 0..3 {
+            go.send(()).expect("let one go");
+        }
+        drop(go);
     }
 
     #[test]
