@@ -28,5 +28,8 @@ mod reliability;
 mod restart;
 mod services;
 mod shadow;
+mod soak;
+mod soak_report;
+mod soak_traffic;
 mod support;
 mod testing_helpers;

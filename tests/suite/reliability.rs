@@ -281,3 +281,40 @@ async fn a_full_disk_answers_500_and_the_mock_keeps_serving() {
     assert_eq!(plain.status, 200, "a plain publish needs no disk");
     mock.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_subscriber_that_neither_reads_nor_pings_is_closed_at_its_keep_alive() {
+    use crate::mqtt::{ALLOW_ALL, Fleet};
+    use iotmock_client::Version;
+    // AWS's shortest keep-alive (30 s) on a compressed scale: 50 ms of grace per keep-alive
+    // second puts the deadline 1.5 s after the last packet.
+    let settings = iotmock_broker::BrokerSettings {
+        slow_client_grace: std::time::Duration::from_secs(600),
+        keep_alive_grace: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let mut fleet = Fleet::with_settings(settings).await;
+    let dev = fleet.device("reader", Some(ALLOW_ALL)).await;
+    let tls = iotmock_client::client_config(&fleet.tls(&dev.minted)).unwrap();
+    let mut opts = fleet.options("dead", Version::V311);
+    opts.keep_alive = 30;
+    let (mut dead, _) = iotmock_client::DeviceClient::connect(tls, &opts)
+        .await
+        .expect("admitted");
+    dead.subscribe(&[("feed", 0)]).await.expect("suback");
+    // The socket fills and the broker's write to it waits: the keep-alive deadline still
+    // closes it, as it closes an idle client.
+    let payload = bytes::Bytes::from(vec![b'p'; 64 * 1024]);
+    let broker = fleet.mock.broker().clone();
+    let mut bystander = fleet.client(&dev, "bystander", Version::V311).await;
+    let started = std::time::Instant::now();
+    while broker.client_queue("dead").is_some() {
+        broker.publish("feed", payload.clone(), 0, false);
+        bystander.ping().await.expect("the bystander is served");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the dead subscriber was never closed"
+        );
+    }
+    drop(dead);
+}

@@ -45,6 +45,7 @@ impl Answer {
 }
 
 /// Talks to one mock, signing nothing but naming `region` in the SigV4 credential scope.
+#[derive(Clone)]
 pub struct Api {
     pub addr: SocketAddr,
     pub region: String,
@@ -117,10 +118,25 @@ impl Api {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Answer {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
+        self.try_raw(method, path, headers, body)
+            .await
+            .expect("the mock answers")
+    }
+
+    /// Sends one request; `Err` when the mock did not answer (it was killed, say).
+    pub async fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Answer, String> {
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| e.to_string())?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .expect("handshake");
+            .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         let auth = format!(
             "AWS4-HMAC-SHA256 Credential={}/20261128/{}/{}/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
@@ -140,7 +156,7 @@ impl Api {
         let resp = sender
             .send_request(req.body(Full::new(Bytes::from(body))).expect("request"))
             .await
-            .expect("response");
+            .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let header = |n: &str| {
             resp.headers()
@@ -154,17 +170,17 @@ impl Api {
             .into_body()
             .collect()
             .await
-            .expect("body")
+            .map_err(|e| e.to_string())?
             .to_bytes()
             .to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Answer {
+        Ok(Answer {
             status,
             error_type,
             request_id,
             body,
             raw,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str) -> Answer {

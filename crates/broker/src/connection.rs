@@ -57,6 +57,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
         plan: None,
         packets_in: 0,
         tap: peer.tap.clone(),
+        write_deadline: None,
     };
     let connect = match link.read_connect(shared.settings.connect_timeout).await {
         Ok(c) => c,
@@ -230,17 +231,19 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                             withheld: false,
                         });
                     }
-                    let sent = encode_delivery(&d, self.link.version, &mut self.link.out);
-                    let full = self.link.out.len() > 64 * 1024;
-                    if sent.is_err() || (full && self.link.flush().await.is_err()) {
+                    if encode_delivery(&d, self.link.version, &mut self.link.out).is_err() {
                         return Some(self.lost().await);
+                    }
+                    if let Some(end) = self.flush_if_full().await {
+                        return Some(end);
                     }
                 }
                 Action::Send(packet) => {
-                    let sent = self.link.send(&packet).await;
-                    let full = self.link.out.len() > 64 * 1024;
-                    if sent.is_err() || (full && self.link.flush().await.is_err()) {
+                    if self.link.send(&packet).await.is_err() {
                         return Some(self.lost().await);
+                    }
+                    if let Some(end) = self.flush_if_full().await {
+                        return Some(end);
                     }
                 }
                 a @ (Action::Route(_) | Action::Event(_) | Action::Will(_)) => self.route(a),
@@ -268,6 +271,36 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     }
 
     /// The socket failed: the core ends the session (will, event) and its actions run.
+    /// Writes the batch once it passes 64 KiB; `Some` when the connection ends.
+    async fn flush_if_full(&mut self) -> Option<End> {
+        if self.link.out.len() <= 64 * 1024 {
+            return None;
+        }
+        match self.link.flush().await {
+            Ok(()) => None,
+            Err(e) => Some(self.write_failed(&e).await),
+        }
+    }
+
+    /// A write failed. One stuck past the keep-alive deadline ends the session as AWS ends
+    /// it (keep-alive timeout, with its will and lifecycle event); otherwise the connection
+    /// was lost.
+    async fn write_failed(&mut self, e: &std::io::Error) -> End {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            let mut closed = None;
+            for action in self.session.tick(self.now()) {
+                match action {
+                    Action::Close(end) => closed = Some(end),
+                    other => self.route(other),
+                }
+            }
+            if let Some(end) = closed {
+                return end;
+            }
+        }
+        self.lost().await
+    }
+
     async fn lost(&mut self) -> End {
         let now = self.now();
         let actions = self.session.lost(now);
@@ -311,16 +344,17 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             if let Some(end) = self.drain_input().await {
                 return end;
             }
-            if self.link.flush().await.is_err() {
-                return self.lost().await;
+            let deadline = self.session.deadline();
+            let wait = u64::try_from(deadline - self.now()).unwrap_or(0);
+            let at = tokio::time::Instant::now() + Duration::from_millis(wait);
+            self.link.write_deadline = Some(at);
+            if let Err(e) = self.link.flush().await {
+                return self.write_failed(&e).await;
             }
             self.trim_kept(rx.len());
             self.count_pending();
             self.link.release_read_buffer();
-            let deadline = self.session.deadline();
             if armed_for.is_none_or(|at| deadline < at) {
-                let wait = u64::try_from(deadline - self.now()).unwrap_or(0);
-                let at = tokio::time::Instant::now() + Duration::from_millis(wait);
                 timer.as_mut().reset(at);
                 armed_for = Some(deadline);
             }

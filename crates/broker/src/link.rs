@@ -39,6 +39,9 @@ pub(crate) struct Link<S> {
     pub(crate) plan: Option<FaultPlan>,
     pub(crate) packets_in: u32,
     pub(crate) tap: Option<Tap>,
+    /// A write still waiting on the socket at this instant fails with `TimedOut` (the
+    /// session's keep-alive deadline: a client that reads nothing also sends nothing).
+    pub(crate) write_deadline: Option<tokio::time::Instant>,
 }
 
 impl<S: AsyncRead + AsyncWrite> Link<S> {
@@ -72,10 +75,16 @@ impl<S: AsyncRead + AsyncWrite> Link<S> {
         }
         // TLS keeps records back when the socket (or tokio's budget) says "not now" and still
         // takes the bytes; only the flush puts every record on the wire before we wait.
-        let mut result = self.wr.write_all(&self.out).await;
-        if result.is_ok() {
-            result = self.wr.flush().await;
-        }
+        let write = async {
+            self.wr.write_all(&self.out).await?;
+            self.wr.flush().await
+        };
+        let result = match self.write_deadline {
+            Some(at) => tokio::time::timeout_at(at, write)
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+            None => write.await,
+        };
         self.out.clear();
         if self.out.capacity() > 64 * 1024 {
             self.out = BytesMut::new();
@@ -170,6 +179,7 @@ mod tests {
             plan: None,
             packets_in: 0,
             tap: None,
+            write_deadline: None,
         }
     }
 

@@ -103,7 +103,13 @@ fn rate_chart(r: &Report) -> String {
     chart(&points, &ticks, "time", "per second")
 }
 
-fn chart(points: &[(f64, f64)], x_ticks: &[(f64, String)], x_name: &str, y_name: &str) -> String {
+/// A line chart of `points` as inline SVG, with `x_ticks` under the x axis.
+pub fn chart(
+    points: &[(f64, f64)],
+    x_ticks: &[(f64, String)],
+    x_name: &str,
+    y_name: &str,
+) -> String {
     let x_max = x_ticks.iter().map(|t| t.0).fold(1e-9, f64::max);
     let y_max = points.iter().map(|p| p.1).fold(1e-9, f64::max) * 1.1;
     let sx = |x: f64| LEFT + x / x_max * (W - LEFT - RIGHT);
