@@ -28,4 +28,4 @@ doc:
 # Fuzz every target for SECS seconds each (cargo-fuzz on the stable toolchain)
 fuzz SECS="60":
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-    for t in mqtt_decode policy pem stored_records stored_message api_request; do RUSTC_BOOTSTRAP=1 cargo fuzz run -s none $t fuzz/corpus/$t -- -max_total_time={{SECS}} || exit 1; done
+    for t in mqtt_decode policy pem stored_records stored_message api_request rules_sql; do RUSTC_BOOTSTRAP=1 cargo fuzz run -s none $t fuzz/corpus/$t -- -max_total_time={{SECS}} || exit 1; done

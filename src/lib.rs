@@ -8,7 +8,8 @@
 //! ```
 
 pub use iotmock_server::{
-    ApiLimits, Builder, ManualClock, MockIotCore, NotReported, Registry, ShadowError, ShadowHandle,
+    ApiLimits, Builder, ManualClock, MockIotCore, NotReported, Registry, RuleNotFound, ShadowError,
+    ShadowHandle,
 };
 
 /// Helpers for in-process tests: `MockIotCore::create_device`, `retained_message` and

@@ -26,6 +26,7 @@ mod mqtt_pubsub;
 mod provisioning;
 mod reliability;
 mod restart;
+mod rules;
 mod services;
 mod shadow;
 mod soak;

@@ -227,6 +227,18 @@ impl Tmpfs {
     }
 }
 
+impl Tmpfs {
+    /// Remounts it read-only (`ro`) or writable again (`rw`).
+    fn remount(&self, mode: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.0)
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "remounting {mode}");
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
@@ -317,4 +329,44 @@ async fn a_subscriber_that_neither_reads_nor_pings_is_closed_at_its_keep_alive()
         );
     }
     drop(dead);
+}
+
+#[tokio::test]
+#[ignore = "remounts a tmpfs read-only (root); .ci/run runs it with --ignored"]
+async fn a_read_only_state_dir_serves_what_it_holds_and_answers_writes_503() {
+    use crate::crash::{serve, terminate};
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(dir.path(), "20m");
+    let served = serve(dir.path());
+    let api = Api::new(served.api, REGION);
+    api.post("/things/before", json!({})).await.ok();
+    terminate(served.child).await;
+    disk.remount("ro");
+    let served = serve(dir.path());
+    let api = Api::new(served.api, REGION);
+    assert_eq!(
+        api.get("/things/before").await.status,
+        200,
+        "what it holds is served"
+    );
+    let refused = api.post("/things/after", json!({})).await;
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    assert_eq!(
+        refused.error_type.as_deref(),
+        Some("ServiceUnavailableException")
+    );
+    let message = refused.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("read-only"), "{message}");
+    assert_eq!(
+        api.get("/things/after").await.status,
+        404,
+        "nothing changed"
+    );
+    let data = api.signed_for("iotdata");
+    let plain = data
+        .raw("POST", "/topics/plain?qos=1", &[], b"hi".to_vec())
+        .await;
+    assert_eq!(plain.status, 200, "a plain publish needs no disk");
+    terminate(served.child).await;
+    disk.remount("rw");
 }

@@ -1,8 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    authz, cas, certs, data, groups, jobs, jobs_data, policies, shadow, tags, templates, things,
-    transfer, types,
+    authz, cas, certs, data, groups, jobs, jobs_data, policies, rules, shadow, tags, templates,
+    things, transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::state::ApiState;
@@ -160,6 +160,16 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["api", "things", "shadow", "ListNamedShadowsForThing", thing]) => {
             shadow::list_named(state, req, thing)
         }
+        (Post, ["rules", name]) => rules::create(state, req, name),
+        (Get, ["rules"]) => rules::list(state, req),
+        (Get, ["rules", name]) => rules::get(state, req, name),
+        (Patch, ["rules", name]) => rules::replace(state, req, name),
+        (Delete, ["rules", name]) => rules::delete(state, req, name),
+        (Post, ["rules", name, "enable"]) => rules::set_disabled(state, req, name, false),
+        (Post, ["rules", name, "disable"]) => rules::set_disabled(state, req, name, true),
+        (Get, ["iotmock", "actions"]) => rules::actions(state, req),
+        (Delete, ["iotmock", "actions"]) => rules::clear_actions(state, req),
+        (Post, ["iotmock", "rules", "evaluate"]) => rules::evaluate(state, req),
         (Get, ["retainedMessage"]) => data::list_retained(state, req),
         (Get, ["retainedMessage", topic]) => data::get_retained(state, req, topic),
         _ => Err(unknown_route(req)),

@@ -21,6 +21,10 @@ pub struct ApiState {
     pub shadows: Option<Arc<iotmock_shadow::ShadowService>>,
     /// Jobs, shared with the broker's MQTT face.
     pub jobs: Option<Arc<iotmock_jobs::JobsService>>,
+    /// The rules engine of the default account.
+    pub rules: Option<Arc<iotmock_rules::RulesService>>,
+    /// What a topic rule operation on a rule that does not exist answers.
+    pub rules_not_found: iotmock_model::ErrorCode,
     pub limits: ApiLimits,
 }
 
@@ -39,6 +43,7 @@ impl ApiState {
                 data: None,
                 shadows: None,
                 jobs: None,
+                rules: None,
                 ..self.clone()
             },
             None => self.clone(),

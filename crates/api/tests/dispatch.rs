@@ -27,6 +27,8 @@ fn state() -> ApiState {
         data: None,
         shadows: None,
         jobs: Some(Arc::new(jobs)),
+        rules: None,
+        rules_not_found: iotmock_model::ErrorCode::Unauthorized,
         limits: ApiLimits::default(),
     }
 }

@@ -211,6 +211,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         Origin {
             client_id: self.session.client_id(),
             region: &self.region,
+            principal: &self.session.principal().cert_id,
         }
     }
 

@@ -35,6 +35,9 @@ pub enum Outbound {
 pub struct Origin<'a> {
     pub client_id: &'a str,
     pub region: &'a str,
+    /// The publisher's certificate id.
+    pub principal: &'a str,
+    // A service's own message names its region only: the client id and principal are empty.
 }
 
 /// QoS 1 messages kept for an offline persistent session.
@@ -427,6 +430,24 @@ impl Hub {
             services.filters.add(&index, &filter, 0);
         }
         services.workers.0.push(worker);
+    }
+
+    /// Reads the filters of the service named `name` again.
+    pub(crate) fn refresh_service_filters(&self, name: &str) {
+        let mut services = write(&self.services);
+        let Some(index) = services
+            .workers
+            .0
+            .iter()
+            .position(|w| w.service.name() == name)
+        else {
+            return;
+        };
+        let filters = services.workers.0[index].service.filters();
+        services.filters.remove_client(&index);
+        for filter in filters {
+            services.filters.add(&index, &filter, 0);
+        }
     }
 
     /// Asks every service to run what is due by `now_ms`, on its worker.

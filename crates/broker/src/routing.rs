@@ -120,11 +120,17 @@ impl Hub {
             .filter_map(|i| Some((*i, services.workers.0.get(*i)?)))
         {
             let request = Request {
-                client_id: from.map(|o| o.client_id.to_string()),
+                client_id: from
+                    .map(|o| o.client_id.to_string())
+                    .filter(|c| !c.is_empty()),
                 region: from.map(|o| o.region.to_string()),
                 topic: msg.topic.clone(),
                 payload: msg.payload.clone(),
                 now_ms: self.now_ms(),
+                principal: from
+                    .map(|o| o.principal.to_string())
+                    .filter(|p| !p.is_empty()),
+                properties: msg.properties.clone().map(Box::new),
             };
             if let Err(request) = worker.offer(request) {
                 refused.push((i, request));

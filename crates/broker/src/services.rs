@@ -33,6 +33,8 @@ pub(crate) struct Request {
     pub topic: String,
     pub payload: Bytes,
     pub now_ms: i64,
+    pub principal: Option<String>,
+    pub properties: Option<Box<iotmock_mqtt::PublishProperties>>,
 }
 
 impl Request {
@@ -43,6 +45,8 @@ impl Request {
             topic: &self.topic,
             payload: &self.payload,
             now_ms: self.now_ms,
+            principal: self.principal.as_deref(),
+            properties: self.properties.as_deref(),
         }
     }
 }
@@ -71,6 +75,23 @@ impl Outbox for HubLink {
     fn to_client(&self, client_id: &str, message: Publish) {
         if let Some(shared) = self.0.upgrade() {
             shared.hub.to_client(client_id, message);
+        }
+    }
+
+    fn publish_in(&self, region: &str, message: Publish) {
+        if let Some(shared) = self.0.upgrade() {
+            let from = crate::hub::Origin {
+                client_id: "",
+                region,
+                principal: "",
+            };
+            shared.hub.publish(Arc::new(message), Some(from));
+        }
+    }
+
+    fn refresh_filters(&self, service: &str) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.hub.refresh_service_filters(service);
         }
     }
 }
@@ -121,7 +142,7 @@ impl Worker {
 
     /// Queues a request; gives it back when the service's queue is full (the caller
     /// throttles it; the first refusal of a burst is logged here).
-    pub fn offer(&self, request: Request) -> Result<(), Request> {
+    pub fn offer(&self, request: Request) -> Result<(), Box<Request>> {
         let size = request.payload.len();
         let bytes = self.pending_bytes.fetch_add(size, Ordering::AcqRel);
         let full = bytes > 0 && bytes.saturating_add(size) > SERVICE_QUEUE_BYTES;
@@ -137,7 +158,7 @@ impl Worker {
                     "service queue full: requests are throttled until it drains (logged once per burst)"
                 );
             }
-            return Err(request);
+            return Err(Box::new(request));
         }
         match self.tx.send(Work::Request(request)) {
             Ok(()) => Ok(()),
@@ -145,7 +166,7 @@ impl Worker {
                 self.pending.fetch_sub(1, Ordering::AcqRel);
                 self.pending_bytes.fetch_sub(size, Ordering::AcqRel);
                 match work {
-                    Work::Request(r) => Err(r),
+                    Work::Request(r) => Err(Box::new(r)),
                     _ => Ok(()),
                 }
             }
@@ -307,6 +328,8 @@ mod tests {
             topic: "gate".into(),
             payload: Bytes::from(vec![0u8; bytes]),
             now_ms: 0,
+            principal: None,
+            properties: None,
         }
     }
 

@@ -161,8 +161,8 @@ fn from_packet(bytes: &[u8], expires_ms: Option<i64>) -> Result<Arc<Publish>, St
 
 impl SqliteBrokerStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = iotmock_store::open_durable(path)?;
-        iotmock_store::migrate(&mut conn, DATABASE, SCHEMA).map_err(|e| StoreError::Schema(e.0))?;
+        let conn = iotmock_store::open_migrated(path, DATABASE, SCHEMA)
+            .map_err(|e| StoreError::Schema(e.message))?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

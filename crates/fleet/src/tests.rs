@@ -62,6 +62,8 @@ fn ask(svc: &FleetService, topic: &str, fmt: Format, doc: &Value, now_ms: i64) -
         topic,
         payload: &payload,
         now_ms,
+        principal: None,
+        properties: None,
     };
     let replies = svc.handle(&req);
     assert_eq!(replies.len(), 1, "one answer to {topic}");
@@ -189,6 +191,8 @@ fn rejections_say_what_failed() {
             topic: "$aws/certificates/create/cbor",
             payload: &Bytes::from_static(&[0xff, 0x13]),
             now_ms: T0,
+            principal: None,
+            properties: None,
         };
         let replies = svc.handle(&req);
         let (t, b) = payload_of(&replies[0]);

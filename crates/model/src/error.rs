@@ -41,6 +41,8 @@ pub enum ErrorCode {
     TransferConflict,
     /// A certificate transfer that was already accepted.
     TransferAlreadyCompleted,
+    /// A topic rule's SQL (or a template) that does not parse.
+    SqlParse,
 }
 
 impl ErrorCode {
@@ -73,6 +75,7 @@ impl ErrorCode {
             ErrorCode::ConflictingResourceUpdate => "ConflictingResourceUpdateException",
             ErrorCode::TransferConflict => "TransferConflictException",
             ErrorCode::TransferAlreadyCompleted => "TransferAlreadyCompletedException",
+            ErrorCode::SqlParse => "SqlParseException",
         }
     }
 
@@ -84,7 +87,8 @@ impl ErrorCode {
             | ErrorCode::CertificateValidation
             | ErrorCode::MalformedPolicy
             | ErrorCode::RegistrationCodeValidation
-            | ErrorCode::ResourceRegistrationFailure => 400,
+            | ErrorCode::ResourceRegistrationFailure
+            | ErrorCode::SqlParse => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::ResourceNotFound | ErrorCode::UnknownOperation => 404,
             ErrorCode::CertificateState => 406,

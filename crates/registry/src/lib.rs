@@ -173,7 +173,7 @@ impl Registry {
             .map_err(|_| IotError::internal("registry store lock poisoned"))?;
         store.commit(&changes).map_err(|e| {
             tracing::error!(error = %e, "registry change not committed");
-            IotError::internal(format!("The change could not be stored: {e}"))
+            stored_error(&e)
         })?;
         drop(store);
         let events: Vec<RegistryEvent> =
@@ -214,3 +214,18 @@ pub fn random_uuid() -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A change the store refused, as AWS-style errors: a read-only state dir is a 503 (the
+/// service cannot take writes now), anything else (a full disk) a 500.
+pub fn stored_error(e: &iotmock_store::StoreError) -> IotError {
+    match e.fault {
+        iotmock_store::Fault::ReadOnly => IotError::new(
+            iotmock_model::ErrorCode::ServiceUnavailable,
+            format!(
+                "The state dir is read-only; the change was not stored ({})",
+                e.message
+            ),
+        ),
+        _ => IotError::internal(format!("The change could not be stored: {e}")),
+    }
+}

@@ -41,6 +41,9 @@ enum Command {
     Advisor(crate::advisor::cli::AdvisorCmd),
     /// A device that passes the advisor's cases, with one flag per misbehaviour.
     ReferenceDevice(iotmock_client::reference::ReferenceArgs),
+    /// Topic rules: try a statement on a message.
+    #[command(subcommand)]
+    Rules(crate::rules_cli::RulesCmd),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -120,6 +123,10 @@ pub struct ServeArgs {
     /// Refuse the legacy `iot:Data` endpoint type (as AWS does for new accounts).
     #[arg(long, env = "IOTMOCK_NO_LEGACY_DATA_ENDPOINT")]
     no_legacy_data_endpoint: bool,
+    /// What an operation on a topic rule that does not exist answers (AWS's model lists no
+    /// ResourceNotFoundException for them).
+    #[arg(long, env = "IOTMOCK_RULE_NOT_FOUND", value_enum, default_value_t = crate::RuleNotFound::Unauthorized)]
+    rule_not_found: crate::RuleNotFound,
 }
 
 /// Entry point of the `iotmock` binary.
@@ -131,6 +138,7 @@ pub fn main() -> Result<()> {
     let tool = match cli.command {
         Some(Command::Serve(args)) => return serve_logged(&runtime, args),
         None => return serve_logged(&runtime, cli.serve),
+        Some(Command::Rules(cmd)) => crate::rules_cli::run(cmd),
         Some(Command::Pub(a)) => runtime
             .block_on(iotmock_client::cli::run_pub(a))
             .map_err(say),
@@ -190,6 +198,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .account_id(&args.account_id)
         .accounts(args.accounts.clone())
         .state_dir(&args.state_dir)
+        .rule_not_found(args.rule_not_found)
         .endpoint(EndpointConfig {
             host: args.endpoint_host,
             domain: args.endpoint_domain,

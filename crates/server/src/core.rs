@@ -27,8 +27,8 @@ pub struct Builder {
     mqtt_addr: SocketAddr,
     mqtt_alpn_addr: Option<SocketAddr>,
     broker: BrokerSettings,
-    region: String,
-    account_id: String,
+    pub(crate) region: String,
+    pub(crate) account_id: String,
     state_dir: Option<PathBuf>,
     endpoint: EndpointConfig,
     clock: ClockSetting,
@@ -36,6 +36,7 @@ pub struct Builder {
     root_ca: Option<(String, String)>,
     api_limits: ApiLimits,
     pub(crate) other_accounts: Vec<String>,
+    pub(crate) rules_not_found: iotmock_model::ErrorCode,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -64,6 +65,7 @@ impl Default for Builder {
             root_ca: None,
             api_limits: ApiLimits::default(),
             other_accounts: Vec::new(),
+            rules_not_found: iotmock_model::ErrorCode::Unauthorized,
         }
     }
 }
@@ -205,6 +207,8 @@ impl Builder {
         core.register_service(jobs.clone());
         let fleet = Arc::new(FleetService::new(registry.clone(), &self.region));
         core.register_service(fleet);
+        let rules = self.open_rules(&registry, &shadows)?;
+        core.register_service(rules.clone());
         let timers = Timers {
             core: core.clone(),
             clock: clock.clone(),
@@ -223,6 +227,8 @@ impl Builder {
                 data: Some(Arc::new(BrokerData(core.clone()))),
                 shadows: Some(shadows.clone()),
                 jobs: Some(jobs.clone()),
+                rules: Some(rules.clone()),
+                rules_not_found: self.rules_not_found,
                 limits: self.api_limits,
             },
         )?;
@@ -232,6 +238,7 @@ impl Builder {
         Ok(MockIotCore {
             shadows,
             jobs,
+            rules,
             timers,
             _ticker: ticker,
             api: Some(api),
@@ -266,6 +273,7 @@ pub const SHADOW_DATABASE: &str = "shadows.db";
 pub struct MockIotCore {
     shadows: Arc<ShadowService>,
     jobs: Arc<JobsService>,
+    pub(crate) rules: Arc<iotmock_rules::RulesService>,
     timers: Timers,
     _ticker: Ticker,
     api: Option<ApiServer>,
@@ -417,7 +425,7 @@ impl Builder {
     }
 
     /// A store in the state dir (`file`), or none.
-    fn store(&self, file: &str) -> Result<Box<dyn Store>> {
+    pub(crate) fn store(&self, file: &str) -> Result<Box<dyn Store>> {
         match &self.state_dir {
             Some(dir) => {
                 let path = dir.join(file);

@@ -10,12 +10,16 @@ pub mod advisor;
 pub mod cli;
 mod core;
 mod data_plane;
+mod rules;
+#[cfg(feature = "cli")]
+mod rules_cli;
 mod shadow_handle;
 mod state_dir;
 pub mod testing;
 mod timers;
 
 pub use crate::core::{Builder, MockIotCore};
+pub use crate::rules::RuleNotFound;
 pub use crate::shadow_handle::{NotReported, ShadowHandle};
 pub use iotmock_api::ApiLimits;
 pub use iotmock_registry::{ManualClock, Registry};

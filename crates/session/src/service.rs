@@ -26,6 +26,10 @@ pub struct ServiceRequest<'a> {
     pub topic: &'a str,
     pub payload: &'a Bytes,
     pub now_ms: i64,
+    /// The publisher's certificate id (`None` over HTTP).
+    pub principal: Option<&'a str>,
+    /// The message's MQTT 5 properties, as published.
+    pub properties: Option<&'a iotmock_mqtt::PublishProperties>,
 }
 
 /// A service's answer to a request.
@@ -45,6 +49,14 @@ pub trait Outbox: Send + Sync {
     fn publish(&self, message: Publish);
     /// Delivers `message` to one client alone (as a [`Reply::ToRequester`] is).
     fn to_client(&self, client_id: &str, message: Publish);
+    /// Routes `message` as [`Outbox::publish`] does, as a message of `region` (the services
+    /// it reaches act in that region).
+    fn publish_in(&self, _region: &str, message: Publish) {
+        self.publish(message);
+    }
+    /// Reads the filters of the service named `service` again (its [`Service::filters`]
+    /// changed, e.g. a rule was created).
+    fn refresh_filters(&self, _service: &str) {}
 }
 
 /// A service that devices reach over MQTT.
@@ -94,6 +106,21 @@ impl Outlet {
         match self.0.get() {
             Some(o) => o.publish(message),
             None => tracing::debug!(topic = %message.topic, "no broker attached; not published"),
+        }
+    }
+
+    /// Publishes as a message of `region`.
+    pub fn publish_in(&self, region: &str, message: Publish) {
+        match self.0.get() {
+            Some(o) => o.publish_in(region, message),
+            None => tracing::debug!(topic = %message.topic, "no broker attached; not published"),
+        }
+    }
+
+    /// Asks the broker to read the service's filters again.
+    pub fn refresh_filters(&self, service: &str) {
+        if let Some(o) = self.0.get() {
+            o.refresh_filters(service);
         }
     }
 

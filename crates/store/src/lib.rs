@@ -6,10 +6,12 @@
 //! ([`load_with`]), never a refusal to start.
 
 #[cfg(feature = "sqlite")]
+mod readonly;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 #[cfg(feature = "sqlite")]
-pub use sqlite::{Migration, SqliteStore, migrate, open_durable, schema_version};
+pub use sqlite::{Migration, SqliteStore, migrate, open_durable, open_migrated, schema_version};
 
 /// One row written or removed; `value` is the record as JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,14 +35,47 @@ pub struct Row {
     pub value: String,
 }
 
+/// Why the store refused: the adapters answer a full disk and a read-only state dir each in
+/// its own way (500 and 503), with the store's message.
 #[derive(Debug, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(pub String);
+#[error("store: {message}")]
+pub struct StoreError {
+    pub message: String,
+    pub fault: Fault,
+}
+
+/// What kind of refusal a [`StoreError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The disk (or the state dir's file system) is full.
+    Full,
+    /// The state dir cannot be written (a read-only mount, permissions).
+    ReadOnly,
+    Other,
+}
+
+impl StoreError {
+    pub fn other(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            fault: Fault::Other,
+        }
+    }
+}
 
 #[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError(e.to_string())
+        use rusqlite::ffi::ErrorCode as C;
+        let fault = match e.sqlite_error_code() {
+            Some(C::DiskFull) => Fault::Full,
+            Some(C::ReadOnly) => Fault::ReadOnly,
+            _ => Fault::Other,
+        };
+        Self {
+            message: e.to_string(),
+            fault,
+        }
     }
 }
 
@@ -94,7 +129,12 @@ pub fn load_with<T>(
             Err(why) => {
                 tracing::warn!(store = what, kind = %row.kind, key = %row.key, reason = %why,
                     "a stored record cannot be read; it was moved to the quarantine table and the rest opened");
-                store.quarantine(&row, &why)?;
+                match store.quarantine(&row, &why) {
+                    Err(e) if e.fault == Fault::ReadOnly => {
+                        tracing::warn!(store = what, key = %row.key, "the state dir is read-only: the unreadable row stays where it is");
+                    }
+                    other => other?,
+                }
             }
         }
     }

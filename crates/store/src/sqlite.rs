@@ -2,7 +2,7 @@
 //! returns), a schema version in `PRAGMA user_version` migrated forward on open, and a
 //! `quarantine` table for rows that cannot be read.
 
-use crate::{Change, Row, Store, StoreError};
+use crate::{Change, Fault, Row, Store, StoreError};
 use std::path::Path;
 
 /// Opens an SQLite database for durable writes: WAL, `synchronous=FULL`, a 5 s busy timeout.
@@ -34,7 +34,7 @@ pub fn migrate(
     let at = schema_version(conn)?;
     let latest = u32::try_from(steps.len()).unwrap_or(u32::MAX);
     if at > latest {
-        return Err(StoreError(format!(
+        return Err(StoreError::other(format!(
             "{what} has schema version {at}, newer than this build's {latest}: a later release wrote it"
         )));
     }
@@ -61,10 +61,30 @@ pub struct SqliteStore {
     conn: rusqlite::Connection,
 }
 
+/// Opens the database at `path` at the last of `steps` (see [`migrate`]). In a state dir
+/// that cannot be written, a migrated in-memory copy that refuses every write instead
+/// (logged once per file).
+pub fn open_migrated(
+    path: &Path,
+    what: &str,
+    steps: &[Migration],
+) -> Result<rusqlite::Connection, StoreError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if dir.is_none_or(crate::readonly::dir_writable) {
+        let mut conn = open_durable(path)?;
+        migrate(&mut conn, what, steps)?;
+        return Ok(conn);
+    }
+    tracing::warn!(file = %path.display(), "the state dir is read-only: serving what this file holds; every write to it is refused");
+    let mut conn = crate::readonly::snapshot(path)?;
+    migrate(&mut conn, what, steps)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = open_durable(path)?;
-        migrate(&mut conn, &path.display().to_string(), RECORDS)?;
+        let conn = open_migrated(path, &path.display().to_string(), RECORDS)?;
         Ok(Self { conn })
     }
 
@@ -105,6 +125,34 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        self.write(changes)
+            .map_err(|e| classify(e, self.conn.path()))
+    }
+
+    fn quarantine(&mut self, row: &Row, why: &str) -> Result<(), StoreError> {
+        self.move_to_quarantine(row, why)
+    }
+}
+
+/// A write SQLite failed with an I/O error is a read-only state dir when the file cannot be
+/// opened for writing any more (a file system remounted read-only, permissions taken away).
+fn classify(e: StoreError, path: Option<&str>) -> StoreError {
+    if e.fault != Fault::Other {
+        return e;
+    }
+    let file = path.filter(|p| !p.is_empty());
+    let writable = file.is_none_or(|p| std::fs::OpenOptions::new().append(true).open(p).is_ok());
+    match writable {
+        true => e,
+        false => StoreError {
+            fault: Fault::ReadOnly,
+            ..e
+        },
+    }
+}
+
+impl SqliteStore {
+    fn write(&mut self, changes: &[Change]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         for change in changes {
             match change {
@@ -123,7 +171,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn quarantine(&mut self, row: &Row, why: &str) -> Result<(), StoreError> {
+    fn move_to_quarantine(&mut self, row: &Row, why: &str) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO quarantine (kind, key, value, why) VALUES (?1, ?2, ?3, ?4)",
@@ -220,6 +268,6 @@ mod tests {
             .expect("pretend a later release wrote it");
         drop(s);
         let err = SqliteStore::open(&path).err().expect("refused");
-        assert!(err.0.contains("schema version 9"), "{err}");
+        assert!(err.message.contains("schema version 9"), "{err}");
     }
 }

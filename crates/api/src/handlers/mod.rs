@@ -10,6 +10,7 @@ pub mod groups;
 pub mod jobs;
 pub mod jobs_data;
 pub mod policies;
+pub mod rules;
 pub mod shadow;
 pub mod tags;
 pub mod templates;

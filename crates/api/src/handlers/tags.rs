@@ -36,6 +36,7 @@ pub fn tag(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
     let arn = resource_arn(&body)?;
     check_job(state, req, &arn)?;
+    super::rules::check_rule(state, req, &arn)?;
     let tags = super::common::tags_from_body(&body)?;
     write(state)?.tag_resource(&req.region, &arn, &tags)?;
     Ok(Reply::Json(json!({})))
@@ -45,6 +46,7 @@ pub fn untag(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
     let arn = resource_arn(&body)?;
     check_job(state, req, &arn)?;
+    super::rules::check_rule(state, req, &arn)?;
     let keys = crate::request::str_list(body.get("tagKeys"));
     write(state)?.untag_resource(&req.region, &arn, &keys)?;
     Ok(Reply::Json(json!({})))
@@ -56,6 +58,7 @@ pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         .ok_or_else(|| IotError::invalid("resourceArn is required"))?
         .to_string();
     check_job(state, req, &arn)?;
+    super::rules::check_rule(state, req, &arn)?;
     let tags = read(state)?.list_tags(&req.region, &arn)?;
     let tags: Vec<Value> = tags
         .into_iter()

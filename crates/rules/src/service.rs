@@ -1,0 +1,355 @@
+//! The rules engine on the broker's service seam: it hears every message whose topic a
+//! rule's FROM matches (and Basic Ingest), on its own worker, runs the rules, republishes
+//! through its outbox, hands other actions to the [`Runner`] the adapter gives it (or records
+//! them when there is none), runs error actions, and keeps the action log.
+
+use crate::book::{BookError, RuleBook};
+use crate::engine::{Failure, Firing, Invocation, error_invocation, fire, rules_for};
+use crate::log::{ActionLog, Entry, Outcome};
+use crate::republish::{Guard, republish};
+use crate::sql::{Abort, Env, Evaluation, Message, Properties, SqlVersion, Value as SqlValue};
+use iotmock_session::{Outbox, Outlet, Reply, Service, ServiceRequest};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// What the rules need from the rest of the mock (the adapter implements it).
+pub trait Outside: Send + Sync {
+    fn new_uuid(&self) -> String;
+    fn rand(&self) -> f64;
+    fn thing_shadow(
+        &self,
+        region: &str,
+        thing: &str,
+        shadow: Option<&str>,
+    ) -> Result<SqlValue, String>;
+    fn registry_data(&self, region: &str, api: &str, thing: &str) -> Result<SqlValue, String>;
+    fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String>;
+}
+
+/// Carries out actions that leave the mock (http, lambda, AWS services).
+pub trait Runner: Send + Sync {
+    /// `Ok(true)`: delivered; `Ok(false)`: recorded only (no endpoint for it); `Err`: failed.
+    fn run(&self, rule: &str, invocation: &Invocation) -> Result<bool, String>;
+}
+
+/// An [`Env`] for one message of one region.
+struct RegionEnv<'a> {
+    outside: &'a dyn Outside,
+    region: &'a str,
+}
+
+impl Env for RegionEnv<'_> {
+    fn new_uuid(&self) -> String {
+        self.outside.new_uuid()
+    }
+    fn rand(&self) -> f64 {
+        self.outside.rand()
+    }
+    fn thing_shadow(&self, thing: &str, shadow: Option<&str>) -> Result<SqlValue, String> {
+        self.outside.thing_shadow(self.region, thing, shadow)
+    }
+    fn registry_data(&self, api: &str, thing: &str) -> Result<SqlValue, String> {
+        self.outside.registry_data(self.region, api, thing)
+    }
+    fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String> {
+        self.outside.lambda(function_arn, input)
+    }
+}
+
+pub struct RulesService {
+    book: RwLock<RuleBook>,
+    outlet: Outlet,
+    log: Mutex<ActionLog>,
+    guard: Mutex<Guard>,
+    outside: Arc<dyn Outside>,
+    runner: Option<Arc<dyn Runner>>,
+    account: String,
+    default_region: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RulesService {
+    pub fn new(
+        book: RuleBook,
+        outside: Arc<dyn Outside>,
+        runner: Option<Arc<dyn Runner>>,
+        account: &str,
+        default_region: &str,
+    ) -> Self {
+        Self {
+            book: RwLock::new(book),
+            outlet: Outlet::default(),
+            log: Mutex::new(ActionLog::default()),
+            guard: Mutex::new(Guard::default()),
+            outside,
+            runner,
+            account: account.to_string(),
+            default_region: default_region.to_string(),
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Reads the rules.
+    pub fn read<T>(&self, f: impl FnOnce(&RuleBook) -> T) -> T {
+        f(&self.book.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Changes the rules; the filters the broker routes to this service follow.
+    pub fn change<T>(
+        &self,
+        f: impl FnOnce(&mut RuleBook) -> Result<T, BookError>,
+    ) -> Result<T, BookError> {
+        let out = f(&mut self.book.write().unwrap_or_else(|p| p.into_inner()));
+        if out.is_ok() {
+            self.outlet.refresh_filters(self.name());
+        }
+        out
+    }
+
+    /// The action log, oldest first (of `rule` only when given).
+    pub fn actions(&self, rule: Option<&str>) -> Vec<Entry> {
+        lock(&self.log).entries(rule)
+    }
+
+    pub fn clear_actions(&self) {
+        lock(&self.log).clear();
+    }
+
+    /// Runs every rule that sees `msg` in `region` (Basic Ingest included).
+    pub fn process(&self, region: &str, msg: &Message<'_>, full_topic: &str) {
+        let skip = lock(&self.guard).arrived(full_topic, msg.payload);
+        let Some(skip) = skip else {
+            tracing::warn!(
+                topic = full_topic,
+                "rules: a republish loop was cut after 8 rounds"
+            );
+            return;
+        };
+        let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        for (rule, topic) in rules_for(&book, region, full_topic) {
+            if skip.iter().any(|s| s == rule.name()) {
+                continue;
+            }
+            let seen = Message { topic, ..*msg };
+            let env = RegionEnv {
+                outside: &*self.outside,
+                region,
+            };
+            self.run_rule(rule, &seen, &env, &skip);
+        }
+    }
+
+    fn run_rule(
+        &self,
+        rule: &crate::rule::CompiledRule,
+        msg: &Message<'_>,
+        env: &RegionEnv<'_>,
+        chain: &[String],
+    ) {
+        let mut failures = match fire(rule, msg, env) {
+            Firing::Filtered { why } => {
+                tracing::debug!(rule = rule.name(), topic = msg.topic, %why, "rule not matched");
+                return;
+            }
+            Firing::Aborted(abort) => vec![aborted(&abort)],
+            Firing::Matched {
+                invocations,
+                failed,
+                ..
+            } => {
+                let mut failures = failed;
+                for inv in invocations {
+                    if let Err(e) = self.carry_out(rule.name(), &inv, msg, env.region, chain) {
+                        failures.push(Failure::of(&inv, e));
+                    }
+                }
+                failures
+            }
+        };
+        if failures.is_empty() {
+            return;
+        }
+        failures.dedup();
+        match error_invocation(rule, msg, &failures, env) {
+            None => {}
+            Some(Ok(inv)) => {
+                if let Err(e) = self.carry_out(rule.name(), &inv, msg, env.region, chain) {
+                    tracing::warn!(rule = rule.name(), error = %e, "the rule's error action failed too");
+                }
+            }
+            Some(Err((_, abort))) => {
+                tracing::warn!(rule = rule.name(), error = %abort, "the rule's error action could not be resolved");
+            }
+        }
+    }
+
+    /// Carries out one action and records it in the log.
+    fn carry_out(
+        &self,
+        rule: &str,
+        inv: &Invocation,
+        msg: &Message<'_>,
+        region: &str,
+        chain: &[String],
+    ) -> Result<(), String> {
+        let result = match inv.kind.member {
+            "republish" => {
+                republish(inv, &self.outlet, region, rule, chain, &self.guard).map(|()| true)
+            }
+            _ => match &self.runner {
+                Some(r) => r.run(rule, inv),
+                None => Ok(false),
+            },
+        };
+        let outcome = match &result {
+            Ok(true) => Outcome::Delivered,
+            Ok(false) => Outcome::Captured,
+            Err(e) => Outcome::Failed(e.clone()),
+        };
+        tracing::debug!(
+            rule,
+            action = inv.kind.member,
+            region,
+            ?outcome,
+            "rule action"
+        );
+        lock(&self.log).push(Entry::new(rule, inv, msg.now_ms, outcome));
+        result.map(|_| ())
+    }
+}
+
+/// A statement tried on one message (`POST /iotmock/rules/evaluate`, `iotmock rules test`).
+pub struct Trial<'a> {
+    pub sql: &'a str,
+    pub version: Option<&'a str>,
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    pub client_id: Option<&'a str>,
+    pub region: &'a str,
+    pub now_ms: i64,
+}
+
+impl RulesService {
+    /// What `trial.sql` makes of the message (see [`try_statement`]).
+    pub fn evaluate(&self, trial: &Trial<'_>) -> Result<serde_json::Value, crate::RuleError> {
+        try_statement(trial, &*self.outside, &self.account)
+    }
+}
+
+/// What `trial.sql` makes of the message: whether FROM matches its topic, the SELECT output,
+/// or which part of WHERE was false or Undefined. Nothing is run.
+pub fn try_statement(
+    trial: &Trial<'_>,
+    outside: &dyn Outside,
+    account: &str,
+) -> Result<serde_json::Value, crate::RuleError> {
+    {
+        use crate::RuleError;
+        let version = SqlVersion::parse(trial.version).map_err(RuleError::Invalid)?;
+        let statement =
+            crate::sql::parse(trial.sql, version).map_err(|e| RuleError::Sql(e.message))?;
+        let topic_matches = statement
+            .topic_filter()
+            .is_none_or(|f| iotmock_mqtt::topic::matches(f, trial.topic));
+        let properties = Properties::default();
+        let msg = Message {
+            topic: trial.topic,
+            payload: trial.payload,
+            client_id: trial.client_id,
+            principal: None,
+            account,
+            now_ms: trial.now_ms,
+            source_ip: None,
+            trace_id: None,
+            properties: &properties,
+        };
+        let env = RegionEnv {
+            outside,
+            region: trial.region,
+        };
+        let mut answer = serde_json::json!({ "topicMatches": topic_matches });
+        let fields = match crate::sql::evaluate(&statement, &msg, &env) {
+            Err(abort) => serde_json::json!({ "matched": false, "aborted": abort.to_string() }),
+            Ok(Evaluation::Filtered { why }) => {
+                serde_json::json!({ "matched": false, "where": why })
+            }
+            Ok(Evaluation::Matched { output, .. }) => {
+                let bytes = output.to_bytes();
+                let shown = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_else(|_| {
+                    use base64::Engine as _;
+                    serde_json::json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&bytes) })
+                });
+                serde_json::json!({ "matched": true, "output": shown })
+            }
+        };
+        if let (Some(a), serde_json::Value::Object(f)) = (answer.as_object_mut(), fields) {
+            a.extend(f);
+        }
+        Ok(answer)
+    }
+}
+
+fn aborted(abort: &Abort) -> Failure {
+    Failure {
+        failed_action: abort.function.clone(),
+        failed_resource: String::new(),
+        error_message: abort.message.clone(),
+    }
+}
+
+impl Service for RulesService {
+    fn name(&self) -> &'static str {
+        "rules"
+    }
+
+    fn filters(&self) -> Vec<String> {
+        let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        let mut filters: Vec<String> = book
+            .enabled()
+            .filter_map(|r| r.topic_pattern().map(str::to_string))
+            .filter(|f| iotmock_mqtt::topic::validate_filter(f).is_ok())
+            .collect();
+        filters.push(format!("{}#", crate::engine::BASIC_INGEST));
+        filters.sort();
+        filters.dedup();
+        filters
+    }
+
+    fn attach(&self, outbox: Arc<dyn Outbox>) {
+        self.outlet.attach(outbox);
+    }
+
+    fn handle(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
+        let region = request.region.unwrap_or(&self.default_region);
+        let properties = request.properties.map(properties_of).unwrap_or_default();
+        let msg = Message {
+            topic: request.topic,
+            payload: request.payload,
+            client_id: request.client_id,
+            principal: request.principal,
+            account: &self.account,
+            now_ms: request.now_ms,
+            source_ip: None,
+            trace_id: None,
+            properties: &properties,
+        };
+        self.process(region, &msg, request.topic);
+        Vec::new()
+    }
+}
+
+/// The SQL's view of a message's MQTT 5 properties.
+fn properties_of(p: &iotmock_mqtt::PublishProperties) -> Properties {
+    Properties {
+        payload_format_utf8: p.payload_format_indicator.map(|f| f == 1),
+        content_type: p.content_type.clone(),
+        response_topic: p.response_topic.clone(),
+        correlation_data: p.correlation_data.as_ref().map(|b| b.to_vec()),
+        user_properties: p.user_properties.clone(),
+    }
+}

@@ -1,0 +1,148 @@
+//! The rules engine's place in the mock: its rules on `rules.db` in the state dir (or in
+//! memory), and what its SQL reads from the rest of the mock: `get_thing_shadow` from the
+//! shadow service, `get_registry_data` from the registry, a fresh UUID.
+
+use crate::core::Builder;
+use anyhow::{Context, Result};
+use iotmock_registry::Registry;
+use iotmock_rules::sql::Value as SqlValue;
+use iotmock_rules::{Outside, RuleBook, RulesService};
+use iotmock_shadow::{Op, ShadowKey, ShadowService};
+use serde_json::json;
+use std::sync::{Arc, RwLock};
+
+/// Where topic rules are kept in the state dir.
+pub const RULES_DATABASE: &str = "rules.db";
+
+/// The mock as the rules' SQL sees it.
+struct MockOutside {
+    registry: Arc<RwLock<Registry>>,
+    shadows: Arc<ShadowService>,
+}
+
+impl Outside for MockOutside {
+    fn new_uuid(&self) -> String {
+        iotmock_registry::random_uuid()
+    }
+
+    fn rand(&self) -> f64 {
+        let uuid = iotmock_registry::random_uuid().replace('-', "");
+        let bits = u64::from_str_radix(&uuid[..13], 16).unwrap_or(0);
+        bits as f64 / (1u64 << 52) as f64
+    }
+
+    fn thing_shadow(
+        &self,
+        region: &str,
+        thing: &str,
+        shadow: Option<&str>,
+    ) -> Result<SqlValue, String> {
+        let key = match shadow {
+            Some(name) => ShadowKey::named(thing, name),
+            None => ShadowKey::classic(thing),
+        };
+        let now = self
+            .registry
+            .read()
+            .map_err(|_| "registry unavailable")?
+            .now_millis();
+        let got = self.shadows.request(Some(region), &key, Op::Get, b"", now);
+        got.result
+            .map(|doc| SqlValue::from_json(&doc))
+            .map_err(|e| format!("No shadow for {thing}: {e}"))
+    }
+
+    fn registry_data(&self, region: &str, api: &str, thing: &str) -> Result<SqlValue, String> {
+        let registry = self.registry.read().map_err(|_| "registry unavailable")?;
+        let record = registry
+            .describe_thing(region, thing)
+            .map_err(|e| e.message.clone())?;
+        let doc = match api {
+            "DescribeThing" => json!({
+                "thingName": record.name,
+                "thingId": record.id,
+                "thingArn": format!("arn:aws:iot:{region}:{}:thing/{}", registry.account(), record.name),
+                "thingTypeName": record.type_name,
+                "attributes": record.attributes,
+                "version": record.version,
+                "billingGroupName": record.billing_group,
+            }),
+            "ListThingGroupsForThing" => {
+                let groups = registry
+                    .groups_of_thing(region, thing)
+                    .map_err(|e| e.message)?;
+                let account = registry.account();
+                let refs: Vec<_> = groups
+                    .iter()
+                    .map(|g| json!({ "groupName": g, "groupArn": format!("arn:aws:iot:{region}:{account}:thinggroup/{g}") }))
+                    .collect();
+                json!({ "thingGroups": refs })
+            }
+            other => return Err(format!("Unknown registry API {other}")),
+        };
+        Ok(SqlValue::from_json(&doc))
+    }
+
+    fn lambda(&self, function_arn: &str, _input: &SqlValue) -> Result<SqlValue, String> {
+        Err(format!(
+            "No function endpoint is configured to invoke {function_arn}"
+        ))
+    }
+}
+
+impl Builder {
+    /// The rules engine of the default account, over `rules.db` or memory.
+    pub(crate) fn open_rules(
+        &self,
+        registry: &Arc<RwLock<Registry>>,
+        shadows: &Arc<ShadowService>,
+    ) -> Result<Arc<RulesService>> {
+        let book =
+            RuleBook::open(self.store(RULES_DATABASE)?).context("loading the topic rules")?;
+        let outside = Arc::new(MockOutside {
+            registry: registry.clone(),
+            shadows: shadows.clone(),
+        });
+        Ok(Arc::new(RulesService::new(
+            book,
+            outside,
+            None,
+            &self.account_id,
+            &self.region,
+        )))
+    }
+}
+
+/// What a topic rule operation on a rule that does not exist answers. AWS's model lists no
+/// ResourceNotFoundException for GetTopicRule, Replace, Delete, Enable or Disable; the mock
+/// answers UnauthorizedException unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum RuleNotFound {
+    #[default]
+    Unauthorized,
+    ResourceNotFound,
+}
+
+impl Builder {
+    /// What an operation on a topic rule that does not exist answers.
+    pub fn rule_not_found(mut self, answer: RuleNotFound) -> Self {
+        self.rules_not_found = match answer {
+            RuleNotFound::Unauthorized => iotmock_model::ErrorCode::Unauthorized,
+            RuleNotFound::ResourceNotFound => iotmock_model::ErrorCode::ResourceNotFound,
+        };
+        self
+    }
+}
+
+impl crate::MockIotCore {
+    /// The rules engine.
+    pub fn rules(&self) -> &Arc<RulesService> {
+        &self.rules
+    }
+
+    /// The action log, oldest first: every action a rule ran (of `rule` only when given).
+    pub fn actions(&self, rule: Option<&str>) -> Vec<iotmock_rules::log::Entry> {
+        self.rules.actions(rule)
+    }
+}

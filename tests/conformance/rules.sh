@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# rules.sh -- topic rules driven only by third-party clients: the aws CLI creates, reads, lists,
+# disables and deletes rules; mosquitto clients send the traffic and watch what the rules
+# republish (filtering, templates, Basic Ingest, error actions); curl reads the action log.
+#
+# Usage:  rules.sh [ENDPOINT_URL] [MQTT_HOST] [MQTT_PORT]
+# Needs: aws, openssl, jq, curl, mosquitto_pub, mosquitto_sub, timeout. Dummy credentials only.
+# Last line: "N passed, M failed"; exit status 1 when M > 0.
+set -u
+TOOLS="aws jq curl mosquitto_pub mosquitto_sub timeout"
+# shellcheck source=common.bash
+source "$(dirname "$0")/common.bash" "$@"
+WORK="$(mktemp -d -t rules.XXXXXX)"; cd "$WORK" || exit 1
+RUN="$(date +%s)$$"
+echo "== topic rules against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
+new_device "rules-$RUN"
+ROLE="arn:aws:iam::123456789012:role/rules"
+
+# rule NAME SQL ACTIONS-JSON [ERROR-ACTION-JSON] -> creates it through the aws CLI
+rule() {
+  local payload
+  payload="$(jq -n --arg sql "$2" --argjson actions "$3" --argjson err "${4:-null}" \
+    '{sql: $sql, actions: $actions} + (if $err == null then {} else {errorAction: $err} end)')"
+  iot create-topic-rule --rule-name "$1" --topic-rule-payload "$payload"
+}
+republish() { jq -n --arg t "$1" --arg r "$ROLE" '{republish: {topic: $t, roleArn: $r, qos: 1}}'; }
+# first_message TOPIC-FILTER -> the first message's "topic payload" within 10 s, after $@ runs
+first_message() { local filter="$1" i; shift
+  stdbuf -oL timeout 10 mosquitto_sub "${TLS[@]}" -d -i "w-$RUN-$RANDOM" -q 1 -v -t "$filter" -C 1 > got.txt 2>&1 &
+  local pid=$!
+  for i in $(seq 100); do grep -q SUBACK got.txt && break; sleep 0.1; done
+  "$@"; wait "$pid"; grep -v -e '^Client ' -e '^Subscribed' got.txt | head -n 1; }
+
+echo "-- control plane"
+rule "hot_$RUN" "SELECT temp, topic(2) AS device FROM 'sensors/$RUN/+' WHERE temp > 30" \
+  "[$(republish "alerts/$RUN/\${topic(3)}")]" > create.out 2>&1
+check "create-topic-rule" "$([ $? = 0 ] && echo 1 || echo 0)" "$(cat create.out)"
+GOT="$(iot get-topic-rule --rule-name "hot_$RUN" 2>&1)"
+check "get-topic-rule shows the SQL, its actions and the rule ARN" \
+  "$(json_ok "$GOT" '.rule.sql | contains("temp > 30")') " "$GOT"
+check "a rule created without awsIotSqlVersion does not show one" "$(json_ok "$GOT" '.rule.awsIotSqlVersion == null')"
+GOT="$(iot list-topic-rules --topic "sensors/$RUN/+" 2>&1)"
+check "list-topic-rules --topic finds it by its FROM filter" "$(json_ok "$GOT" --arg n "hot_$RUN" '[.rules[]|select(.ruleName==$n)]|length==1')" "$GOT"
+ERR="$(rule "bad_$RUN" "SELECT FROM 'x'" "[]" 2>&1)"
+check "bad SQL is refused with SqlParseException" "$([[ "$ERR" == *SqlParseException* ]] && echo 1 || echo 0)" "$ERR"
+ERR="$(rule "odd_$RUN" "SELECT * FROM 'x'" '[{"republish":{"topic":"a","roleArn":"r","qoss":1}}]' 2>&1)"
+check "an unknown action field is refused, never ignored" "$([[ "$ERR" == *InvalidRequestException* ]] && echo 1 || echo 0)" "$ERR"
+
+echo "-- traffic"
+send_readings() {
+  mosquitto_pub "${TLS[@]}" -i "s-$RUN" -q 1 -t "sensors/$RUN/d1" -m '{"temp":20}'
+  mosquitto_pub "${TLS[@]}" -i "s-$RUN" -q 1 -t "sensors/$RUN/d2" -m '{"temp":35}'; }
+GOT="$(first_message "alerts/$RUN/#" send_readings)"
+check "WHERE filters, SELECT projects, the topic template resolves" \
+  "$([ "$GOT" = "alerts/$RUN/d2 {\"temp\":35,\"device\":\"$RUN\"}" ] && echo 1 || echo 0)" "got: $GOT"
+rule "ingest_$RUN" "SELECT *, topic() AS t FROM 'b/#'" "[$(republish "ingested/$RUN")]" > /dev/null
+ingest() { mosquitto_pub "${TLS[@]}" -i "i-$RUN" -q 1 -t "\$aws/rules/ingest_$RUN/b/5" -m '{"v":1}'; }
+GOT="$(first_message "ingested/$RUN" ingest)"
+check "Basic Ingest reaches the named rule; topic() sees past the prefix" \
+  "$([ "$GOT" = "ingested/$RUN {\"v\":1,\"t\":\"b/5\"}" ] && echo 1 || echo 0)" "got: $GOT"
+rule "broken_$RUN" "SELECT * FROM 'in/$RUN'" "[$(republish "\$\$aws/things/x/jobs/get")]" \
+  "$(republish "errors/$RUN")" > /dev/null
+fail_one() { mosquitto_pub "${TLS[@]}" -i "f-$RUN" -q 1 -t "in/$RUN" -m 'hello'; }
+GOT="$(first_message "errors/$RUN" fail_one)"
+check "a failed action runs the error action with AWS's document" \
+  "$(json_ok "${GOT#* }" --arg n "broken_$RUN" '.ruleName==$n and .base64OriginalPayload=="aGVsbG8=" and .failures[0].failedAction=="RepublishAction"')" "got: $GOT"
+SQS="$(jq -n --arg r "$ROLE" '[{sqs: {queueUrl: "https://sqs.us-east-1.amazonaws.com/1/q-${topic(2)}", roleArn: $r}}]')"
+rule "sqs_$RUN" "SELECT temp FROM 'tele$RUN/+'" "$SQS" > /dev/null
+mosquitto_pub "${TLS[@]}" -i "t-$RUN" -q 1 -t "tele$RUN/t1" -m '{"temp":21}'
+LOG=""; for _ in $(seq 50); do LOG="$(curl -s "$ENDPOINT/iotmock/actions?rule=sqs_$RUN")"
+  [ "$(echo "$LOG" | jq '.actions|length' 2>/dev/null)" = 1 ] && break; sleep 0.1; done
+check "an action with no endpoint is captured in the action log, templates resolved" \
+  "$(json_ok "$LOG" '.actions[0].outcome=="captured" and (.actions[0].parameters.queueUrl|endswith("/q-t1")) and .actions[0].payload.temp==21')" "$LOG"
+
+echo "-- lifecycle"
+iot disable-topic-rule --rule-name "hot_$RUN"
+check "disable-topic-rule" "$(json_ok "$(iot get-topic-rule --rule-name "hot_$RUN")" '.rule.ruleDisabled==true')"
+iot delete-topic-rule --rule-name "hot_$RUN"
+ERR="$(iot get-topic-rule --rule-name "hot_$RUN" 2>&1)"
+check "a deleted rule is gone" "$([[ "$ERR" == *Exception* ]] && echo 1 || echo 0)" "$ERR"
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
