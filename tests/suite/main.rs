@@ -27,6 +27,7 @@ mod provisioning;
 mod reliability;
 mod restart;
 mod rules;
+mod rules_actions;
 mod services;
 mod shadow;
 mod soak;

@@ -15,7 +15,7 @@ fn republish(topic: &str) -> Value {
 }
 
 async fn create(api: &Api, name: &str, sql: &str, actions: Value) -> Answer {
-    let payload = json!({ "topicRulePayload": { "sql": sql, "actions": actions } });
+    let payload = json!({ "sql": sql, "actions": actions });
     api.post(&format!("/rules/{name}"), payload).await
 }
 
@@ -50,7 +50,7 @@ async fn the_control_plane_keeps_rules_as_the_model_shapes_them() {
     api.post("/rules/hot/disable", json!({})).await.ok();
     let disabled = api.get("/rules?ruleDisabled=true").await.ok();
     assert_eq!(disabled["rules"][0]["ruleName"], "hot");
-    let replaced = json!({ "topicRulePayload": { "sql": "SELECT * FROM 'other'", "actions": [] } });
+    let replaced = json!({ "sql": "SELECT * FROM 'other'", "actions": [] });
     api.call("PATCH", "/rules/hot", &[], Some(replaced))
         .await
         .ok();
@@ -175,11 +175,11 @@ async fn basic_ingest_reaches_only_its_rule_and_topic_sees_past_the_prefix() {
 #[tokio::test]
 async fn a_failed_action_runs_the_error_action_with_aws_document() {
     let mut fleet = fleet().await;
-    let payload = json!({ "topicRulePayload": {
+    let payload = json!({
         "sql": "SELECT * FROM 'in/#'",
         "actions": [republish("$$aws/things/x/jobs/get")],
         "errorAction": republish("errors/${topic()}"),
-    }});
+    });
     fleet.api.post("/rules/broken", payload).await.ok();
     let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
     let mut watcher = fleet.client(&dev, "watcher", Version::V311).await;

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod book;
 pub mod engine;
+pub mod later;
 pub mod log;
 pub mod republish;
 pub mod rule;

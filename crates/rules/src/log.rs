@@ -18,6 +18,17 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    /// From a runner's answer: `Ok(true)` delivered, `Ok(false)` recorded only.
+    pub fn of(result: &Result<bool, String>) -> Self {
+        match result {
+            Ok(true) => Outcome::Delivered,
+            Ok(false) => Outcome::Captured,
+            Err(e) => Outcome::Failed(e.clone()),
+        }
+    }
+}
+
 /// One action run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {

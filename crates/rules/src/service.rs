@@ -5,11 +5,12 @@
 
 use crate::book::{BookError, RuleBook};
 use crate::engine::{Failure, Firing, Invocation, error_invocation, fire, rules_for};
+use crate::later::{Job, Origin};
 use crate::log::{ActionLog, Entry, Outcome};
 use crate::republish::{Guard, republish};
 use crate::sql::{Abort, Env, Evaluation, Message, Properties, SqlVersion, Value as SqlValue};
 use iotmock_session::{Outbox, Outlet, Reply, Service, ServiceRequest};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 /// What the rules need from the rest of the mock (the adapter implements it).
 pub trait Outside: Send + Sync {
@@ -25,10 +26,13 @@ pub trait Outside: Send + Sync {
     fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String>;
 }
 
-/// Carries out actions that leave the mock (http, lambda, AWS services).
+/// Carries out actions that leave the mock (http, lambda, AWS services), off the rules'
+/// worker; it must call the job's `done` exactly once.
 pub trait Runner: Send + Sync {
-    /// `Ok(true)`: delivered; `Ok(false)`: recorded only (no endpoint for it); `Err`: failed.
-    fn run(&self, rule: &str, invocation: &Invocation) -> Result<bool, String>;
+    /// Whether it sends this action anywhere (an action it does not take is recorded at once
+    /// as `captured`).
+    fn takes(&self, invocation: &Invocation) -> bool;
+    fn run(&self, job: Job);
 }
 
 /// An [`Env`] for one message of one region.
@@ -64,6 +68,8 @@ pub struct RulesService {
     runner: Option<Arc<dyn Runner>>,
     account: String,
     default_region: String,
+    /// Itself, for the outcomes of actions that finish later.
+    me: Weak<RulesService>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -77,8 +83,9 @@ impl RulesService {
         runner: Option<Arc<dyn Runner>>,
         account: &str,
         default_region: &str,
-    ) -> Self {
-        Self {
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             book: RwLock::new(book),
             outlet: Outlet::default(),
             log: Mutex::new(ActionLog::default()),
@@ -87,7 +94,7 @@ impl RulesService {
             runner,
             account: account.to_string(),
             default_region: default_region.to_string(),
-        }
+        })
     }
 
     pub fn account(&self) -> &str {
@@ -164,7 +171,8 @@ impl RulesService {
             } => {
                 let mut failures = failed;
                 for inv in invocations {
-                    if let Err(e) = self.carry_out(rule.name(), &inv, msg, env.region, chain) {
+                    let at = (msg, env.region, chain);
+                    if let Err(e) = self.carry_out(rule.name(), &inv, at, false) {
                         failures.push(Failure::of(&inv, e));
                     }
                 }
@@ -178,7 +186,7 @@ impl RulesService {
         match error_invocation(rule, msg, &failures, env) {
             None => {}
             Some(Ok(inv)) => {
-                if let Err(e) = self.carry_out(rule.name(), &inv, msg, env.region, chain) {
+                if let Err(e) = self.carry_out(rule.name(), &inv, (msg, env.region, chain), true) {
                     tracing::warn!(rule = rule.name(), error = %e, "the rule's error action failed too");
                 }
             }
@@ -188,38 +196,86 @@ impl RulesService {
         }
     }
 
-    /// Carries out one action and records it in the log.
+    /// Carries out one action and records it in the log (an action the runner takes is
+    /// recorded when it finishes; `Ok` then says only that it was handed over).
     fn carry_out(
         &self,
         rule: &str,
         inv: &Invocation,
-        msg: &Message<'_>,
-        region: &str,
-        chain: &[String],
+        (msg, region, chain): (&Message<'_>, &str, &[String]),
+        error_action: bool,
     ) -> Result<(), String> {
-        let result = match inv.kind.member {
-            "republish" => {
+        let result = match (inv.kind.member, &self.runner) {
+            ("republish", _) => {
                 republish(inv, &self.outlet, region, rule, chain, &self.guard).map(|()| true)
             }
-            _ => match &self.runner {
-                Some(r) => r.run(rule, inv),
-                None => Ok(false),
-            },
+            (_, None) => Ok(false),
+            (_, Some(runner)) if !runner.takes(inv) => Ok(false),
+            (_, Some(runner)) => {
+                let me = self.me.clone();
+                let origin = Origin::of(msg, region);
+                let (name, later) = (rule.to_string(), inv.clone());
+                runner.run(Job {
+                    rule: rule.to_string(),
+                    region: region.to_string(),
+                    invocation: inv.clone(),
+                    done: Box::new(move |result| {
+                        if let Some(service) = me.upgrade() {
+                            service.finished(&name, &later, &origin, result, error_action);
+                        }
+                    }),
+                });
+                return Ok(());
+            }
         };
-        let outcome = match &result {
-            Ok(true) => Outcome::Delivered,
-            Ok(false) => Outcome::Captured,
-            Err(e) => Outcome::Failed(e.clone()),
-        };
-        tracing::debug!(
-            rule,
-            action = inv.kind.member,
-            region,
-            ?outcome,
-            "rule action"
-        );
-        lock(&self.log).push(Entry::new(rule, inv, msg.now_ms, outcome));
+        self.record(rule, inv, msg.now_ms, &result);
         result.map(|_| ())
+    }
+
+    /// Logs an action's outcome (debug) and keeps it in the action log.
+    fn record(&self, rule: &str, inv: &Invocation, time_ms: i64, result: &Result<bool, String>) {
+        let outcome = Outcome::of(result);
+        tracing::debug!(rule, action = inv.kind.member, ?outcome, "rule action");
+        lock(&self.log).push(Entry::new(rule, inv, time_ms, outcome));
+    }
+}
+
+impl RulesService {
+    /// An action the runner took has finished: it is recorded, and a failure runs the rule's
+    /// error action (one error document per failed action: they finish one by one).
+    fn finished(
+        &self,
+        rule: &str,
+        inv: &Invocation,
+        origin: &Origin,
+        result: Result<bool, String>,
+        error_action: bool,
+    ) {
+        self.record(rule, inv, origin.now_ms, &result);
+        let Err(e) = result else {
+            return;
+        };
+        if error_action {
+            tracing::warn!(rule, error = %e, "the rule's error action failed too");
+            return;
+        }
+        let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        let Ok(compiled) = book.get(&origin.region, rule) else {
+            return;
+        };
+        let properties = Properties::default();
+        let msg = origin.message(&properties);
+        let env = RegionEnv {
+            outside: &*self.outside,
+            region: &origin.region,
+        };
+        let failures = [Failure::of(inv, e)];
+        if let Some(Ok(error)) = error_invocation(compiled, &msg, &failures, &env) {
+            let at = (&msg, origin.region.as_str(), &[][..]);
+            if let Err(e) = self.carry_out(rule, &error, at, true) {
+                tracing::warn!(rule, error = %e, "the rule's error action failed too");
+            }
+        }
     }
 }
 

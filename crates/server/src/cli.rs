@@ -127,6 +127,12 @@ pub struct ServeArgs {
     /// ResourceNotFoundException for them).
     #[arg(long, env = "IOTMOCK_RULE_NOT_FOUND", value_enum, default_value_t = crate::RuleNotFound::Unauthorized)]
     rule_not_found: crate::RuleNotFound,
+    /// Rules' `lambda` actions and `aws_lambda()` POST the event to BASE/FUNCTION_NAME.
+    #[arg(long, env = "IOTMOCK_LAMBDA_URL", value_name = "BASE")]
+    lambda_url: Option<String>,
+    /// Rules' AWS-service actions are sent here, SigV4-signed (LocalStack, moto's server).
+    #[arg(long, env = "IOTMOCK_AWS_ENDPOINT_URL", value_name = "URL")]
+    aws_endpoint_url: Option<String>,
 }
 
 /// Entry point of the `iotmock` binary.
@@ -206,6 +212,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     if let Some(addr) = args.mqtt_alpn_addr {
         builder = builder.mqtt_alpn_addr(addr);
+    }
+    if let Some(url) = &args.lambda_url {
+        builder = builder.lambda_url(url);
+    }
+    if let Some(url) = &args.aws_endpoint_url {
+        builder = builder.aws_endpoint_url(url);
     }
     let mock = builder.start().await?;
     println!("iotmock API:  {}", mock.api_url());

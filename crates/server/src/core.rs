@@ -37,6 +37,7 @@ pub struct Builder {
     api_limits: ApiLimits,
     pub(crate) other_accounts: Vec<String>,
     pub(crate) rules_not_found: iotmock_model::ErrorCode,
+    pub(crate) endpoints: crate::actions::Endpoints,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -66,6 +67,7 @@ impl Default for Builder {
             api_limits: ApiLimits::default(),
             other_accounts: Vec::new(),
             rules_not_found: iotmock_model::ErrorCode::Unauthorized,
+            endpoints: crate::actions::Endpoints::default(),
         }
     }
 }
@@ -207,7 +209,7 @@ impl Builder {
         core.register_service(jobs.clone());
         let fleet = Arc::new(FleetService::new(registry.clone(), &self.region));
         core.register_service(fleet);
-        let rules = self.open_rules(&registry, &shadows)?;
+        let rules = self.open_rules(&registry, &shadows, &clock)?;
         core.register_service(rules.clone());
         let timers = Timers {
             core: core.clone(),

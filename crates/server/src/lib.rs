@@ -3,6 +3,7 @@
 //! or from the `iotmock` command line.
 
 mod accounts;
+mod actions;
 pub mod advisor;
 /// The `iotmock` command line (feature `cli`, on by default in the `iotmock` package: a test
 /// that only starts mocks need not compile clap, indicatif or the load client).

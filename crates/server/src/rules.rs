@@ -2,6 +2,7 @@
 //! memory), and what its SQL reads from the rest of the mock: `get_thing_shadow` from the
 //! shadow service, `get_registry_data` from the registry, a fresh UUID.
 
+use crate::actions::ActionRunner;
 use crate::core::Builder;
 use anyhow::{Context, Result};
 use iotmock_registry::Registry;
@@ -18,6 +19,8 @@ pub const RULES_DATABASE: &str = "rules.db";
 struct MockOutside {
     registry: Arc<RwLock<Registry>>,
     shadows: Arc<ShadowService>,
+    lambda_url: Option<String>,
+    handle: tokio::runtime::Handle,
 }
 
 impl Outside for MockOutside {
@@ -83,10 +86,26 @@ impl Outside for MockOutside {
         Ok(SqlValue::from_json(&doc))
     }
 
-    fn lambda(&self, function_arn: &str, _input: &SqlValue) -> Result<SqlValue, String> {
-        Err(format!(
-            "No function endpoint is configured to invoke {function_arn}"
-        ))
+    /// `aws_lambda()`: `POST --lambda-url/NAME`, answered within 2 s (AWS's limit).
+    fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String> {
+        let Some(base) = &self.lambda_url else {
+            return Err(format!(
+                "No function endpoint is configured to invoke {function_arn} (--lambda-url)"
+            ));
+        };
+        let name = crate::actions::function_name(function_arn);
+        let url = format!("{}/{name}", base.trim_end_matches('/'));
+        let body = input.to_json_text().into_bytes();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(crate::actions::post_json(&url, body).await);
+        });
+        let answer = rx
+            .recv_timeout(crate::actions::FUNCTION_DEADLINE)
+            .map_err(|_| format!("{function_arn} did not answer within 2000 ms"))??;
+        serde_json::from_slice(&answer)
+            .map(|v| SqlValue::from_json(&v))
+            .map_err(|e| format!("{function_arn} answered something that is not JSON: {e}"))
     }
 }
 
@@ -96,20 +115,30 @@ impl Builder {
         &self,
         registry: &Arc<RwLock<Registry>>,
         shadows: &Arc<ShadowService>,
+        clock: &Arc<dyn iotmock_registry::Clock>,
     ) -> Result<Arc<RulesService>> {
         let book =
             RuleBook::open(self.store(RULES_DATABASE)?).context("loading the topic rules")?;
+        let handle = tokio::runtime::Handle::current();
         let outside = Arc::new(MockOutside {
             registry: registry.clone(),
             shadows: shadows.clone(),
+            lambda_url: self.endpoints.lambda_url.clone(),
+            handle: handle.clone(),
         });
-        Ok(Arc::new(RulesService::new(
+        let runner = Arc::new(ActionRunner {
+            handle,
+            endpoints: self.endpoints.clone(),
+            clock: clock.clone(),
+            account: self.account_id.clone(),
+        });
+        Ok(RulesService::new(
             book,
             outside,
-            None,
+            Some(runner),
             &self.account_id,
             &self.region,
-        )))
+        ))
     }
 }
 
@@ -125,6 +154,20 @@ pub enum RuleNotFound {
 }
 
 impl Builder {
+    /// Rules' `lambda` actions and `aws_lambda()` call `POST BASE/NAME` with the event as the
+    /// body (a 2xx body is the function's result).
+    pub fn lambda_url(mut self, base: impl Into<String>) -> Self {
+        self.endpoints.lambda_url = Some(base.into());
+        self
+    }
+
+    /// Rules' AWS-service actions (sqs, sns, dynamoDB, kinesis, s3, ...) are sent here, signed
+    /// with SigV4, as the AWS SDK sends them (LocalStack, moto's server, MiniStack).
+    pub fn aws_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoints.aws_endpoint_url = Some(url.into());
+        self
+    }
+
     /// What an operation on a topic rule that does not exist answers.
     pub fn rule_not_found(mut self, answer: RuleNotFound) -> Self {
         self.rules_not_found = match answer {

@@ -72,11 +72,12 @@ fn tagging(req: &ApiRequest) -> IotResult<Vec<(String, String)>> {
     Ok(tags)
 }
 
+/// The request's body is the `TopicRulePayload` itself (the model binds it as the payload).
 fn payload(req: &ApiRequest) -> IotResult<Value> {
-    let body = req.json()?;
-    body.get("topicRulePayload")
-        .cloned()
-        .ok_or_else(|| IotError::invalid("topicRulePayload is required"))
+    if req.body.is_empty() {
+        return Err(IotError::invalid("topicRulePayload is required"));
+    }
+    Ok(Value::Object(req.json()?))
 }
 
 pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {

@@ -1,0 +1,156 @@
+//! What the rules' actions do outside the mock, on the mock's runtime (never on the rules'
+//! worker or an MQTT I/O thread): the `http` action posts to its URL (3 tries on 429 and 5xx,
+//! as AWS); `lambda` and `aws_lambda()` call `--lambda-url BASE/NAME` when it is set; the
+//! AWS-service actions are sent to `--aws-endpoint-url`, signed with SigV4 as the AWS SDK
+//! sends them, when it is set. Without an endpoint an action is recorded, not sent.
+
+mod aws;
+mod client;
+mod dynamo;
+
+use iotmock_registry::Clock;
+use iotmock_rules::Runner;
+use iotmock_rules::engine::Invocation;
+use iotmock_rules::later::Job;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One try of an action.
+const TRY_DEADLINE: Duration = Duration::from_secs(5);
+/// `aws_lambda()` must answer within this (AWS's limit).
+pub const FUNCTION_DEADLINE: Duration = Duration::from_millis(2000);
+
+/// Where actions that leave the mock go.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    /// Functions: `POST BASE/NAME` with the event as the body.
+    pub lambda_url: Option<String>,
+    /// AWS services (LocalStack, moto's server, MiniStack).
+    pub aws_endpoint_url: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct ActionRunner {
+    pub handle: tokio::runtime::Handle,
+    pub endpoints: Endpoints,
+    pub clock: Arc<dyn Clock>,
+    /// The rules' account (in the ARNs the calls name).
+    pub account: String,
+}
+
+impl Runner for ActionRunner {
+    fn takes(&self, inv: &Invocation) -> bool {
+        match inv.kind.member {
+            "http" => true,
+            "lambda" if self.endpoints.lambda_url.is_some() => true,
+            member => self.endpoints.aws_endpoint_url.is_some() && aws::SENT.contains(&member),
+        }
+    }
+
+    fn run(&self, job: Job) {
+        let this = self.clone();
+        self.handle.spawn(async move {
+            let outcome = this.perform(&job.region, &job.invocation).await;
+            (job.done)(outcome);
+        });
+    }
+}
+
+/// The function's name in a Lambda ARN (`...:function:NAME[:alias]`), or the name given.
+pub fn function_name(arn: &str) -> &str {
+    match arn.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => arn,
+    }
+}
+
+impl ActionRunner {
+    async fn perform(&self, region: &str, inv: &Invocation) -> Result<bool, String> {
+        let text = |k: &str| {
+            inv.params
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        match (inv.kind.member, &self.endpoints.lambda_url) {
+            ("http", _) => http_action(inv).await.map(|()| true),
+            ("lambda", Some(base)) => {
+                let name = function_name(text("functionArn"));
+                let url = format!("{}/{name}", base.trim_end_matches('/'));
+                post_json(&url, inv.payload.clone()).await.map(|_| true)
+            }
+            _ => match &self.endpoints.aws_endpoint_url {
+                Some(endpoint) => {
+                    let now = self.clock.now_millis();
+                    aws::call(endpoint, region, &self.account, inv, now).await
+                }
+                None => Ok(false),
+            },
+        }
+    }
+}
+
+/// POSTs JSON to a function's webhook; its 2xx body is the result.
+pub async fn post_json(url: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
+    let headers = [("content-type".to_string(), "application/json".to_string())];
+    let answer = client::send("POST", url, &headers, body, TRY_DEADLINE)
+        .await
+        .map_err(|e| e.to_string())?;
+    match answer.status {
+        200..=299 => Ok(answer.body),
+        s => Err(format!(
+            "{url} answered {s}: {}",
+            String::from_utf8_lossy(&answer.body)
+        )),
+    }
+}
+
+/// The `http` action: POST the payload, up to 3 tries while the answer is 429 or 5xx.
+async fn http_action(inv: &Invocation) -> Result<(), String> {
+    let url = inv
+        .params
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let json = serde_json::from_slice::<Value>(&inv.payload).is_ok();
+    let mut headers: Vec<(String, String)> = inv
+        .params
+        .get("headers")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|h| {
+                    Some((
+                        h.get("key")?.as_str()?.to_string(),
+                        h.get("value")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        let kind = if json {
+            "application/json"
+        } else {
+            "application/octet-stream"
+        };
+        headers.push(("content-type".into(), kind.into()));
+    }
+    let mut last = String::new();
+    for _ in 0..3 {
+        let sent = client::send("POST", url, &headers, inv.payload.clone(), TRY_DEADLINE).await;
+        match sent {
+            Ok(a) if (200..300).contains(&a.status) => return Ok(()),
+            Ok(a) if a.status == 429 || a.status >= 500 => {
+                last = format!("{url} answered {}", a.status)
+            }
+            Ok(a) => return Err(format!("{url} answered {}", a.status)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err(last)
+}

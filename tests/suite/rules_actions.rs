@@ -1,0 +1,240 @@
+//! Rule actions that leave the mock, against real local HTTP servers: the `http` action (and
+//! its retries and error action), `lambda` and `aws_lambda()` through `--lambda-url`, and an
+//! AWS-service action sent SigV4-signed to `--aws-endpoint-url`.
+
+use crate::mqtt::{ALLOW_ALL, Fleet, body};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use iotmock::MockIotCore;
+use iotmock_client::Version;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tokio::sync::mpsc;
+
+/// One request a hook received.
+#[derive(Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        let found = self
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name));
+        found.map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local HTTP server answering every request with `status` and `answer`.
+async fn hook(status: u16, answer: &'static str) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let tx = tx.clone();
+                    async move {
+                        let method = req.method().to_string();
+                        let path = req.uri().to_string();
+                        let headers = req
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.to_string(), v.to_str().unwrap_or_default().to_string())
+                            })
+                            .collect();
+                        let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                        let _ = tx.send(Seen {
+                            method,
+                            path,
+                            headers,
+                            body,
+                        });
+                        let resp = hyper::Response::builder()
+                            .status(status)
+                            .body(Full::new(Bytes::from_static(answer.as_bytes())))
+                            .unwrap();
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (addr, rx)
+}
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/r";
+
+async fn rule(fleet: &Fleet, name: &str, payload: Value) {
+    fleet
+        .api
+        .post(&format!("/rules/{name}"), payload)
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn the_http_action_posts_the_output_and_retries_then_runs_the_error_action() {
+    let (ok, mut seen) = hook(200, "").await;
+    let (bad, mut failing) = hook(503, "busy").await;
+    let mut fleet = Fleet::new().await;
+    let http = |addr: SocketAddr, path: &str| {
+        json!({ "http": {
+            "url": format!("http://{addr}{path}"),
+            "headers": [{ "key": "x-device", "value": "${clientid()}" }],
+        }})
+    };
+    rule(
+        &fleet,
+        "hook",
+        json!({ "sql": "SELECT temp FROM 't/+'", "actions": [http(ok, "/in/${topic(2)}")] }),
+    )
+    .await;
+    rule(
+        &fleet,
+        "down",
+        json!({
+            "sql": "SELECT * FROM 'd/+'",
+            "actions": [http(bad, "/down")],
+            "errorAction": { "republish": { "topic": "errors", "roleArn": ROLE } },
+        }),
+    )
+    .await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut watcher = fleet.client(&dev, "watcher", Version::V311).await;
+    watcher.subscribe(&[("errors", 1)]).await.unwrap();
+    let mut c = fleet.client(&dev, "thermo", Version::V311).await;
+    c.publish("t/kitchen", r#"{"temp":21,"x":1}"#, 1, false)
+        .await
+        .unwrap();
+    let got = seen.recv().await.unwrap();
+    assert_eq!(
+        (got.method.as_str(), got.path.as_str()),
+        ("POST", "/in/kitchen")
+    );
+    assert_eq!(got.header("x-device"), Some("thermo"));
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&got.body).unwrap(),
+        json!({ "temp": 21 })
+    );
+    c.publish("d/x", "{}", 1, false).await.unwrap();
+    let error = watcher.next_message().await.unwrap();
+    let doc = body(&error);
+    assert_eq!(doc["failures"][0]["failedAction"], "HttpAction");
+    assert!(
+        doc["failures"][0]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("503")
+    );
+    let mut tries = 0;
+    while failing.try_recv().is_ok() {
+        tries += 1;
+    }
+    assert_eq!(tries, 3, "503 is tried three times, as AWS does");
+    let log = fleet.mock.actions(Some("hook"));
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome, iotmock_rules::log::Outcome::Delivered);
+}
+
+#[tokio::test]
+async fn functions_are_called_through_the_lambda_url() {
+    let (addr, mut seen) = hook(200, r#"{"verdict":"ok"}"#).await;
+    let mock = MockIotCore::builder()
+        .lambda_url(format!("http://{addr}/fn"))
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:enrich";
+    rule(&fleet, "enrich", json!({
+        "sql": format!("SELECT aws_lambda('{arn}', *).verdict AS v FROM 'l/+'"),
+        "awsIotSqlVersion": "2016-03-23",
+        "actions": [
+            { "lambda": { "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:store:live" } },
+            { "republish": { "topic": "out", "roleArn": ROLE } },
+        ],
+    })).await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut watcher = fleet.client(&dev, "watcher", Version::V311).await;
+    watcher.subscribe(&[("out", 1)]).await.unwrap();
+    let mut c = fleet.client(&dev, "c", Version::V311).await;
+    c.publish("l/1", r#"{"n":1}"#, 1, false).await.unwrap();
+    let first = seen.recv().await.unwrap();
+    assert_eq!(first.path, "/fn/enrich", "aws_lambda() is called first");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&first.body).unwrap(),
+        json!({ "n": 1 })
+    );
+    assert_eq!(
+        body(&watcher.next_message().await.unwrap()),
+        json!({ "v": "ok" })
+    );
+    let second = seen.recv().await.unwrap();
+    assert_eq!(
+        second.path, "/fn/store",
+        "the alias is not part of the name"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&second.body).unwrap(),
+        json!({ "v": "ok" })
+    );
+}
+
+#[tokio::test]
+async fn aws_actions_are_sent_signed_as_the_sdk_sends_them() {
+    let (addr, mut seen) = hook(200, "<SendMessageResponse/>").await;
+    let mock = MockIotCore::builder()
+        .aws_endpoint_url(format!("http://{addr}"))
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
+    let queue = format!("http://{addr}/123456789012/telemetry");
+    rule(&fleet, "to_sqs", json!({
+        "sql": "SELECT temp FROM 'q/+'",
+        "actions": [{ "sqs": { "queueUrl": queue, "roleArn": ROLE } },
+                    { "dynamoDBv2": { "putItem": { "tableName": "Telemetry" }, "roleArn": ROLE } }],
+    })).await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut c = fleet.client(&dev, "c", Version::V311).await;
+    c.publish("q/1", r#"{"temp":7}"#, 1, false).await.unwrap();
+    let mut calls = [seen.recv().await.unwrap(), seen.recv().await.unwrap()];
+    calls.sort_by_key(|s| s.header("x-amz-target").is_some());
+    let sqs = &calls[0];
+    let auth = sqs.header("authorization").unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=test/"),
+        "{auth}"
+    );
+    assert!(
+        auth.contains(&format!("/{}/sqs/aws4_request", crate::support::REGION)),
+        "{auth}"
+    );
+    let form: Vec<(String, String)> = form_urlencoded::parse(&sqs.body).into_owned().collect();
+    assert!(form.contains(&("Action".into(), "SendMessage".into())));
+    assert!(form.contains(&("MessageBody".into(), r#"{"temp":7}"#.into())));
+    let ddb = &calls[1];
+    assert_eq!(
+        ddb.header("x-amz-target"),
+        Some("DynamoDB_20120810.PutItem")
+    );
+    let put: Value = serde_json::from_slice(&ddb.body).unwrap();
+    assert_eq!(
+        put,
+        json!({ "TableName": "Telemetry", "Item": { "temp": { "N": "7" } } })
+    );
+}
