@@ -15,6 +15,8 @@ pub enum JobsErrorCode {
     ResourceAlreadyExists,
     /// The device's requests came faster than the service takes them.
     RequestThrottled,
+    /// The change could not be stored (a full disk, a read-only state dir).
+    InternalError,
 }
 
 impl JobsErrorCode {
@@ -29,6 +31,7 @@ impl JobsErrorCode {
             JobsErrorCode::TerminalStateReached => "TerminalStateReached",
             JobsErrorCode::ResourceAlreadyExists => "ResourceAlreadyExists",
             JobsErrorCode::RequestThrottled => "RequestThrottled",
+            JobsErrorCode::InternalError => "InternalError",
         }
     }
 }

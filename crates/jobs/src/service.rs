@@ -23,10 +23,44 @@ pub struct JobsService {
     outlet: Outlet,
 }
 
+/// Every job and execution `store` holds.
+fn read_all(store: &mut dyn Store) -> Result<Jobs, StoreError> {
+    let (mut jobs, mut execs) = (Vec::new(), Vec::new());
+    let read = |r: &iotmock_store::Row| {
+        let parsed = match r.kind.as_str() {
+            KIND_JOB => serde_json::from_str(&r.value).map(|j| Stored::Job(Box::new(j))),
+            KIND_EXECUTION => serde_json::from_str(&r.value).map(Stored::Execution),
+            _ => return Ok(Read::Skip),
+        };
+        parsed.map(Read::Record).map_err(|e| e.to_string())
+    };
+    for record in load_with(store, "jobs", read)? {
+        match record {
+            Stored::Job(j) => jobs.push(*j),
+            Stored::Execution(e) => execs.push(e),
+        }
+    }
+    let mut all = Jobs::default();
+    all.restore(jobs, execs);
+    Ok(all)
+}
+
+/// The answer to a change the store refused.
+fn refused(e: &StoreError) -> JobsError {
+    JobsError::new(
+        JobsErrorCode::InternalError,
+        format!("The change could not be stored: {}", e.message),
+    )
+}
+
 /// What a change to the jobs returns: a value and the notices it publishes.
 pub trait Noticed {
     type Out;
     fn split(self) -> (Self::Out, Vec<Notice>);
+    /// The answer when the store refused the change (a change with no answer keeps `out`).
+    fn refused(out: Self::Out, _e: &StoreError) -> Self::Out {
+        out
+    }
 }
 
 impl Noticed for Vec<Notice> {
@@ -43,8 +77,11 @@ impl<T> Noticed for (T, Vec<Notice>) {
     }
 }
 
-impl<N: Noticed, E> Noticed for Result<N, E> {
-    type Out = Result<N::Out, E>;
+impl<N: Noticed> Noticed for Result<N, JobsError> {
+    type Out = Result<N::Out, JobsError>;
+    fn refused(out: Self::Out, e: &StoreError) -> Self::Out {
+        out.and(Err(refused(e)))
+    }
     fn split(self) -> (Self::Out, Vec<Notice>) {
         match self {
             Ok(n) => {
@@ -106,23 +143,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl JobsService {
     /// The service over `store`, holding the jobs and executions it kept.
     pub fn open(mut store: Box<dyn Store>, default_region: &str) -> Result<Self, StoreError> {
-        let (mut jobs, mut execs) = (Vec::new(), Vec::new());
-        let read = |r: &iotmock_store::Row| {
-            let parsed = match r.kind.as_str() {
-                KIND_JOB => serde_json::from_str(&r.value).map(|j| Stored::Job(Box::new(j))),
-                KIND_EXECUTION => serde_json::from_str(&r.value).map(Stored::Execution),
-                _ => return Ok(Read::Skip),
-            };
-            parsed.map(Read::Record).map_err(|e| e.to_string())
-        };
-        for record in load_with(&mut *store, "jobs", read)? {
-            match record {
-                Stored::Job(j) => jobs.push(*j),
-                Stored::Execution(e) => execs.push(e),
-            }
-        }
-        let mut all = Jobs::default();
-        all.restore(jobs, execs);
+        let all = read_all(&mut *store)?;
         Ok(Self {
             jobs: Mutex::new(all),
             store: Mutex::new(store),
@@ -131,27 +152,49 @@ impl JobsService {
         })
     }
 
-    /// Runs `f` on the jobs of the account (the control plane's handlers use this); what it
-    /// changed is stored before this returns.
+    /// Runs `f` on the jobs of the account (reads; a change made here that the store refuses
+    /// is undone and logged, see [`JobsService::try_with`]).
     pub fn with<T>(&self, f: impl FnOnce(&mut Jobs) -> T) -> T {
         let mut jobs = lock(&self.jobs);
         let out = f(&mut jobs);
-        self.persist(&mut jobs);
+        let _ = self.persist(&mut jobs);
         out
     }
 
+    /// Runs a change `f`: what it changed is stored before this returns; when the store
+    /// refuses it, nothing changed and the answer is an `InternalError`.
+    pub fn try_with<T>(
+        &self,
+        f: impl FnOnce(&mut Jobs) -> Result<T, JobsError>,
+    ) -> Result<T, JobsError> {
+        let mut jobs = lock(&self.jobs);
+        let out = f(&mut jobs)?;
+        self.persist(&mut jobs).map_err(|e| refused(&e))?;
+        Ok(out)
+    }
+
     /// Runs a change `f` on the jobs: what it changed is stored, then the notices it made are
-    /// published (after the jobs' lock is released), then its value is returned.
+    /// published (after the jobs' lock is released), then its value is returned. A change the
+    /// store refuses is undone, publishes nothing, and answers `InternalError` where the
+    /// change has an answer.
     pub fn change<N: Noticed>(&self, f: impl FnOnce(&mut Jobs) -> N) -> N::Out {
-        let (out, notices) = self.with(f).split();
+        let mut jobs = lock(&self.jobs);
+        let made = f(&mut jobs);
+        let stored = self.persist(&mut jobs);
+        drop(jobs);
+        let (out, notices) = made.split();
+        if let Err(e) = stored {
+            return N::refused(out, &e);
+        }
         for n in &notices {
             self.outlet.publish(notice_message(n));
         }
         out
     }
 
-    /// Writes every record the last change touched.
-    fn persist(&self, jobs: &mut Jobs) {
+    /// Writes every record the last change touched; when the store refuses, the jobs go
+    /// back to what the store holds.
+    fn persist(&self, jobs: &mut Jobs) -> Result<(), StoreError> {
         let changes: Vec<Change> = jobs
             .take_changes()
             .into_iter()
@@ -161,11 +204,18 @@ impl JobsService {
             })
             .collect();
         if changes.is_empty() {
-            return;
+            return Ok(());
         }
-        if let Err(e) = lock(&self.store).commit(&changes) {
-            tracing::error!(error = %e, "job changes not stored; kept in memory only");
+        let mut store = lock(&self.store);
+        let Err(e) = store.commit(&changes) else {
+            return Ok(());
+        };
+        tracing::error!(error = %e, "job changes not stored: undone, the jobs are what the store holds");
+        match read_all(&mut **store) {
+            Ok(kept) => *jobs = kept,
+            Err(again) => tracing::error!(error = %again, "the jobs could not be read back"),
         }
+        Err(e)
     }
 
     pub fn region<'a>(&'a self, region: Option<&'a str>) -> &'a str {
@@ -217,7 +267,7 @@ impl JobsService {
         body: &DeviceRequest,
         now_ms: i64,
     ) -> Result<(Value, Vec<Notice>), JobsError> {
-        self.with(|jobs| match req {
+        self.try_with(|jobs| match req {
             Request::Pending => Ok((jobs.device_pending(region, thing), Vec::new())),
             Request::StartNext => Ok(jobs.start_next(region, thing, body, now_ms)),
             Request::Describe(job) => {

@@ -214,3 +214,79 @@ fn next_peeks_without_changing_anything() {
     assert!(peek["execution"].get("jobDocument").is_none());
     assert_eq!(j.device_pending(R, "t")["queuedJobs"][0]["jobId"], "j1");
 }
+
+/// A store that takes what it is given until it is told to refuse.
+struct Flaky(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<iotmock_store::Row>,
+);
+
+impl iotmock_store::Store for Flaky {
+    fn load(&mut self) -> Result<Vec<iotmock_store::Row>, iotmock_store::StoreError> {
+        Ok(self.1.clone())
+    }
+    fn commit(
+        &mut self,
+        changes: &[iotmock_store::Change],
+    ) -> Result<(), iotmock_store::StoreError> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(iotmock_store::StoreError::other("database or disk is full"));
+        }
+        for c in changes {
+            match c {
+                iotmock_store::Change::Put { kind, key, value } => {
+                    self.1.retain(|r| !(r.kind == *kind && r.key == *key));
+                    let row = iotmock_store::Row {
+                        kind: kind.to_string(),
+                        key: key.clone(),
+                        value: value.clone(),
+                    };
+                    self.1.push(row);
+                }
+                iotmock_store::Change::Delete { kind, key } => {
+                    self.1.retain(|r| !(r.kind == *kind && r.key == *key));
+                }
+            }
+        }
+        Ok(())
+    }
+    fn quarantine(
+        &mut self,
+        _: &iotmock_store::Row,
+        _: &str,
+    ) -> Result<(), iotmock_store::StoreError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_change_the_store_refuses_is_undone_and_answered_as_an_error() {
+    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let svc = crate::JobsService::open(Box::new(Flaky(refuse.clone(), Vec::new())), R).unwrap();
+    svc.create_job(R, "kept", new_job(&["t"]), T0).unwrap();
+    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = svc
+        .create_job(R, "lost", new_job(&["t"]), T0 + 1)
+        .unwrap_err();
+    assert_eq!(refused.code, JobsErrorCode::InternalError);
+    assert!(
+        refused.message.contains("disk is full"),
+        "{}",
+        refused.message
+    );
+    assert!(
+        svc.with(|j| j.job(R, "lost").is_none()),
+        "the refused job is not served"
+    );
+    assert!(
+        svc.with(|j| j.job(R, "kept").is_some()),
+        "what was stored stays"
+    );
+    let cancel = svc.change(|j| j.cancel_job(R, "kept", false, (None, None), T0 + 2));
+    assert_eq!(cancel.unwrap_err().code, JobsErrorCode::InternalError);
+    assert_eq!(
+        svc.with(|j| j.job(R, "kept").map(|job| job.status)),
+        Some(JobStatus::InProgress),
+        "a refused cancel leaves the job as it was"
+    );
+}

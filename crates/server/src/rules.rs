@@ -130,6 +130,7 @@ impl Builder {
             handle,
             endpoints: self.endpoints.clone(),
             clock: clock.clone(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(crate::actions::IN_FLIGHT)),
             account: self.account_id.clone(),
         });
         Ok(RulesService::new(

@@ -57,6 +57,7 @@ pub(crate) fn jobs(state: &ApiState) -> IotResult<&JobsService> {
 pub(crate) fn jobs_error(e: JobsError) -> IotError {
     let code = match e.code {
         JobsErrorCode::ResourceNotFound => ErrorCode::ResourceNotFound,
+        JobsErrorCode::InternalError => ErrorCode::InternalFailure,
         JobsErrorCode::ResourceAlreadyExists => ErrorCode::ResourceAlreadyExists,
         JobsErrorCode::InvalidStateTransition | JobsErrorCode::VersionMismatch => {
             ErrorCode::InvalidStateTransition

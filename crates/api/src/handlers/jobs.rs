@@ -204,7 +204,7 @@ pub fn update_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Rep
         .and_then(Value::as_i64);
     let t = now(state)?;
     service(state)?
-        .with(|j| j.update_job(&req.region, id, description, timeout, t))
+        .try_with(|j| j.update_job(&req.region, id, description, timeout, t))
         .map_err(to_iot)?;
     Ok(Reply::Empty)
 }

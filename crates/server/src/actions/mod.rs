@@ -16,6 +16,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Actions in flight at once; past it an action fails at once (and its error action runs), so
+/// a slow endpoint holds a bounded number of connections and tasks.
+pub const IN_FLIGHT: usize = 256;
 /// One try of an action.
 const TRY_DEADLINE: Duration = Duration::from_secs(5);
 /// `aws_lambda()` must answer within this (AWS's limit).
@@ -35,6 +38,8 @@ pub struct ActionRunner {
     pub handle: tokio::runtime::Handle,
     pub endpoints: Endpoints,
     pub clock: Arc<dyn Clock>,
+    /// Permits for the actions in flight ([`IN_FLIGHT`]).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
     /// The rules' account (in the ARNs the calls name).
     pub account: String,
 }
@@ -49,9 +54,17 @@ impl Runner for ActionRunner {
     }
 
     fn run(&self, job: Job) {
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            let why = format!(
+                "{IN_FLIGHT} actions are already waiting on their endpoints; this one was not sent"
+            );
+            (job.done)(Err(why));
+            return;
+        };
         let this = self.clone();
         self.handle.spawn(async move {
             let outcome = this.perform(&job.region, &job.invocation).await;
+            drop(permit);
             (job.done)(outcome);
         });
     }
