@@ -32,6 +32,8 @@ fn state() -> &'static ApiState {
             data: None,
             shadows: Some(Arc::new(shadows)),
             jobs: Some(Arc::new(jobs)),
+            rules: None,
+            rules_not_found: iotmock_model::ErrorCode::Unauthorized,
             limits: ApiLimits::default(),
         }
     })
