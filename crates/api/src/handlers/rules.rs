@@ -162,23 +162,6 @@ pub fn set_disabled(
     Ok(Reply::Json(json!({})))
 }
 
-/// A rule ARN names a rule the engine holds (for the tag operations).
-pub(crate) fn check_rule(state: &ApiState, req: &ApiRequest, arn: &str) -> IotResult<()> {
-    let Some(name) = arn.rsplit_once(":rule/").map(|(_, n)| n) else {
-        return Ok(());
-    };
-    let known = state
-        .rules
-        .as_ref()
-        .is_some_and(|r| r.read(|book| book.get(&req.region, name).is_ok()));
-    match known {
-        true => Ok(()),
-        false => Err(IotError::not_found(format!(
-            "The resource {arn} does not exist"
-        ))),
-    }
-}
-
 /// `GET /iotmock/actions[?rule=NAME]`.
 pub fn actions(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let entries = service(state)?.actions(req.qs("rule"));

@@ -15,15 +15,19 @@ fn resource_arn(body: &Map<String, Value>) -> IotResult<String> {
         .ok_or_else(|| IotError::invalid("resourceArn is required"))
 }
 
-/// A job ARN names a job the jobs service holds.
-fn check_job(state: &ApiState, req: &ApiRequest, arn: &str) -> IotResult<()> {
-    let Some(id) = arn.rsplit_once(":job/").map(|(_, id)| id) else {
+/// A job or topic rule ARN names one its service holds (the registry keeps their tags but
+/// knows neither).
+fn check_service_resource(state: &ApiState, req: &ApiRequest, arn: &str) -> IotResult<()> {
+    let region = &req.region;
+    let known = if let Some((_, id)) = arn.rsplit_once(":job/") {
+        let jobs = state.jobs.as_ref();
+        jobs.is_some_and(|j| j.with(|jobs| jobs.job(region, id).is_some()))
+    } else if let Some((_, name)) = arn.rsplit_once(":rule/") {
+        let rules = state.rules.as_ref();
+        rules.is_some_and(|r| r.read(|book| book.get(region, name).is_ok()))
+    } else {
         return Ok(());
     };
-    let known = state
-        .jobs
-        .as_ref()
-        .is_some_and(|j| j.with(|jobs| jobs.job(&req.region, id).is_some()));
     match known {
         true => Ok(()),
         false => Err(IotError::not_found(format!(
@@ -35,8 +39,7 @@ fn check_job(state: &ApiState, req: &ApiRequest, arn: &str) -> IotResult<()> {
 pub fn tag(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
     let arn = resource_arn(&body)?;
-    check_job(state, req, &arn)?;
-    super::rules::check_rule(state, req, &arn)?;
+    check_service_resource(state, req, &arn)?;
     let tags = super::common::tags_from_body(&body)?;
     write(state)?.tag_resource(&req.region, &arn, &tags)?;
     Ok(Reply::Json(json!({})))
@@ -45,8 +48,7 @@ pub fn tag(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
 pub fn untag(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
     let arn = resource_arn(&body)?;
-    check_job(state, req, &arn)?;
-    super::rules::check_rule(state, req, &arn)?;
+    check_service_resource(state, req, &arn)?;
     let keys = crate::request::str_list(body.get("tagKeys"));
     write(state)?.untag_resource(&req.region, &arn, &keys)?;
     Ok(Reply::Json(json!({})))
@@ -57,8 +59,7 @@ pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         .qs("resourceArn")
         .ok_or_else(|| IotError::invalid("resourceArn is required"))?
         .to_string();
-    check_job(state, req, &arn)?;
-    super::rules::check_rule(state, req, &arn)?;
+    check_service_resource(state, req, &arn)?;
     let tags = read(state)?.list_tags(&req.region, &arn)?;
     let tags: Vec<Value> = tags
         .into_iter()
