@@ -241,7 +241,11 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        // Lazily: an in-process mock's handles may outlive its shutdown by a moment.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
     }
 }
 
@@ -369,4 +373,22 @@ async fn a_read_only_state_dir_serves_what_it_holds_and_answers_writes_503() {
     assert_eq!(plain.status, 200, "a plain publish needs no disk");
     terminate(served.child).await;
     disk.remount("rw");
+}
+
+#[tokio::test]
+async fn a_mock_that_shut_down_leaves_every_write_in_its_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = on(dir.path()).await;
+    let api = Api::new(mock.api_addr(), REGION);
+    api.post("/things/kept", json!({})).await.ok();
+    mock.shutdown().await;
+    // A log left with writes in it cannot be read where the state dir is read-only.
+    let logs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("-wal"))
+        .filter(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(logs.is_empty(), "every log was folded in: {logs:?}");
 }

@@ -267,6 +267,8 @@ async fn disabled_rules_do_not_fire_and_presence_events_reach_rules() {
     fleet.api.post("/rules/off/disable", json!({})).await.ok();
     let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
     let mut watcher = fleet.client(&dev, "watcher", Version::V311).await;
+    // The watcher's own connection event has gone through the rule before it subscribes.
+    fleet.mock.settle();
     watcher
         .subscribe(&[("presence/log", 1), ("never", 1)])
         .await

@@ -249,6 +249,7 @@ impl Builder {
             registry,
             root_ca_pem,
             root_ca_path: root_path,
+            state_dir: self.state_dir.clone(),
             region: self.region,
             account_id: self.account_id,
             clock,
@@ -284,6 +285,7 @@ pub struct MockIotCore {
     registry: Arc<RwLock<Registry>>,
     root_ca_pem: Arc<str>,
     root_ca_path: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
     region: String,
     account_id: String,
     clock: Arc<dyn Clock>,
@@ -386,6 +388,12 @@ impl MockIotCore {
         }
         for broker in self.brokers.drain(..) {
             broker.shutdown().await;
+        }
+        self.core.settle_services();
+        if let Some(dir) = &self.state_dir {
+            for (file, why) in iotmock_store::checkpoint_dir(dir) {
+                tracing::warn!(file = %file.display(), %why, "its write-ahead log was not folded in at shutdown (it is read on the next start)");
+            }
         }
     }
 }

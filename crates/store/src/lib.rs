@@ -11,7 +11,9 @@ mod readonly;
 mod sqlite;
 
 #[cfg(feature = "sqlite")]
-pub use sqlite::{Migration, SqliteStore, migrate, open_durable, open_migrated, schema_version};
+pub use sqlite::{
+    Migration, SqliteStore, checkpoint_dir, migrate, open_durable, open_migrated, schema_version,
+};
 
 /// One row written or removed; `value` is the record as JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,34 @@ pub fn open_durable(path: &Path) -> Result<rusqlite::Connection, rusqlite::Error
     Ok(conn)
 }
 
+/// Folds every write-ahead log of the `.db` files in `dir` into its database and empties it
+/// (a clean shutdown leaves files that read alone, even while a handle is still open).
+/// Returns the files whose log could not be emptied, with why.
+pub fn checkpoint_dir(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut failed = Vec::new();
+    if !crate::readonly::dir_writable(dir) {
+        return failed;
+    }
+    let files = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    for path in files.map(|e| e.path()) {
+        if path.extension().is_none_or(|x| x != "db") {
+            continue;
+        }
+        let done = rusqlite::Connection::open(&path).and_then(|conn| {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        });
+        match done {
+            Ok(0) => {}
+            Ok(_) => failed.push((path, "a reader held the log".to_string())),
+            Err(e) => failed.push((path, e.to_string())),
+        }
+    }
+    failed
+}
+
 /// One schema step: the SQL that takes a file from version `n - 1` to `n` (`n` is its place
 /// in the list, from 1). Steps must accept a file that already has what they create (the
 /// first release wrote no version, so a version-0 file may hold version 1's tables).
