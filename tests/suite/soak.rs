@@ -95,6 +95,15 @@ async fn provision(api: &Api, dir: &Path) -> (std::sync::Arc<rustls::ClientConfi
         .await
         .ok();
     let thing = api.post("/things/soak-shadow", json!({})).await.ok();
+    // A rule on the persistent traffic: republished, and an action recorded in the log.
+    let rule = json!({
+        "sql": format!("SELECT *, topic() AS t FROM '{KEEP_TOPIC}'"),
+        "actions": [
+            { "republish": { "topic": traffic::RULED_TOPIC, "roleArn": "arn:aws:iam::1:role/r" } },
+            { "sqs": { "queueUrl": "https://sqs.us-east-1.amazonaws.com/1/soak", "roleArn": "arn:aws:iam::1:role/r" } },
+        ],
+    });
+    api.post("/rules/soak_rule", rule).await.ok();
     let root = std::fs::read_to_string(dir.join("AmazonRootCA1.pem")).expect("root CA");
     let tls = TlsOptions::new(root).identity(dev.cert_pem, dev.key_pem);
     let thing_arn = thing["thingArn"].as_str().expect("arn").to_string();
@@ -138,6 +147,8 @@ async fn verify(target: &Target, ledger: &mut Ledger, first: bool) -> (DeviceCli
         let got = api.get(&format!("/things/{name}")).await;
         assert_eq!(got.status, 404, "acknowledged delete of {name} was undone");
     }
+    let rule = api.get("/rules/soak_rule").await;
+    assert_eq!(rule.status, 200, "the topic rule survived the kill");
     for id in ledger.jobs.iter().flatten() {
         assert_eq!(
             api.get(&format!("/jobs/{id}")).await.status,
@@ -299,13 +310,15 @@ async fn load_phase(target: &Target, length: Duration) -> Phase {
     let feed = tokio::spawn(traffic::feed(target.clone(), stop.clone()));
     let probe = tokio::spawn(traffic::probe(target.clone(), stop.clone(), "loaded"));
     let stalled = tokio::spawn(traffic::stalled(target.clone(), stop.clone()));
-    let malformed = tokio::spawn(traffic::malformed(target.clone(), stop));
+    let malformed = tokio::spawn(traffic::malformed(target.clone(), stop.clone()));
+    let ruled = tokio::spawn(traffic::ruled(target.clone(), stop));
     tokio::time::sleep(length).await;
     let _ = stop_tx.send(true);
     feed.await.expect("feed");
     let latencies = probe.await.expect("probe");
     let mut misbehaviour = malformed.await.expect("malformed");
     (misbehaviour.slow, misbehaviour.dead) = stalled.await.expect("stalled");
+    misbehaviour.ruled = ruled.await.expect("ruled");
     Phase {
         latencies,
         misbehaviour,

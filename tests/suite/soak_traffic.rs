@@ -45,6 +45,8 @@ fn every(period: Duration) -> tokio::time::Interval {
 }
 
 pub const KEEP_TOPIC: &str = "soak/keep";
+/// Where the soak's topic rule republishes the persistent traffic.
+pub const RULED_TOPIC: &str = "soak/ruled";
 const FEED_TOPIC: &str = "soak/feed";
 const PROBE_TOPIC: &str = "soak/probe";
 
@@ -146,6 +148,8 @@ pub struct Misbehaviour {
     pub dead: u64,
     pub malformed_closed: u64,
     pub oversized_closed: u64,
+    /// Messages the topic rule republished, seen during the load phase.
+    pub ruled: u64,
     /// Malformed or oversized packets the broker did not close the connection for.
     pub malformed_not_closed: u64,
     pub oversized_not_closed: u64,
@@ -165,6 +169,26 @@ impl Misbehaviour {
 /// The broker closed the connection while the packet was being written.
 fn refused(e: &ClientError) -> bool {
     matches!(e, ClientError::Io(_) | ClientError::Closed { .. })
+}
+
+/// Counts what the topic rule republishes until the phase ends.
+pub async fn ruled(target: Target, mut stop: Stop) -> u64 {
+    let Ok((mut c, _)) = target.connect("soak-ruled", true, 60).await else {
+        return 0;
+    };
+    if c.subscribe(&[(RULED_TOPIC, 0)]).await.is_err() {
+        return 0;
+    }
+    let mut n = 0;
+    loop {
+        tokio::select! {
+            got = c.next_message() => match got {
+                Ok(_) => n += 1,
+                Err(_) => return n,
+            },
+            _ = stop.changed() => return n,
+        }
+    }
 }
 
 /// Connect churn: clean sessions that connect, subscribe and leave, ten a second.
