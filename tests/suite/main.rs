@@ -14,6 +14,7 @@ mod api_tags;
 mod api_things;
 mod api_transfer;
 mod crash;
+mod doors;
 mod durable;
 mod hostile;
 mod jobs;

@@ -112,7 +112,10 @@ pub fn judge(cycles: &[Cycle]) -> Vec<String> {
             ));
         }
         if m.ruled == 0 {
-            failed.push(format!("cycle {}: the topic rule republished nothing", c.index));
+            failed.push(format!(
+                "cycle {}: the topic rule republished nothing",
+                c.index
+            ));
         }
         if c.latencies.is_empty() || c.qos1_acked == 0 || c.api_writes == 0 {
             failed.push(format!("cycle {}: the traffic did not run", c.index));

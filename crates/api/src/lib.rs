@@ -12,7 +12,7 @@ mod state;
 mod views;
 pub mod wire;
 
-pub use server::ApiServer;
+pub use server::{ApiServer, answer, serve_http};
 pub use state::{ApiLimits, ApiState};
 
 /// A retained message as iot-data reports it.
@@ -24,10 +24,43 @@ pub struct RetainedView {
     pub last_modified_ms: i64,
 }
 
+/// Who sent a request through a door that identifies its caller by a client certificate
+/// (HTTPS on 8443, or port 443 with ALPN `x-amzn-http-ca`): the device's own policies decide.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The client certificate (DER).
+    pub leaf: Vec<u8>,
+    pub addr: std::net::SocketAddr,
+    /// The region SNI named, if any.
+    pub region: Option<String>,
+    pub sni: bool,
+}
+
+/// A message published over HTTPS.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
+    /// MQTT 5 properties from the `x-amz-mqtt5-*` headers and the query.
+    pub properties: Option<iotmock_mqtt::PublishProperties>,
+}
+
+/// Why a publish was not taken.
+#[derive(Debug, Clone)]
+pub enum PublishError {
+    /// The caller's certificate or policies do not allow it (ForbiddenException, 403).
+    Forbidden(String),
+    /// A retained message that could not be stored (InternalFailureException, 500).
+    NotStored(String),
+}
+
 /// The broker as the iot-data operations see it.
 pub trait DataPlane: Send + Sync {
-    /// Publishes; `Err` (with why) when a retained message could not be stored.
-    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) -> Result<(), String>;
+    /// Publishes `message`: as the iot-data API (AWS credentials, no policy check) when
+    /// `caller` is `None`, else as that device, under its policies.
+    fn publish(&self, caller: Option<&Caller>, message: Message) -> Result<(), PublishError>;
     fn retained(&self, topic: &str) -> Option<RetainedView>;
     fn list_retained(&self) -> Vec<RetainedView>;
     /// DeleteConnection; false when the client is not connected.

@@ -39,6 +39,8 @@ pub struct ApiRequest {
     pub service: Option<String>,
     /// The SigV4 access key id, when the request is signed: it selects the account.
     pub access_key: Option<String>,
+    /// The device that sent it, when it came through a door with a client certificate.
+    pub caller: Option<std::sync::Arc<crate::Caller>>,
 }
 
 impl ApiRequest {
@@ -69,6 +71,7 @@ impl ApiRequest {
             region,
             service,
             access_key,
+            caller: None,
         })
     }
 

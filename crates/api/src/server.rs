@@ -122,14 +122,32 @@ async fn serve(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     state: ApiState,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
     let limits = state.limits;
-    let service = service_fn(move |req| handle(state.clone(), req));
+    let service = service_fn(move |req| handle(state.clone(), req, None));
+    serve_http(stream, peer, limits, service, stopped).await;
+}
+
+/// Serves HTTP/1.1 on `io` with `service` (upgrades allowed) until the client is done or
+/// `stopped`, when in-flight requests finish first; how the connection ended is logged.
+pub async fn serve_http<IO, S>(
+    io: IO,
+    peer: SocketAddr,
+    limits: crate::ApiLimits,
+    service: S,
+    mut stopped: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Full<Bytes>>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: Send + 'static,
+{
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
@@ -142,12 +160,12 @@ async fn serve(
     match result {
         Err(e) if e.is_timeout() => tracing::info!(
             %peer, limit = ?limits.header_timeout,
-            "api connection closed: the request headers did not arrive within the header deadline"
+            "http connection closed: the request headers did not arrive within the header deadline"
         ),
         Err(e) if e.is_parse() => {
-            tracing::info!(%peer, error = %e, "api connection closed: malformed HTTP request")
+            tracing::info!(%peer, error = %e, "http connection closed: malformed HTTP request")
         }
-        Err(e) => tracing::debug!(%peer, error = %e, "api connection ended with an error"),
+        Err(e) => tracing::debug!(%peer, error = %e, "http connection ended with an error"),
         Ok(()) => {}
     }
 }
@@ -155,10 +173,21 @@ async fn serve(
 async fn handle(
     state: ApiState,
     req: Request<Incoming>,
+    caller: Option<Arc<crate::Caller>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(answer(state, req, caller).await)
+}
+
+/// Answers one request, as the API port does; `caller` is the device whose client
+/// certificate came with it (another door: 8443, port 443), which may only publish.
+pub async fn answer(
+    state: ApiState,
+    req: Request<Incoming>,
+    caller: Option<Arc<crate::Caller>>,
+) -> Response<Full<Bytes>> {
     let request_id = crate::handlers::request_id();
     let label = format!("{} {}", req.method(), req.uri().path());
-    let encoded = match run(state, req).await {
+    let encoded = match run(state, req, caller).await {
         Ok(reply) => {
             tracing::debug!(request = %label, %request_id, "api ok");
             wire::success(reply, &request_id)
@@ -168,10 +197,14 @@ async fn handle(
             wire::failure(&err, &request_id)
         }
     };
-    Ok(into_response(encoded))
+    into_response(encoded)
 }
 
-async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> {
+async fn run(
+    state: ApiState,
+    req: Request<Incoming>,
+    caller: Option<Arc<crate::Caller>>,
+) -> IotResult<wire::Reply> {
     let (parts, body) = req.into_parts();
     let headers: HashMap<String, String> = parts
         .headers
@@ -210,6 +243,14 @@ async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> 
         body.to_vec(),
         &state.default_region,
     )?;
+    let mut request = request;
+    if caller.is_some() && !publishes(&request) {
+        return Err(IotError::new(
+            iotmock_model::ErrorCode::Forbidden,
+            "With a client certificate, HTTPS serves publish only (POST /topics/{topic})",
+        ));
+    }
+    request.caller = caller;
     let state = state.for_request(&request);
     tokio::task::spawn_blocking(move || {
         // A device's shadow update or job request acknowledged before this request is taken
@@ -233,6 +274,10 @@ async fn run(state: ApiState, req: Request<Incoming>) -> IotResult<wire::Reply> 
     })
     .await
     .map_err(|e| IotError::internal(format!("The operation did not complete: {e}")))?
+}
+
+fn publishes(request: &ApiRequest) -> bool {
+    request.method == Method::Post && request.segments.first().is_some_and(|s| s == "topics")
 }
 
 fn into_response(encoded: Encoded) -> Response<Full<Bytes>> {

@@ -288,6 +288,7 @@ fn identify<S>(
     let sni = sni.is_some();
     Some(connection::Peer {
         leaf,
+        iam: None,
         addr,
         region,
         sni,

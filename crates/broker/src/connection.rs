@@ -21,7 +21,10 @@ use tokio::sync::{mpsc, watch};
 /// Who is on the other end of a TLS connection, and which endpoint it addressed.
 #[derive(Debug, Clone)]
 pub(crate) struct Peer {
+    /// The client certificate (empty for a SigV4 caller).
     pub leaf: Vec<u8>,
+    /// A SigV4 caller (MQTT over WebSocket): who it is, decided at the door.
+    pub iam: Option<Arc<iotmock_registry::Principal>>,
     pub addr: SocketAddr,
     /// The region SNI named (`None`: no SNI, or a name without a region).
     pub region: Option<String>,
@@ -141,7 +144,10 @@ async fn start<S: AsyncRead + AsyncWrite>(
     peer: &Peer,
     shared: &Arc<Shared>,
 ) -> Option<Started> {
-    let cert_id = iotmock_model::certificate_id(&peer.leaf);
+    let cert_id = match &peer.iam {
+        Some(p) => p.cert_id.clone(),
+        None => iotmock_model::certificate_id(&peer.leaf),
+    };
     let clean_start = connect.clean_start;
     let raw_id = connect.client_id.clone();
     let version = link.version;
@@ -156,6 +162,7 @@ async fn start<S: AsyncRead + AsyncWrite>(
     let mut env = Env {
         shared,
         leaf: &peer.leaf,
+        iam: peer.iam.as_ref(),
         cert_id: &cert_id,
         region: peer.region.as_deref(),
     };

@@ -11,6 +11,8 @@ use std::sync::Arc;
 pub(crate) struct Env<'a> {
     pub shared: &'a Shared,
     pub leaf: &'a [u8],
+    /// A SigV4 caller, whose principal the door decided (no certificate to register).
+    pub iam: Option<&'a Arc<Principal>>,
     pub cert_id: &'a str,
     /// The region SNI named, if any.
     pub region: Option<&'a str>,
@@ -21,6 +23,9 @@ impl ConnectEnv for Env<'_> {
     /// registered PENDING_ACTIVATION and the event published; a certificate still pending gets
     /// the event again. Either way the connection is refused; `Some` says why.
     fn just_in_time(&mut self) -> Option<JustInTime> {
+        if self.iam.is_some() {
+            return None;
+        }
         let shared = self.shared;
         let (status, account) = {
             let registry = shared.registry.read().ok()?;
@@ -58,6 +63,9 @@ impl ConnectEnv for Env<'_> {
     }
 
     fn principal(&mut self) -> Result<Option<Arc<Principal>>, RegistryUnavailable> {
+        if let Some(iam) = self.iam {
+            return Ok(Some(iam.clone()));
+        }
         self.shared.principal(self.region, self.cert_id)
     }
 

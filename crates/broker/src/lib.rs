@@ -6,6 +6,7 @@
 mod accept;
 mod coalesce;
 mod connection;
+mod door;
 mod env;
 pub mod faults;
 mod hub;
@@ -20,6 +21,7 @@ pub mod tls;
 mod watch;
 
 pub use coalesce::Coalescing;
+pub use door::{Credential, Door, HttpPublish, PublishRefused};
 pub use faults::{Answer, FaultPlan};
 pub use iotmock_session::{
     CloseReason, ConnectRefusal, Outbox, Outlet, Reply, Service, ServiceRequest,
@@ -315,7 +317,7 @@ impl BrokerCore {
         retain: bool,
     ) -> Result<(), String> {
         let msg = iotmock_mqtt::Publish::new(topic, payload, qos, retain);
-        match self.shared.hub.publish_stored(Arc::new(msg)) {
+        match self.shared.hub.publish_stored(Arc::new(msg), None) {
             (_, true) => Ok(()),
             (_, false) => Err(format!(
                 "The retained message could not be stored in {} (it is delivered, and kept until the mock stops); see the mock's log",

@@ -24,16 +24,16 @@ impl Hub {
     /// Publishes as iot-data does, saying whether a retained message reached the store: when
     /// it did not (a full disk), it is kept in memory and delivered all the same, and the
     /// caller answers an error, since it would not survive a restart.
-    pub fn publish_stored(&self, msg: Arc<Publish>) -> (usize, bool) {
+    pub fn publish_stored(&self, msg: Arc<Publish>, from: Option<Origin<'_>>) -> (usize, bool) {
         if !msg.retain {
-            return (self.publish(msg, None), true);
+            return (self.publish(msg, from), true);
         }
         let stored = self.retain(&msg);
         let live = Arc::new(Publish {
             retain: false,
             ..(*msg).clone()
         });
-        (self.publish(live, None), stored)
+        (self.publish(live, from), stored)
     }
 
     /// Routes a message the services must not see (a will).

@@ -21,7 +21,11 @@ pub const ALPN_MQTT_CA: &[u8] = b"x-amzn-mqtt-ca";
 /// Requires a client certificate and proves the client holds its key; who it is gets decided
 /// at CONNECT, from the registry as it is then.
 #[derive(Debug)]
-struct PossessionVerifier;
+struct PossessionVerifier {
+    /// False on the port-443 listener: a client certificate is optional at the TLS layer
+    /// there, and required by the routes that need one.
+    mandatory: bool,
+}
 
 const SCHEMES: &[SignatureScheme] = &[
     SignatureScheme::ECDSA_NISTP256_SHA256,
@@ -167,7 +171,7 @@ impl ClientCertVerifier for PossessionVerifier {
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        true
+        self.mandatory
     }
 }
 
@@ -244,6 +248,46 @@ pub fn server_config(
     alpn: &[&[u8]],
     mint: Option<Minter>,
 ) -> Result<Arc<ServerConfig>, rustls::Error> {
+    config_with((cert_pem, key_pem, root_pem), alpn, mint, true)
+}
+
+/// ALPN protocols of AWS's port 443, in the server's order of preference.
+pub const ALPN_PORT_443: &[&[u8]] = &[ALPN_MQTT_CA, ALPN_HTTP_CA, ALPN_MQTT, b"http/1.1"];
+/// ALPN of HTTPS publish with a client certificate on port 443.
+pub const ALPN_HTTP_CA: &[u8] = b"x-amzn-http-ca";
+/// ALPN of MQTT with a custom authorizer on port 443.
+pub const ALPN_MQTT: &[u8] = b"mqtt";
+
+/// Whether a listener requires a client certificate at the TLS layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCert {
+    Required,
+    /// Port 443: WebSocket and SigV4 callers bring none; the routes that need one ask.
+    Optional,
+}
+
+/// The configuration of a listener where a client certificate is `client` at the TLS
+/// layer, with the same server identity.
+pub fn config_for(
+    (cert_pem, key_pem, root_pem): (&str, &str, &str),
+    alpn: &[&[u8]],
+    mint: Option<Minter>,
+    client: ClientCert,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
+    config_with(
+        (cert_pem, key_pem, root_pem),
+        alpn,
+        mint,
+        client == ClientCert::Required,
+    )
+}
+
+fn config_with(
+    (cert_pem, key_pem, root_pem): (&str, &str, &str),
+    alpn: &[&[u8]],
+    mint: Option<Minter>,
+    mandatory: bool,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
     let provider = Arc::new(aws_order(rustls::crypto::aws_lc_rs::default_provider()));
     let root: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(root_pem.as_bytes())
         .filter_map(Result::ok)
@@ -258,7 +302,7 @@ pub fn server_config(
     };
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_client_cert_verifier(Arc::new(PossessionVerifier))
+        .with_client_cert_verifier(Arc::new(PossessionVerifier { mandatory }))
         .with_cert_resolver(Arc::new(resolver));
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;

@@ -9,6 +9,7 @@ pub mod load;
 pub mod reference;
 pub mod shadow_cli;
 mod tls;
+pub mod ws;
 
 pub use api::ApiError;
 pub use iotmock_mqtt::{Connect, Packet, Publish, Version, Will};
@@ -46,6 +47,8 @@ pub enum ClientError {
     Protocol(String),
     #[error("bad TLS configuration: {0}")]
     Config(String),
+    #[error("the WebSocket upgrade was refused with HTTP {0}")]
+    Upgrade(u16),
 }
 
 /// How to connect: where, as whom, and which MQTT session to ask for.
@@ -61,6 +64,9 @@ pub struct ConnectOptions {
     pub session_expiry: Option<u32>,
     pub will: Option<Will>,
     pub timeout: Duration,
+    /// MQTT over WebSocket: the upgrade request's path and query (`/mqtt?X-Amz-...`), sent
+    /// after TLS with the `mqtt` subprotocol. `None`: MQTT straight over TLS.
+    pub websocket: Option<String>,
 }
 
 impl ConnectOptions {
@@ -75,6 +81,7 @@ impl ConnectOptions {
             session_expiry: None,
             will: None,
             timeout: Duration::from_secs(10),
+            websocket: None,
         }
     }
 
@@ -91,14 +98,59 @@ pub struct ConnAck {
     pub props: ConnAckProps,
 }
 
+/// What a device client talks MQTT over: TLS, or a WebSocket inside TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
+
 /// A connected device.
 pub struct DeviceClient {
-    stream: TlsStream<TcpStream>,
+    stream: Box<dyn Io>,
     buf: BytesMut,
     version: Version,
     next_pkid: u16,
     pending: VecDeque<Packet>,
     timeout: Duration,
+}
+
+/// The WebSocket upgrade on `tls` for `path`, asking for the `mqtt` subprotocol (a server
+/// that does not echo it is refused, as the AWS SDKs refuse it).
+async fn upgrade(
+    tls: TlsStream<TcpStream>,
+    opts: &ConnectOptions,
+    path: &str,
+) -> Result<ws::WsIo<TlsStream<TcpStream>>, ClientError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("wss://{}{path}", opts.server_name);
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ClientError::Config(format!("WebSocket URL {url}: {e}")))?;
+    let protocol = ws::SUBPROTOCOL
+        .parse()
+        .map_err(|_| ClientError::Config("subprotocol".into()))?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol);
+    let handshake = tokio_tungstenite::client_async(request, tls);
+    let (socket, response) = tokio::time::timeout(opts.timeout, handshake)
+        .await
+        .map_err(|_| ClientError::Timeout(opts.timeout))?
+        .map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(r) => {
+                ClientError::Upgrade(r.status().as_u16())
+            }
+            other => ClientError::Protocol(format!("WebSocket upgrade: {other}")),
+        })?;
+    let echoed = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .is_some_and(|v| v.as_bytes() == ws::SUBPROTOCOL.as_bytes());
+    if !echoed {
+        return Err(ClientError::Protocol(
+            "the server did not echo the mqtt WebSocket subprotocol".into(),
+        ));
+    }
+    Ok(ws::WsIo::new(socket))
 }
 
 impl DeviceClient {
@@ -118,6 +170,10 @@ impl DeviceClient {
             .await
             .map_err(|_| ClientError::Timeout(opts.timeout))?
             .map_err(ClientError::Tls)?;
+        let stream: Box<dyn Io> = match &opts.websocket {
+            None => Box::new(stream),
+            Some(path) => Box::new(upgrade(stream, opts, path).await?),
+        };
         let mut client = Self {
             stream,
             buf: BytesMut::with_capacity(4096),

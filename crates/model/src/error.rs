@@ -43,6 +43,8 @@ pub enum ErrorCode {
     TransferAlreadyCompleted,
     /// A topic rule's SQL (or a template) that does not parse.
     SqlParse,
+    /// iot-data: the caller's policies do not allow the operation (a device's HTTPS publish).
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -76,6 +78,7 @@ impl ErrorCode {
             ErrorCode::TransferConflict => "TransferConflictException",
             ErrorCode::TransferAlreadyCompleted => "TransferAlreadyCompletedException",
             ErrorCode::SqlParse => "SqlParseException",
+            ErrorCode::Forbidden => "ForbiddenException",
         }
     }
 
@@ -90,6 +93,7 @@ impl ErrorCode {
             | ErrorCode::ResourceRegistrationFailure
             | ErrorCode::SqlParse => 400,
             ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::ResourceNotFound | ErrorCode::UnknownOperation => 404,
             ErrorCode::CertificateState => 406,
             ErrorCode::ResourceAlreadyExists

@@ -7,7 +7,7 @@ mod error;
 mod status;
 
 pub use arn::{Arn, partition_for_region};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, civil_from_days, days_from_civil};
 pub use error::{ErrorCode, IotError, IotResult};
 pub use status::{AutoRegistrationStatus, CaStatus, CertStatus, CertificateMode, ParseEnumError};
 

@@ -28,7 +28,7 @@ pub use iotmock_model::{Clock, ManualClock, SystemClock};
 pub use iotmock_store::{Change, MemoryStore, Row, Store, StoreError};
 pub use paging::{Page, PageRequest, paginate};
 pub use policies::{CreatedPolicy, CreatedVersion};
-pub use principal::{AttachedThing, AutoRegistered, Principal};
+pub use principal::{AttachedThing, AutoRegistered, IAM_ALLOW_ALL, Principal};
 pub use provision::{Provisioned, issue_for_provisioning};
 pub use records::{
     CaRecord, CertRecord, PolicyRecord, PolicyVersion, RegionState, ThingGroupRecord, ThingRecord,

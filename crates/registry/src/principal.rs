@@ -33,7 +33,61 @@ pub struct Principal {
     pub things: Vec<AttachedThing>,
 }
 
+/// The IAM policy a SigV4 caller has when none was set for its access key: every IoT action.
+pub const IAM_ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
 impl Principal {
+    /// A SigV4 caller (MQTT over WebSocket, HTTPS publish) as the data plane sees it: no
+    /// certificate (an empty placeholder that is valid at every time and reads as no variable),
+    /// ACTIVE, with `policies` (IAM policies of its access key, plus IoT policies attached to
+    /// its Cognito identity) deciding what it may do. `id` is what lifecycle events and
+    /// `principal()` report: the access key id, or the Cognito identity id.
+    pub fn iam(region: &str, account: &str, id: &str, policies: Vec<NamedPolicy>) -> Self {
+        let cert = CertInfo {
+            der: Vec::new(),
+            id: id.to_string(),
+            subject_raw: Vec::new(),
+            issuer_raw: Vec::new(),
+            subject: String::new(),
+            issuer: String::new(),
+            common_name: None,
+            not_before: i64::MIN,
+            not_after: i64::MAX,
+            is_ca: false,
+            version: 2,
+            serial_hex: String::new(),
+            spki_raw: Vec::new(),
+            subject_attrs: Vec::new(),
+            issuer_attrs: Vec::new(),
+            key: iotmock_pki::KeyKind::Other("none".into()),
+        };
+        Self {
+            region: region.to_string(),
+            account: account.to_string(),
+            cert_id: id.to_string(),
+            cert_arn: format!("arn:aws:iam::{account}:user/{id}"),
+            status: CertStatus::Active,
+            ca_id: None,
+            mode: iotmock_model::CertificateMode::Default,
+            cert,
+            policies,
+            things: Vec::new(),
+        }
+    }
+
+    /// The allow-all IAM policy ([`IAM_ALLOW_ALL`]) as a named policy.
+    pub fn iam_allow_all() -> NamedPolicy {
+        NamedPolicy {
+            name: "iotmock-iam-allow-all".into(),
+            version: "1".into(),
+            document: PolicyDocument::parse(IAM_ALLOW_ALL).unwrap_or(PolicyDocument {
+                version: None,
+                statements: Vec::new(),
+            }),
+        }
+    }
+
     /// `arn:aws:iot:{region}:{account}:{kind}/{name}`, the form policies are matched against.
     pub fn resource(&self, kind: &str, name: &str) -> String {
         Arn::new(&self.region, &self.account).resource(kind, name)

@@ -46,6 +46,19 @@ enum Command {
     Rules(crate::rules_cli::RulesCmd),
 }
 
+/// A door's address, or `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct DoorAddr(Option<SocketAddr>);
+
+fn door_addr(text: &str) -> Result<DoorAddr, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(DoorAddr(None));
+    }
+    text.parse()
+        .map(|a| DoorAddr(Some(a)))
+        .map_err(|e| format!("'{text}' is neither an address (127.0.0.1:4443) nor off: {e}"))
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Control-plane API address (AWS CLI / SDK `--endpoint-url`).
@@ -54,9 +67,16 @@ pub struct ServeArgs {
     /// MQTT over mutual TLS (AWS's port 8883).
     #[arg(long, env = "IOTMOCK_MQTT_ADDR", default_value = "127.0.0.1:8883")]
     mqtt_addr: SocketAddr,
-    /// Also serve MQTT with ALPN `x-amzn-mqtt-ca` here (AWS's port-443 mode).
-    #[arg(long, env = "IOTMOCK_MQTT_ALPN_ADDR")]
-    mqtt_alpn_addr: Option<SocketAddr>,
+    /// AWS's port 443, one TLS listener dispatching on ALPN: `x-amzn-mqtt-ca` (MQTT with a
+    /// client certificate), `x-amzn-http-ca` (HTTPS publish with a client certificate), none or
+    /// `http/1.1` (MQTT over WebSocket at `/mqtt` with a SigV4 URL, and the HTTPS API); `off`
+    /// closes it. Default 127.0.0.1:4443 (a free port, with a warning, when that is taken).
+    #[arg(long, alias = "mqtt-alpn-addr", env = "IOTMOCK_PORT_443_ADDR", value_parser = door_addr)]
+    port_443_addr: Option<DoorAddr>,
+    /// AWS's 8443: HTTPS publish with a client certificate (`POST /topics/{topic}`); `off`
+    /// closes it. Default 127.0.0.1:8443 (a free port, with a warning, when that is taken).
+    #[arg(long, env = "IOTMOCK_HTTPS_ADDR", value_parser = door_addr)]
+    https_addr: Option<DoorAddr>,
     /// Threads serving MQTT connections, each with its own listener on the MQTT address
     /// (0: half the CPU cores, at least one; the rest are left to the clients that usually
     /// share the machine in tests and load runs).
@@ -210,9 +230,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             domain: args.endpoint_domain,
             legacy_data_endpoint: !args.no_legacy_data_endpoint,
         });
-    if let Some(addr) = args.mqtt_alpn_addr {
-        builder = builder.mqtt_alpn_addr(addr);
-    }
+    let explicit = args.port_443_addr.is_some() || args.https_addr.is_some();
+    let default_443 = SocketAddr::from(([127, 0, 0, 1], 4443));
+    let default_https = SocketAddr::from(([127, 0, 0, 1], 8443));
+    builder = builder
+        .port_443_addr(args.port_443_addr.map_or(Some(default_443), |a| a.0))
+        .https_addr(args.https_addr.map_or(Some(default_https), |a| a.0))
+        .door_fallback(!explicit);
     if let Some(url) = &args.lambda_url {
         builder = builder.lambda_url(url);
     }
@@ -222,8 +246,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let mock = builder.start().await?;
     println!("iotmock API:  {}", mock.api_url());
     println!("MQTT (mTLS):  {}", mock.mqtt_addr());
-    if let Some(addr) = mock.mqtt_alpn_addr() {
-        println!("MQTT (ALPN x-amzn-mqtt-ca): {addr}");
+    if let Some(addr) = mock.port_443_addr() {
+        println!("port 443:     {addr} (ALPN x-amzn-mqtt-ca, x-amzn-http-ca; wss://…/mqtt)");
+    }
+    if let Some(addr) = mock.https_addr() {
+        println!("HTTPS (mTLS): {addr}");
     }
     if let Some(path) = mock.root_ca_path() {
         println!("trust anchor: {}", path.display());

@@ -38,6 +38,7 @@ pub struct Builder {
     pub(crate) other_accounts: Vec<String>,
     pub(crate) rules_not_found: iotmock_model::ErrorCode,
     pub(crate) endpoints: crate::actions::Endpoints,
+    pub(crate) doors: crate::doors::DoorAddrs,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -68,6 +69,7 @@ impl Default for Builder {
             other_accounts: Vec::new(),
             rules_not_found: iotmock_model::ErrorCode::Unauthorized,
             endpoints: crate::actions::Endpoints::default(),
+            doors: crate::doors::DoorAddrs::default(),
         }
     }
 }
@@ -219,24 +221,24 @@ impl Builder {
         let listener = TcpListener::bind(self.api_addr)
             .await
             .with_context(|| format!("binding the API on {}", self.api_addr))?;
-        let api = ApiServer::start(
-            listener,
-            ApiState {
-                registry: registry.clone(),
-                root_ca_pem: root_ca_pem.clone(),
-                default_region: Arc::from(self.region.as_str()),
-                accounts: self.accounts_table(&registry, &ca_for_accounts, &clock)?,
-                data: Some(Arc::new(BrokerData(core.clone()))),
-                shadows: Some(shadows.clone()),
-                jobs: Some(jobs.clone()),
-                rules: Some(rules.clone()),
-                rules_not_found: self.rules_not_found,
-                limits: self.api_limits,
-            },
-        )?;
+        let api_state = ApiState {
+            registry: registry.clone(),
+            root_ca_pem: root_ca_pem.clone(),
+            default_region: Arc::from(self.region.as_str()),
+            accounts: self.accounts_table(&registry, &ca_for_accounts, &clock)?,
+            data: Some(Arc::new(BrokerData(core.clone()))),
+            shadows: Some(shadows.clone()),
+            jobs: Some(jobs.clone()),
+            rules: Some(rules.clone()),
+            rules_not_found: self.rules_not_found,
+            limits: self.api_limits,
+        };
+        let api = ApiServer::start(listener, api_state.clone())?;
         let brokers = self
             .start_brokers(&identity, &root_ca_pem, &core, &minter)
             .await?;
+        let tls = (&identity, &*root_ca_pem, &minter);
+        let doors = self.start_doors(tls, &core, api_state).await?;
         Ok(MockIotCore {
             shadows,
             jobs,
@@ -245,6 +247,7 @@ impl Builder {
             _ticker: ticker,
             api: Some(api),
             brokers,
+            doors: Some(doors),
             core,
             registry,
             root_ca_pem,
@@ -281,6 +284,7 @@ pub struct MockIotCore {
     _ticker: Ticker,
     api: Option<ApiServer>,
     brokers: Vec<Broker>,
+    pub(crate) doors: Option<crate::doors::Doors>,
     core: BrokerCore,
     registry: Arc<RwLock<Registry>>,
     root_ca_pem: Arc<str>,
@@ -388,6 +392,9 @@ impl MockIotCore {
         }
         for broker in self.brokers.drain(..) {
             broker.shutdown().await;
+        }
+        if let Some(doors) = self.doors.take() {
+            doors.shutdown().await;
         }
         self.core.settle_services();
         if let Some(dir) = &self.state_dir {

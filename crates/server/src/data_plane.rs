@@ -1,7 +1,7 @@
 //! The broker as the iot-data operations of the API see it.
 
-use iotmock_api::{DataPlane, RetainedView};
-use iotmock_broker::BrokerCore;
+use iotmock_api::{Caller, DataPlane, Message, PublishError, RetainedView};
+use iotmock_broker::{BrokerCore, Credential, Door, HttpPublish, PublishRefused};
 
 /// The broker as the iot-data API sees it.
 pub(crate) struct BrokerData(pub(crate) BrokerCore);
@@ -16,8 +16,26 @@ fn view(m: iotmock_broker::RetainedMessage) -> RetainedView {
 }
 
 impl DataPlane for BrokerData {
-    fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8, retain: bool) -> Result<(), String> {
-        self.0.publish_stored(topic, payload.into(), qos, retain)
+    fn publish(&self, caller: Option<&Caller>, message: Message) -> Result<(), PublishError> {
+        let door = caller.map(|c| Door {
+            addr: c.addr,
+            region: c.region.clone(),
+            sni: c.sni,
+            credential: Credential::Certificate(c.leaf.clone()),
+        });
+        let message = HttpPublish {
+            topic: message.topic,
+            payload: message.payload.into(),
+            qos: message.qos,
+            retain: message.retain,
+            properties: message.properties,
+        };
+        self.0
+            .publish_http(door.as_ref(), message)
+            .map_err(|e| match e {
+                PublishRefused::Denied(why) => PublishError::Forbidden(why.to_string()),
+                PublishRefused::NotStored(why) => PublishError::NotStored(why),
+            })
     }
 
     fn retained(&self, topic: &str) -> Option<RetainedView> {

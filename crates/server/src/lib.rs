@@ -11,6 +11,7 @@ pub mod advisor;
 pub mod cli;
 mod core;
 mod data_plane;
+mod doors;
 mod rules;
 #[cfg(feature = "cli")]
 mod rules_cli;

@@ -119,14 +119,12 @@ fn check_packet(
     Ok((id, assign))
 }
 
-/// The principal's authorization for `client_id`, or why it may not connect now.
-pub fn authorize(
+/// The principal, when it may act now: registered, ACTIVE and within its validity.
+fn usable(
     principal: Option<Arc<Principal>>,
     cert_id: &str,
-    client_id: &str,
-    ctx: (&Rules, Option<IpAddr>, &[&'static str], i64),
-) -> Result<Authz, Denial> {
-    let (rules, peer_ip, attributes, now_ms) = ctx;
+    now_ms: i64,
+) -> Result<Arc<Principal>, Denial> {
     let principal = principal.ok_or_else(|| Denial::NotRegistered(cert_id.to_string()))?;
     if principal.status != CertStatus::Active {
         let (cert_id, status) = (cert_id.to_string(), principal.status);
@@ -135,6 +133,42 @@ pub fn authorize(
     if !principal.cert.is_valid_at(now_ms.div_euclid(1000)) {
         return Err(Denial::OutsideValidity(cert_id.to_string()));
     }
+    Ok(principal)
+}
+
+/// An HTTPS publish (no connection, no client id): the sender must be usable now and hold
+/// iot:Publish on the topic, and iot:RetainPublish too when the message is retained.
+pub fn authorize_publish(
+    principal: Option<Arc<Principal>>,
+    cert_id: &str,
+    (topic, retain): (&str, bool),
+    source_ip: Option<IpAddr>,
+    now_ms: i64,
+) -> Result<(), Denial> {
+    let principal = usable(principal, cert_id, now_ms)?;
+    let mut authz = Authz::new(principal, "", source_ip, &[]);
+    let mut actions = vec![Action::Publish];
+    if retain {
+        actions.push(Action::RetainPublish);
+    }
+    for action in actions {
+        let checked = authz.check(action, topic);
+        if !checked.decision.allowed() {
+            return Err(policy_denial(action, checked));
+        }
+    }
+    Ok(())
+}
+
+/// The principal's authorization for `client_id`, or why it may not connect now.
+pub fn authorize(
+    principal: Option<Arc<Principal>>,
+    cert_id: &str,
+    client_id: &str,
+    ctx: (&Rules, Option<IpAddr>, &[&'static str], i64),
+) -> Result<Authz, Denial> {
+    let (rules, peer_ip, attributes, now_ms) = ctx;
+    let principal = usable(principal, cert_id, now_ms)?;
     let mut authz = Authz::new(principal, client_id, peer_ip, attributes);
     let checked = authz.check(Action::Connect, client_id);
     if rules.require_connect_attributes

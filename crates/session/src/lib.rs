@@ -10,13 +10,14 @@ pub mod denial;
 pub mod events;
 pub mod explain;
 mod packets;
+pub mod presign;
 pub mod refusal;
 pub mod service;
 mod session;
 #[cfg(test)]
 mod tests;
 
-pub use admit::{Admission, ConnectEnv, ConnectInfo, Refused, admit};
+pub use admit::{Admission, ConnectEnv, ConnectInfo, Refused, admit, authorize_publish};
 pub use authz::{Action as Right, Authz, Checked};
 pub use denial::{Denial, JustInTime, RegistryUnavailable};
 pub use refusal::{CloseReason, ConnectRefusal, End};

@@ -47,9 +47,21 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
     // The broker's own topic rules: AWS's limits and no wildcards.
     iotmock_mqtt::topic::validate_topic(topic)
         .map_err(|e| IotError::invalid(format!("'{topic}' is not a valid topic name: {e}")))?;
+    let message = crate::Message {
+        topic: topic.to_string(),
+        payload: req.body.clone(),
+        qos,
+        retain,
+        properties: super::data_props::properties(req)?,
+    };
     data(state)?
-        .publish(topic, req.body.clone(), qos, retain)
-        .map_err(IotError::internal)?;
+        .publish(req.caller.as_deref(), message)
+        .map_err(|e| match e {
+            crate::PublishError::Forbidden(why) => {
+                IotError::new(iotmock_model::ErrorCode::Forbidden, why)
+            }
+            crate::PublishError::NotStored(why) => IotError::internal(why),
+        })?;
     Ok(Reply::Json(
         json!({ "message": "OK", "traceId": crate::handlers::request_id() }),
     ))

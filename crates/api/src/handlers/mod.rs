@@ -6,6 +6,7 @@ pub mod cas;
 pub mod certs;
 pub(crate) mod common;
 pub mod data;
+mod data_props;
 pub mod groups;
 pub mod jobs;
 pub mod jobs_data;

@@ -1,0 +1,143 @@
+//! Connections and publishes that arrive through the mock's other doors (the port-443
+//! listener, HTTPS on 8443, MQTT over WebSocket): the server's adapters terminate TLS, HTTP
+//! and WebSocket, decide who the caller is, and hand the broker a byte stream or a message.
+//! From there the rules are the ones MQTT over mutual TLS follows.
+
+use crate::BrokerCore;
+use crate::connection::{self, Peer};
+use crate::hub::Origin;
+use iotmock_registry::Principal;
+use iotmock_session::Denial;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+/// Who the caller is, as the door established it.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A client certificate (DER), judged against the registry as on 8883.
+    Certificate(Vec<u8>),
+    /// A SigV4 caller, whose principal (IAM policies, Cognito identity) the door built.
+    Iam(Arc<Principal>),
+}
+
+/// A connection through another door.
+#[derive(Debug, Clone)]
+pub struct Door {
+    pub addr: SocketAddr,
+    /// The region SNI (or the SigV4 scope) named.
+    pub region: Option<String>,
+    /// Whether the client sent SNI naming this endpoint.
+    pub sni: bool,
+    pub credential: Credential,
+}
+
+/// A message published over HTTPS.
+#[derive(Debug, Clone)]
+pub struct HttpPublish {
+    pub topic: String,
+    pub payload: bytes::Bytes,
+    pub qos: u8,
+    pub retain: bool,
+    /// MQTT 5 properties from the request's headers and query.
+    pub properties: Option<iotmock_mqtt::PublishProperties>,
+}
+
+/// Why an HTTPS publish was not taken.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PublishRefused {
+    /// The sender may not publish it (unknown or inactive certificate, or a policy).
+    #[error("{0}")]
+    Denied(Denial),
+    /// A retained message that could not be stored.
+    #[error("{0}")]
+    NotStored(String),
+}
+
+impl BrokerCore {
+    /// Now, on the broker's clock (ms since the epoch).
+    pub fn now_millis(&self) -> i64 {
+        self.shared.hub.now_ms()
+    }
+
+    /// Serves MQTT on `stream`, which came through `door`, to its end or until `stopped`:
+    /// CONNECT within the deadline, admission, then the session, as on 8883.
+    pub async fn serve_stream<S>(&self, stream: S, door: Door, stopped: watch::Receiver<bool>)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (leaf, iam) = match door.credential {
+            Credential::Certificate(leaf) => (leaf, None),
+            Credential::Iam(principal) => (Vec::new(), Some(principal)),
+        };
+        let peer = Peer {
+            leaf,
+            iam,
+            addr: door.addr,
+            region: door.region,
+            sni: door.sni,
+            tap: None,
+        };
+        let shared = self.shared.clone();
+        if let Some(admitted) = connection::admit_connection(stream, peer, shared).await {
+            connection::drive(admitted, stopped).await;
+        }
+    }
+
+    /// An HTTPS publish. From `door`'s caller: a usable principal with iot:Publish (and
+    /// iot:RetainPublish) on the topic, then routed as any message, the topic rules seeing the
+    /// sender as `principal()` and `clientid()` as `n/a`. Without a door: as the iot-data API
+    /// (the caller holds AWS credentials), unchecked.
+    pub fn publish_http(
+        &self,
+        door: Option<&Door>,
+        message: HttpPublish,
+    ) -> Result<(), PublishRefused> {
+        let Some(door) = door else {
+            return self.route_http(message, None);
+        };
+        let shared = &self.shared;
+        let (principal, id) = match &door.credential {
+            Credential::Iam(p) => (Some(p.clone()), p.cert_id.clone()),
+            Credential::Certificate(leaf) => {
+                let id = iotmock_model::certificate_id(leaf);
+                let found = shared.principal(door.region.as_deref(), &id);
+                let found = found.map_err(|e| PublishRefused::Denied(e.into()))?;
+                (found, id)
+            }
+        };
+        let now = shared.hub.now_ms();
+        let what = (message.topic.as_str(), message.retain);
+        let ip = Some(door.addr.ip());
+        let region = principal.as_ref().map(|p| p.region.clone());
+        iotmock_session::authorize_publish(principal, &id, what, ip, now).map_err(|denial| {
+            tracing::info!(peer = %door.addr, certificate = %id, topic = %message.topic, reason = %denial, "HTTPS publish refused");
+            PublishRefused::Denied(denial)
+        })?;
+        let region = region.unwrap_or_else(|| shared.settings.default_region.clone());
+        let origin = Origin {
+            client_id: "n/a",
+            region: &region,
+            principal: &id,
+        };
+        self.route_http(message, Some(origin))
+    }
+
+    fn route_http(
+        &self,
+        message: HttpPublish,
+        origin: Option<Origin<'_>>,
+    ) -> Result<(), PublishRefused> {
+        let mut msg =
+            iotmock_mqtt::Publish::new(message.topic, message.payload, message.qos, message.retain);
+        msg.properties = message.properties;
+        match self.shared.hub.publish_stored(Arc::new(msg), origin) {
+            (_, true) => Ok(()),
+            (_, false) => Err(PublishRefused::NotStored(format!(
+                "The retained message could not be stored in {} (it is delivered, and kept until the mock stops); see the mock's log",
+                crate::store::DATABASE
+            ))),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The mock's doors besides MQTT over mutual TLS on 8883, as AWS IoT opens them:
+//! - the port-443 listener, one TLS listener that dispatches on ALPN: `x-amzn-mqtt-ca` is MQTT
+//!   with a client certificate, `x-amzn-http-ca` is HTTPS publish with a client certificate,
+//!   `mqtt` is MQTT with a custom authorizer, and none (or `http/1.1`) is HTTP, where
+//!   `GET /mqtt` with `Upgrade: websocket` is MQTT over WebSocket with a SigV4 presigned URL
+//!   and anything else is the HTTPS API (iot-data publish with SigV4);
+//! - HTTPS on 8443: publish with a client certificate.
+//!
+//! A client certificate is optional at the TLS layer on port 443 and required by the routes
+//! that need one; SNI selects the region as on 8883. Behind each door the broker applies the
+//! rules MQTT over mutual TLS follows, and the API answers as on its own port.
+
+mod http;
+mod setup;
+mod wss;
+
+pub use setup::DoorAddrs;
+
+use iotmock_api::ApiState;
+use iotmock_broker::tls::{ALPN_HTTP_CA, ALPN_MQTT, ALPN_MQTT_CA, region_of_sni};
+use iotmock_broker::{BrokerCore, Credential, Door};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// How long a client has to finish the TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// Connections served at once by one door (past it, new ones are closed and logged).
+const MAX_CONNECTIONS: usize = 10_000;
+
+/// Which door a listener is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// AWS's port 443 (ALPN dispatch, client certificate optional).
+    Port443,
+    /// AWS's 8443: HTTPS publish with a client certificate.
+    Https,
+}
+
+/// What every connection of the doors needs.
+pub(crate) struct Parts {
+    pub core: BrokerCore,
+    pub api: ApiState,
+    pub default_region: String,
+    pub account: String,
+    pub stopped: watch::Receiver<bool>,
+}
+
+/// The running doors.
+pub(crate) struct Doors {
+    pub port_443: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Doors {
+    /// Serves each `(listener, TLS configuration, kind)` until [`Doors::shutdown`].
+    pub(crate) fn start(
+        listeners: Vec<(TcpListener, Arc<rustls::ServerConfig>, Kind)>,
+        make_parts: impl FnOnce(watch::Receiver<bool>) -> Parts,
+    ) -> std::io::Result<Self> {
+        let (stop, stopped) = watch::channel(false);
+        let parts = Arc::new(make_parts(stopped));
+        let (mut port_443, mut https, mut tasks) = (None, None, Vec::new());
+        for (listener, tls, kind) in listeners {
+            let addr = listener.local_addr()?;
+            match kind {
+                Kind::Port443 => port_443 = Some(addr),
+                Kind::Https => https = Some(addr),
+            }
+            let acceptor = TlsAcceptor::from(tls);
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                acceptor,
+                kind,
+                parts.clone(),
+            )));
+        }
+        Ok(Self {
+            port_443,
+            https,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops accepting and ends the connections (MQTT clients get the broker's goodbye).
+    pub(crate) async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, kind: Kind, parts: Arc<Parts>) {
+    let mut stopped = parts.stopped.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (tcp, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, ?kind, "accept failed");
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(peer = %addr, ?kind, max = MAX_CONNECTIONS, "connection refused: connection limit reached");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, parts) = (acceptor.clone(), parts.clone());
+        tokio::spawn(async move {
+            serve(tcp, addr, acceptor, kind, parts).await;
+            drop(slot);
+        });
+    }
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(5), slots.acquire_many(all)).await;
+}
+
+/// What the TLS handshake told about a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Hello {
+    pub addr: SocketAddr,
+    pub alpn: Option<Vec<u8>>,
+    pub leaf: Option<Vec<u8>>,
+    /// The region SNI named, if any.
+    pub region: Option<String>,
+    pub sni: bool,
+    pub kind: Kind,
+}
+
+async fn serve(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    acceptor: TlsAcceptor,
+    kind: Kind,
+    parts: Arc<Parts>,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            return tracing::info!(peer = %addr, ?kind, error = %e, "TLS handshake failed");
+        }
+        Err(_) => {
+            return tracing::info!(peer = %addr, ?kind, "TLS handshake did not complete in time");
+        }
+    };
+    let hello = {
+        let (_, session) = tls.get_ref();
+        let sni = session.server_name();
+        Hello {
+            addr,
+            alpn: session.alpn_protocol().map(<[u8]>::to_vec),
+            leaf: session
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec()),
+            region: sni.and_then(region_of_sni).map(str::to_string),
+            sni: sni.is_some(),
+            kind,
+        }
+    };
+    match (kind, hello.alpn.as_deref()) {
+        (Kind::Port443, Some(ALPN_MQTT_CA)) => mqtt_with_certificate(tls, hello, &parts).await,
+        (Kind::Port443, Some(ALPN_MQTT)) => tracing::info!(
+            peer = %addr,
+            "closed: ALPN mqtt is MQTT with a custom authorizer, and none is configured"
+        ),
+        (Kind::Port443, Some(ALPN_HTTP_CA)) | (Kind::Https, _) if hello.leaf.is_none() => {
+            tracing::info!(peer = %addr, ?kind, "closed: HTTPS with ALPN x-amzn-http-ca (or on 8443) needs a client certificate");
+        }
+        _ => http::serve(tls, hello, parts).await,
+    }
+}
+
+async fn mqtt_with_certificate<S>(tls: S, hello: Hello, parts: &Parts)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let Some(leaf) = hello.leaf else {
+        return tracing::info!(peer = %hello.addr, "closed: no client certificate (ALPN x-amzn-mqtt-ca)");
+    };
+    let door = Door {
+        addr: hello.addr,
+        region: hello.region,
+        sni: hello.sni,
+        credential: Credential::Certificate(leaf),
+    };
+    parts
+        .core
+        .serve_stream(tls, door, parts.stopped.clone())
+        .await;
+}

@@ -1,0 +1,125 @@
+//! MQTT over WebSocket with a SigV4 presigned URL: the URL is judged
+//! ([`iotmock_session::presign`]), the caller becomes an IAM principal of the mock's account
+//! (allowed every IoT action), the upgrade is answered with the `mqtt` subprotocol echoed, and
+//! the upgraded stream is handed to the broker. A refused URL is answered 403 with a JSON
+//! body that says why (AWS documents no shape; clients see a refused handshake).
+
+use super::{Hello, Parts};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use iotmock_broker::{Credential, Door};
+use iotmock_client::ws::{SUBPROTOCOL, WsIo};
+use iotmock_registry::Principal;
+use iotmock_session::presign::{self, Presigned};
+use std::sync::Arc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+pub(super) fn upgrade(
+    req: Request<Incoming>,
+    parts: &Arc<Parts>,
+    hello: &Hello,
+) -> Response<Full<Bytes>> {
+    let headers = req.headers();
+    let key = headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec());
+    let version_ok = headers
+        .get("sec-websocket-version")
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let Some(key) = key.filter(|_| version_ok) else {
+        return refuse(
+            hello,
+            StatusCode::BAD_REQUEST,
+            "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13".into(),
+        );
+    };
+    let offered_mqtt = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == SUBPROTOCOL);
+    let host_region = headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| iotmock_broker::tls::region_of_sni(h.split(':').next().unwrap_or(h)))
+        .map(str::to_string);
+    let region = hello
+        .region
+        .clone()
+        .or(host_region)
+        .unwrap_or_else(|| parts.default_region.clone());
+    let presigned = match judge(req.uri().query(), parts, &region) {
+        Ok(p) => p,
+        Err(why) => return refuse(hello, StatusCode::FORBIDDEN, why),
+    };
+    let principal = Principal::iam(
+        &region,
+        &parts.account,
+        &presigned.access_key,
+        vec![Principal::iam_allow_all()],
+    );
+    let door = Door {
+        addr: hello.addr,
+        region: Some(region),
+        sni: hello.sni,
+        credential: Credential::Iam(Arc::new(principal)),
+    };
+    let (core, stopped, addr) = (parts.core.clone(), parts.stopped.clone(), hello.addr);
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+                core.serve_stream(WsIo::new(ws), door, stopped).await;
+            }
+            Err(e) => {
+                tracing::info!(peer = %addr, error = %e, "the WebSocket upgrade did not complete")
+            }
+        }
+    });
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(hyper::header::UPGRADE, "websocket")
+        .header(hyper::header::CONNECTION, "Upgrade")
+        .header("sec-websocket-accept", derive_accept_key(&key));
+    if offered_mqtt {
+        response = response.header("sec-websocket-protocol", SUBPROTOCOL);
+    }
+    response
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| refuse(hello, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// The presigned query, or why it is refused.
+fn judge(query: Option<&str>, parts: &Parts, region: &str) -> Result<Presigned, String> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let presigned = presign::parse(&pairs)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            "the URL carries no SigV4 query (X-Amz-*), and no custom authorizer is configured"
+                .to_string()
+        })?;
+    let now = parts.core.now_millis();
+    presign::check(&presigned, now, region).map_err(|e| e.to_string())?;
+    Ok(presigned)
+}
+
+fn refuse(hello: &Hello, status: StatusCode, why: String) -> Response<Full<Bytes>> {
+    tracing::info!(peer = %hello.addr, status = status.as_u16(), reason = %why, "MQTT over WebSocket refused");
+    let body = serde_json::json!({ "message": why }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
