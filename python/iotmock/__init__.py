@@ -61,10 +61,15 @@ class Mock:
         self.endpoint_url = ""
         self.mqtt_host = "localhost"
         self.mqtt_port = 0
+        #: AWS's port 443 (ALPN x-amzn-mqtt-ca / x-amzn-http-ca; wss://localhost:port_443/mqtt).
+        self.port_443 = 0
+        #: AWS's 8443: HTTPS publish with a client certificate.
+        self.https_port = 0
         self.root_ca_path = self.state_dir / "AmazonRootCA1.pem"
 
     def start(self) -> "Mock":
         cmd = [executable(), "serve", "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
+               "--port-443-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0",
                "--state-dir", str(self.state_dir), "--region", self.region]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         ready = threading.Event()
@@ -81,7 +86,11 @@ class Mock:
                 self.endpoint_url = line.split(":", 1)[1].strip()
             elif line.startswith("MQTT (mTLS):"):
                 self.mqtt_port = int(line.rsplit(":", 1)[1])
-            if self.endpoint_url and self.mqtt_port:
+            elif line.startswith("port 443:"):
+                self.port_443 = int(line.split()[2].rsplit(":", 1)[1])
+            elif line.startswith("HTTPS (mTLS):"):
+                self.https_port = int(line.rsplit(":", 1)[1])
+            if self.endpoint_url and self.mqtt_port and self.port_443 and self.https_port:
                 ready.set()
         ready.set()
 

@@ -31,6 +31,10 @@ pub fn serve(state: &std::path::Path) -> Served {
             "127.0.0.1:0",
             "--mqtt-addr",
             "127.0.0.1:0",
+            "--port-443-addr",
+            "127.0.0.1:0",
+            "--https-addr",
+            "127.0.0.1:0",
             "--state-dir",
         ])
         .arg(state)
