@@ -43,6 +43,7 @@ fn principal(cert: &iotmock_pki::CertInfo, policy: &str) -> Arc<Principal> {
             type_name: None,
             attributes: Default::default(),
         }],
+        identity_policies: None,
     })
 }
 

@@ -9,7 +9,7 @@
 
 pub use iotmock_server::{
     ApiLimits, Builder, ManualClock, MockIotCore, NotReported, Registry, RuleNotFound, ShadowError,
-    ShadowHandle,
+    ShadowHandle, SigV4Secrets,
 };
 
 /// Helpers for in-process tests: `MockIotCore::create_device`, `retained_message` and

@@ -20,9 +20,14 @@ fn amz_date(ms: i64) -> String {
 /// A presigned `/mqtt` URL as the AWS SDKs build it (the mock does not verify signatures
 /// by default, so any 64 hex digits do), the session token appended after signing.
 pub fn presigned(region: &str, signed_ms: i64, expires: Option<u64>) -> String {
+    presigned_as("AKIDDOORS", region, signed_ms, expires)
+}
+
+/// [`presigned`] for the access key `key`.
+pub fn presigned_as(key: &str, region: &str, signed_ms: i64, expires: Option<u64>) -> String {
     let date = amz_date(signed_ms);
     let scope = format!(
-        "AKIDDOORS/{}/{region}/iotdevicegateway/aws4_request",
+        "{key}/{}/{region}/iotdevicegateway/aws4_request",
         &date[..8]
     );
     let mut url = form_urlencoded::Serializer::new(String::from("/mqtt?"));
@@ -38,7 +43,12 @@ pub fn presigned(region: &str, signed_ms: i64, expires: Option<u64>) -> String {
     url.finish().replacen("/mqtt?&", "/mqtt?", 1)
 }
 
-fn wss_options(fleet: &Fleet, client_id: &str, version: Version, url: String) -> ConnectOptions {
+pub fn wss_options(
+    fleet: &Fleet,
+    client_id: &str,
+    version: Version,
+    url: String,
+) -> ConnectOptions {
     let addr = fleet.mock.port_443_addr().expect("port 443 is open");
     let mut opts = ConnectOptions::new(addr.to_string(), client_id).version(version);
     opts.websocket = Some(url);
@@ -280,4 +290,17 @@ async fn https_publish_is_forbidden_without_the_right_or_an_active_certificate()
     assert_eq!(status, 403, "{answer}");
     let (status, _) = https(addr, &tls, "/things", "", b"{}").await;
     assert_eq!(status, 403, "a certificate may only publish");
+}
+
+#[tokio::test]
+async fn with_sigv4_credentials_a_wrong_signature_is_refused() {
+    let secrets = iotmock::SigV4Secrets::parse("AKIDDOORS:secret").unwrap();
+    let mock = iotmock::MockIotCore::builder()
+        .sigv4_credentials(secrets)
+        .start()
+        .await
+        .unwrap();
+    let fleet = Fleet::on(mock).await;
+    let url = presigned(fleet.mock.region(), fleet.mock.now_millis(), Some(60));
+    assert_eq!(refused(&fleet, url).await, 403, "a made-up signature");
 }

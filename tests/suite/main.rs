@@ -15,6 +15,7 @@ mod api_things;
 mod api_transfer;
 mod crash;
 mod doors;
+mod doors_iam;
 mod durable;
 mod hostile;
 mod jobs;

@@ -1,8 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    authz, cas, certs, data, groups, jobs, jobs_data, policies, rules, shadow, tags, templates,
-    things, transfer, types,
+    authz, cas, certs, data, groups, iam, jobs, jobs_data, policies, rules, shadow, tags,
+    templates, things, transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::state::ApiState;
@@ -167,6 +167,19 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Delete, ["rules", name]) => rules::delete(state, req, name),
         (Post, ["rules", name, "enable"]) => rules::set_disabled(state, req, name, false),
         (Post, ["rules", name, "disable"]) => rules::set_disabled(state, req, name, true),
+        (Get, ["iotmock", "iam", "access-keys", key]) => iam::get(state, key),
+        (Put, ["iotmock", "iam", "access-keys", key, "policies", name]) => {
+            iam::put_policy(state, req, key, name)
+        }
+        (Delete, ["iotmock", "iam", "access-keys", key, "policies", name]) => {
+            iam::delete_policy(state, key, name)
+        }
+        (Put, ["iotmock", "iam", "access-keys", key, "identity"]) => {
+            iam::put_identity(state, req, key)
+        }
+        (Delete, ["iotmock", "iam", "access-keys", key, "identity"]) => {
+            iam::delete_identity(state, key)
+        }
         (Get, ["iotmock", "actions"]) => rules::actions(state, req),
         (Delete, ["iotmock", "actions"]) => rules::clear_actions(state, req),
         (Post, ["iotmock", "rules", "evaluate"]) => rules::evaluate(state, req),

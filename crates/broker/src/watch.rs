@@ -124,6 +124,7 @@ mod tests {
                 document: iotmock_policy::PolicyDocument::parse(doc).expect("policy"),
             }],
             things: vec![],
+            identity_policies: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod api;
 pub mod cli;
+pub mod iam_cli;
 mod lenient;
 pub mod load;
 pub mod reference;

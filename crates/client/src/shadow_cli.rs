@@ -17,8 +17,9 @@ pub enum ShadowCmd {
     List(Endpoint),
 }
 
+/// Where a running mock's API is.
 #[derive(Debug, Clone, Args)]
-pub struct Endpoint {
+pub struct ApiUrl {
     /// The mock's API (`--endpoint-url` of the aws CLI).
     #[arg(
         long,
@@ -26,6 +27,12 @@ pub struct Endpoint {
         default_value = "http://127.0.0.1:4580"
     )]
     pub endpoint_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Endpoint {
+    #[command(flatten)]
+    pub api: ApiUrl,
     /// The region whose shadows to use (default: the mock's).
     #[arg(long)]
     pub region: Option<String>,
@@ -103,7 +110,14 @@ pub async fn run_shadow(cmd: ShadowCmd) -> Result<(), ShadowCliError> {
             (e, "GET", p, None)
         }
     };
-    let answer = call_in(&e.endpoint_url, e.region.as_deref(), method, &path, body).await?;
+    let answer = call_in(
+        &e.api.endpoint_url,
+        e.region.as_deref(),
+        method,
+        &path,
+        body,
+    )
+    .await?;
     println!(
         "{}",
         serde_json::to_string_pretty(&answer).unwrap_or_default()

@@ -106,7 +106,8 @@ impl Op {
             | Op::PutTemplate(_)
             | Op::DelTemplate { .. }
             | Op::PutTags(_)
-            | Op::DelTags { .. } => None,
+            | Op::DelTags { .. }
+            | Op::PutIam(_) => None,
         }
     }
 }

@@ -223,10 +223,7 @@ impl Registry {
                 "The thing group {target} does not exist"
             )));
         }
-        let cognito = target
-            .split_once(':')
-            .is_some_and(|(r, id)| !r.is_empty() && id.len() == 36);
-        if cognito {
+        if is_cognito_identity(target) {
             return Ok(());
         }
         Err(IotError::invalid(format!(
@@ -322,4 +319,11 @@ fn attachment(region: &str, policy: &str, target: &str) -> PolicyAttachment {
         policy: policy.to_string(),
         target: target.to_string(),
     }
+}
+
+/// Whether `target` has the form of a Cognito identity id (`region:uuid`).
+pub(crate) fn is_cognito_identity(target: &str) -> bool {
+    target
+        .split_once(':')
+        .is_some_and(|(r, id)| !r.is_empty() && id.len() == 36)
 }

@@ -31,6 +31,9 @@ pub struct Principal {
     pub cert: CertInfo,
     pub policies: Vec<NamedPolicy>,
     pub things: Vec<AttachedThing>,
+    /// A Cognito identity's attached IoT policies: they must allow too (AWS evaluates both
+    /// the identity's IAM policy and these). `None` for every other principal.
+    pub identity_policies: Option<Vec<NamedPolicy>>,
 }
 
 /// The IAM policy a SigV4 caller has when none was set for its access key: every IoT action.
@@ -73,6 +76,7 @@ impl Principal {
             cert,
             policies,
             things: Vec::new(),
+            identity_policies: None,
         }
     }
 
@@ -111,20 +115,7 @@ impl Registry {
         let record = state.certs.get(cert_id)?;
         let arn = self.arn(region).cert(cert_id);
         let cert = iotmock_pki::parse_certificate_pem(&record.pem, "certificate").ok()?;
-        let policies = state
-            .policies_of(&arn)
-            .into_iter()
-            .filter_map(|name| {
-                let p = state.policies.get(&name)?;
-                match PolicyDocument::parse(p.default_document()) {
-                    Ok(document) => Some(NamedPolicy { name, version: p.default_version.to_string(), document }),
-                    Err(e) => {
-                        tracing::warn!(policy = %name, error = %e, "stored policy no longer parses; ignored");
-                        None
-                    }
-                }
-            })
-            .collect();
+        let policies = self.named_policies_of(region, &arn);
         let things = state
             .things_of(&arn)
             .into_iter()
@@ -149,6 +140,7 @@ impl Registry {
             cert,
             policies,
             things,
+            identity_policies: None,
         })
     }
 
@@ -253,6 +245,30 @@ impl Registry {
 
 impl Registry {
     /// A policy's default version, parsed, as the broker evaluates it.
+    /// The policies attached to `target` in `region`, parsed (one that no longer parses is
+    /// left out, with a warning).
+    pub fn named_policies_of(&self, region: &str, target: &str) -> Vec<NamedPolicy> {
+        let state = self.state(region);
+        state
+            .policies_of(target)
+            .into_iter()
+            .filter_map(|name| {
+                let p = state.policies.get(&name)?;
+                match PolicyDocument::parse(p.default_document()) {
+                    Ok(document) => Some(NamedPolicy {
+                        name,
+                        version: p.default_version.to_string(),
+                        document,
+                    }),
+                    Err(e) => {
+                        tracing::warn!(policy = %name, error = %e, "stored policy no longer parses; ignored");
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
     pub fn named_policy(&self, region: &str, name: &str) -> IotResult<NamedPolicy> {
         let p = self.get_policy(region, name)?;
         let document = PolicyDocument::parse(p.default_document())

@@ -187,6 +187,8 @@ pub struct RegionState {
     pub templates: BTreeMap<String, TemplateRecord>,
     /// Tags by resource ARN.
     pub tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// IAM by access key (only in the `IAM_SCOPE` entry).
+    pub iam: BTreeMap<String, crate::iam::IamKeyRecord>,
 }
 
 impl RegionState {
@@ -227,29 +229,57 @@ impl RegionState {
 #[derive(Debug, Clone)]
 pub enum Op {
     PutCa(CaRecord),
-    DelCa { region: String, id: String },
+    DelCa {
+        region: String,
+        id: String,
+    },
     PutCert(CertRecord),
-    DelCert { region: String, id: String },
+    DelCert {
+        region: String,
+        id: String,
+    },
     PutPolicy(PolicyRecord),
-    DelPolicy { region: String, name: String },
+    DelPolicy {
+        region: String,
+        name: String,
+    },
     PutThing(ThingRecord),
-    DelThing { region: String, name: String },
+    DelThing {
+        region: String,
+        name: String,
+    },
     Attach(PolicyAttachment),
     Detach(PolicyAttachment),
     AttachThing(ThingPrincipal),
     DetachThing(ThingPrincipal),
     PutCode(RegistrationCode),
-    DelCode { region: String },
+    DelCode {
+        region: String,
+    },
     PutType(ThingTypeRecord),
-    DelType { region: String, name: String },
+    DelType {
+        region: String,
+        name: String,
+    },
     PutGroup(ThingGroupRecord),
-    DelGroup { region: String, name: String },
+    DelGroup {
+        region: String,
+        name: String,
+    },
     AddMember(GroupMember),
     RemoveMember(GroupMember),
     PutTemplate(TemplateRecord),
-    DelTemplate { region: String, name: String },
+    DelTemplate {
+        region: String,
+        name: String,
+    },
     PutTags(TagRecord),
-    DelTags { region: String, arn: String },
+    DelTags {
+        region: String,
+        arn: String,
+    },
+    /// An access key's IAM policies and Cognito identity (kept under `IAM_SCOPE`).
+    PutIam(crate::iam::IamKeyRecord),
 }
 
 pub const KIND_CA: &str = "ca";
@@ -264,6 +294,7 @@ pub const KIND_TYPE: &str = "thing-type";
 pub const KIND_MEMBER: &str = "group-member";
 pub const KIND_TEMPLATE: &str = "provisioning-template";
 pub const KIND_TAGS: &str = "tags";
+pub const KIND_IAM: &str = "iam-key";
 
 fn key(parts: &[&str]) -> String {
     parts.join("\n")
@@ -313,6 +344,7 @@ impl Op {
             Op::DelTemplate { region, name } => del(KIND_TEMPLATE, key(&[region, name])),
             Op::PutTags(t) => put(KIND_TAGS, key(&[&t.region, &t.arn]), t),
             Op::DelTags { region, arn } => del(KIND_TAGS, key(&[region, arn])),
+            Op::PutIam(k) => put(KIND_IAM, k.access_key.clone(), k),
         }
     }
 
@@ -330,6 +362,7 @@ impl Op {
             KIND_MEMBER => Op::AddMember(serde_json::from_str(value)?),
             KIND_TEMPLATE => Op::PutTemplate(serde_json::from_str(value)?),
             KIND_TAGS => Op::PutTags(serde_json::from_str(value)?),
+            KIND_IAM => Op::PutIam(serde_json::from_str(value)?),
             _ => Op::PutCode(serde_json::from_str(value)?),
         })
     }
@@ -429,6 +462,11 @@ impl Op {
             }
             Op::DelTags { region, arn } => {
                 at(regions, &region).tags.remove(&arn);
+            }
+            Op::PutIam(k) => {
+                at(regions, crate::iam::IAM_SCOPE)
+                    .iam
+                    .insert(k.access_key.clone(), k);
             }
         }
     }

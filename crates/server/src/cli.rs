@@ -36,6 +36,10 @@ enum Command {
     /// Read, update, delete or list Device Shadows of a running mock (over iot-data HTTP).
     #[command(subcommand)]
     Shadow(iotmock_client::shadow_cli::ShadowCmd),
+    /// The IAM policies of an access key (and its Cognito identity), for SigV4 callers:
+    /// MQTT over WebSocket.
+    #[command(subcommand)]
+    Iam(iotmock_client::iam_cli::IamCmd),
     /// Device conformance: run AWS Device Advisor's test cases against a device, locally.
     #[command(subcommand)]
     Advisor(crate::advisor::cli::AdvisorCmd),
@@ -73,6 +77,11 @@ pub struct ServeArgs {
     /// closes it. Default 127.0.0.1:4443 (a free port, with a warning, when that is taken).
     #[arg(long, alias = "mqtt-alpn-addr", env = "IOTMOCK_PORT_443_ADDR", value_parser = door_addr)]
     port_443_addr: Option<DoorAddr>,
+    /// Verify the SigV4 signature of MQTT-over-WebSocket URLs with these keys
+    /// (`AKID:SECRET[,AKID:SECRET...]`); a wrong signature or another key is refused 403.
+    /// Without it, signatures are not checked (no credentials are needed).
+    #[arg(long, env = "IOTMOCK_SIGV4_CREDENTIALS", value_parser = crate::doors::Secrets::parse)]
+    sigv4_credentials: Option<crate::doors::Secrets>,
     /// AWS's 8443: HTTPS publish with a client certificate (`POST /topics/{topic}`); `off`
     /// closes it. Default 127.0.0.1:8443 (a free port, with a warning, when that is taken).
     #[arg(long, env = "IOTMOCK_HTTPS_ADDR", value_parser = door_addr)]
@@ -177,6 +186,9 @@ pub fn main() -> Result<()> {
         Some(Command::Shadow(cmd)) => runtime
             .block_on(iotmock_client::shadow_cli::run_shadow(cmd))
             .map_err(say),
+        Some(Command::Iam(cmd)) => runtime
+            .block_on(iotmock_client::iam_cli::run_iam(cmd))
+            .map_err(say),
         Some(Command::Advisor(cmd)) => runtime
             .block_on(crate::advisor::cli::run_advisor(cmd))
             .map_err(say),
@@ -236,7 +248,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     builder = builder
         .port_443_addr(args.port_443_addr.map_or(Some(default_443), |a| a.0))
         .https_addr(args.https_addr.map_or(Some(default_https), |a| a.0))
-        .door_fallback(!explicit);
+        .door_fallback(!explicit)
+        .sigv4_credentials(args.sigv4_credentials.clone().unwrap_or_default());
     if let Some(url) = &args.lambda_url {
         builder = builder.lambda_url(url);
     }

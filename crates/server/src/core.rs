@@ -286,7 +286,7 @@ pub struct MockIotCore {
     brokers: Vec<Broker>,
     pub(crate) doors: Option<crate::doors::Doors>,
     core: BrokerCore,
-    registry: Arc<RwLock<Registry>>,
+    pub(crate) registry: Arc<RwLock<Registry>>,
     root_ca_pem: Arc<str>,
     root_ca_path: Option<PathBuf>,
     state_dir: Option<PathBuf>,

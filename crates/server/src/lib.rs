@@ -12,6 +12,7 @@ pub mod cli;
 mod core;
 mod data_plane;
 mod doors;
+pub use doors::Secrets as SigV4Secrets;
 mod rules;
 #[cfg(feature = "cli")]
 mod rules_cli;

@@ -99,6 +99,14 @@ fn connection_thing<'a>(things: &'a [AttachedThing], client_id: &str) -> Option<
         .or_else(|| things.iter().find(|t| t.name == client_id))
 }
 
+/// Every policy that decides for `principal`: its own, and a Cognito identity's.
+fn all_policies(principal: &Principal) -> impl Iterator<Item = &iotmock_policy::NamedPolicy> {
+    principal
+        .policies
+        .iter()
+        .chain(principal.identity_policies.iter().flatten())
+}
+
 impl Authz {
     pub fn new(
         principal: std::sync::Arc<Principal>,
@@ -107,11 +115,7 @@ impl Authz {
         connect_attributes: &[&str],
     ) -> Self {
         // Policies that read no variable (allow-all ones, say) spare building any.
-        if !principal
-            .policies
-            .iter()
-            .any(|p| p.document.reads_variables())
-        {
+        if !all_policies(&principal).any(|p| p.document.reads_variables()) {
             return Self {
                 principal,
                 vars: HashMap::new(),
@@ -171,7 +175,7 @@ impl Authz {
         }
         // Keep only what the policies can read: an idle connection then holds no variables
         // at all under an allow-all policy, and a handful under a scoped one.
-        let read = |k: &String| principal.policies.iter().any(|p| p.document.mentions(k));
+        let read = |k: &String| all_policies(&principal).any(|p| p.document.mentions(k));
         vars.retain(|k, _| read(k));
         vars.shrink_to_fit();
         Self {
@@ -193,14 +197,20 @@ impl Authz {
             return hit.clone();
         }
         let resource = self.principal.resource(action.resource_kind(), name);
-        let decision = evaluate(
-            &self.principal.policies,
-            &Request {
-                action: action.name(),
-                resource: &resource,
-            },
-            &self.vars,
-        );
+        let request = Request {
+            action: action.name(),
+            resource: &resource,
+        };
+        let mut decision = evaluate(&self.principal.policies, &request, &self.vars);
+        // A Cognito identity: its attached IoT policies must allow as well.
+        if let Some(also) = &self.principal.identity_policies
+            && decision.allowed()
+        {
+            let second = evaluate(also, &request, &self.vars);
+            if !second.allowed() {
+                decision = second;
+            }
+        }
         let checked = Checked { decision, resource };
         if action == Action::Connect {
             // Asked once per connection (a registry change builds a new `Authz`): not kept.

@@ -8,6 +8,7 @@ pub(crate) mod common;
 pub mod data;
 mod data_props;
 pub mod groups;
+pub mod iam;
 pub mod jobs;
 pub mod jobs_data;
 pub mod policies;

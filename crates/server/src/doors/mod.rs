@@ -12,9 +12,11 @@
 
 mod http;
 mod setup;
+mod sigv4;
 mod wss;
 
 pub use setup::DoorAddrs;
+pub use sigv4::Secrets;
 
 use iotmock_api::ApiState;
 use iotmock_broker::tls::{ALPN_HTTP_CA, ALPN_MQTT, ALPN_MQTT_CA, region_of_sni};
@@ -46,7 +48,8 @@ pub(crate) struct Parts {
     pub core: BrokerCore,
     pub api: ApiState,
     pub default_region: String,
-    pub account: String,
+    /// Strict mode: the secrets WebSocket URLs' signatures are checked with (none: unchecked).
+    pub secrets: Secrets,
     pub stopped: watch::Receiver<bool>,
 }
 

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use iotmock_api::ApiState;
 use iotmock_broker::BrokerCore;
 use iotmock_broker::tls::{ALPN_PORT_443, ClientCert, Minter, config_for};
+use iotmock_model::{IotError, IotResult};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
@@ -15,6 +16,8 @@ use tokio::net::TcpListener;
 pub struct DoorAddrs {
     pub port_443: Option<SocketAddr>,
     pub https: Option<SocketAddr>,
+    /// `--sigv4-credentials`: WebSocket URLs signed with other keys are refused.
+    pub secrets: super::Secrets,
     /// Whether an address that is taken falls back to a free port (with a warning) instead
     /// of failing the start: the command line's defaults, which the user did not choose.
     pub fallback: bool,
@@ -26,6 +29,7 @@ impl Default for DoorAddrs {
         Self {
             port_443: Some(any),
             https: Some(any),
+            secrets: super::Secrets::default(),
             fallback: false,
         }
     }
@@ -59,6 +63,13 @@ impl Builder {
     /// AWS's 8443: HTTPS publish with a client certificate; `None` closes it.
     pub fn https_addr(mut self, addr: Option<SocketAddr>) -> Self {
         self.doors.https = addr;
+        self
+    }
+
+    /// Verifies the signature of MQTT-over-WebSocket URLs with these secret keys (a key not
+    /// among them is refused); without any, signatures are not checked.
+    pub fn sigv4_credentials(mut self, secrets: super::Secrets) -> Self {
+        self.doors.secrets = secrets;
         self
     }
 
@@ -99,7 +110,7 @@ impl Builder {
             core: core.clone(),
             api,
             default_region: self.region.clone(),
-            account: self.account_id.clone(),
+            secrets: self.doors.secrets.clone(),
             stopped,
         };
         Doors::start(listeners, parts).context("starting the doors")
@@ -110,6 +121,32 @@ impl MockIotCore {
     /// The port-443 listener's address (ALPN dispatch, MQTT over WebSocket), when open.
     pub fn port_443_addr(&self) -> Option<SocketAddr> {
         self.doors.as_ref().and_then(|d| d.port_443)
+    }
+
+    /// Sets (or replaces) the IAM policy `name` of `access_key`: a SigV4 caller with that key
+    /// may then do what its IAM policies allow (every IoT action while it has none).
+    pub fn put_iam_policy(&self, access_key: &str, name: &str, document: &str) -> IotResult<()> {
+        self.registry_write()?
+            .put_iam_policy(access_key, name, document)
+    }
+
+    /// Says `access_key`'s credentials stand for the Cognito identity `identity_id` (whose
+    /// attached IoT policies must then allow too); `None` undoes it.
+    pub fn bind_cognito_identity(
+        &self,
+        access_key: &str,
+        identity_id: Option<&str>,
+    ) -> IotResult<()> {
+        self.registry_write()?
+            .bind_identity(access_key, identity_id)
+    }
+
+    fn registry_write(
+        &self,
+    ) -> IotResult<std::sync::RwLockWriteGuard<'_, iotmock_registry::Registry>> {
+        self.registry
+            .write()
+            .map_err(|_| IotError::internal("registry lock poisoned"))
     }
 
     /// The HTTPS (8443) listener's address, when open.

@@ -1,6 +1,7 @@
 //! MQTT over WebSocket with a SigV4 presigned URL: the URL is judged
-//! ([`iotmock_session::presign`]), the caller becomes an IAM principal of the mock's account
-//! (allowed every IoT action), the upgrade is answered with the `mqtt` subprotocol echoed, and
+//! ([`iotmock_session::presign`]), the caller becomes the IAM principal of its access key
+//! (`Registry::iam_principal`: its IAM policies, allow-all while none is set, and a Cognito
+//! identity's attached IoT policies), the upgrade is answered with the `mqtt` subprotocol echoed, and
 //! the upgraded stream is handed to the broker. A refused URL is answered 403 with a JSON
 //! body that says why (AWS documents no shape; clients see a refused handshake).
 
@@ -12,7 +13,6 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use iotmock_broker::{Credential, Door};
 use iotmock_client::ws::{SUBPROTOCOL, WsIo};
-use iotmock_registry::Principal;
 use iotmock_session::presign::{self, Presigned};
 use std::sync::Arc;
 use tokio_tungstenite::WebSocketStream;
@@ -54,16 +54,23 @@ pub(super) fn upgrade(
         .clone()
         .or(host_region)
         .unwrap_or_else(|| parts.default_region.clone());
-    let presigned = match judge(req.uri().query(), parts, &region) {
+    let host = headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let presigned = match judge(req.uri().query(), parts, &region, &host) {
         Ok(p) => p,
         Err(why) => return refuse(hello, StatusCode::FORBIDDEN, why),
     };
-    let principal = Principal::iam(
-        &region,
-        &parts.account,
-        &presigned.access_key,
-        vec![Principal::iam_allow_all()],
-    );
+    let principal = match parts.api.registry.read() {
+        Ok(registry) => registry.iam_principal(&region, &presigned.access_key),
+        Err(_) => {
+            let why = "the registry is unavailable".to_string();
+            return refuse(hello, StatusCode::SERVICE_UNAVAILABLE, why);
+        }
+    };
+    tracing::debug!(peer = %hello.addr, access_key = %presigned.access_key, principal = %principal.cert_id, "MQTT over WebSocket: SigV4 caller");
     let door = Door {
         addr: hello.addr,
         region: Some(region),
@@ -97,7 +104,12 @@ pub(super) fn upgrade(
 }
 
 /// The presigned query, or why it is refused.
-fn judge(query: Option<&str>, parts: &Parts, region: &str) -> Result<Presigned, String> {
+fn judge(
+    query: Option<&str>,
+    parts: &Parts,
+    region: &str,
+    host: &str,
+) -> Result<Presigned, String> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
         .collect();
@@ -109,6 +121,9 @@ fn judge(query: Option<&str>, parts: &Parts, region: &str) -> Result<Presigned, 
         })?;
     let now = parts.core.now_millis();
     presign::check(&presigned, now, region).map_err(|e| e.to_string())?;
+    if !parts.secrets.is_empty() {
+        super::sigv4::verify(&parts.secrets, &presigned, host, &pairs)?;
+    }
     Ok(presigned)
 }
 

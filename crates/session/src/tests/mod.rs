@@ -52,6 +52,7 @@ pub(super) fn principal(policy: &str) -> Arc<Principal> {
             document: PolicyDocument::parse(policy).unwrap(),
         }],
         things: vec![],
+        identity_policies: None,
     })
 }
 
