@@ -7,7 +7,9 @@
 # openssl s_client for HTTPS publish on port 443 with ALPN x-amzn-http-ca.
 #
 # Usage:  doors.sh [ENDPOINT_URL] [MQTT_HOST] [MQTT_PORT]
-# The door ports come from PORT_443 (default 4443) and HTTPS_PORT (default 8443).
+# The door ports come from PORT_443 (default 4443) and HTTPS_PORT (default 8443). With
+# IOTMOCK_BIN (an iotmock binary), a second mock is started with --sigv4-credentials, and the
+# SDK-signed URLs must verify there while a wrong secret is refused.
 # Needs: aws, jq, curl, openssl, mosquitto_sub, python3 (venv + pip), node + npm, timeout.
 # Last line: "N passed, M failed"; exit status 1 when M > 0.
 set -u
@@ -41,6 +43,24 @@ CODE="$(curl -s -o refused.json -w '%{http_code}' --cacert AmazonRootCA1.pem -H 
   -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
   -H 'Sec-WebSocket-Protocol: mqtt' "https://$HOST:$P443/mqtt")"
 check "an upgrade without a SigV4 query is refused 403" "$([ "$CODE" = 403 ] && echo 1 || echo 0)" "$CODE $(cat refused.json)"
+
+if [ -n "${IOTMOCK_BIN:-}" ]; then
+  echo "-- strict mode: --sigv4-credentials verifies the signatures"
+  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  SAPI="$(free)"; SMQTT="$(free)"; S443="$(free)"; mkdir -p strict
+  "$IOTMOCK_BIN" serve --api-addr "127.0.0.1:$SAPI" --mqtt-addr "127.0.0.1:$SMQTT" \
+    --port-443-addr "127.0.0.1:$S443" --https-addr off --state-dir strict \
+    --sigv4-credentials "AKIDCONFORMANCE:secret" > strict.log 2>&1 &
+  STRICT_PID=$!
+  curl -sf --retry 50 --retry-delay 0 --retry-connrefused --max-time 30 "http://127.0.0.1:$SAPI/iotmock/AmazonRootCA1.pem" -o strict-ca.pem
+  for case in paho-presigned paho-token sdk-v2; do
+    OUT="$(timeout 60 venv/bin/python "$HERE/doors_clients.py" "$case" "$HOST" "$S443" "$REGION" strict-ca.pem "strict/$RUN/$case" 2>&1 | tail -n 1)"
+    check "strict: $case verifies" "$([[ "$OUT" == PASS* ]] && echo 1 || echo 0)" "$OUT"
+  done
+  OUT="$(timeout 30 node doors_mqttjs.js "$HOST" "$S443" "$REGION" strict-ca.pem "strict/$RUN/mqttjs" 2>&1 | tail -n 1)"
+  check "strict: a made-up signature (mqtt.js with zeros) is refused" "$([[ "$OUT" == FAIL* ]] && echo 1 || echo 0)" "$OUT"
+  kill "$STRICT_PID" 2>/dev/null; wait "$STRICT_PID" 2>/dev/null
+fi
 
 echo "-- HTTPS publish with a client certificate"
 CURL=(curl -s --cacert AmazonRootCA1.pem --cert dev.crt --key dev.key)

@@ -22,9 +22,12 @@ const client = mqtt.connect(`wss://${host}:${port}/mqtt?${query}`, {
   connectTimeout: 10000,
 });
 const fail = (why) => { console.log(`FAIL mqtt.js | ${why}`); process.exit(0); };
-setTimeout(() => fail('timed out'), 15000).unref();
+setTimeout(() => fail('timed out'), 15000);
+let connected = false;
 client.on('error', (e) => fail(`error ${e.message}`));
+client.on('close', () => { if (!connected) fail('closed before CONNACK (the upgrade was refused)'); });
 client.on('connect', () => {
+  connected = true;
   client.subscribe(topic, { qos: 1 }, (err) => {
     if (err) return fail(`subscribe ${err.message}`);
     client.publish(topic, '{"via":"mqtt.js"}', { qos: 1 });

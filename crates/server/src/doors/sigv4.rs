@@ -1,7 +1,8 @@
 //! Strict mode for MQTT over WebSocket (`--sigv4-credentials AKID:SECRET[,...]`): the
 //! presigned URL's signature is recomputed from the query the client sent and compared. The
 //! canonical request is SigV4's for a presigned `GET /mqtt` (the client's own parameters
-//! minus the signature, sorted and RFC 3986-encoded; `host` the only signed header), tried
+//! minus the signature, sorted and RFC 3986-encoded; the headers `X-Amz-SignedHeaders` names,
+//! as the request carries them: `host` for most clients, more for some), tried
 //! with the session token left out of it (AWS IoT's rule: the SDKs append it after signing)
 //! and inside it, and with the empty payload's hash and `UNSIGNED-PAYLOAD`. The signing key
 //! and the HMAC are the AWS SDK's own (`aws-sigv4`).
@@ -37,11 +38,12 @@ impl Secrets {
 
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// Whether the URL's signature is right for `host`; `Err` says why not.
+/// Whether the URL's signature is right for the request whose headers `header` reads
+/// (by lower-case name); `Err` says why not.
 pub fn verify(
     secrets: &Secrets,
     p: &Presigned,
-    host: &str,
+    header: &dyn Fn(&str) -> Option<String>,
     query: &[(String, String)],
 ) -> Result<(), String> {
     let secret = secrets.0.get(&p.access_key).ok_or_else(|| {
@@ -58,9 +60,10 @@ pub fn verify(
         p.region,
         p.service
     );
+    let headers = canonical_headers(&p.signed_headers, header);
     for token_signed in [false, true] {
         for payload in [EMPTY_SHA256, "UNSIGNED-PAYLOAD"] {
-            let canonical = canonical_request(query, host, token_signed, payload);
+            let canonical = canonical_request(query, &headers, token_signed, payload);
             let digest = hex(&Sha256::digest(canonical.as_bytes()));
             let to_sign = format!("AWS4-HMAC-SHA256\n{}\n{scope}\n{digest}", p.amz_date);
             if calculate_signature(&key, to_sign.as_bytes()) == p.signature.to_ascii_lowercase() {
@@ -71,9 +74,27 @@ pub fn verify(
     Err("the signature does not match the request (SignatureDoesNotMatch)".into())
 }
 
+/// `name:value` lines for each signed header (values trimmed, inner runs of spaces folded),
+/// and the signed-header list itself.
+fn canonical_headers(signed: &str, header: &dyn Fn(&str) -> Option<String>) -> (String, String) {
+    let mut names: Vec<String> = signed
+        .split(';')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    let mut out = String::new();
+    for name in &names {
+        let value = header(name).unwrap_or_default();
+        let folded = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push_str(&format!("{name}:{folded}\n"));
+    }
+    (out, names.join(";"))
+}
+
 fn canonical_request(
     query: &[(String, String)],
-    host: &str,
+    (headers, signed): &(String, String),
     token_signed: bool,
     payload: &str,
 ) -> String {
@@ -89,10 +110,7 @@ fn canonical_request(
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&");
-    format!(
-        "GET\n/mqtt\n{query}\nhost:{}\n\nhost\n{payload}",
-        host.trim()
-    )
+    format!("GET\n/mqtt\n{query}\n{headers}\n{signed}\n{payload}")
 }
 
 /// RFC 3986 percent-encoding, as SigV4 wants it (unreserved: letters, digits, `-_.~`).
@@ -156,13 +174,12 @@ mod tests {
             .collect();
         let presigned = iotmock_session::presign::parse(&query).unwrap().unwrap();
         let secrets = Secrets::parse("AKIDTEST:s3cr3t").unwrap();
-        assert_eq!(
-            verify(&secrets, &presigned, "localhost:4443", &query),
-            Ok(())
-        );
+        let host = |name: &str| (name == "host").then(|| "localhost:4443".to_string());
+        assert_eq!(verify(&secrets, &presigned, &host, &query), Ok(()));
         let wrong = Secrets::parse("AKIDTEST:other").unwrap();
-        assert!(verify(&wrong, &presigned, "localhost:4443", &query).is_err());
-        assert!(verify(&secrets, &presigned, "elsewhere:4443", &query).is_err());
+        assert!(verify(&wrong, &presigned, &host, &query).is_err());
+        let elsewhere = |name: &str| (name == "host").then(|| "elsewhere:4443".to_string());
+        assert!(verify(&secrets, &presigned, &elsewhere, &query).is_err());
         assert!(Secrets::parse("nocolon").is_err());
     }
 }

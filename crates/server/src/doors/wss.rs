@@ -54,12 +54,15 @@ pub(super) fn upgrade(
         .clone()
         .or(host_region)
         .unwrap_or_else(|| parts.default_region.clone());
-    let host = headers
-        .get(hyper::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let presigned = match judge(req.uri().query(), parts, &region, &host) {
+    let header = |name: &str| {
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    let presigned = match judge(req.uri().query(), parts, &region, &header) {
         Ok(p) => p,
         Err(why) => return refuse(hello, StatusCode::FORBIDDEN, why),
     };
@@ -108,7 +111,7 @@ fn judge(
     query: Option<&str>,
     parts: &Parts,
     region: &str,
-    host: &str,
+    header: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Presigned, String> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
@@ -122,7 +125,7 @@ fn judge(
     let now = parts.core.now_millis();
     presign::check(&presigned, now, region).map_err(|e| e.to_string())?;
     if !parts.secrets.is_empty() {
-        super::sigv4::verify(&parts.secrets, &presigned, host, &pairs)?;
+        super::sigv4::verify(&parts.secrets, &presigned, header, &pairs)?;
     }
     Ok(presigned)
 }
