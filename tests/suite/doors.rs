@@ -292,15 +292,46 @@ async fn https_publish_is_forbidden_without_the_right_or_an_active_certificate()
     assert_eq!(status, 403, "a certificate may only publish");
 }
 
-#[tokio::test]
-async fn with_sigv4_credentials_a_wrong_signature_is_refused() {
-    let secrets = iotmock::SigV4Secrets::parse("AKIDDOORS:secret").unwrap();
+/// A fleet on a mock that verifies WebSocket URLs with `keys` (`AKID:SECRET`).
+async fn strict(keys: &str) -> Fleet {
+    let secrets = iotmock::SigV4Secrets::parse(keys).unwrap();
     let mock = iotmock::MockIotCore::builder()
         .sigv4_credentials(secrets)
         .start()
         .await
         .unwrap();
-    let fleet = Fleet::on(mock).await;
+    Fleet::on(mock).await
+}
+
+#[tokio::test]
+async fn with_sigv4_credentials_a_wrong_signature_is_refused() {
+    let fleet = strict("AKIDDOORS:secret").await;
     let url = presigned(fleet.mock.region(), fleet.mock.now_millis(), Some(60));
     assert_eq!(refused(&fleet, url).await, 403, "a made-up signature");
+}
+
+#[tokio::test]
+async fn the_device_clients_signed_url_verifies_in_strict_mode() {
+    use iotmock_client::presign::{AwsCredentials, mqtt_path};
+    let fleet = strict("AKIDRUST:s3cr3t").await;
+    let addr = fleet.mock.port_443_addr().unwrap();
+    let now = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(fleet.mock.now_millis().try_into().unwrap());
+    let sign = |secret: &str| {
+        let creds = AwsCredentials {
+            access_key: "AKIDRUST".into(),
+            secret_key: secret.into(),
+            session_token: Some("session/token+==".into()),
+        };
+        let host = format!("localhost:{}", addr.port());
+        let expires = std::time::Duration::from_secs(60);
+        mqtt_path(&host, fleet.mock.region(), &creds, now, expires).unwrap()
+    };
+    let tls = client_config(&TlsOptions::new(fleet.mock.root_ca_pem())).unwrap();
+    let opts = wss_options(&fleet, "signed", Version::V311, sign("s3cr3t"));
+    let (mut client, _) = DeviceClient::connect(tls, &opts)
+        .await
+        .expect("a correctly signed URL is admitted");
+    client.ping().await.unwrap();
+    assert_eq!(refused(&fleet, sign("wrong")).await, 403, "another secret");
 }

@@ -39,6 +39,13 @@ pub struct ConnArgs {
     /// ALPN protocol to offer (e.g. x-amzn-mqtt-ca for AWS's port 443).
     #[arg(long)]
     alpn: Option<String>,
+    /// `tls` (MQTT over mutual TLS) or `wss` (MQTT over WebSocket at /mqtt with a SigV4 URL
+    /// signed with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; port 443).
+    #[arg(long, default_value = "tls")]
+    transport: String,
+    /// The region a WebSocket URL is signed for.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
 }
@@ -84,6 +91,12 @@ pub enum CliError {
     },
     #[error("Error: unsupported protocol version '{0}' (mqttv311 or mqttv5)")]
     UnknownVersion(String),
+    #[error("Error: unknown transport '{0}' (tls or wss)")]
+    Transport(String),
+    #[error("Error: --transport wss needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
+    NoCredentials,
+    #[error("Error: the WebSocket URL could not be signed: {0}")]
+    Signing(String),
     #[error(transparent)]
     Duration(#[from] DurationError),
     /// `--cert` without `--cafile`.
@@ -166,6 +179,21 @@ fn reason(code: u8) -> String {
     format!("{text} ({code:#04x})")
 }
 
+/// The signed `/mqtt` URL for `c`'s host and port, with the environment's AWS credentials.
+fn websocket_path(c: &ConnArgs) -> Result<String, CliError> {
+    let creds = crate::presign::AwsCredentials::from_env().ok_or(CliError::NoCredentials)?;
+    let host = if c.port == 443 {
+        c.host.clone()
+    } else {
+        format!("{}:{}", c.host, c.port)
+    };
+    // The command line reads the host's clock: the URL is signed for now.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    let expires = std::time::Duration::from_secs(3600);
+    crate::presign::mqtt_path(&host, &c.region, &creds, now, expires).map_err(CliError::Signing)
+}
+
 async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String), CliError> {
     let mut tls = TlsOptions::new(read(&c.cafile)?);
     if let (Some(cert), Some(key)) = (&c.cert, &c.key) {
@@ -180,6 +208,11 @@ async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String
         .version(version(&c.protocol)?);
     opts.server_name = c.host.clone();
     opts.keep_alive = c.keep_alive;
+    match c.transport.as_str() {
+        "tls" => {}
+        "wss" => opts.websocket = Some(websocket_path(c)?),
+        other => return Err(CliError::Transport(other.to_string())),
+    }
     if c.debug {
         println!("Client {id} sending CONNECT");
     }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod iam_cli;
 mod lenient;
 pub mod load;
+pub mod presign;
 pub mod reference;
 pub mod shadow_cli;
 mod tls;
@@ -121,7 +122,12 @@ async fn upgrade(
     path: &str,
 ) -> Result<ws::WsIo<TlsStream<TcpStream>>, ClientError> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("wss://{}{path}", opts.server_name);
+    // The Host header names the port, as a signed URL's canonical `host` does (443 omitted).
+    let port = opts.addr.rsplit(':').next().filter(|p| *p != "443");
+    let url = match port {
+        Some(port) => format!("wss://{}:{port}{path}", opts.server_name),
+        None => format!("wss://{}{path}", opts.server_name),
+    };
     let mut request = url
         .as_str()
         .into_client_request()
