@@ -31,7 +31,22 @@ fn plan(mock: &MockIotCore, count: u64) -> HandshakePlan {
         rate: None,
         timeout: Duration::from_secs(10),
         id_prefix: "load".into(),
+        websocket: None,
     }
+}
+
+#[tokio::test]
+async fn handshakes_over_websocket_upgrade_then_connect() {
+    let (mock, _) = fleet(1, KeyType::Ec).await;
+    let addr = mock.port_443_addr().expect("port 443");
+    let root = iotmock_client::TlsOptions::new(mock.root_ca_pem());
+    let configs = vec![iotmock_client::client_config(&root).unwrap()];
+    let url = crate::doors::presigned(mock.region(), mock.now_millis(), Some(600));
+    let mut wss = plan(&mock, 50);
+    wss.addr = addr.to_string();
+    wss.websocket = Some(url);
+    let report = handshake::run(wss, configs, false).await;
+    assert_eq!(report.ok, 50, "{:?}", report.failures);
 }
 
 #[tokio::test]

@@ -114,6 +114,15 @@ pub struct HandshakeArgs {
     /// Target attempts per second (default: as fast as the concurrency allows).
     #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
+    /// `tls` (mutual TLS, a client certificate) or `wss` (TLS, the WebSocket upgrade at /mqtt
+    /// with a SigV4 URL, then CONNECT; `--mqtt` is then the port-443 listener). The URL is
+    /// signed with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or a placeholder key when they
+    /// are unset (the mock checks signatures only with --sigv4-credentials).
+    #[arg(long, default_value = "tls")]
+    transport: String,
+    /// The region a WebSocket URL is signed for.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -197,6 +206,40 @@ async fn identities(
         .collect()
 }
 
+/// For `--transport wss`: a TLS configuration without a client certificate (trusting
+/// `--cafile`, or the mock's root from `--api`), and the signed `/mqtt` path.
+async fn websocket_target(
+    t: &TargetArgs,
+    region: &str,
+) -> Result<(Vec<std::sync::Arc<rustls::ClientConfig>>, Option<String>), CliError> {
+    let root = match &t.cafile {
+        Some(path) => read(path)?,
+        None => super::devices::root_ca(&t.api)
+            .await
+            .map_err(|e| CliError::Signing(format!("fetching the root CA: {e}")))?,
+    };
+    let mut tls = TlsOptions::new(root);
+    tls.tls12_only = t.tls12;
+    let config = client_config(&tls).map_err(CliError::Identity)?;
+    let creds =
+        crate::presign::AwsCredentials::from_env().unwrap_or(crate::presign::AwsCredentials {
+            access_key: "AKIDIOTMOCKLOAD".into(),
+            secret_key: "iotmock-load".into(),
+            session_token: None,
+        });
+    let port = t.mqtt.rsplit(':').next().unwrap_or("443");
+    let host = match port {
+        "443" => t.server_name.clone(),
+        port => format!("{}:{port}", t.server_name),
+    };
+    // The load generator reads the host's clock: the URL is signed for now.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    let path = crate::presign::mqtt_path(&host, region, &creds, now, Duration::from_secs(3600))
+        .map_err(CliError::Signing)?;
+    Ok((vec![config], Some(path)))
+}
+
 fn write_file(path: PathBuf, contents: &[u8]) -> Result<(), CliError> {
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
@@ -252,9 +295,14 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
         LoadCmd::Handshake(a) => {
             let t = &a.target;
             let shard = Shard::new(t.shard.shard_index, t.shard.shards)?;
-            let configs = identities(t, shard).await?;
+            let (configs, websocket) = match a.transport.as_str() {
+                "tls" => (identities(t, shard).await?, None),
+                "wss" => websocket_target(t, &a.region).await?,
+                other => return Err(CliError::Transport(other.to_string())),
+            };
             let whole = shard == Shard::WHOLE;
             let plan = HandshakePlan {
+                websocket,
                 addr: t.mqtt.clone(),
                 server_name: t.server_name.clone(),
                 version: version(&t.protocol)?,

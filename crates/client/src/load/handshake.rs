@@ -21,6 +21,8 @@ pub struct HandshakePlan {
     pub timeout: Duration,
     /// Client ids are `{id_prefix}-{n}`: distinct per worker when a run is sharded.
     pub id_prefix: String,
+    /// MQTT over WebSocket: the upgrade's signed path (`None`: MQTT over TLS).
+    pub websocket: Option<String>,
 }
 
 /// The cause a failed attempt is counted under.
@@ -127,6 +129,7 @@ async fn worker(
         opts.server_name = plan.server_name.clone();
         opts.version = plan.version;
         opts.timeout = plan.timeout;
+        opts.websocket = plan.websocket.clone();
         let t0 = Instant::now();
         match DeviceClient::connect(config, &opts).await {
             Ok((client, _)) => {
