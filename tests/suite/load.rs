@@ -106,7 +106,29 @@ fn publish_plan(mock: &MockIotCore, run_label: &str) -> PublishPlan {
         duration: Duration::from_secs(30),
         rate: None,
         run_label: run_label.into(),
+        websocket: None,
     }
+}
+
+#[tokio::test]
+async fn qos1_over_websocket_loses_nothing() {
+    let (mock, _) = fleet(1, KeyType::Ec).await;
+    let root = iotmock_client::TlsOptions::new(mock.root_ca_pem());
+    let configs = vec![iotmock_client::client_config(&root).unwrap()];
+    let plan = PublishPlan {
+        addr: mock.port_443_addr().expect("port 443").to_string(),
+        qos: 1,
+        count: 500,
+        websocket: Some(crate::doors::presigned(
+            mock.region(),
+            mock.now_millis(),
+            Some(600),
+        )),
+        ..publish_plan(&mock, "wss")
+    };
+    let report = publish::run(plan, configs, false).await.expect("run");
+    assert_eq!(report.ok, 500, "{}", report.to_text());
+    assert_eq!(report.extra["lost"], 0);
 }
 
 #[tokio::test]

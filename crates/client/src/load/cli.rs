@@ -114,6 +114,13 @@ pub struct HandshakeArgs {
     /// Target attempts per second (default: as fast as the concurrency allows).
     #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
+    #[command(flatten)]
+    transport: TransportArgs,
+}
+
+/// How the load's clients reach the broker.
+#[derive(Debug, Clone, Args)]
+pub struct TransportArgs {
     /// `tls` (mutual TLS, a client certificate) or `wss` (TLS, the WebSocket upgrade at /mqtt
     /// with a SigV4 URL, then CONNECT; `--mqtt` is then the port-443 listener). The URL is
     /// signed with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or a placeholder key when they
@@ -146,6 +153,8 @@ pub struct PublishArgs {
     /// to measure latency at a known load.
     #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
+    #[command(flatten)]
+    transport: TransportArgs,
 }
 
 /// `--rate`: a positive number of operations per second.
@@ -206,12 +215,24 @@ async fn identities(
         .collect()
 }
 
+type Connections = (Vec<std::sync::Arc<rustls::ClientConfig>>, Option<String>);
+
+/// The TLS configurations the clients use, and for WSS the signed upgrade path.
+async fn connections(
+    t: &TargetArgs,
+    shard: Shard,
+    how: &TransportArgs,
+) -> Result<Connections, CliError> {
+    match how.transport.as_str() {
+        "tls" => Ok((identities(t, shard).await?, None)),
+        "wss" => websocket_target(t, &how.region).await,
+        other => Err(CliError::Transport(other.to_string())),
+    }
+}
+
 /// For `--transport wss`: a TLS configuration without a client certificate (trusting
 /// `--cafile`, or the mock's root from `--api`), and the signed `/mqtt` path.
-async fn websocket_target(
-    t: &TargetArgs,
-    region: &str,
-) -> Result<(Vec<std::sync::Arc<rustls::ClientConfig>>, Option<String>), CliError> {
+async fn websocket_target(t: &TargetArgs, region: &str) -> Result<Connections, CliError> {
     let root = match &t.cafile {
         Some(path) => read(path)?,
         None => super::devices::root_ca(&t.api)
@@ -295,11 +316,7 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
         LoadCmd::Handshake(a) => {
             let t = &a.target;
             let shard = Shard::new(t.shard.shard_index, t.shard.shards)?;
-            let (configs, websocket) = match a.transport.as_str() {
-                "tls" => (identities(t, shard).await?, None),
-                "wss" => websocket_target(t, &a.region).await?,
-                other => return Err(CliError::Transport(other.to_string())),
-            };
+            let (configs, websocket) = connections(t, shard, &a.transport).await?;
             let whole = shard == Shard::WHOLE;
             let plan = HandshakePlan {
                 websocket,
@@ -324,8 +341,9 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
         LoadCmd::Publish(a) => {
             let t = &a.target;
             let shard = Shard::new(t.shard.shard_index, t.shard.shards)?;
-            let configs = identities(t, shard).await?;
+            let (configs, websocket) = connections(t, shard, &a.transport).await?;
             let plan = PublishPlan {
+                websocket,
                 addr: t.mqtt.clone(),
                 server_name: t.server_name.clone(),
                 version: version(&t.protocol)?,

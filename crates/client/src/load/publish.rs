@@ -29,6 +29,8 @@ pub struct PublishPlan {
     pub rate: Option<f64>,
     /// Names this run's topic and client ids; distinct per worker when a run is sharded.
     pub run_label: String,
+    /// MQTT over WebSocket: the upgrade's signed path (`None`: MQTT over TLS).
+    pub websocket: Option<String>,
 }
 
 /// Why a publish run could not start.
@@ -86,6 +88,7 @@ async fn connect(
 ) -> Result<DeviceClient, PublishError> {
     let mut opts = ConnectOptions::new(plan.addr.clone(), id.clone()).version(plan.version);
     opts.server_name = plan.server_name.clone();
+    opts.websocket = plan.websocket.clone();
     DeviceClient::connect(config, &opts)
         .await
         .map(|(c, _)| c)
