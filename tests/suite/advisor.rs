@@ -6,6 +6,11 @@ use std::process::Command;
 
 /// Runs `iotmock advisor run CASES --device-cmd DEVICE --json` and returns the verdicts by case.
 fn advisor(cases: &[&str], device: &str) -> (bool, Vec<(String, String)>) {
+    advisor_with(cases, device, &[])
+}
+
+/// [`advisor`] with more arguments for `advisor run`.
+fn advisor_with(cases: &[&str], device: &str, extra: &[&str]) -> (bool, Vec<(String, String)>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("verdicts.json");
     let bin = env!("CARGO_BIN_EXE_iotmock");
@@ -13,6 +18,7 @@ fn advisor(cases: &[&str], device: &str) -> (bool, Vec<(String, String)>) {
     let status = Command::new(bin)
         .args(["advisor", "run"])
         .args(cases)
+        .args(extra)
         .args(["--device-cmd", &device, "--json"])
         .arg(&json)
         .status()
@@ -188,4 +194,17 @@ fn the_reference_device_passes_every_case_and_each_flag_fails_its_own() {
         reference("--never-resubscribe", &sessions),
         ["PASS", "FAIL"]
     );
+}
+
+#[test]
+fn a_device_over_websocket_is_judged_like_one_over_mutual_tls() {
+    let wss = r#"--transport wss --cafile "$IOTMOCK_CA_FILE" -h "$IOTMOCK_HOST" -p "$IOTMOCK_PORT" -i "$IOTMOCK_CLIENT_ID""#;
+    let device = format!(r#"IOTMOCK_BIN pub {wss} -t "$IOTMOCK_TOPIC" -m hello -q 1"#);
+    let cases = ["MQTT_Connect", "MQTT_Publish"];
+    let (_, verdicts) = advisor_with(&cases, &device, &["--transport", "wss"]);
+    let want: Vec<(String, String)> = [("MQTT_Connect", "PASS"), ("MQTT_Publish", "PASS")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(verdicts, want);
 }

@@ -71,15 +71,21 @@ impl BrokerCore {
             Credential::Certificate(leaf) => (leaf, None),
             Credential::Iam(principal) => (Vec::new(), Some(principal)),
         };
+        let shared = self.shared.clone();
+        // Observed (the advisor's timeline) from here: the door did the TLS handshake.
+        let tap = shared.observers.tap(&shared.hub.clock);
+        if let Some(t) = &tap {
+            t.record(crate::Seen::Accepted);
+            t.record(crate::Seen::Handshake(crate::TlsEnd::Completed));
+        }
         let peer = Peer {
             leaf,
             iam,
             addr: door.addr,
             region: door.region,
             sni: door.sni,
-            tap: None,
+            tap,
         };
-        let shared = self.shared.clone();
         if let Some(admitted) = connection::admit_connection(stream, peer, shared).await {
             connection::drive(admitted, stopped).await;
         }

@@ -76,6 +76,8 @@ struct Env {
     client_id: String,
     thing: String,
     topic: String,
+    /// MQTT over WebSocket: the signed upgrade path (`IOTMOCK_WSS_PATH`).
+    websocket: Option<String>,
 }
 
 fn var(name: &'static str) -> Result<String, ReferenceError> {
@@ -97,6 +99,9 @@ impl Env {
             client_id: var("IOTMOCK_CLIENT_ID")?,
             thing: var("IOTMOCK_THING_NAME")?,
             topic: var("IOTMOCK_TOPIC")?,
+            websocket: std::env::var("IOTMOCK_WSS_PATH")
+                .ok()
+                .filter(|p| !p.is_empty()),
         })
     }
 }
@@ -152,6 +157,7 @@ async fn connect(env: &Env, args: &ReferenceArgs) -> Result<(DeviceClient, bool)
     opts.keep_alive = 30;
     opts.clean_start = args.clean_session;
     opts.timeout = Duration::from_millis(300);
+    opts.websocket = env.websocket.clone();
     let (mut attempt, mut last) = (0, 1.0);
     loop {
         match DeviceClient::connect(config.clone(), &opts).await {

@@ -36,7 +36,8 @@ pub struct RunArgs {
     suite: Option<Suite>,
     /// The device: a shell command; it gets IOTMOCK_HOST, IOTMOCK_PORT, IOTMOCK_CA_FILE,
     /// IOTMOCK_CERT_FILE, IOTMOCK_KEY_FILE, IOTMOCK_CLIENT_ID, IOTMOCK_THING_NAME,
-    /// IOTMOCK_TOPIC and IOTMOCK_CASE. Without it, the runner prints them per case and waits
+    /// IOTMOCK_TOPIC, IOTMOCK_CASE and IOTMOCK_TRANSPORT (with --transport wss also
+    /// IOTMOCK_WSS_PATH and AWS credentials). Without it, the runner prints them per case and waits
     /// for an external device.
     #[arg(long)]
     device_cmd: Option<String>,
@@ -68,6 +69,12 @@ pub struct RunArgs {
     /// The host name the device connects to (the server certificate names it).
     #[arg(long, default_value = "localhost")]
     host: String,
+    /// `tls` (MQTT over mutual TLS on the MQTT port) or `wss` (MQTT over WebSocket on the
+    /// port-443 listener: the device gets IOTMOCK_TRANSPORT=wss, IOTMOCK_WSS_PATH, a signed
+    /// `/mqtt?...` path, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION to sign
+    /// its own).
+    #[arg(long, default_value = "tls", value_parser = ["tls", "wss"])]
+    transport: String,
     /// Write the verdicts as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -164,6 +171,7 @@ fn options(args: &RunArgs) -> Result<RunOptions> {
     opts.root_ca = Some(root_ca(args.root_dir.as_deref())?);
     opts.listen = args.listen;
     opts.host = args.host.clone();
+    opts.websocket = args.transport == "wss";
     Ok(opts)
 }
 

@@ -50,12 +50,26 @@ pub struct DeviceEnv {
     pub case: &'static str,
     /// The control-plane API (for devices that provision themselves).
     pub api_url: String,
+    /// MQTT over WebSocket: the signed `/mqtt` path on `port` (the port-443 listener), signed
+    /// with [`WSS_ACCESS_KEY`] (`None`: MQTT over mutual TLS).
+    pub websocket: Option<String>,
+    /// The mock's region (what a WebSocket URL is signed for).
+    pub region: String,
 }
+
+/// The credentials a device under test over WebSocket gets (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`), to sign its own URL with; the mock does not check them.
+pub const WSS_ACCESS_KEY: (&str, &str) = ("AKIDIOTMOCKADVISOR", "iotmock-advisor");
 
 impl DeviceEnv {
     /// The environment a device command gets.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         let path = |p: &PathBuf| p.display().to_string();
+        let transport = if self.websocket.is_some() {
+            "wss"
+        } else {
+            "tls"
+        };
         vec![
             ("IOTMOCK_HOST", self.host.clone()),
             ("IOTMOCK_PORT", self.port.to_string()),
@@ -67,6 +81,14 @@ impl DeviceEnv {
             ("IOTMOCK_TOPIC", self.topic.clone()),
             ("IOTMOCK_CASE", self.case.to_string()),
             ("IOTMOCK_API", self.api_url.clone()),
+            ("IOTMOCK_TRANSPORT", transport.to_string()),
+            (
+                "IOTMOCK_WSS_PATH",
+                self.websocket.clone().unwrap_or_default(),
+            ),
+            ("AWS_ACCESS_KEY_ID", WSS_ACCESS_KEY.0.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", WSS_ACCESS_KEY.1.to_string()),
+            ("AWS_REGION", self.region.clone()),
         ]
     }
 }
@@ -125,6 +147,9 @@ pub struct RunOptions {
     pub listen: std::net::SocketAddr,
     /// The host name the device is told to connect to (in the server certificate too).
     pub host: String,
+    /// The device connects over MQTT over WebSocket (port 443, a signed URL) instead of
+    /// mutual TLS; the TLS cases then see no ClientHello of their own.
+    pub websocket: bool,
 }
 
 impl RunOptions {
@@ -138,6 +163,7 @@ impl RunOptions {
             root_ca: None,
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             host: "localhost".into(),
+            websocket: false,
         }
     }
 }
@@ -316,6 +342,34 @@ fn case_config(id: CaseId, opts: &RunOptions) -> Result<Config> {
 }
 
 /// Runs one case against the device.
+/// Where the device connects: the MQTT port, or the port-443 listener and a signed URL.
+fn door(mock: &MockIotCore, opts: &RunOptions) -> Result<(u16, Option<String>)> {
+    if !opts.websocket {
+        return Ok((mock.mqtt_addr().port(), None));
+    }
+    let port = mock
+        .port_443_addr()
+        .context("the port-443 listener is closed")?
+        .port();
+    let creds = iotmock_client::presign::AwsCredentials {
+        access_key: WSS_ACCESS_KEY.0.into(),
+        secret_key: WSS_ACCESS_KEY.1.into(),
+        session_token: None,
+    };
+    let now_ms = u64::try_from(mock.now_millis()).unwrap_or(0);
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(now_ms);
+    let host = format!("{}:{port}", opts.host);
+    let path = iotmock_client::presign::mqtt_path(
+        &host,
+        mock.region(),
+        &creds,
+        now,
+        Duration::from_secs(3600),
+    )
+    .map_err(|e| anyhow::anyhow!("signing the WebSocket URL: {e}"))?;
+    Ok((port, Some(path)))
+}
+
 pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     let mock = case_mock(id, opts).await?;
     let config = case_config(id, opts)?;
@@ -329,9 +383,12 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     mock.broker()
         .set_fault_plan(&config.client_id, plan(&id.faults()));
     let mut timeline = mock.broker().observe();
+    let (port, websocket) = door(&mock, opts)?;
     let env = DeviceEnv {
         host: opts.host.clone(),
-        port: mock.mqtt_addr().port(),
+        port,
+        websocket,
+        region: mock.region().to_string(),
         ca_file,
         cert_file,
         key_file,
