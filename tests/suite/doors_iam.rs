@@ -117,3 +117,23 @@ async fn a_cognito_identity_needs_an_iot_policy_attached_to_its_identity_id() {
     let refused = connect_as(&fleet, "AKIDCOGNITO", "cognito-other").await;
     assert!(refused.is_err(), "IAM denies this client id");
 }
+
+#[tokio::test]
+async fn an_access_keys_iam_policy_also_decides_its_signed_https_publish() {
+    let fleet = Fleet::new().await;
+    let data = fleet.api.with_access_key("AKIDHTTP").signed_for("iotdata");
+    let before = data
+        .raw("POST", "/topics/secret", &[], b"{}".to_vec())
+        .await;
+    assert_eq!(before.status, 200, "allow-all while the key has no policy");
+    fleet
+        .mock
+        .put_iam_policy("AKIDHTTP", "app", NARROW)
+        .unwrap();
+    let allowed = data.raw("POST", "/topics/app%2Fx", &[], b"{}".to_vec()).await;
+    assert_eq!(allowed.status, 200, "{:?}", allowed.body);
+    let denied = data
+        .raw("POST", "/topics/secret", &[], b"{}".to_vec())
+        .await;
+    denied.err(403, "ForbiddenException");
+}

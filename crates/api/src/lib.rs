@@ -24,12 +24,20 @@ pub struct RetainedView {
     pub last_modified_ms: i64,
 }
 
-/// Who sent a request through a door that identifies its caller by a client certificate
-/// (HTTPS on 8443, or port 443 with ALPN `x-amzn-http-ca`): the device's own policies decide.
+/// Who a publish is judged as: a device by its client certificate (HTTPS on 8443, or port
+/// 443 with ALPN `x-amzn-http-ca`), or a SigV4 caller whose access key has IAM policies set.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// The client certificate (DER).
+    Certificate(Vec<u8>),
+    /// The access key's principal (`Registry::iam_principal`).
+    Iam(std::sync::Arc<iotmock_registry::Principal>),
+}
+
+/// The sender of a request whose own rights decide it.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The client certificate (DER).
-    pub leaf: Vec<u8>,
+    pub credential: Credential,
     pub addr: std::net::SocketAddr,
     /// The region SNI named, if any.
     pub region: Option<String>,
@@ -59,7 +67,7 @@ pub enum PublishError {
 /// The broker as the iot-data operations see it.
 pub trait DataPlane: Send + Sync {
     /// Publishes `message`: as the iot-data API (AWS credentials, no policy check) when
-    /// `caller` is `None`, else as that device, under its policies.
+    /// `caller` is `None`, else as that caller, under its policies.
     fn publish(&self, caller: Option<&Caller>, message: Message) -> Result<(), PublishError>;
     fn retained(&self, topic: &str) -> Option<RetainedView>;
     fn list_retained(&self) -> Vec<RetainedView>;

@@ -1,5 +1,6 @@
 //! The broker as the iot-data operations of the API see it.
 
+use iotmock_api::Credential as By;
 use iotmock_api::{Caller, DataPlane, Message, PublishError, RetainedView};
 use iotmock_broker::{BrokerCore, Credential, Door, HttpPublish, PublishRefused};
 
@@ -21,7 +22,10 @@ impl DataPlane for BrokerData {
             addr: c.addr,
             region: c.region.clone(),
             sni: c.sni,
-            credential: Credential::Certificate(c.leaf.clone()),
+            credential: match &c.credential {
+                By::Certificate(leaf) => Credential::Certificate(leaf.clone()),
+                By::Iam(principal) => Credential::Iam(principal.clone()),
+            },
         });
         let message = HttpPublish {
             topic: message.topic,

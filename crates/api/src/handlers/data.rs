@@ -54,17 +54,39 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
         retain,
         properties: super::data_props::properties(req)?,
     };
-    data(state)?
-        .publish(req.caller.as_deref(), message)
-        .map_err(|e| match e {
-            crate::PublishError::Forbidden(why) => {
-                IotError::new(iotmock_model::ErrorCode::Forbidden, why)
-            }
-            crate::PublishError::NotStored(why) => IotError::internal(why),
-        })?;
+    let signed = signed_caller(state, req)?;
+    let caller = req.caller.as_deref().or(signed.as_ref());
+    data(state)?.publish(caller, message).map_err(|e| match e {
+        crate::PublishError::Forbidden(why) => {
+            IotError::new(iotmock_model::ErrorCode::Forbidden, why)
+        }
+        crate::PublishError::NotStored(why) => IotError::internal(why),
+    })?;
     Ok(Reply::Json(
         json!({ "message": "OK", "traceId": crate::handlers::request_id() }),
     ))
+}
+
+/// A SigV4 request whose access key has IAM policies set is judged by them (as a WebSocket
+/// connection with that key is); other signed requests keep the API's allow-all.
+fn signed_caller(state: &ApiState, req: &ApiRequest) -> IotResult<Option<crate::Caller>> {
+    let Some(key) = req.access_key.as_deref() else {
+        return Ok(None);
+    };
+    let registry = super::read(state)?;
+    if registry
+        .iam_key(key)
+        .is_none_or(|k| k.policies.is_empty() && k.identity_id.is_none())
+    {
+        return Ok(None);
+    }
+    let principal = registry.iam_principal(&req.region, key);
+    Ok(Some(crate::Caller {
+        credential: crate::Credential::Iam(std::sync::Arc::new(principal)),
+        addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        region: Some(req.region.clone()),
+        sni: false,
+    }))
 }
 
 /// DeleteConnection: `DELETE /connections/{clientId}?cleanSession=&preventWillMessage=`.

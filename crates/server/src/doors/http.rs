@@ -34,7 +34,7 @@ fn caller_of(hello: &Hello) -> Option<Caller> {
     let certified = hello.kind == Kind::Https || hello.alpn.as_deref() == Some(ALPN_HTTP_CA);
     let leaf = hello.leaf.clone().filter(|_| certified)?;
     Some(Caller {
-        leaf,
+        credential: iotmock_api::Credential::Certificate(leaf),
         addr: hello.addr,
         region: hello.region.clone(),
         sni: hello.sni,
