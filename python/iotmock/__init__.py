@@ -133,3 +133,62 @@ class Mock:
         cert.write_text(keys["certificatePem"])
         key.write_text(keys["keyPair"]["PrivateKey"])
         return Device(thing_name, keys["certificateId"], keys["certificateArn"], cert, key, policy_name)
+
+
+def _call(mock: "Mock", method: str, path: str, body: Optional[bytes] = None) -> dict:
+    """One request to the mock's own endpoints (`/iotmock/...`); the JSON answer."""
+    import urllib.request
+
+    request = urllib.request.Request(mock.endpoint_url + path, data=body, method=method)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        text = answer.read()
+    return json.loads(text) if text else {}
+
+
+def _actions(self: "Mock", rule: Optional[str] = None) -> list:
+    """What the topic rules' actions that do not leave the mock did (or would have sent),
+    oldest first: `[{"rule", "action", "parameters", "payload", "topic", ...}]`, for `rule` only
+    when given."""
+    from urllib.parse import quote
+
+    query = f"?rule={quote(rule)}" if rule else ""
+    return _call(self, "GET", "/iotmock/actions" + query)["actions"]
+
+
+def _clear_actions(self: "Mock") -> None:
+    """Forgets the recorded actions."""
+    _call(self, "DELETE", "/iotmock/actions")
+
+
+def _wss_path(self: "Mock", access_key: str = "AKIDIOTMOCKPY", secret_key: str = "iotmock",
+              session_token: Optional[str] = None, expires: int = 3600) -> str:
+    """A `/mqtt?X-Amz-...` path for MQTT over WebSocket on `port_443`, presigned with botocore
+    as the AWS SDKs do (for paho: `client.ws_set_options(path=mock.wss_path())`, then
+    `client.connect(mock.mqtt_host, mock.port_443)` with `transport="websockets"`)."""
+    from urllib.parse import quote
+
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=f"wss://{self.mqtt_host}:{self.port_443}/mqtt")
+    SigV4QueryAuth(Credentials(access_key, secret_key), "iotdevicegateway", self.region,
+                   expires=expires).add_auth(request)
+    url = request.url
+    if session_token:
+        url += "&X-Amz-Security-Token=" + quote(session_token, safe="")
+    return url[url.index("/mqtt"):]
+
+
+def _put_iam_policy(self: "Mock", access_key: str, policy_name: str, document) -> dict:
+    """Sets an IAM policy of `access_key` (a dict or JSON text): what its SigV4 callers
+    (MQTT over WebSocket, signed iot-data publishes) may do. Without one, everything."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    path = f"/iotmock/iam/access-keys/{access_key}/policies/{policy_name}"
+    return _call(self, "PUT", path, text.encode())
+
+
+Mock.actions = _actions
+Mock.clear_actions = _clear_actions
+Mock.wss_path = _wss_path
+Mock.put_iam_policy = _put_iam_policy

@@ -4,7 +4,10 @@
 * ``iotmock_fresh``: a new mock (empty state) for one test.
 
 Each is an :class:`iotmock.Mock` with ``endpoint_url``, ``mqtt_host``, ``mqtt_port``,
-``root_ca_path``, ``region``, ``client(service)`` and ``create_device(thing_name)``.
+``port_443``, ``https_port``, ``root_ca_path``, ``region``, ``client(service)``,
+``create_device(thing_name)``, ``actions(rule)`` / ``clear_actions()`` (what the topic rules'
+actions did), ``wss_path()`` (a presigned path for MQTT over WebSocket on ``port_443``) and
+``put_iam_policy(access_key, name, document)``.
 """
 from __future__ import annotations
 

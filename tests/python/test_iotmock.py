@@ -3,6 +3,7 @@ paho-mqtt and the AWS IoT Device SDK v2 for devices."""
 import json
 import ssl
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -95,3 +96,37 @@ def test_the_aws_iot_device_sdk_v2_connects(iotmock):
         conn.disconnect().result(10)
     shadow = iotmock.client("iot-data").get_thing_shadow(thingName="sdk-device")
     assert json.loads(shadow["payload"].read())["state"]["reported"] == {"on": True}
+
+
+def test_a_topic_rules_actions_are_read_back(iotmock_fresh):
+    iot = iotmock_fresh.client("iot")
+    iot.create_topic_rule(ruleName="to_queue", topicRulePayload={
+        "sql": "SELECT temp FROM 'pyrules/+'",
+        "actions": [{"sqs": {"queueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                             "roleArn": "arn:aws:iam::123456789012:role/r"}}]})
+    data = iotmock_fresh.client("iot-data")
+    data.publish(topic="pyrules/a", qos=1, payload=b'{"temp": 30, "other": 1}')
+    deadline = time.time() + 10
+    while not iotmock_fresh.actions("to_queue") and time.time() < deadline:
+        time.sleep(0.05)
+    actions = iotmock_fresh.actions("to_queue")
+    assert len(actions) == 1, actions
+    assert actions[0]["payload"] == {"temp": 30}
+    iotmock_fresh.clear_actions()
+    assert iotmock_fresh.actions() == []
+
+
+def test_paho_connects_over_websocket_with_a_presigned_path(iotmock):
+    got = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="py-wss", transport="websockets")
+    c.ws_set_options(path=iotmock.wss_path())
+    c.tls_set(ca_certs=str(iotmock.root_ca_path))
+    c.on_connect = lambda client, *a: client.subscribe("pywss/echo", qos=1)
+    c.on_subscribe = lambda client, *a: client.publish("pywss/echo", "hi", qos=1)
+    c.on_message = lambda *a: got.set()
+    c.connect(iotmock.mqtt_host, iotmock.port_443, keepalive=30)
+    c.loop_start()
+    try:
+        assert got.wait(10), "the message came back over WebSocket"
+    finally:
+        c.loop_stop()
