@@ -130,7 +130,9 @@ async fn an_access_keys_iam_policy_also_decides_its_signed_https_publish() {
         .mock
         .put_iam_policy("AKIDHTTP", "app", NARROW)
         .unwrap();
-    let allowed = data.raw("POST", "/topics/app%2Fx", &[], b"{}".to_vec()).await;
+    let allowed = data
+        .raw("POST", "/topics/app%2Fx", &[], b"{}".to_vec())
+        .await;
     assert_eq!(allowed.status, 200, "{:?}", allowed.body);
     let denied = data
         .raw("POST", "/topics/secret", &[], b"{}".to_vec())

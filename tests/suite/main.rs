@@ -30,6 +30,7 @@ mod reliability;
 mod restart;
 mod rules;
 mod rules_actions;
+mod rules_destinations;
 mod services;
 mod shadow;
 mod soak;

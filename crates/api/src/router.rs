@@ -1,8 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    authz, cas, certs, data, groups, iam, jobs, jobs_data, policies, rules, shadow, tags,
-    templates, things, transfer, types,
+    authz, cas, certs, data, destinations, groups, iam, jobs, jobs_data, policies, rules, shadow,
+    tags, templates, things, transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::state::ApiState;
@@ -179,6 +179,14 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         }
         (Delete, ["iotmock", "iam", "access-keys", key, "identity"]) => {
             iam::delete_identity(state, key)
+        }
+        (Post, ["destinations"]) => destinations::create(state, req),
+        (Get, ["destinations"]) => destinations::list(state, req),
+        (Patch, ["destinations"]) => destinations::update(state, req),
+        (Get, ["destinations", arn @ ..]) => destinations::get(state, req, &arn.join("/")),
+        (Delete, ["destinations", arn @ ..]) => destinations::delete(state, req, &arn.join("/")),
+        (Get, ["confirmdestination", token @ ..]) => {
+            destinations::confirm(state, req, &token.join("/"))
         }
         (Get, ["iotmock", "actions"]) => rules::actions(state, req),
         (Delete, ["iotmock", "actions"]) => rules::clear_actions(state, req),

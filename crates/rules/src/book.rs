@@ -2,6 +2,7 @@
 //! every change is written before it is answered, and a stored rule that no longer compiles is
 //! quarantined with a warning, never a refusal to start.
 
+use crate::destination::{Destination, KIND_DESTINATION};
 use crate::rule::{CompiledRule, RuleError, RuleRecord, record_from_payload};
 use iotmock_store::{Change, Read, Store, StoreError, load_with};
 use serde_json::Value;
@@ -23,6 +24,12 @@ pub enum BookError {
     Store(String),
 }
 
+/// A record of `rules.db`.
+enum Loaded {
+    Rule(Box<CompiledRule>),
+    Destination(Destination),
+}
+
 impl From<RuleError> for BookError {
     fn from(e: RuleError) -> Self {
         BookError::Rule(e)
@@ -31,6 +38,8 @@ impl From<RuleError> for BookError {
 
 pub struct RuleBook {
     rules: BTreeMap<(String, String), CompiledRule>,
+    /// Topic rule destinations by ARN.
+    destinations: BTreeMap<String, Destination>,
     /// Behind a mutex so the book can be read from many threads (the store is `Send` only).
     store: Mutex<Box<dyn Store>>,
 }
@@ -42,38 +51,99 @@ fn key(region: &str, name: &str) -> (String, String) {
 impl RuleBook {
     /// The rules `store` kept.
     pub fn open(mut store: Box<dyn Store>) -> Result<Self, StoreError> {
-        let read = |row: &iotmock_store::Row| {
-            if row.kind != KIND_RULE {
-                return Ok(Read::Skip);
+        let read = |row: &iotmock_store::Row| match row.kind.as_str() {
+            KIND_RULE => {
+                let record: RuleRecord =
+                    serde_json::from_str(&row.value).map_err(|e| e.to_string())?;
+                CompiledRule::compile(record)
+                    .map(|r| Read::Record(Loaded::Rule(Box::new(r))))
+                    .map_err(|e| format!("the stored rule no longer compiles: {e:?}"))
             }
-            let record: RuleRecord = serde_json::from_str(&row.value).map_err(|e| e.to_string())?;
-            CompiledRule::compile(record)
-                .map(Read::Record)
-                .map_err(|e| format!("the stored rule no longer compiles: {e:?}"))
+            KIND_DESTINATION => serde_json::from_str(&row.value)
+                .map(|d| Read::Record(Loaded::Destination(d)))
+                .map_err(|e| e.to_string()),
+            _ => Ok(Read::Skip),
         };
-        let mut rules = BTreeMap::new();
-        for rule in load_with(&mut *store, "rules", read)? {
-            rules.insert(key(&rule.record.region, rule.name()), rule);
+        let (mut rules, mut destinations) = (BTreeMap::new(), BTreeMap::new());
+        for loaded in load_with(&mut *store, "rules", read)? {
+            match loaded {
+                Loaded::Rule(rule) => {
+                    rules.insert(key(&rule.record.region, rule.name()), *rule);
+                }
+                Loaded::Destination(d) => {
+                    destinations.insert(d.arn.clone(), d);
+                }
+            }
         }
         Ok(Self {
             rules,
+            destinations,
             store: Mutex::new(store),
         })
     }
 
-    fn write(&mut self, rule: &CompiledRule) -> Result<(), BookError> {
-        let value =
-            serde_json::to_string(&rule.record).map_err(|e| BookError::Store(e.to_string()))?;
-        let change = Change::Put {
-            kind: KIND_RULE,
-            key: format!("{}/{}", rule.record.region, rule.name()),
-            value,
-        };
+    fn commit(&mut self, change: Change) -> Result<(), BookError> {
         self.store
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .commit(&[change])
             .map_err(|e| BookError::Store(e.to_string()))
+    }
+
+    /// Stores (creates or replaces) a destination.
+    pub fn put_destination(&mut self, d: Destination) -> Result<&Destination, BookError> {
+        let value = serde_json::to_string(&d).map_err(|e| BookError::Store(e.to_string()))?;
+        self.commit(Change::Put {
+            kind: KIND_DESTINATION,
+            key: d.arn.clone(),
+            value,
+        })?;
+        Ok(self
+            .destinations
+            .entry(d.arn.clone())
+            .insert_entry(d)
+            .into_mut())
+    }
+
+    pub fn destination(&self, arn: &str) -> Result<&Destination, BookError> {
+        self.destinations
+            .get(arn)
+            .ok_or_else(|| BookError::NotFound(arn.to_string()))
+    }
+
+    /// The destination whose last confirmation carried `token`.
+    pub fn destination_by_token(&self, token: &str) -> Result<&Destination, BookError> {
+        self.destinations
+            .values()
+            .find(|d| d.token == token)
+            .ok_or_else(|| BookError::NotFound(format!("confirmation token {token}")))
+    }
+
+    /// The destinations of `region`, by ARN.
+    pub fn destinations(&self, region: &str) -> impl Iterator<Item = &Destination> {
+        self.destinations
+            .values()
+            .filter(move |d| d.region == region)
+    }
+
+    pub fn delete_destination(&mut self, arn: &str) -> Result<(), BookError> {
+        self.destination(arn)?;
+        self.commit(Change::Delete {
+            kind: KIND_DESTINATION,
+            key: arn.to_string(),
+        })?;
+        self.destinations.remove(arn);
+        Ok(())
+    }
+
+    fn write(&mut self, rule: &CompiledRule) -> Result<(), BookError> {
+        let value =
+            serde_json::to_string(&rule.record).map_err(|e| BookError::Store(e.to_string()))?;
+        self.commit(Change::Put {
+            kind: KIND_RULE,
+            key: format!("{}/{}", rule.record.region, rule.name()),
+            value,
+        })
     }
 
     /// CreateTopicRule.
@@ -135,15 +205,10 @@ impl RuleBook {
 
     pub fn delete(&mut self, region: &str, name: &str) -> Result<(), BookError> {
         self.get(region, name)?;
-        let change = Change::Delete {
+        self.commit(Change::Delete {
             kind: KIND_RULE,
             key: format!("{region}/{name}"),
-        };
-        self.store
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .commit(&[change])
-            .map_err(|e| BookError::Store(e.to_string()))?;
+        })?;
         self.rules.remove(&key(region, name));
         Ok(())
     }

@@ -5,6 +5,8 @@
 
 pub mod actions;
 pub mod book;
+pub mod destination;
+mod destinations;
 pub mod engine;
 pub mod later;
 pub mod log;

@@ -62,9 +62,11 @@ impl Env for RegionEnv<'_> {
 pub struct RulesService {
     book: RwLock<RuleBook>,
     outlet: Outlet,
-    log: Mutex<ActionLog>,
+    pub(crate) log: Mutex<ActionLog>,
     guard: Mutex<Guard>,
-    outside: Arc<dyn Outside>,
+    pub(crate) outside: Arc<dyn Outside>,
+    /// HTTP destinations are created ENABLED, with no confirmation to wait for.
+    pub(crate) auto_confirm: std::sync::atomic::AtomicBool,
     runner: Option<Arc<dyn Runner>>,
     account: String,
     default_region: String,
@@ -72,7 +74,7 @@ pub struct RulesService {
     me: Weak<RulesService>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -91,6 +93,7 @@ impl RulesService {
             log: Mutex::new(ActionLog::default()),
             guard: Mutex::new(Guard::default()),
             outside,
+            auto_confirm: Default::default(),
             runner,
             account: account.to_string(),
             default_region: default_region.to_string(),

@@ -156,6 +156,10 @@ pub struct ServeArgs {
     /// ResourceNotFoundException for them).
     #[arg(long, env = "IOTMOCK_RULE_NOT_FOUND", value_enum, default_value_t = crate::RuleNotFound::Unauthorized)]
     rule_not_found: crate::RuleNotFound,
+    /// Topic rule destinations are ENABLED at once, with no confirmation (AWS POSTs one to the
+    /// URL and waits for ConfirmTopicRuleDestination; the mock records it in the action log).
+    #[arg(long, env = "IOTMOCK_AUTO_CONFIRM_DESTINATIONS")]
+    auto_confirm_destinations: bool,
     /// Rules' `lambda` actions and `aws_lambda()` POST the event to BASE/FUNCTION_NAME.
     #[arg(long, env = "IOTMOCK_LAMBDA_URL", value_name = "BASE")]
     lambda_url: Option<String>,
@@ -237,6 +241,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .accounts(args.accounts.clone())
         .state_dir(&args.state_dir)
         .rule_not_found(args.rule_not_found)
+        .auto_confirm_destinations(args.auto_confirm_destinations)
         .endpoint(EndpointConfig {
             host: args.endpoint_host,
             domain: args.endpoint_domain,

@@ -133,13 +133,10 @@ impl Builder {
             in_flight: Arc::new(tokio::sync::Semaphore::new(crate::actions::IN_FLIGHT)),
             account: self.account_id.clone(),
         });
-        Ok(RulesService::new(
-            book,
-            outside,
-            Some(runner),
-            &self.account_id,
-            &self.region,
-        ))
+        let service =
+            RulesService::new(book, outside, Some(runner), &self.account_id, &self.region);
+        service.set_auto_confirm(self.endpoints.auto_confirm_destinations);
+        Ok(service)
     }
 }
 
@@ -170,6 +167,13 @@ impl Builder {
     }
 
     /// What an operation on a topic rule that does not exist answers.
+    /// Creates topic rule destinations ENABLED, skipping the confirmation AWS asks of the
+    /// endpoint's owner (which the mock otherwise records in the action log).
+    pub fn auto_confirm_destinations(mut self, on: bool) -> Self {
+        self.endpoints.auto_confirm_destinations = on;
+        self
+    }
+
     pub fn rule_not_found(mut self, answer: RuleNotFound) -> Self {
         self.rules_not_found = match answer {
             RuleNotFound::Unauthorized => iotmock_model::ErrorCode::Unauthorized,

@@ -7,6 +7,7 @@ pub mod certs;
 pub(crate) mod common;
 pub mod data;
 mod data_props;
+pub mod destinations;
 pub mod groups;
 pub mod iam;
 pub mod jobs;

@@ -12,7 +12,7 @@ use iotmock_rules::{BookError, RuleError, RulesService};
 use serde_json::{Value, json};
 
 /// The rules engine, or ServiceUnavailable when this mock (or account) runs without one.
-fn service(state: &ApiState) -> IotResult<&RulesService> {
+pub(crate) fn service(state: &ApiState) -> IotResult<&RulesService> {
     state.rules.as_deref().ok_or_else(|| {
         IotError::new(
             ErrorCode::ServiceUnavailable,
@@ -24,7 +24,7 @@ fn service(state: &ApiState) -> IotResult<&RulesService> {
 /// A refusal of the rules engine as the API answers it. A rule that does not exist is
 /// answered with the configured code (UnauthorizedException by default: the model lists no
 /// ResourceNotFoundException for these operations).
-fn to_iot(state: &ApiState, req: &ApiRequest, e: BookError) -> IotError {
+pub(crate) fn to_iot(state: &ApiState, req: &ApiRequest, e: BookError) -> IotError {
     match e {
         BookError::NotFound(name) => {
             IotError::new(state.rules_not_found, format!("Rule {name} does not exist"))
@@ -57,7 +57,11 @@ fn checked_name(name: &str) -> IotResult<&str> {
 }
 
 fn now_secs(state: &ApiState) -> IotResult<i64> {
-    Ok(super::read(state)?.now_millis().div_euclid(1000))
+    Ok(now_ms(state)?.div_euclid(1000))
+}
+
+pub(crate) fn now_ms(state: &ApiState) -> IotResult<i64> {
+    Ok(super::read(state)?.now_millis())
 }
 
 /// `x-amz-tagging`: `k1=v1&k2=v2`, URL-encoded.

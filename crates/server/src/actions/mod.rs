@@ -31,6 +31,8 @@ pub struct Endpoints {
     pub lambda_url: Option<String>,
     /// AWS services (LocalStack, moto's server, MiniStack).
     pub aws_endpoint_url: Option<String>,
+    /// Topic rule destinations are ENABLED at creation, with no confirmation to wait for.
+    pub auto_confirm_destinations: bool,
 }
 
 #[derive(Clone)]

@@ -1,0 +1,100 @@
+//! The topic rule destination operations on the [`RulesService`]: a confirmation that AWS
+//! would POST to the destination's URL is recorded in the action log (under the destination's
+//! ARN, outcome `captured`), so a test reads its token there, as an endpoint owner reads it
+//! from the request.
+
+use crate::book::BookError;
+use crate::destination::{self, Destination, ENABLED, IN_PROGRESS};
+use crate::log::{Entry, Outcome};
+use crate::service::{RulesService, lock};
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+
+impl RulesService {
+    /// Creates HTTP destinations ENABLED at once (no confirmation) when set.
+    pub fn set_auto_confirm(&self, on: bool) {
+        self.auto_confirm.store(on, Ordering::Relaxed);
+    }
+
+    /// CreateTopicRuleDestination.
+    pub fn create_destination(
+        &self,
+        region: &str,
+        config: &Value,
+        now_ms: i64,
+    ) -> Result<Destination, BookError> {
+        let (uuid, token) = (self.outside.new_uuid(), self.new_token());
+        let auto = self.auto_confirm.load(Ordering::Relaxed);
+        let ids = (uuid.as_str(), token.as_str());
+        let made =
+            destination::from_configuration(config, (region, self.account()), ids, now_ms, auto)?;
+        let stored = self.change(|book| book.put_destination(made).cloned())?;
+        if stored.status == IN_PROGRESS {
+            self.send_confirmation(&stored, now_ms);
+        }
+        Ok(stored)
+    }
+
+    /// UpdateTopicRuleDestination: ENABLED <-> DISABLED, or IN_PROGRESS to confirm again.
+    pub fn update_destination(
+        &self,
+        arn: &str,
+        status: &str,
+        now_ms: i64,
+    ) -> Result<(), BookError> {
+        let mut d = self.read(|book| book.destination(arn).cloned())?;
+        destination::check_transition(&d.status, status)?;
+        if status == IN_PROGRESS && d.confirmation_url.is_some() {
+            d.token = self.new_token();
+            self.send_confirmation(&d, now_ms);
+        }
+        d.status = status.to_string();
+        d.last_updated_at_ms = now_ms;
+        self.change(|book| book.put_destination(d).map(|_| ()))
+    }
+
+    /// ConfirmTopicRuleDestination: the destination the token was sent for is ENABLED.
+    pub fn confirm_destination(&self, token: &str, now_ms: i64) -> Result<(), BookError> {
+        let mut d = self.read(|book| book.destination_by_token(token).cloned())?;
+        if d.status == IN_PROGRESS {
+            d.status = ENABLED.to_string();
+            d.last_updated_at_ms = now_ms;
+            self.change(|book| book.put_destination(d).map(|_| ()))?;
+        }
+        Ok(())
+    }
+
+    /// A confirmation token, as long as AWS's (hex).
+    fn new_token(&self) -> String {
+        let a = self.outside.new_uuid().replace('-', "");
+        let b = self.outside.new_uuid().replace('-', "");
+        format!("{a}{b}")
+    }
+
+    /// What AWS POSTs to `{confirmationUrl}/?confirmationToken={token}`, into the action log.
+    fn send_confirmation(&self, d: &Destination, now_ms: i64) {
+        let url = d.confirmation_url.clone().unwrap_or_default();
+        let mut params = serde_json::Map::new();
+        params.insert(
+            "url".into(),
+            Value::String(format!("{url}/?confirmationToken={}", d.token)),
+        );
+        params.insert(
+            "headers".into(),
+            serde_json::json!({
+                "x-amz-rules-engine-message-type": "DestinationConfirmation",
+                "x-amz-rules-engine-destination-arn": d.arn,
+                "content-type": "application/json",
+            }),
+        );
+        let entry = Entry {
+            time_ms: now_ms,
+            rule: d.arn.clone(),
+            action: "destinationConfirmation".into(),
+            params,
+            payload: d.confirmation().to_string().into_bytes(),
+            outcome: Outcome::Captured,
+        };
+        lock(&self.log).push(entry);
+    }
+}
