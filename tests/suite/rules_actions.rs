@@ -14,15 +14,15 @@ use tokio::sync::mpsc;
 
 /// One request a hook received.
 #[derive(Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         let found = self
             .headers
             .iter()
@@ -32,7 +32,10 @@ impl Seen {
 }
 
 /// A local HTTP server answering every request with `status` and `answer`.
-async fn hook(status: u16, answer: &'static str) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
+pub(crate) async fn hook(
+    status: u16,
+    answer: &'static str,
+) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();

@@ -1,5 +1,5 @@
-//! Topic rule destinations: created IN_PROGRESS with a confirmation recorded in the action log
-//! (what AWS POSTs to the URL), ENABLED by ConfirmTopicRuleDestination with its token, moved
+//! Topic rule destinations: created IN_PROGRESS with a confirmation POSTed to the URL (and
+//! recorded in the action log), ENABLED by ConfirmTopicRuleDestination with its token, moved
 //! between ENABLED and DISABLED by Update, kept in `rules.db`.
 
 use crate::support::{Api, REGION, mock};
@@ -29,9 +29,11 @@ async fn status(api: &Api, arn: &str) -> String {
 }
 
 #[tokio::test]
-async fn an_http_destination_is_enabled_by_its_confirmation_token() {
+async fn an_http_destination_is_enabled_by_the_token_its_endpoint_receives() {
     let (_mock, api) = mock().await;
-    let made = create(&api, http("https://hooks.example.com/iot")).await;
+    let (hook, mut seen) = crate::rules_actions::hook(200, "{}").await;
+    let url = format!("http://{hook}/iot");
+    let made = create(&api, http(&url)).await;
     let arn = made["arn"].as_str().expect("arn").to_string();
     assert!(
         arn.starts_with(&format!(
@@ -40,10 +42,7 @@ async fn an_http_destination_is_enabled_by_its_confirmation_token() {
         "{arn}"
     );
     assert_eq!(made["status"], "IN_PROGRESS");
-    assert_eq!(
-        made["httpUrlProperties"]["confirmationUrl"],
-        "https://hooks.example.com/iot"
-    );
+    assert_eq!(made["httpUrlProperties"]["confirmationUrl"], url.as_str());
     let listed = api.get("/destinations").await.ok();
     let summaries = listed["destinationSummaries"]
         .as_array()
@@ -52,26 +51,49 @@ async fn an_http_destination_is_enabled_by_its_confirmation_token() {
     assert_eq!(summaries.len(), 1);
     assert_eq!(
         summaries[0]["httpUrlSummary"]["confirmationUrl"],
-        "https://hooks.example.com/iot"
+        url.as_str()
     );
     let early = json!({ "arn": arn, "status": "ENABLED" });
     api.call("PATCH", "/destinations", &[], Some(early))
         .await
         .err(400, "InvalidRequestException");
-    let log = api.get(&format!("/iotmock/actions?rule={arn}")).await.ok();
-    let sent = &log["actions"][0];
-    assert_eq!(sent["actionType"], "destinationConfirmation");
-    assert_eq!(sent["payload"]["messageType"], "DestinationConfirmation");
-    let token = sent["payload"]["confirmationToken"]
+    // What the endpoint's owner receives.
+    let got = seen.recv().await.expect("the confirmation is POSTed");
+    assert_eq!(got.method, "POST");
+    assert_eq!(
+        got.header("x-amz-rules-engine-message-type"),
+        Some("DestinationConfirmation")
+    );
+    assert_eq!(
+        got.header("x-amz-rules-engine-destination-arn"),
+        Some(arn.as_str())
+    );
+    let body: Value = serde_json::from_slice(&got.body).expect("json");
+    let token = body["confirmationToken"]
         .as_str()
         .expect("token")
         .to_string();
+    assert_eq!(got.path, format!("/iot/?confirmationToken={token}"));
     assert!(
-        sent["parameters"]["url"]
+        body["enableUrl"]
             .as_str()
             .unwrap_or_default()
             .ends_with(&token)
     );
+    // And the action log's record of it.
+    let logged = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let log = api.get(&format!("/iotmock/actions?rule={arn}")).await.ok();
+            if let Some(entry) = log["actions"].as_array().and_then(|a| a.first()).cloned() {
+                break entry;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the confirmation's outcome is logged");
+    assert_eq!(logged["actionType"], "destinationConfirmation");
+    assert_eq!(logged["outcome"], "delivered");
     api.get(&format!("/confirmdestination/{token}")).await.ok();
     assert_eq!(status(&api, &arn).await, "ENABLED");
     for next in ["DISABLED", "ENABLED"] {

@@ -1,12 +1,12 @@
-//! The topic rule destination operations on the [`RulesService`]: a confirmation that AWS
-//! would POST to the destination's URL is recorded in the action log (under the destination's
-//! ARN, outcome `captured`), so a test reads its token there, as an endpoint owner reads it
-//! from the request.
+//! The topic rule destination operations on the [`RulesService`]: the confirmation AWS POSTs
+//! to the destination's URL is sent by the adapter's runner, and recorded in the action log
+//! under the destination's ARN with how it went (`delivered`, `failed`, or `captured` when no
+//! runner sends it), so a test reads its token there as an endpoint's owner reads the request.
 
 use crate::book::BookError;
 use crate::destination::{self, Destination, ENABLED, IN_PROGRESS};
 use crate::log::{Entry, Outcome};
-use crate::service::{RulesService, lock};
+use crate::service::{Post, RulesService, lock};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 
@@ -71,22 +71,33 @@ impl RulesService {
         format!("{a}{b}")
     }
 
-    /// What AWS POSTs to `{confirmationUrl}/?confirmationToken={token}`, into the action log.
+    /// What AWS POSTs to `{confirmationUrl}/?confirmationToken={token}`: sent by the runner,
+    /// and into the action log with its outcome.
     fn send_confirmation(&self, d: &Destination, now_ms: i64) {
-        let url = d.confirmation_url.clone().unwrap_or_default();
+        let base = d.confirmation_url.clone().unwrap_or_default();
+        let url = format!(
+            "{}/?confirmationToken={}",
+            base.trim_end_matches('/'),
+            d.token
+        );
+        let headers = vec![
+            (
+                "x-amz-rules-engine-message-type".to_string(),
+                "DestinationConfirmation".to_string(),
+            ),
+            (
+                "x-amz-rules-engine-destination-arn".to_string(),
+                d.arn.clone(),
+            ),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
         let mut params = serde_json::Map::new();
-        params.insert(
-            "url".into(),
-            Value::String(format!("{url}/?confirmationToken={}", d.token)),
-        );
-        params.insert(
-            "headers".into(),
-            serde_json::json!({
-                "x-amz-rules-engine-message-type": "DestinationConfirmation",
-                "x-amz-rules-engine-destination-arn": d.arn,
-                "content-type": "application/json",
-            }),
-        );
+        params.insert("url".into(), Value::String(url.clone()));
+        let shown: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        params.insert("headers".into(), Value::Object(shown));
         let entry = Entry {
             time_ms: now_ms,
             rule: d.arn.clone(),
@@ -95,6 +106,24 @@ impl RulesService {
             payload: d.confirmation().to_string().into_bytes(),
             outcome: Outcome::Captured,
         };
-        lock(&self.log).push(entry);
+        let Some(runner) = &self.runner else {
+            lock(&self.log).push(entry);
+            return;
+        };
+        let post = Post {
+            url,
+            headers,
+            body: entry.payload.clone(),
+        };
+        let me = self.me.clone();
+        runner.confirm(
+            post,
+            Box::new(move |result| {
+                if let Some(service) = me.upgrade() {
+                    let outcome = Outcome::of(&result.map(|()| true));
+                    lock(&service.log).push(Entry { outcome, ..entry });
+                }
+            }),
+        );
     }
 }

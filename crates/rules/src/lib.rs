@@ -17,4 +17,4 @@ pub mod sql;
 
 pub use book::{BookError, RuleBook};
 pub use rule::{CompiledRule, RuleError, RuleRecord};
-pub use service::{Outside, RulesService, Runner};
+pub use service::{Outside, Post, RulesService, Runner};

@@ -33,6 +33,20 @@ pub trait Runner: Send + Sync {
     /// as `captured`).
     fn takes(&self, invocation: &Invocation) -> bool;
     fn run(&self, job: Job);
+    /// POSTs a destination's confirmation (`url`, headers, JSON body) off the worker, then
+    /// calls `done` with how it went. Without it, confirmations are recorded only.
+    fn confirm(&self, post: Post, done: Box<dyn FnOnce(Result<(), String>) + Send>) {
+        let _ = post;
+        done(Err("confirmations are not sent".into()));
+    }
+}
+
+/// An HTTP POST the rules engine asks the adapter to make.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 /// An [`Env`] for one message of one region.
@@ -67,11 +81,11 @@ pub struct RulesService {
     pub(crate) outside: Arc<dyn Outside>,
     /// HTTP destinations are created ENABLED, with no confirmation to wait for.
     pub(crate) auto_confirm: std::sync::atomic::AtomicBool,
-    runner: Option<Arc<dyn Runner>>,
+    pub(crate) runner: Option<Arc<dyn Runner>>,
     account: String,
     default_region: String,
     /// Itself, for the outcomes of actions that finish later.
-    me: Weak<RulesService>,
+    pub(crate) me: Weak<RulesService>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -70,6 +70,21 @@ impl Runner for ActionRunner {
             (job.done)(outcome);
         });
     }
+
+    fn confirm(&self, post: iotmock_rules::Post, done: Box<dyn FnOnce(Result<(), String>) + Send>) {
+        self.handle.spawn(async move {
+            let sent = client::send("POST", &post.url, &post.headers, post.body, TRY_DEADLINE).await;
+            let result = match sent {
+                Ok(answer) if (200..300).contains(&answer.status) => Ok(()),
+                Ok(answer) => Err(format!("{} answered {}", post.url, answer.status)),
+                Err(e) => Err(format!("{}: {e}", post.url)),
+            };
+            if let Err(why) = &result {
+                tracing::info!(url = %post.url, %why, "a topic rule destination's confirmation was not delivered");
+            }
+            done(result);
+        });
+    }
 }
 
 /// The function's name in a Lambda ARN (`...:function:NAME[:alias]`), or the name given.
