@@ -307,25 +307,6 @@ impl BrokerCore {
         self.shared.hub.publish(Arc::new(msg), None);
     }
 
-    /// Publishes as the iot-data API does; `Err` when a retained message could not be stored
-    /// (it is kept in memory and delivered all the same, but would not survive a restart).
-    pub fn publish_stored(
-        &self,
-        topic: &str,
-        payload: bytes::Bytes,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), String> {
-        let msg = iotmock_mqtt::Publish::new(topic, payload, qos, retain);
-        match self.shared.hub.publish_stored(Arc::new(msg), None) {
-            (_, true) => Ok(()),
-            (_, false) => Err(format!(
-                "The retained message could not be stored in {} (it is delivered, and kept until the mock stops); see the mock's log",
-                store::DATABASE
-            )),
-        }
-    }
-
     /// DeleteConnection: closes `client_id`'s live connection (MQTT 5 DISCONNECT 0x98,
     /// lifecycle API_INITIATED_DISCONNECT); false when it is not connected.
     pub fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool {

@@ -182,16 +182,8 @@ fn reason(code: u8) -> String {
 /// The signed `/mqtt` URL for `c`'s host and port, with the environment's AWS credentials.
 fn websocket_path(c: &ConnArgs) -> Result<String, CliError> {
     let creds = crate::presign::AwsCredentials::from_env().ok_or(CliError::NoCredentials)?;
-    let host = if c.port == 443 {
-        c.host.clone()
-    } else {
-        format!("{}:{}", c.host, c.port)
-    };
-    // The command line reads the host's clock: the URL is signed for now.
-    #[allow(clippy::disallowed_methods)]
-    let now = std::time::SystemTime::now();
-    let expires = std::time::Duration::from_secs(3600);
-    crate::presign::mqtt_path(&host, &c.region, &creds, now, expires).map_err(CliError::Signing)
+    let port = c.port.to_string();
+    crate::presign::mqtt_path_now(&c.host, &port, &c.region, &creds).map_err(CliError::Signing)
 }
 
 async fn connect(c: &ConnArgs, default_id: &str) -> Result<(DeviceClient, String), CliError> {

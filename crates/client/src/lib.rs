@@ -123,11 +123,8 @@ async fn upgrade(
 ) -> Result<ws::WsIo<TlsStream<TcpStream>>, ClientError> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     // The Host header names the port, as a signed URL's canonical `host` does (443 omitted).
-    let port = opts.addr.rsplit(':').next().filter(|p| *p != "443");
-    let url = match port {
-        Some(port) => format!("wss://{}:{port}{path}", opts.server_name),
-        None => format!("wss://{}{path}", opts.server_name),
-    };
+    let port = opts.addr.rsplit(':').next().unwrap_or("443");
+    let url = format!("wss://{}{path}", presign::host(&opts.server_name, port));
     let mut request = url
         .as_str()
         .into_client_request()

@@ -76,3 +76,31 @@ pub fn mqtt_path(
     }
     Ok(format!("/mqtt?{}", query.finish()))
 }
+
+/// The `Host` a WebSocket upgrade to `name` on `port` carries, as its signature names it:
+/// `name:port`, the port left out when it is 443.
+pub fn host(name: &str, port: &str) -> String {
+    match port {
+        "443" => name.to_string(),
+        port => format!("{name}:{port}"),
+    }
+}
+
+/// [`mqtt_path`] for `name` on `port`, signed now (the host's clock: the command line's
+/// tools sign for the moment they connect), valid for an hour.
+pub fn mqtt_path_now(
+    name: &str,
+    port: &str,
+    region: &str,
+    creds: &AwsCredentials,
+) -> Result<String, String> {
+    #[allow(clippy::disallowed_methods)]
+    let now = SystemTime::now();
+    mqtt_path(
+        &host(name, port),
+        region,
+        creds,
+        now,
+        Duration::from_secs(3600),
+    )
+}

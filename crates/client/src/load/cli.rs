@@ -249,14 +249,7 @@ async fn websocket_target(t: &TargetArgs, region: &str) -> Result<Connections, C
             session_token: None,
         });
     let port = t.mqtt.rsplit(':').next().unwrap_or("443");
-    let host = match port {
-        "443" => t.server_name.clone(),
-        port => format!("{}:{port}", t.server_name),
-    };
-    // The load generator reads the host's clock: the URL is signed for now.
-    #[allow(clippy::disallowed_methods)]
-    let now = std::time::SystemTime::now();
-    let path = crate::presign::mqtt_path(&host, region, &creds, now, Duration::from_secs(3600))
+    let path = crate::presign::mqtt_path_now(&t.server_name, port, region, &creds)
         .map_err(CliError::Signing)?;
     Ok((vec![config], Some(path)))
 }
