@@ -72,6 +72,7 @@ fn info(cert: &iotmock_pki::CertInfo, client_id: &str) -> ConnectInfo {
             clean_start: true,
             will: None,
             username: None,
+            password: None,
             session_expiry: None,
         },
         version: Version::V311,

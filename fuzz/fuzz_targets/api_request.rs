@@ -33,6 +33,7 @@ fn state() -> &'static ApiState {
             shadows: Some(Arc::new(shadows)),
             jobs: Some(Arc::new(jobs)),
             rules: None,
+            authorizers: None,
             rules_not_found: iotmock_model::ErrorCode::Unauthorized,
             limits: ApiLimits::default(),
         }

@@ -17,7 +17,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Dict, Optional
 
 __all__ = ["Mock", "Device", "executable"]
 
@@ -52,8 +52,15 @@ class Device:
 class Mock:
     """One iotmock process on free loopback ports with its own state dir."""
 
-    def __init__(self, region: str = "us-east-1", state_dir: Optional[str] = None, timeout: float = 30.0):
+    def __init__(self, region: str = "us-east-1", state_dir: Optional[str] = None, timeout: float = 30.0,
+                 functions: Optional[Dict[str, Callable[[dict], dict]]] = None):
+        """`functions`: Python callables run as Lambda functions by name (custom authorizers'
+        functions, the rules' `lambda` action and `aws_lambda()`): each gets the event (a dict)
+        and returns the answer (a dict). More can be added to `mock.functions` later."""
         self.region = region
+        self.functions: Optional[Dict[str, Callable[[dict], dict]]] = (
+            dict(functions) if functions is not None else None)
+        self._hook = None
         self._own_dir = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="iotmock-"))
         self._timeout = timeout
@@ -71,6 +78,9 @@ class Mock:
         cmd = [executable(), "serve", "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
                "--port-443-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0",
                "--state-dir", str(self.state_dir), "--region", self.region]
+        if self.functions is not None:
+            self._hook = _serve_functions(self)
+            cmd += ["--lambda-url", f"http://127.0.0.1:{self._hook.server_address[1]}"]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         ready = threading.Event()
         threading.Thread(target=self._read, args=(ready,), daemon=True).start()
@@ -102,6 +112,9 @@ class Mock:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
             self._proc = None
+        if self._hook is not None:
+            self._hook.shutdown()
+            self._hook = None
         if self._own_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -192,3 +205,32 @@ Mock.actions = _actions
 Mock.clear_actions = _clear_actions
 Mock.wss_path = _wss_path
 Mock.put_iam_policy = _put_iam_policy
+
+
+def _serve_functions(mock: "Mock"):
+    """A webhook on a free loopback port that runs `mock.functions[NAME]` for `POST /NAME`."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            name = self.path.strip("/").split("/")[-1]
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            function = (mock.functions or {}).get(name)
+            try:
+                if function is None:
+                    raise LookupError(f"no Python function named {name}")
+                status, out = 200, json.dumps(function(json.loads(body or b"{}"))).encode()
+            except Exception as e:  # noqa: BLE001 -- the function's failure is its answer
+                status, out = 500, json.dumps({"errorMessage": repr(e)}).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -130,3 +130,51 @@ def test_paho_connects_over_websocket_with_a_presigned_path(iotmock):
         assert got.wait(10), "the message came back over WebSocket"
     finally:
         c.loop_stop()
+
+
+def test_a_python_function_authorizes_paho_with_a_username_and_password():
+    import base64
+
+    from iotmock import Mock
+
+    seen = []
+
+    def authorize(event):
+        seen.append(event)
+        password = base64.b64decode(event["protocolData"]["mqtt"]["password"]).decode()
+        if password != "open-sesame":
+            return {"isAuthenticated": False}
+        policy = {"Version": "2012-10-17",
+                  "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+        return {"isAuthenticated": True, "principalId": "pydevice", "policyDocuments": [json.dumps(policy)],
+                "refreshAfterInSeconds": 300, "disconnectAfterInSeconds": 3600}
+
+    with Mock(functions={"py-auth": authorize}) as mock:
+        iot = mock.client("iot")
+        iot.create_authorizer(authorizerName="Py", signingDisabled=True,
+                              authorizerFunctionArn="arn:aws:lambda:us-east-1:123456789012:function:py-auth")
+        iot.set_default_authorizer(authorizerName="Py")
+        outcomes = {}
+        for password in ("open-sesame", "wrong"):
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"py-{password}", protocol=mqtt.MQTTv5)
+            ctx = ssl.create_default_context(cafile=str(mock.root_ca_path))
+            ctx.set_alpn_protocols(["mqtt"])
+            c.tls_set_context(ctx)
+            c.username_pw_set("pyuser", password)
+            done = threading.Event()
+
+            def on_connect(client, userdata, flags, reason_code, properties, password=password):
+                outcomes[password] = reason_code.value
+                done.set()
+
+            c.on_connect = on_connect
+            c.connect(mock.mqtt_host, mock.port_443, keepalive=30)
+            c.loop_start()
+            try:
+                assert done.wait(10), f"a CONNACK for {password}"
+            finally:
+                c.loop_stop()
+                c.disconnect()
+        assert outcomes == {"open-sesame": 0, "wrong": 0x87}
+        assert seen[0]["protocols"] == ["tls", "mqtt"]
+        assert seen[0]["protocolData"]["mqtt"]["username"] == "pyuser"

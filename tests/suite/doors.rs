@@ -126,6 +126,7 @@ async fn a_packet_split_across_websocket_frames_is_reassembled() {
         clean_start: true,
         will: None,
         username: None,
+        password: None,
         session_expiry: None,
     });
     let ping = iotmock_mqtt::Packet::PingReq;
@@ -200,7 +201,7 @@ async fn port_443_serves_mqtt_with_a_client_certificate_under_alpn() {
 
 /// One HTTP/1.1 request over TLS with `tls` (a client certificate, ALPN) to `addr`: the
 /// status and the JSON body.
-async fn https(
+pub(crate) async fn https(
     addr: SocketAddr,
     tls: &TlsOptions,
     path: &str,

@@ -220,6 +220,7 @@ async fn a_second_connect_and_a_flood_of_connects_leave_others_served() {
         clean_start: true,
         will: None,
         username: None,
+        password: None,
         session_expiry: None,
     });
     twice.send(&again).await.expect("send");

@@ -22,6 +22,7 @@ async fn fleet(n: usize, key_type: KeyType) -> (MockIotCore, Vec<Arc<rustls::Cli
 
 fn plan(mock: &MockIotCore, count: u64) -> HandshakePlan {
     HandshakePlan {
+        login: None,
         addr: mock.mqtt_addr().to_string(),
         server_name: "localhost".into(),
         version: Version::V311,

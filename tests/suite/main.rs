@@ -14,6 +14,7 @@ mod api_tags;
 mod api_things;
 mod api_transfer;
 mod crash;
+mod custom_auth;
 mod doors;
 mod doors_iam;
 mod durable;

@@ -12,7 +12,7 @@ mod state;
 mod views;
 pub mod wire;
 
-pub use server::{ApiServer, answer, serve_http};
+pub use server::{ApiServer, answer, error_response, serve_http};
 pub use state::{ApiLimits, ApiState};
 
 /// A retained message as iot-data reports it.

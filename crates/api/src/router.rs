@@ -1,8 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    authz, cas, certs, data, destinations, groups, iam, jobs, jobs_data, policies, rules, shadow,
-    tags, templates, things, transfer, types,
+    authorizers, authz, cas, certs, data, destinations, groups, iam, jobs, jobs_data, policies,
+    rules, shadow, tags, templates, things, transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::state::ApiState;
@@ -188,6 +188,17 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["confirmdestination", token @ ..]) => {
             destinations::confirm(state, req, &token.join("/"))
         }
+        (Post, ["authorizer", name]) => authorizers::create(state, req, name),
+        (Get, ["authorizer", name]) => authorizers::describe(state, req, name),
+        (Put, ["authorizer", name]) => authorizers::update(state, req, name),
+        (Delete, ["authorizer", name]) => authorizers::delete(state, req, name),
+        (Post, ["authorizer", name, "test"]) => authorizers::test_invoke(state, req, name),
+        (Get, ["authorizers"]) => authorizers::list(state, req),
+        (Post, ["default-authorizer"]) => authorizers::set_default(state, req),
+        (Get, ["default-authorizer"]) => authorizers::describe_default(state, req),
+        (Get, ["domainConfigurations"]) => authorizers::list_domains(state, req),
+        (Get, ["domainConfigurations", name]) => authorizers::describe_domain(state, req, name),
+        (Put, ["domainConfigurations", name]) => authorizers::update_domain(state, req, name),
         (Get, ["iotmock", "actions"]) => rules::actions(state, req),
         (Delete, ["iotmock", "actions"]) => rules::clear_actions(state, req),
         (Post, ["iotmock", "rules", "evaluate"]) => rules::evaluate(state, req),

@@ -280,6 +280,11 @@ fn publishes(request: &ApiRequest) -> bool {
     request.method == Method::Post && request.segments.first().is_some_and(|s| s == "topics")
 }
 
+/// `err` as the API answers it (for refusals a door makes before the API sees the request).
+pub fn error_response(err: &iotmock_model::IotError) -> Response<Full<Bytes>> {
+    into_response(wire::failure(err, &crate::handlers::request_id()))
+}
+
 fn into_response(encoded: Encoded) -> Response<Full<Bytes>> {
     let mut builder = Response::builder().status(encoded.status);
     for (name, value) in encoded.headers {

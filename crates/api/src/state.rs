@@ -23,6 +23,8 @@ pub struct ApiState {
     pub jobs: Option<Arc<iotmock_jobs::JobsService>>,
     /// The rules engine of the default account.
     pub rules: Option<Arc<iotmock_rules::RulesService>>,
+    /// The custom authorizers of the default account.
+    pub authorizers: Option<Arc<iotmock_authorizer::Authorizers>>,
     /// What a topic rule operation on a rule that does not exist answers.
     pub rules_not_found: iotmock_model::ErrorCode,
     pub limits: ApiLimits,
@@ -44,6 +46,7 @@ impl ApiState {
                 shadows: None,
                 jobs: None,
                 rules: None,
+                authorizers: None,
                 ..self.clone()
             },
             None => self.clone(),

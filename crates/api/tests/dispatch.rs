@@ -28,6 +28,7 @@ fn state() -> ApiState {
         shadows: None,
         jobs: Some(Arc::new(jobs)),
         rules: None,
+        authorizers: None,
         rules_not_found: iotmock_model::ErrorCode::Unauthorized,
         limits: ApiLimits::default(),
     }

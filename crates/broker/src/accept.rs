@@ -289,6 +289,7 @@ fn identify<S>(
     Some(connection::Peer {
         leaf,
         iam: None,
+        custom: None,
         addr,
         region,
         sni,

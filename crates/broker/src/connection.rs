@@ -4,6 +4,7 @@
 //! the actions it returns (through the client's fault plan, if one is set).
 
 use crate::Shared;
+use crate::custom::AuthClock;
 use crate::env::Env;
 use crate::hub::{Origin, Outbound};
 use crate::link::Link;
@@ -11,7 +12,7 @@ use crate::mailbox::{Mailbox, Notices};
 use crate::observe::{PacketSeen, Seen, Tap};
 use bytes::BytesMut;
 use iotmock_mqtt::{Connect, Packet, Version, decode, encode_delivery};
-use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
+use iotmock_session::{Action, CloseReason, ConnectInfo, End, Session, Start, admit};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub(crate) struct Peer {
     pub leaf: Vec<u8>,
     /// A SigV4 caller (MQTT over WebSocket): who it is, decided at the door.
     pub iam: Option<Arc<iotmock_registry::Principal>>,
+    /// A custom authorizer, which decides at CONNECT.
+    pub custom: Option<Arc<dyn crate::Authenticate>>,
     pub addr: SocketAddr,
     /// The region SNI named (`None`: no SNI, or a name without a region).
     pub region: Option<String>,
@@ -79,7 +82,29 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
             keep_alive: connect.keep_alive,
         });
     }
-    let Some(started) = start(&mut link, connect, &peer, &shared).await else {
+    let mut iam = peer.iam.clone();
+    let mut clock = None;
+    if let Some(auth) = &peer.custom {
+        match crate::custom::authenticate(auth, &connect).await {
+            Ok(grant) => {
+                clock = Some(AuthClock::new(auth.clone(), &grant, shared.hub.now_ms()));
+                iam = Some(grant.principal);
+            }
+            Err(reason) => {
+                tracing::info!(peer = %peer.addr, client_id = %connect.client_id, %reason, "CONNECT refused by the custom authorizer");
+                let answer =
+                    crate::custom::refusal(link.version, shared.settings.custom_auth_connack);
+                if let Some(ack) = answer {
+                    let _ = link.send(&ack).await;
+                }
+                let _ = link.flush().await;
+                let _ = link.wr.shutdown().await;
+                link.closed("NOT_ADMITTED");
+                return None;
+            }
+        }
+    }
+    let Some(started) = start(&mut link, connect, &peer, iam.as_ref(), &shared).await else {
         let _ = link.flush().await;
         let _ = link.wr.shutdown().await;
         link.closed("NOT_ADMITTED");
@@ -87,9 +112,13 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
     };
     let (session, actions, conn_id, (tx, rx)) = started;
     let region = session.principal().region.clone();
-    shared
-        .watchers
-        .watch(conn_id, session.principal(), &tx.control);
+    // A custom authorizer's grant is not in the registry: it is renewed on the clock instead.
+    match clock {
+        Some(_) => shared.timed.add(conn_id, &tx.control),
+        None => shared
+            .watchers
+            .watch(conn_id, session.principal(), &tx.control),
+    }
     let conn = Box::new(Conn {
         link,
         session,
@@ -99,6 +128,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
         tx,
         acks: 0,
         pending_counted: 0,
+        clock,
     });
     Some(Admitted { conn, actions, rx })
 }
@@ -142,9 +172,10 @@ async fn start<S: AsyncRead + AsyncWrite>(
     link: &mut Link<S>,
     connect: Connect,
     peer: &Peer,
+    iam: Option<&Arc<iotmock_registry::Principal>>,
     shared: &Arc<Shared>,
 ) -> Option<Started> {
-    let cert_id = match &peer.iam {
+    let cert_id = match iam {
         Some(p) => p.cert_id.clone(),
         None => iotmock_model::certificate_id(&peer.leaf),
     };
@@ -162,7 +193,7 @@ async fn start<S: AsyncRead + AsyncWrite>(
     let mut env = Env {
         shared,
         leaf: &peer.leaf,
-        iam: peer.iam.as_ref(),
+        iam,
         cert_id: &cert_id,
         region: peer.region.as_deref(),
     };
@@ -207,6 +238,8 @@ struct Conn<S> {
     acks: usize,
     /// The session's waiting QoS 1 bytes as last counted into the hub's total.
     pending_counted: usize,
+    /// A custom authorizer's refresh and disconnect times.
+    clock: Option<AuthClock>,
 }
 
 impl<S: AsyncRead + AsyncWrite> Conn<S> {
@@ -352,7 +385,13 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             if let Some(end) = self.drain_input().await {
                 return end;
             }
-            let deadline = self.session.deadline();
+            if let Some(end) = self.check_grant().await {
+                return end;
+            }
+            let deadline = match &self.clock {
+                Some(c) => self.session.deadline().min(c.next()),
+                None => self.session.deadline(),
+            };
             let wait = u64::try_from(deadline - self.now()).unwrap_or(0);
             let at = tokio::time::Instant::now() + Duration::from_millis(wait);
             self.link.write_deadline = Some(at);
@@ -390,6 +429,39 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                 return end;
             }
         }
+    }
+
+    /// A custom authorizer's windows: past `disconnectAfterInSeconds` the connection closes
+    /// (CUSTOMAUTH_TTL_EXPIRATION); past `refreshAfterInSeconds` the function is asked again
+    /// and its answer replaces the policies (a refusal closes the connection).
+    async fn check_grant(&mut self) -> Option<End> {
+        let clock = self.clock.as_ref()?;
+        let now = self.now();
+        if now < clock.next() {
+            return None;
+        }
+        let actions = if now >= clock.disconnect_at {
+            self.session
+                .log_close("the custom authorizer's disconnectAfterInSeconds passed");
+            self.session.close(CloseReason::CustomAuthExpired, now)
+        } else {
+            let auth = clock.auth.clone();
+            match auth.refresh().await {
+                Ok(grant) => {
+                    if let Some(c) = &mut self.clock {
+                        c.renewed(&grant, now);
+                    }
+                    tracing::debug!(client_id = %self.session.client_id(), "custom authorizer grant refreshed");
+                    self.session.principal_changed(Some(grant.principal), now)
+                }
+                Err(reason) => {
+                    let why = format!("the custom authorizer refused the refresh: {reason}");
+                    self.session.log_close(&why);
+                    self.session.close(CloseReason::NotAuthorized, now)
+                }
+            }
+        };
+        self.perform(actions).await
     }
 
     /// Decodes and handles every complete packet buffered.
@@ -507,6 +579,11 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     /// A registry change concerns this connection: re-read the principal, let the core
     /// decide, and watch what the principal now depends on.
     fn recheck(&mut self, now: i64) -> Vec<Action> {
+        if self.clock.is_some() {
+            // A custom authorizer's grant is not in the registry: the notice is the clock's
+            // (see `check_grant`).
+            return Vec::new();
+        }
         let principal = self
             .shared
             .principal(Some(&self.region), self.session.cert_id());
@@ -532,7 +609,10 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             .fetch_sub(counted, std::sync::atomic::Ordering::AcqRel);
         self.link.closed(end.aws_reason());
         let principal = self.session.principal();
-        self.shared.watchers.unwatch(self.conn_id, principal);
+        match self.clock {
+            Some(_) => self.shared.timed.remove(self.conn_id),
+            None => self.shared.watchers.unwatch(self.conn_id, principal),
+        }
         let keep_ms = self.session.keep_secs().map(millis);
         let kept = if keep_ms.is_some() {
             self.session.take_stored()

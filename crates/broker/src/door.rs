@@ -8,7 +8,9 @@ use crate::connection::{self, Peer};
 use crate::hub::Origin;
 use iotmock_registry::Principal;
 use iotmock_session::Denial;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
@@ -20,6 +22,39 @@ pub enum Credential {
     Certificate(Vec<u8>),
     /// A SigV4 caller, whose principal (IAM policies, Cognito identity) the door built.
     Iam(Arc<Principal>),
+    /// A custom authorizer decides at CONNECT, with what the door saw and the CONNECT's
+    /// username and password; its grant lapses and is renewed on the broker's clock.
+    Custom(Arc<dyn Authenticate>),
+}
+
+/// What a connection authenticated by a custom authorizer may do, and for how long.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The function's principal id and policies.
+    pub principal: Arc<Principal>,
+    /// The function is invoked again after this long (`refreshAfterInSeconds`).
+    pub refresh_secs: u64,
+    /// The connection is closed after this long (`disconnectAfterInSeconds`).
+    pub disconnect_secs: u64,
+}
+
+/// A grant, or why there is none (logged once by the broker with the connection).
+pub type Granted = Pin<Box<dyn Future<Output = Result<Grant, String>> + Send>>;
+
+/// The CONNECT's credentials.
+#[derive(Debug, Clone)]
+pub struct ConnectCredentials {
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<Vec<u8>>,
+}
+
+/// A custom authorizer for one connection (the adapter's: it invokes the function).
+pub trait Authenticate: Send + Sync + std::fmt::Debug {
+    /// Decides the connection at CONNECT.
+    fn connect(&self, credentials: ConnectCredentials) -> Granted;
+    /// Invokes the function again with the same connection data.
+    fn refresh(&self) -> Granted;
 }
 
 /// A connection through another door.
@@ -67,9 +102,10 @@ impl BrokerCore {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let (leaf, iam) = match door.credential {
-            Credential::Certificate(leaf) => (leaf, None),
-            Credential::Iam(principal) => (Vec::new(), Some(principal)),
+        let (leaf, iam, custom) = match door.credential {
+            Credential::Certificate(leaf) => (leaf, None, None),
+            Credential::Iam(principal) => (Vec::new(), Some(principal), None),
+            Credential::Custom(auth) => (Vec::new(), None, Some(auth)),
         };
         let shared = self.shared.clone();
         // Observed (the advisor's timeline) from here: the door did the TLS handshake.
@@ -81,6 +117,7 @@ impl BrokerCore {
         let peer = Peer {
             leaf,
             iam,
+            custom,
             addr: door.addr,
             region: door.region,
             sni: door.sni,
@@ -106,6 +143,10 @@ impl BrokerCore {
         let shared = &self.shared;
         let (principal, id) = match &door.credential {
             Credential::Iam(p) => (Some(p.clone()), p.cert_id.clone()),
+            Credential::Custom(_) => {
+                let why = "an HTTPS publish is authorized before it reaches the broker".to_string();
+                return Err(PublishRefused::NotStored(why));
+            }
             Credential::Certificate(leaf) => {
                 let id = iotmock_model::certificate_id(leaf);
                 let found = shared.principal(door.region.as_deref(), &id);

@@ -6,6 +6,7 @@
 mod accept;
 mod coalesce;
 mod connection;
+mod custom;
 mod door;
 mod env;
 pub mod faults;
@@ -21,7 +22,9 @@ pub mod tls;
 mod watch;
 
 pub use coalesce::Coalescing;
-pub use door::{Credential, Door, HttpPublish, PublishRefused};
+pub use door::{
+    Authenticate, ConnectCredentials, Credential, Door, Grant, Granted, HttpPublish, PublishRefused,
+};
 pub use faults::{Answer, FaultPlan};
 pub use iotmock_session::{
     CloseReason, ConnectRefusal, Outbox, Outlet, Reply, Service, ServiceRequest,
@@ -96,6 +99,9 @@ pub struct BrokerSettings {
     pub queue_bytes_total: usize,
     /// How long a client may stay over `queue_bytes` before it is disconnected.
     pub slow_client_grace: Duration,
+    /// A CONNECT a custom authorizer refused is answered with a not-authorized CONNACK
+    /// before the close (true, the default) or just closed.
+    pub custom_auth_connack: bool,
 }
 
 impl Default for BrokerSettings {
@@ -116,6 +122,7 @@ impl Default for BrokerSettings {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             queue_bytes_total: DEFAULT_QUEUE_BYTES_TOTAL,
             slow_client_grace: Duration::from_secs(30),
+            custom_auth_connack: true,
         }
     }
 }
@@ -158,6 +165,9 @@ pub(crate) struct Shared {
     principals: PrincipalCache,
     /// Waits the I/O threads took to coalesce input.
     pub coalesced: Arc<std::sync::atomic::AtomicU64>,
+    /// Connections whose rights lapse on the clock (custom authorizers), woken when a test
+    /// moves the clock.
+    pub timed: custom::Timed,
 }
 
 impl Shared {
@@ -248,6 +258,7 @@ impl BrokerCore {
             observers: observe::Observers::default(),
             principals: Default::default(),
             coalesced: Default::default(),
+            timed: Default::default(),
         });
         let weak = Arc::downgrade(&shared);
         if let Ok(mut reg) = registry.write() {
@@ -337,6 +348,12 @@ impl BrokerCore {
     /// Asks every service to run what is due by `now_ms` (on its worker, in its order).
     pub fn tick_services(&self, now_ms: i64) {
         self.shared.hub.tick_services(now_ms);
+    }
+
+    /// Wakes every connection whose rights lapse on the clock (custom authorizers' refresh
+    /// and disconnect windows), so a test that moved a manual clock sees them act.
+    pub fn wake_timed(&self) {
+        self.shared.timed.wake_all();
     }
 
     /// Waits until every service has done what was queued before this call: requests, ticks

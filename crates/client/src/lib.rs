@@ -69,6 +69,11 @@ pub struct ConnectOptions {
     /// MQTT over WebSocket: the upgrade request's path and query (`/mqtt?X-Amz-...`), sent
     /// after TLS with the `mqtt` subprotocol. `None`: MQTT straight over TLS.
     pub websocket: Option<String>,
+    /// Extra headers on the WebSocket upgrade (custom authorizers' credentials).
+    pub websocket_headers: Vec<(String, String)>,
+    /// CONNECT username and password (custom authorizers).
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 impl ConnectOptions {
@@ -84,6 +89,9 @@ impl ConnectOptions {
             will: None,
             timeout: Duration::from_secs(10),
             websocket: None,
+            websocket_headers: Vec::new(),
+            username: None,
+            password: None,
         }
     }
 
@@ -132,9 +140,15 @@ async fn upgrade(
     let protocol = ws::SUBPROTOCOL
         .parse()
         .map_err(|_| ClientError::Config("subprotocol".into()))?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol);
+    let headers = request.headers_mut();
+    headers.insert("sec-websocket-protocol", protocol);
+    for (name, value) in &opts.websocket_headers {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::try_from(name.as_str())
+            .map_err(|e| ClientError::Config(format!("header {name}: {e}")))?;
+        let value = tokio_tungstenite::tungstenite::http::HeaderValue::try_from(value.as_str())
+            .map_err(|e| ClientError::Config(format!("header value: {e}")))?;
+        headers.insert(name, value);
+    }
     let handshake = tokio_tungstenite::client_async(request, tls);
     let (socket, response) = tokio::time::timeout(opts.timeout, handshake)
         .await
@@ -191,7 +205,8 @@ impl DeviceClient {
             keep_alive: opts.keep_alive,
             clean_start: opts.clean_start,
             will: opts.will.clone(),
-            username: None,
+            username: opts.username.clone(),
+            password: opts.password.clone().map(String::into_bytes),
             session_expiry: opts.session_expiry,
         };
         client

@@ -45,6 +45,8 @@ pub enum ErrorCode {
     SqlParse,
     /// iot-data: the caller's policies do not allow the operation (a device's HTTPS publish).
     Forbidden,
+    /// TestInvokeAuthorizer: the authorizer's function answered something AWS would not take.
+    InvalidResponse,
 }
 
 impl ErrorCode {
@@ -79,6 +81,7 @@ impl ErrorCode {
             ErrorCode::TransferAlreadyCompleted => "TransferAlreadyCompletedException",
             ErrorCode::SqlParse => "SqlParseException",
             ErrorCode::Forbidden => "ForbiddenException",
+            ErrorCode::InvalidResponse => "InvalidResponseException",
         }
     }
 
@@ -91,7 +94,8 @@ impl ErrorCode {
             | ErrorCode::MalformedPolicy
             | ErrorCode::RegistrationCodeValidation
             | ErrorCode::ResourceRegistrationFailure
-            | ErrorCode::SqlParse => 400,
+            | ErrorCode::SqlParse
+            | ErrorCode::InvalidResponse => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::ResourceNotFound | ErrorCode::UnknownOperation => 404,

@@ -57,6 +57,8 @@ pub struct Connect {
     pub clean_start: bool,
     pub will: Option<Will>,
     pub username: Option<String>,
+    /// The CONNECT password (custom authorizers read it); `None` when absent or empty.
+    pub password: Option<Vec<u8>>,
     /// MQTT 5 Session Expiry Interval.
     pub session_expiry: Option<u32>,
 }
@@ -356,6 +358,7 @@ mod tests {
                 clean_start: true,
                 will: None,
                 username: None,
+                password: None,
                 session_expiry: None,
             });
             let mut buf = BytesMut::new();

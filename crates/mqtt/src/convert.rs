@@ -14,6 +14,19 @@ fn to_qos(q: u8) -> QoS {
     }
 }
 
+/// A CONNECT password as read (mqttbytes reads it as text; empty means none was sent).
+fn password(p: &str) -> Option<Vec<u8>> {
+    (!p.is_empty()).then(|| p.as_bytes().to_vec())
+}
+
+/// The password to write (mqttbytes writes text).
+fn login_password(c: &Connect) -> String {
+    c.password
+        .as_deref()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default()
+}
+
 pub(crate) fn from_v4(p: v4::Packet) -> Packet {
     match p {
         v4::Packet::Connect(c) => Packet::Connect(Connect {
@@ -26,6 +39,7 @@ pub(crate) fn from_v4(p: v4::Packet) -> Packet {
                 qos: w.qos as u8,
                 retain: w.retain,
             }),
+            password: c.login.as_ref().and_then(|l| password(&l.password)),
             username: c.login.map(|l| l.username),
             session_expiry: None,
         }),
@@ -100,6 +114,7 @@ pub(crate) fn from_v5(p: v5::Packet) -> Packet {
                 qos: w.qos as u8,
                 retain: w.retain,
             }),
+            password: c.login.as_ref().and_then(|l| password(&l.password)),
             username: c.login.map(|l| l.username),
             session_expiry: c.properties.and_then(|p| p.session_expiry_interval),
         }),
@@ -242,6 +257,9 @@ fn encode_v4(packet: &Packet, out: &mut BytesMut) -> Result<usize, mqttbytes::Er
             let mut x = v4::Connect::new(c.client_id.clone());
             x.keep_alive = c.keep_alive;
             x.clean_session = c.clean_start;
+            if let Some(u) = &c.username {
+                x.set_login(u.clone(), login_password(c));
+            }
             x.last_will = c.will.as_ref().map(|w| {
                 v4::LastWill::new(w.topic.clone(), w.payload.to_vec(), to_qos(w.qos), w.retain)
             });
@@ -294,6 +312,9 @@ fn encode_v5(packet: &Packet, out: &mut BytesMut) -> Result<usize, mqttbytes::Er
             let mut x = v5::Connect::new(c.client_id.clone());
             x.keep_alive = c.keep_alive;
             x.clean_session = c.clean_start;
+            if let Some(u) = &c.username {
+                x.set_login(u.clone(), login_password(c));
+            }
             x.last_will = c.will.as_ref().map(|w| {
                 v5::LastWill::new(w.topic.clone(), w.payload.to_vec(), to_qos(w.qos), w.retain)
             });

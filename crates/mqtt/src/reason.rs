@@ -64,6 +64,7 @@ reason_codes!(
         QuotaExceeded = 0x97 => "quota exceeded",
         AdministrativeAction = 0x98 => "administrative action",
         QosNotSupported = 0x9B => "QoS not supported",
+        MaximumConnectTime = 0xA0 => "maximum connect time",
         SubscriptionIdsNotSupported = 0xA1 => "subscription identifiers not supported",
     }
 );

@@ -6,11 +6,13 @@ mod cert;
 mod issue;
 mod pemio;
 mod server;
+mod token;
 
 pub use cert::{CertInfo, KeyKind, key_kind};
 pub use issue::{IssuedKeys, MockCa, ServerIdentity};
 pub use pemio::{parse_certificate_chain_pem, parse_certificate_pem, parse_csr_pem};
 pub use server::{LARGE_CERT_BYTES, ServerCertKind, WRONG_NAME};
+pub use token::{MIN_TOKEN_KEY_BITS, TokenKey, TokenSigner};
 
 /// Why a certificate, key or CSR could not be read or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -67,7 +67,7 @@ impl Registry {
             "thingtype" => state.types.contains_key(name),
             "cacert" => state.cas.contains_key(name),
             "provisioningtemplate" => state.templates.contains_key(name),
-            "job" => true,
+            "job" | "authorizer" => true,
             _ => {
                 return Err(IotError::invalid(format!(
                     "Resources of type {kind} cannot be tagged"

@@ -160,7 +160,15 @@ pub struct ServeArgs {
     /// URL and waits for ConfirmTopicRuleDestination; the mock records it in the action log).
     #[arg(long, env = "IOTMOCK_AUTO_CONFIRM_DESTINATIONS")]
     auto_confirm_destinations: bool,
-    /// Rules' `lambda` actions and `aws_lambda()` POST the event to BASE/FUNCTION_NAME.
+    /// A CONNECT a custom authorizer refuses gets a not-authorized CONNACK, then the close
+    /// (AWS documents neither; `close` just closes).
+    #[arg(long, env = "IOTMOCK_CUSTOM_AUTH_REFUSAL", default_value = "connack", value_parser = ["connack", "close"])]
+    custom_auth_refusal: String,
+    /// DeleteAuthorizer takes an ACTIVE authorizer (by default it must be set INACTIVE first).
+    #[arg(long, env = "IOTMOCK_DELETE_ACTIVE_AUTHORIZERS")]
+    delete_active_authorizers: bool,
+    /// Rules' `lambda` actions, `aws_lambda()` and custom authorizers POST the event to
+    /// BASE/FUNCTION_NAME (a 2xx body is the function's answer).
     #[arg(long, env = "IOTMOCK_LAMBDA_URL", value_name = "BASE")]
     lambda_url: Option<String>,
     /// Rules' AWS-service actions are sent here, SigV4-signed (LocalStack, moto's server).
@@ -230,6 +238,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             queue_bytes: usize::try_from(args.queue_bytes).unwrap_or(usize::MAX),
             queue_bytes_total: usize::try_from(args.queue_bytes_total).unwrap_or(usize::MAX),
             slow_client_grace: Duration::from_secs(args.slow_client_grace_secs),
+            custom_auth_connack: args.custom_auth_refusal == "connack",
             coalescing: Coalescing {
                 window: Duration::from_micros(args.coalesce_us),
                 min_packets: args.coalesce_min_packets,
@@ -242,6 +251,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .state_dir(&args.state_dir)
         .rule_not_found(args.rule_not_found)
         .auto_confirm_destinations(args.auto_confirm_destinations)
+        .delete_active_authorizers(args.delete_active_authorizers)
         .endpoint(EndpointConfig {
             host: args.endpoint_host,
             domain: args.endpoint_domain,

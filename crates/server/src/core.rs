@@ -39,6 +39,8 @@ pub struct Builder {
     pub(crate) rules_not_found: iotmock_model::ErrorCode,
     pub(crate) endpoints: crate::actions::Endpoints,
     pub(crate) doors: crate::doors::DoorAddrs,
+    pub(crate) functions: crate::custom_auth::FunctionTable,
+    pub(crate) delete_active_authorizers: bool,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -69,6 +71,8 @@ impl Default for Builder {
             other_accounts: Vec::new(),
             rules_not_found: iotmock_model::ErrorCode::Unauthorized,
             endpoints: crate::actions::Endpoints::default(),
+            functions: Default::default(),
+            delete_active_authorizers: false,
             doors: crate::doors::DoorAddrs::default(),
         }
     }
@@ -213,6 +217,7 @@ impl Builder {
         core.register_service(fleet);
         let rules = self.open_rules(&registry, &shadows, &clock)?;
         core.register_service(rules.clone());
+        let authorizers = self.open_authorizers(&clock)?;
         let timers = Timers {
             core: core.clone(),
             clock: clock.clone(),
@@ -230,6 +235,7 @@ impl Builder {
             shadows: Some(shadows.clone()),
             jobs: Some(jobs.clone()),
             rules: Some(rules.clone()),
+            authorizers: Some(authorizers),
             rules_not_found: self.rules_not_found,
             limits: self.api_limits,
         };
@@ -305,6 +311,7 @@ impl MockIotCore {
     /// sees the effect at once.
     pub fn run_timers(&self) {
         self.timers.run_now();
+        self.core.wake_timed();
     }
 
     /// Waits until every service has done what was queued before this call (its answers to

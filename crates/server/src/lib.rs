@@ -10,6 +10,7 @@ pub mod advisor;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod core;
+mod custom_auth;
 mod data_plane;
 mod doors;
 pub use doors::Secrets as SigV4Secrets;

@@ -64,6 +64,8 @@ pub enum CloseReason {
     ShuttingDown,
     /// Closed by an administrator (AWS: DeleteConnection).
     Administrative,
+    /// A custom authorizer's `disconnectAfterInSeconds` passed.
+    CustomAuthExpired,
 }
 
 /// The MQTT 5 DISCONNECT reason code sent before closing (3.1.1 just closes).
@@ -82,6 +84,7 @@ pub fn disconnect_code(reason: CloseReason) -> V5 {
         CloseReason::QosNotSupported => V5::QosNotSupported,
         CloseReason::SubscriptionIdsNotSupported => V5::SubscriptionIdsNotSupported,
         CloseReason::Administrative => V5::AdministrativeAction,
+        CloseReason::CustomAuthExpired => V5::MaximumConnectTime,
     }
 }
 
@@ -108,6 +111,7 @@ impl End {
             End::Closed(CloseReason::Forbidden) => "FORBIDDEN_ACCESS",
             End::Closed(CloseReason::ShuttingDown) => "SERVER_INITIATED_DISCONNECT",
             End::Closed(CloseReason::Administrative) => "API_INITIATED_DISCONNECT",
+            End::Closed(CloseReason::CustomAuthExpired) => "CUSTOMAUTH_TTL_EXPIRATION",
             End::Closed(_) => "CLIENT_ERROR",
         }
     }

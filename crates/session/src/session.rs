@@ -323,7 +323,7 @@ impl Session {
         }
     }
 
-    pub(crate) fn log_close(&self, reason: &str) {
+    pub fn log_close(&self, reason: &str) {
         tracing::info!(client_id = %self.client_id, certificate = %self.cert_id(), %reason, "connection closed");
     }
 

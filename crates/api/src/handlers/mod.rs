@@ -1,6 +1,7 @@
 //! One handler module per resource. A handler decodes its inputs from the [`ApiRequest`],
 //! makes one registry call under the lock, and renders the answer; nothing else.
 
+pub mod authorizers;
 pub mod authz;
 pub mod cas;
 pub mod certs;

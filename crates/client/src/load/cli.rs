@@ -130,6 +130,17 @@ pub struct TransportArgs {
     /// The region a WebSocket URL is signed for.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
+    /// `certificate` (the transport's own credentials) or `custom`: MQTT on the port-443
+    /// listener with ALPN `mqtt` and no client certificate, a custom authorizer judging the
+    /// CONNECT's `--auth-username` and `--auth-password` (`--mqtt` is then port 443).
+    #[arg(long, default_value = "certificate")]
+    auth: String,
+    /// The CONNECT username, with a custom authorizer's query string when it names one:
+    /// `name?x-amz-customauthorizer-name=A&x-amz-customauthorizer-signature=S&TOKEN_KEY=T`.
+    #[arg(long, default_value = "load")]
+    auth_username: String,
+    #[arg(long)]
+    auth_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -223,6 +234,12 @@ async fn connections(
     shard: Shard,
     how: &TransportArgs,
 ) -> Result<Connections, CliError> {
+    if how.auth == "custom" {
+        return custom_auth_target(t).await;
+    }
+    if how.auth != "certificate" {
+        return Err(CliError::Transport(format!("--auth {}", how.auth)));
+    }
     match how.transport.as_str() {
         "tls" => Ok((identities(t, shard).await?, None)),
         "wss" => websocket_target(t, &how.region).await,
@@ -230,16 +247,28 @@ async fn connections(
     }
 }
 
+/// The root that signs the broker's certificate: `--cafile`, or the mock's from `--api`.
+async fn server_root(t: &TargetArgs) -> Result<String, CliError> {
+    match &t.cafile {
+        Some(path) => read(path),
+        None => super::devices::root_ca(&t.api)
+            .await
+            .map_err(|e| CliError::Signing(format!("fetching the root CA: {e}"))),
+    }
+}
+
+/// For `--auth custom`: TLS without a client certificate, offering ALPN `mqtt`.
+async fn custom_auth_target(t: &TargetArgs) -> Result<Connections, CliError> {
+    let mut tls = TlsOptions::new(server_root(t).await?);
+    tls.tls12_only = t.tls12;
+    tls.alpn = vec![b"mqtt".to_vec()];
+    Ok((vec![client_config(&tls).map_err(CliError::Identity)?], None))
+}
+
 /// For `--transport wss`: a TLS configuration without a client certificate (trusting
 /// `--cafile`, or the mock's root from `--api`), and the signed `/mqtt` path.
 async fn websocket_target(t: &TargetArgs, region: &str) -> Result<Connections, CliError> {
-    let root = match &t.cafile {
-        Some(path) => read(path)?,
-        None => super::devices::root_ca(&t.api)
-            .await
-            .map_err(|e| CliError::Signing(format!("fetching the root CA: {e}")))?,
-    };
-    let mut tls = TlsOptions::new(root);
+    let mut tls = TlsOptions::new(server_root(t).await?);
     tls.tls12_only = t.tls12;
     let config = client_config(&tls).map_err(CliError::Identity)?;
     let creds =
@@ -313,6 +342,10 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
             let whole = shard == Shard::WHOLE;
             let plan = HandshakePlan {
                 websocket,
+                login: (a.transport.auth == "custom").then(|| {
+                    let how = &a.transport;
+                    (how.auth_username.clone(), how.auth_password.clone())
+                }),
                 addr: t.mqtt.clone(),
                 server_name: t.server_name.clone(),
                 version: version(&t.protocol)?,

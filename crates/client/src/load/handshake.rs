@@ -23,6 +23,8 @@ pub struct HandshakePlan {
     pub id_prefix: String,
     /// MQTT over WebSocket: the upgrade's signed path (`None`: MQTT over TLS).
     pub websocket: Option<String>,
+    /// CONNECT username and password (a custom authorizer's credentials).
+    pub login: Option<(String, Option<String>)>,
 }
 
 /// The cause a failed attempt is counted under.
@@ -130,6 +132,10 @@ async fn worker(
         opts.version = plan.version;
         opts.timeout = plan.timeout;
         opts.websocket = plan.websocket.clone();
+        if let Some((user, password)) = &plan.login {
+            opts.username = Some(user.clone());
+            opts.password = password.clone();
+        }
         let t0 = Instant::now();
         match DeviceClient::connect(config, &opts).await {
             Ok((client, _)) => {

@@ -334,3 +334,41 @@ fn signature(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect())
 }
+
+/// Lambda Invoke (RequestResponse) of `function_arn` on `endpoint`: the function's answer.
+pub async fn invoke_lambda(
+    endpoint: &str,
+    region: &str,
+    function_arn: &str,
+    body: Vec<u8>,
+    now_ms: i64,
+) -> Result<Vec<u8>, String> {
+    let name = super::function_name(function_arn);
+    let call = Call {
+        service: "lambda",
+        operation: "Invoke",
+        method: "POST",
+        path: format!("/2015-03-31/functions/{name}/invocations"),
+        headers: Vec::new(),
+        body,
+    };
+    let url = format!("{}{}", endpoint.trim_end_matches('/'), call.path);
+    let (host, port, _) = client::parse(&url).map_err(|e| e.to_string())?;
+    let mut headers = vec![("host".to_string(), format!("{host}:{port}"))];
+    let signed = signature(&call, region, &url, &headers, now_ms)?;
+    headers.clear();
+    headers.extend(signed);
+    let answer = client::send("POST", &url, &headers, call.body, Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())?;
+    match answer.status {
+        200..=299 => Ok(answer.body),
+        status => Err(format!(
+            "Lambda Invoke of {name} answered {status}: {}",
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+        )),
+    }
+}

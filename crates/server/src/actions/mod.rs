@@ -4,7 +4,7 @@
 //! AWS-service actions are sent to `--aws-endpoint-url`, signed with SigV4 as the AWS SDK
 //! sends them, when it is set. Without an endpoint an action is recorded, not sent.
 
-mod aws;
+pub(crate) mod aws;
 mod client;
 mod dynamo;
 

@@ -9,7 +9,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use iotmock_api::Caller;
+use iotmock_authorizer::{HttpData, Presented};
 use iotmock_broker::tls::ALPN_HTTP_CA;
+use iotmock_model::{ErrorCode, IotError};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -54,5 +56,79 @@ async fn route(
     if upgrade && req.uri().path() == "/mqtt" && hello.kind == Kind::Port443 {
         return super::wss::upgrade(req, &parts, &hello);
     }
+    let caller = match caller {
+        Some(c) => Some(c),
+        None => match custom_caller(&req, &parts, &hello).await {
+            Ok(c) => c,
+            Err(refused) => return refused,
+        },
+    };
     iotmock_api::answer(parts.api.clone(), req, caller).await
+}
+
+/// A request's headers (names in lower case) and query, as custom auth reads them.
+pub(super) fn http_data(headers: &hyper::HeaderMap, query: &str) -> HttpData {
+    let headers = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect();
+    HttpData {
+        headers,
+        query: query.to_string(),
+    }
+}
+
+/// HTTPS on 443 with a custom authorizer's credentials (headers or query): the function
+/// decides, per request, and its policies authorize the publish. A refusal is answered 401.
+async fn custom_caller(
+    req: &Request<Incoming>,
+    parts: &Parts,
+    hello: &Hello,
+) -> Result<Option<Arc<Caller>>, Response<Full<Bytes>>> {
+    let Some(authorizers) = parts.api.authorizers.as_ref() else {
+        return Ok(None);
+    };
+    if hello.kind != Kind::Port443 || req.headers().contains_key(hyper::header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    let region = hello
+        .region
+        .clone()
+        .unwrap_or_else(|| parts.default_region.clone());
+    let presented = Presented {
+        server_name: hello.server_name.clone(),
+        http: Some(http_data(req.headers(), req.uri().query().unwrap_or(""))),
+        mqtt: None,
+        connection_id: iotmock_registry::random_uuid(),
+    };
+    if !authorizers.read(|b| b.claims(&region, &presented)) {
+        return Ok(None);
+    }
+    match authorizers.decide(&region, &presented).await {
+        Ok(decision) => {
+            let account = parts
+                .api
+                .registry
+                .read()
+                .map(|r| r.account().to_string())
+                .unwrap_or_default();
+            let principal = crate::custom_auth::principal_of(&region, &account, &decision);
+            Ok(Some(Arc::new(Caller {
+                credential: iotmock_api::Credential::Iam(Arc::new(principal)),
+                addr: hello.addr,
+                region: Some(region),
+                sni: hello.sni,
+            })))
+        }
+        Err(refusal) => {
+            tracing::info!(peer = %hello.addr, reason = %refusal, "HTTPS request refused by the custom authorizer");
+            let err = IotError::new(ErrorCode::Unauthorized, refusal.to_string());
+            Err(iotmock_api::error_response(&err))
+        }
+    }
 }

@@ -139,6 +139,8 @@ pub(crate) struct Hello {
     /// The region SNI named, if any.
     pub region: Option<String>,
     pub sni: bool,
+    /// The SNI name, as sent.
+    pub server_name: Option<String>,
     pub kind: Kind,
 }
 
@@ -170,20 +172,72 @@ async fn serve(
                 .map(|c| c.as_ref().to_vec()),
             region: sni.and_then(region_of_sni).map(str::to_string),
             sni: sni.is_some(),
+            server_name: sni.map(str::to_string),
             kind,
         }
     };
     match (kind, hello.alpn.as_deref()) {
         (Kind::Port443, Some(ALPN_MQTT_CA)) => mqtt_with_certificate(tls, hello, &parts).await,
-        (Kind::Port443, Some(ALPN_MQTT)) => tracing::info!(
-            peer = %addr,
-            "closed: ALPN mqtt is MQTT with a custom authorizer, and none is configured"
-        ),
+        (Kind::Port443, Some(ALPN_MQTT)) => mqtt_with_custom_auth(tls, hello, &parts, None).await,
         (Kind::Port443, Some(ALPN_HTTP_CA)) | (Kind::Https, _) if hello.leaf.is_none() => {
             tracing::info!(peer = %addr, ?kind, "closed: HTTPS with ALPN x-amzn-http-ca (or on 8443) needs a client certificate");
         }
         _ => http::serve(tls, hello, parts).await,
     }
+}
+
+/// MQTT whose CONNECT a custom authorizer judges (ALPN `mqtt`, or WebSocket without SigV4):
+/// the authorizer named in the username's query string (or `http`'s headers and query), else
+/// the default.
+pub(super) async fn mqtt_with_custom_auth<S>(
+    stream: S,
+    hello: Hello,
+    parts: &Parts,
+    http: Option<iotmock_authorizer::HttpData>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let Some(auth) = custom_auth(&hello, parts, http) else {
+        return tracing::info!(peer = %hello.addr, "closed: custom authorizers are not available here");
+    };
+    let door = Door {
+        addr: hello.addr,
+        region: Some(auth.0.region.clone()),
+        sni: hello.sni,
+        credential: Credential::Custom(Arc::new(auth)),
+    };
+    parts
+        .core
+        .serve_stream(stream, door, parts.stopped.clone())
+        .await;
+}
+
+/// The custom authorizer of a connection through `hello`.
+pub(super) fn custom_auth(
+    hello: &Hello,
+    parts: &Parts,
+    http: Option<iotmock_authorizer::HttpData>,
+) -> Option<crate::custom_auth::CustomAuth> {
+    let authorizers = parts.api.authorizers.clone()?;
+    let region = hello
+        .region
+        .clone()
+        .unwrap_or_else(|| parts.default_region.clone());
+    let account = parts.api.registry.read().ok()?.account().to_string();
+    let presented = iotmock_authorizer::Presented {
+        server_name: hello.server_name.clone(),
+        http,
+        mqtt: None,
+        connection_id: iotmock_registry::random_uuid(),
+    };
+    Some(crate::custom_auth::CustomAuth(Arc::new(
+        crate::custom_auth::CustomConnection {
+            authorizers,
+            region,
+            account,
+            presented: std::sync::Mutex::new(presented),
+        },
+    )))
 }
 
 async fn mqtt_with_certificate<S>(tls: S, hello: Hello, parts: &Parts)

@@ -62,6 +62,18 @@ pub(super) fn upgrade(
             .collect();
         (!values.is_empty()).then(|| values.join(","))
     };
+    if let Some(http) = custom_auth_http(&req, parts, &region) {
+        let (parts, hello) = (parts.clone(), hello.clone());
+        return switch(
+            req,
+            &key,
+            offered_mqtt,
+            &hello.clone(),
+            move |ws| async move {
+                super::mqtt_with_custom_auth(ws, hello, &parts, Some(http)).await;
+            },
+        );
+    }
     let presigned = match judge(req.uri().query(), parts, &region, &header) {
         Ok(p) => p,
         Err(why) => return refuse(hello, StatusCode::FORBIDDEN, why),
@@ -80,13 +92,34 @@ pub(super) fn upgrade(
         sni: hello.sni,
         credential: Credential::Iam(Arc::new(principal)),
     };
-    let (core, stopped, addr) = (parts.core.clone(), parts.stopped.clone(), hello.addr);
+    let (core, stopped) = (parts.core.clone(), parts.stopped.clone());
+    switch(req, &key, offered_mqtt, hello, move |ws| async move {
+        core.serve_stream(ws, door, stopped).await;
+    })
+}
+
+type Ws = WsIo<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Answers the upgrade (echoing the `mqtt` subprotocol when offered) and hands the upgraded
+/// stream to `then`.
+fn switch<F, Fut>(
+    req: Request<Incoming>,
+    key: &[u8],
+    offered_mqtt: bool,
+    hello: &Hello,
+    then: F,
+) -> Response<Full<Bytes>>
+where
+    F: FnOnce(Ws) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let addr = hello.addr;
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
-                core.serve_stream(WsIo::new(ws), door, stopped).await;
+                then(WsIo::new(ws)).await;
             }
             Err(e) => {
                 tracing::info!(peer = %addr, error = %e, "the WebSocket upgrade did not complete")
@@ -97,13 +130,38 @@ pub(super) fn upgrade(
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(hyper::header::UPGRADE, "websocket")
         .header(hyper::header::CONNECTION, "Upgrade")
-        .header("sec-websocket-accept", derive_accept_key(&key));
+        .header("sec-websocket-accept", derive_accept_key(key));
     if offered_mqtt {
         response = response.header("sec-websocket-protocol", SUBPROTOCOL);
     }
     response
         .body(Full::new(Bytes::new()))
         .unwrap_or_else(|e| refuse(hello, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// A WebSocket without a SigV4 query goes to custom auth when its headers or query carry
+/// custom-auth credentials or the region has a default authorizer: the upgrade's headers and
+/// query (and later the CONNECT's credentials) are what the authorizer reads.
+fn custom_auth_http(
+    req: &Request<Incoming>,
+    parts: &Parts,
+    region: &str,
+) -> Option<iotmock_authorizer::HttpData> {
+    let query = req.uri().query().unwrap_or("");
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if !matches!(presign::parse(&pairs), Ok(None)) {
+        return None;
+    }
+    let authorizers = parts.api.authorizers.as_ref()?;
+    let presented = iotmock_authorizer::Presented {
+        http: Some(super::http::http_data(req.headers(), query)),
+        ..Default::default()
+    };
+    let custom =
+        authorizers.read(|b| b.claims(region, &presented) || b.default_name(region).is_some());
+    custom.then_some(presented.http).flatten()
 }
 
 /// The presigned query, or why it is refused.

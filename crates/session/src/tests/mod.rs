@@ -97,6 +97,7 @@ pub(super) fn connect(id: &str) -> Connect {
         clean_start: true,
         will: None,
         username: None,
+        password: None,
         session_expiry: None,
     }
 }
