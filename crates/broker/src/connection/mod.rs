@@ -5,6 +5,8 @@
 
 use crate::Shared;
 use crate::custom::AuthClock;
+
+mod grant;
 use crate::env::Env;
 use crate::hub::{Origin, Outbound};
 use crate::link::Link;
@@ -12,7 +14,7 @@ use crate::mailbox::{Mailbox, Notices};
 use crate::observe::{PacketSeen, Seen, Tap};
 use bytes::BytesMut;
 use iotmock_mqtt::{Connect, Packet, Version, decode, encode_delivery};
-use iotmock_session::{Action, CloseReason, ConnectInfo, End, Session, Start, admit};
+use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,28 +84,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
             keep_alive: connect.keep_alive,
         });
     }
-    let mut iam = peer.iam.clone();
-    let mut clock = None;
-    if let Some(auth) = &peer.custom {
-        match crate::custom::authenticate(auth, &connect).await {
-            Ok(grant) => {
-                clock = Some(AuthClock::new(auth.clone(), &grant, shared.hub.now_ms()));
-                iam = Some(grant.principal);
-            }
-            Err(reason) => {
-                tracing::info!(peer = %peer.addr, client_id = %connect.client_id, %reason, "CONNECT refused by the custom authorizer");
-                let answer =
-                    crate::custom::refusal(link.version, shared.settings.custom_auth_connack);
-                if let Some(ack) = answer {
-                    let _ = link.send(&ack).await;
-                }
-                let _ = link.flush().await;
-                let _ = link.wr.shutdown().await;
-                link.closed("NOT_ADMITTED");
-                return None;
-            }
-        }
-    }
+    let (iam, clock) = grant::admit(&mut link, &connect, &peer, &shared).await?;
     let Some(started) = start(&mut link, connect, &peer, iam.as_ref(), &shared).await else {
         let _ = link.flush().await;
         let _ = link.wr.shutdown().await;
@@ -429,39 +410,6 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                 return end;
             }
         }
-    }
-
-    /// A custom authorizer's windows: past `disconnectAfterInSeconds` the connection closes
-    /// (CUSTOMAUTH_TTL_EXPIRATION); past `refreshAfterInSeconds` the function is asked again
-    /// and its answer replaces the policies (a refusal closes the connection).
-    async fn check_grant(&mut self) -> Option<End> {
-        let clock = self.clock.as_ref()?;
-        let now = self.now();
-        if now < clock.next() {
-            return None;
-        }
-        let actions = if now >= clock.disconnect_at {
-            self.session
-                .log_close("the custom authorizer's disconnectAfterInSeconds passed");
-            self.session.close(CloseReason::CustomAuthExpired, now)
-        } else {
-            let auth = clock.auth.clone();
-            match auth.refresh().await {
-                Ok(grant) => {
-                    if let Some(c) = &mut self.clock {
-                        c.renewed(&grant, now);
-                    }
-                    tracing::debug!(client_id = %self.session.client_id(), "custom authorizer grant refreshed");
-                    self.session.principal_changed(Some(grant.principal), now)
-                }
-                Err(reason) => {
-                    let why = format!("the custom authorizer refused the refresh: {reason}");
-                    self.session.log_close(&why);
-                    self.session.close(CloseReason::NotAuthorized, now)
-                }
-            }
-        };
-        self.perform(actions).await
     }
 
     /// Decodes and handles every complete packet buffered.
