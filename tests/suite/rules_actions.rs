@@ -198,6 +198,31 @@ async fn functions_are_called_through_the_lambda_url() {
 }
 
 #[tokio::test]
+async fn in_process_functions_answer_aws_lambda_and_take_lambda_actions() {
+    let (tx, mut stored) = tokio::sync::mpsc::unbounded_channel();
+    let mock = MockIotCore::builder()
+        .function("enrich", |event| Ok(json!({ "verdict": event["n"] })))
+        .function("store", move |event| {
+            let _ = tx.send(event);
+            Ok(json!({}))
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:enrich";
+    rule(&fleet, "inproc", json!({
+        "sql": format!("SELECT aws_lambda('{arn}', *).verdict AS v FROM 'p/+'"),
+        "awsIotSqlVersion": "2016-03-23",
+        "actions": [{ "lambda": { "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:store" } }],
+    })).await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut c = fleet.client(&dev, "c", Version::V311).await;
+    c.publish("p/1", r#"{"n":7}"#, 1, false).await.unwrap();
+    assert_eq!(stored.recv().await.unwrap(), json!({ "v": 7 }));
+}
+
+#[tokio::test]
 async fn aws_actions_are_sent_signed_as_the_sdk_sends_them() {
     let (addr, mut seen) = hook(200, "<SendMessageResponse/>").await;
     let mock = MockIotCore::builder()

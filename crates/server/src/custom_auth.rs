@@ -30,6 +30,30 @@ impl std::fmt::Debug for FunctionTable {
     }
 }
 
+impl FunctionTable {
+    /// The in-process function of a Lambda ARN (or name), if one was given.
+    pub(crate) fn get(&self, function_arn: &str) -> Option<FunctionFn> {
+        self.0
+            .get(crate::actions::function_name(function_arn))
+            .cloned()
+    }
+}
+
+/// Runs an in-process function off the runtime's threads, within `deadline`.
+pub(crate) async fn call(
+    f: FunctionFn,
+    event: Vec<u8>,
+    deadline: Duration,
+) -> Result<Vec<u8>, String> {
+    let event: Value = serde_json::from_slice(&event).map_err(|e| e.to_string())?;
+    let run = tokio::task::spawn_blocking(move || f(event));
+    match tokio::time::timeout(deadline, run).await {
+        Ok(Ok(answer)) => answer.map(|v| v.to_string().into_bytes()),
+        Ok(Err(e)) => Err(format!("the function panicked: {e}")),
+        Err(_) => Err(format!("no answer within {deadline:?}")),
+    }
+}
+
 /// The mock's functions.
 pub(crate) struct MockFunctions {
     pub table: FunctionTable,
@@ -43,15 +67,7 @@ impl Functions for MockFunctions {
         let name = crate::actions::function_name(function_arn).to_string();
         let arn = function_arn.to_string();
         if let Some(f) = self.table.0.get(&name).cloned() {
-            return Box::pin(async move {
-                let event: Value = serde_json::from_slice(&event).map_err(|e| e.to_string())?;
-                let run = tokio::task::spawn_blocking(move || f(event));
-                match tokio::time::timeout(AUTHORIZER_DEADLINE, run).await {
-                    Ok(Ok(answer)) => answer.map(|v| v.to_string().into_bytes()),
-                    Ok(Err(e)) => Err(format!("the function panicked: {e}")),
-                    Err(_) => Err(format!("no answer within {AUTHORIZER_DEADLINE:?}")),
-                }
-            });
+            return Box::pin(call(f, event, AUTHORIZER_DEADLINE));
         }
         let (lambda_url, endpoint) = (
             self.endpoints.lambda_url.clone(),

@@ -20,6 +20,7 @@ struct MockOutside {
     registry: Arc<RwLock<Registry>>,
     shadows: Arc<ShadowService>,
     lambda_url: Option<String>,
+    functions: crate::custom_auth::FunctionTable,
     handle: tokio::runtime::Handle,
 }
 
@@ -86,22 +87,31 @@ impl Outside for MockOutside {
         Ok(SqlValue::from_json(&doc))
     }
 
-    /// `aws_lambda()`: `POST --lambda-url/NAME`, answered within 2 s (AWS's limit).
+    /// `aws_lambda()`: the in-process function of that name (`Builder::function`), else
+    /// `POST --lambda-url/NAME`, answered within 2 s (AWS's limit).
     fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String> {
-        let Some(base) = &self.lambda_url else {
-            return Err(format!(
-                "No function endpoint is configured to invoke {function_arn} (--lambda-url)"
-            ));
-        };
-        let name = crate::actions::function_name(function_arn);
-        let url = format!("{}/{name}", base.trim_end_matches('/'));
         let body = input.to_json_text().into_bytes();
+        let deadline = crate::actions::FUNCTION_DEADLINE;
         let (tx, rx) = std::sync::mpsc::channel();
-        self.handle.spawn(async move {
-            let _ = tx.send(crate::actions::post_json(&url, body).await);
-        });
+        match (self.functions.get(function_arn), &self.lambda_url) {
+            (Some(f), _) => self.handle.spawn(async move {
+                let _ = tx.send(crate::custom_auth::call(f, body, deadline).await);
+            }),
+            (None, Some(base)) => {
+                let name = crate::actions::function_name(function_arn);
+                let url = format!("{}/{name}", base.trim_end_matches('/'));
+                self.handle.spawn(async move {
+                    let _ = tx.send(crate::actions::post_json(&url, body).await);
+                })
+            }
+            (None, None) => {
+                return Err(format!(
+                    "No function endpoint is configured to invoke {function_arn} (--lambda-url)"
+                ));
+            }
+        };
         let answer = rx
-            .recv_timeout(crate::actions::FUNCTION_DEADLINE)
+            .recv_timeout(deadline)
             .map_err(|_| format!("{function_arn} did not answer within 2000 ms"))??;
         serde_json::from_slice(&answer)
             .map(|v| SqlValue::from_json(&v))
@@ -124,6 +134,7 @@ impl Builder {
             registry: registry.clone(),
             shadows: shadows.clone(),
             lambda_url: self.endpoints.lambda_url.clone(),
+            functions: self.functions.clone(),
             handle: handle.clone(),
         });
         let runner = Arc::new(ActionRunner {
@@ -132,6 +143,7 @@ impl Builder {
             clock: clock.clone(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(crate::actions::IN_FLIGHT)),
             account: self.account_id.clone(),
+            functions: self.functions.clone(),
         });
         let service =
             RulesService::new(book, outside, Some(runner), &self.account_id, &self.region);

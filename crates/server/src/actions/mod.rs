@@ -44,6 +44,8 @@ pub struct ActionRunner {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// The rules' account (in the ARNs the calls name).
     pub account: String,
+    /// In-process functions (`Builder::function`), before `--lambda-url`.
+    pub functions: crate::custom_auth::FunctionTable,
 }
 
 impl Runner for ActionRunner {
@@ -51,6 +53,7 @@ impl Runner for ActionRunner {
         match inv.kind.member {
             "http" => true,
             "lambda" if self.endpoints.lambda_url.is_some() => true,
+            "lambda" if self.function(inv).is_some() => true,
             member => self.endpoints.aws_endpoint_url.is_some() && aws::SENT.contains(&member),
         }
     }
@@ -96,6 +99,15 @@ pub fn function_name(arn: &str) -> &str {
 }
 
 impl ActionRunner {
+    /// The in-process function a `lambda` action names, if one was given.
+    fn function(&self, inv: &Invocation) -> Option<crate::custom_auth::FunctionFn> {
+        if inv.kind.member != "lambda" {
+            return None;
+        }
+        let arn = inv.params.get("functionArn").and_then(Value::as_str)?;
+        self.functions.get(arn)
+    }
+
     async fn perform(&self, region: &str, inv: &Invocation) -> Result<bool, String> {
         let text = |k: &str| {
             inv.params
@@ -103,6 +115,11 @@ impl ActionRunner {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
         };
+        if let Some(f) = self.function(inv) {
+            let deadline = TRY_DEADLINE;
+            let run = crate::custom_auth::call(f, inv.payload.clone(), deadline);
+            return run.await.map(|_| true);
+        }
         match (inv.kind.member, &self.endpoints.lambda_url) {
             ("http", _) => http_action(inv).await.map(|()| true),
             ("lambda", Some(base)) => {
