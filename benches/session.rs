@@ -44,6 +44,7 @@ fn principal(cert: &iotmock_pki::CertInfo, policy: &str) -> Arc<Principal> {
             attributes: Default::default(),
         }],
         identity_policies: None,
+        event_id: None,
     })
 }
 

@@ -208,3 +208,32 @@ fn a_device_over_websocket_is_judged_like_one_over_mutual_tls() {
         .collect();
     assert_eq!(verdicts, want);
 }
+
+#[test]
+fn a_device_with_a_custom_authorizer_is_judged_through_it() {
+    let cases = [
+        "Custom_Auth_Connect",
+        "Custom_Auth_Token_Refresh",
+        "Custom_Auth_Reconnect_After_Disconnect",
+        "MQTT_Connect",
+    ];
+    let (ok, verdicts) = advisor_with(
+        &cases,
+        "IOTMOCK_BIN reference-device",
+        &["--auth", "custom"],
+    );
+    let want: Vec<(String, String)> = cases
+        .iter()
+        .map(|c| (c.to_string(), "PASS".to_string()))
+        .collect();
+    assert_eq!(verdicts, want);
+    assert!(ok);
+    // A device that never connects gets the custom-auth cases' own failure.
+    let (ok, verdicts) = advisor_with(
+        &["Custom_Auth_Connect"],
+        "sleep 30",
+        &["--set", "EXECUTION_TIMEOUT=2"],
+    );
+    assert!(!ok);
+    assert_eq!(verdicts[0].1, "FAIL");
+}

@@ -359,13 +359,36 @@ async fn the_default_unsigned_authorizer_reads_the_password_and_lapses_on_the_cl
     let opts = s.options("pw-dev", Version::V5, "alice".into(), Some("allow"));
     let mut dev = s.connect(&opts).await.expect("admitted with the password");
     assert_eq!(s.calls(), 1);
+    dev.subscribe(&[("$aws/events/presence/connected/+", 1)])
+        .await
+        .unwrap();
+    let other = s.options("pw-dev-2", Version::V311, "bob".into(), Some("allow"));
+    let other = s.connect(&other).await.expect("a second device");
+    let event = dev.next_message().await.unwrap();
+    let event: Value = serde_json::from_slice(&event.payload).unwrap();
+    assert_eq!(
+        (
+            event["clientId"].as_str(),
+            event["principalIdentifier"].as_str()
+        ),
+        (Some("pw-dev-2"), Some("Unsigned:device1")),
+        "lifecycle events name the authorizer and the principal id"
+    );
+    other.disconnect().await.ok();
+    dev.unsubscribe(&["$aws/events/presence/connected/+"])
+        .await
+        .unwrap();
     dev.subscribe(&[("custom/ok", 1)]).await.unwrap();
     // Past refreshAfterInSeconds the function is asked again; the connection stays.
     s.clock.advance(Duration::from_secs(301));
     s.mock.run_timers();
     dev.publish("custom/ok", "{}", 1, false).await.unwrap();
     assert_eq!(dev.next_message().await.unwrap().topic, "custom/ok");
-    assert_eq!(s.calls(), 2, "refreshed once");
+    assert_eq!(
+        s.calls(),
+        3,
+        "the second device was asked once, then one refresh"
+    );
     // Past disconnectAfterInSeconds the broker closes it (MQTT 5: Maximum connect time).
     s.clock.advance(Duration::from_secs(600));
     s.mock.run_timers();
@@ -409,4 +432,24 @@ async fn websocket_headers_and_https_publish_use_the_authorizer() {
     );
     let (status, body) = https(addr, &tls, "/topics/custom%2Fok", &headers, b"{}").await;
     assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test]
+async fn authorizers_and_the_default_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || MockIotCore::builder().state_dir(dir.path()).start();
+    let mock = start().await.unwrap();
+    let api = Api::new(mock.api_addr(), mock.region());
+    let body =
+        json!({ "authorizerFunctionArn": FUNCTION, "signingDisabled": true, "status": "INACTIVE" });
+    api.post("/authorizer/Kept", body).await.ok();
+    api.post("/default-authorizer", json!({"authorizerName": "Kept"}))
+        .await
+        .ok();
+    mock.shutdown().await;
+    let mock = start().await.unwrap();
+    let api = Api::new(mock.api_addr(), mock.region());
+    let d = api.get("/default-authorizer").await.ok();
+    assert_eq!(d["authorizerDescription"]["authorizerName"], "Kept");
+    assert_eq!(d["authorizerDescription"]["status"], "INACTIVE");
 }

@@ -1,6 +1,7 @@
 //! The cases: Device Advisor's ids, what each needs from the broker, and how each judges the
 //! device from its timeline.
 
+use crate::custom::Custom;
 use crate::long::Long;
 use crate::persistent::Persist;
 use crate::reconnect::{Recon, is_reconnect};
@@ -19,6 +20,7 @@ pub struct Case {
     pub(crate) config: Config,
     pub(crate) persist: Persist,
     pub(crate) recon: Recon,
+    pub(crate) custom: Custom,
     /// MQTT_Long_Duration's phases.
     long: Option<Box<Long>>,
     connects: Vec<i64>,
@@ -47,6 +49,7 @@ impl Case {
             config,
             persist: Persist::default(),
             recon: Recon::default(),
+            custom: Custom::default(),
             long,
             connects: Vec::new(),
             first: None,
@@ -71,6 +74,9 @@ impl Case {
         }
         if is_reconnect(self.id) {
             return self.reconnect(t);
+        }
+        if self.id.is_custom_auth() {
+            return self.custom(t);
         }
         if matches!(
             self.id,
@@ -354,6 +360,7 @@ impl Case {
                 "the device never attempted a TLS handshake".to_string()
             }
             id if is_reconnect(id) => self.reconnect_timed_out(),
+            id if id.is_custom_auth() => self.custom_timed_out(),
             CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff => {
                 format!(
                     "only {} CONNECT attempts (needs {})",

@@ -30,9 +30,12 @@ pub enum CaseId {
     ShadowUpdateReportedState,
     JobExecution,
     SecurityDevicePolicies,
+    CustomAuthConnect,
+    CustomAuthRefresh,
+    CustomAuthReconnect,
 }
 
-const ALL: [(CaseId, &str, &str); 25] = [
+const ALL: [(CaseId, &str, &str); 28] = [
     (
         CaseId::TlsConnect,
         "TLS_Connect",
@@ -154,11 +157,38 @@ const ALL: [(CaseId, &str, &str); 25] = [
         "Security_Device_Policies",
         "the policies attached to the device certificate grant without wildcards",
     ),
+    (
+        CaseId::CustomAuthConnect,
+        "Custom_Auth_Connect",
+        "the device connects through a custom authorizer (username and password or token)",
+    ),
+    (
+        CaseId::CustomAuthRefresh,
+        "Custom_Auth_Token_Refresh",
+        "the device stays connected while the custom authorizer's grant is refreshed",
+    ),
+    (
+        CaseId::CustomAuthReconnect,
+        "Custom_Auth_Reconnect_After_Disconnect",
+        "the device connects again after the custom authorizer's grant ends the connection",
+    ),
 ];
 
-/// Every case this runner knows, in Device Advisor's order.
+/// Every case of Device Advisor's this runner knows, in Device Advisor's order.
 pub fn all_cases() -> Vec<CaseId> {
-    ALL.iter().map(|(c, _, _)| *c).collect()
+    ALL.iter()
+        .map(|(c, _, _)| *c)
+        .filter(|c| !c.is_custom_auth())
+        .collect()
+}
+
+/// iotmock's cases for devices that authenticate with a custom authorizer (they always run
+/// with one, whatever `--auth` says).
+pub fn custom_auth_cases() -> Vec<CaseId> {
+    ALL.iter()
+        .map(|(c, _, _)| *c)
+        .filter(|c| c.is_custom_auth())
+        .collect()
 }
 
 /// Device Advisor's qualification suite (the AWS Device Qualification Program subset): the
@@ -204,6 +234,11 @@ impl CaseId {
         ALL.iter()
             .find(|(_, n, _)| n.eq_ignore_ascii_case(name))
             .map(|(c, _, _)| *c)
+    }
+
+    /// One of the custom-authorizer cases.
+    pub fn is_custom_auth(self) -> bool {
+        crate::custom::is_custom(self)
     }
 
     /// One of the seven TLS cases.

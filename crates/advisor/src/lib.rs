@@ -7,6 +7,7 @@
 mod backoff;
 mod cases;
 mod catalog;
+mod custom;
 mod long;
 mod persistent;
 mod policies;
@@ -17,7 +18,7 @@ mod tls;
 
 pub use backoff::{Backoff, classify};
 pub use cases::{Case, FRAGMENTS_PAYLOAD};
-pub use catalog::{CaseId, all_cases, qualification_cases};
+pub use catalog::{CaseId, all_cases, custom_auth_cases, qualification_cases};
 pub use long::SCENARIOS;
 pub use policies::judge_policies;
 pub use tls::{AWS_SUITES, ServerCert, TlsEnd, judge_suites};
@@ -155,6 +156,12 @@ pub enum Act {
         state: serde_json::Value,
         client_token: String,
     },
+    /// Renew the custom authorizer's grant now (the function is invoked again, as at
+    /// `refreshAfterInSeconds`).
+    RefreshGrant,
+    /// End the custom authorizer's grant now (the connection is closed, as at
+    /// `disconnectAfterInSeconds`).
+    LapseGrant,
 }
 
 /// The clientToken Device Advisor's own shadow update carries.

@@ -453,3 +453,75 @@ fn the_policy_case_judges_when_the_device_connects() {
     let v = case.on(&at(0, Event::Accepted { conn: 1 })).1.unwrap();
     assert_eq!(v.outcome, Outcome::Fail);
 }
+
+fn connack(conn: u64) -> Event {
+    Event::Out {
+        conn,
+        packet: Packet {
+            kind: "CONNACK".into(),
+            ..Packet::default()
+        },
+        withheld: false,
+    }
+}
+
+fn closed(conn: u64, reason: &str) -> Event {
+    Event::Closed {
+        conn,
+        reason: reason.into(),
+    }
+}
+
+#[test]
+fn custom_auth_refresh_asks_for_a_renewal_and_passes_when_the_connection_stays() {
+    let mut case = Case::new(CaseId::CustomAuthRefresh, Config::new("t"));
+    let (acts, v) = case.on(&at(0, connack(1)));
+    assert!(matches!(acts.as_slice(), [Act::RefreshGrant]) && v.is_none());
+    assert!(case.on(&at(1000, Event::Tick)).1.is_none());
+    assert_eq!(
+        case.on(&at(2500, Event::Tick)).1.unwrap().outcome,
+        Outcome::Pass
+    );
+    let mut dropped = Case::new(CaseId::CustomAuthRefresh, Config::new("t"));
+    dropped.on(&at(0, connack(1)));
+    let v = dropped.on(&at(100, closed(1, "AUTH_ERROR"))).1.unwrap();
+    assert_eq!(v.outcome, Outcome::Fail);
+}
+
+#[test]
+fn custom_auth_reconnect_needs_a_new_connection_after_the_lapse() {
+    let mut case = Case::new(CaseId::CustomAuthReconnect, Config::new("t"));
+    let (acts, _) = case.on(&at(0, connack(1)));
+    assert!(matches!(acts.as_slice(), [Act::LapseGrant]));
+    assert!(
+        case.on(&at(10, closed(1, "CUSTOMAUTH_TTL_EXPIRATION")))
+            .1
+            .is_none()
+    );
+    assert_eq!(
+        case.on(&at(900, connack(2))).1.unwrap().outcome,
+        Outcome::Pass
+    );
+    let waiting = Case::new(CaseId::CustomAuthReconnect, Config::new("t"));
+    assert_eq!(waiting.timed_out().outcome, Outcome::Fail);
+}
+
+#[test]
+fn custom_auth_cases_are_not_in_device_advisors_suites() {
+    assert!(crate::all_cases().iter().all(|c| !c.is_custom_auth()));
+    assert_eq!(crate::custom_auth_cases().len(), 3);
+    assert_eq!(
+        CaseId::parse("custom_auth_connect"),
+        Some(CaseId::CustomAuthConnect)
+    );
+    let mut case = Case::new(CaseId::CustomAuthConnect, Config::new("t"));
+    case.on(&at(0, connack(4)));
+    let ping = Event::In {
+        conn: 4,
+        packet: Packet {
+            kind: "PINGREQ".into(),
+            ..Packet::default()
+        },
+    };
+    assert_eq!(case.on(&at(5, ping)).1.unwrap().outcome, Outcome::Pass);
+}

@@ -39,6 +39,27 @@ pub struct AuthorizerBook {
     store: Mutex<Box<dyn Store>>,
     /// Whether DeleteAuthorizer takes an ACTIVE authorizer (AWS asks for INACTIVE first).
     pub delete_active: bool,
+    /// What lifecycle events name a custom-auth connection by (AWS does not document it).
+    pub event_principal: EventPrincipal,
+}
+
+/// A custom-auth connection's `principalIdentifier` in lifecycle events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventPrincipal {
+    /// `{authorizerName}:{principalId}`.
+    #[default]
+    AuthorizerAndPrincipal,
+    /// The function's `principalId` alone.
+    Principal,
+}
+
+impl EventPrincipal {
+    pub fn of(self, authorizer: &str, principal_id: &str) -> String {
+        match self {
+            EventPrincipal::AuthorizerAndPrincipal => format!("{authorizer}:{principal_id}"),
+            EventPrincipal::Principal => principal_id.to_string(),
+        }
+    }
 }
 
 fn key(region: &str, name: &str) -> (String, String) {
@@ -77,6 +98,7 @@ impl AuthorizerBook {
             domains,
             store: Mutex::new(store),
             delete_active: false,
+            event_principal: EventPrincipal::default(),
         })
     }
 

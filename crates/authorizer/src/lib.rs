@@ -11,7 +11,7 @@ pub mod record;
 pub mod service;
 pub mod verdict;
 
-pub use book::{AuthorizerBook, DomainAuth};
+pub use book::{AuthorizerBook, DomainAuth, EventPrincipal};
 pub use decide::{Decision, Functions, Invocation, Invoked, Refusal, prepare, prepare_test};
 pub use presented::{HttpData, MqttData, Presented};
 pub use record::{AuthorizerRecord, Fields, Status};

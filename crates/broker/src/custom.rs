@@ -8,16 +8,48 @@ use crate::mailbox::Control;
 use iotmock_mqtt::reason::{V5, V311};
 use iotmock_mqtt::{ConnAckProps, Connect, Packet, Version};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Asks a connection to act on its grant now, whatever the clock says (the advisor's
+/// custom-auth cases): renew it, or end it.
+#[derive(Debug, Default)]
+pub(crate) struct Nudge {
+    refresh: AtomicBool,
+    lapse: AtomicBool,
+}
+
+impl Nudge {
+    /// (refresh now, lapse now), each taken once.
+    fn take(&self) -> (bool, bool) {
+        (
+            self.refresh.swap(false, Ordering::AcqRel),
+            self.lapse.swap(false, Ordering::AcqRel),
+        )
+    }
+}
 
 /// Connections whose rights lapse on the clock, by connection id.
 #[derive(Default)]
-pub(crate) struct Timed(Mutex<HashMap<u64, Arc<Control>>>);
+pub(crate) struct Timed(Mutex<HashMap<u64, Handles>>);
+
+/// How to wake a connection, and what to tell it.
+type Handles = (Arc<Control>, Arc<Nudge>);
 
 impl Timed {
-    pub fn add(&self, conn_id: u64, control: &Arc<Control>) {
+    pub fn add(&self, conn_id: u64, control: &Arc<Control>, nudge: &Arc<Nudge>) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(conn_id, control.clone());
+        map.insert(conn_id, (control.clone(), nudge.clone()));
+    }
+
+    /// Makes every such connection renew (`lapse` false) or end (true) its grant now.
+    pub fn nudge_all(&self, lapse: bool) {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for (control, nudge) in map.values() {
+            let flag = if lapse { &nudge.lapse } else { &nudge.refresh };
+            flag.store(true, Ordering::Release);
+            control.recheck();
+        }
     }
 
     pub fn remove(&self, conn_id: u64) {
@@ -28,7 +60,7 @@ impl Timed {
     /// Asks each to look at the clock again (a re-check notice, which they read as that).
     pub fn wake_all(&self) {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for control in map.values() {
+        for (control, _) in map.values() {
             control.recheck();
         }
     }
@@ -39,6 +71,7 @@ pub(crate) struct AuthClock {
     pub auth: Arc<dyn Authenticate>,
     pub refresh_at: i64,
     pub disconnect_at: i64,
+    pub nudge: Arc<Nudge>,
 }
 
 fn secs_to_ms(secs: u64) -> i64 {
@@ -51,7 +84,17 @@ impl AuthClock {
             auth,
             refresh_at: now.saturating_add(secs_to_ms(grant.refresh_secs)),
             disconnect_at: now.saturating_add(secs_to_ms(grant.disconnect_secs)),
+            nudge: Arc::default(),
         }
+    }
+
+    /// What is due at `now`: (renew, end). A nudge makes either due at once.
+    pub fn due(&self, now: i64) -> (bool, bool) {
+        let (refresh, lapse) = self.nudge.take();
+        (
+            refresh || now >= self.refresh_at,
+            lapse || now >= self.disconnect_at,
+        )
     }
 
     /// The next clock reading at which something is due.

@@ -356,6 +356,12 @@ impl BrokerCore {
         self.shared.timed.wake_all();
     }
 
+    /// Makes every custom-auth connection renew its grant now (`lapse` false: the function is
+    /// invoked again) or end it now (`lapse` true: closed as at `disconnectAfterInSeconds`).
+    pub fn nudge_grants(&self, lapse: bool) {
+        self.shared.timed.nudge_all(lapse);
+    }
+
     /// Waits until every service has done what was queued before this call: requests, ticks
     /// and registry events (a control-plane change is then seen by the services' reactions).
     pub fn settle_services(&self) {

@@ -125,6 +125,7 @@ mod tests {
             }],
             things: vec![],
             identity_policies: None,
+            event_id: None,
         }
     }
 

@@ -78,6 +78,8 @@ struct Env {
     topic: String,
     /// MQTT over WebSocket: the signed upgrade path (`IOTMOCK_WSS_PATH`).
     websocket: Option<String>,
+    /// A custom authorizer's username and password (`IOTMOCK_AUTH=custom`).
+    login: Option<(String, String)>,
 }
 
 fn var(name: &'static str) -> Result<String, ReferenceError> {
@@ -102,6 +104,10 @@ impl Env {
             websocket: std::env::var("IOTMOCK_WSS_PATH")
                 .ok()
                 .filter(|p| !p.is_empty()),
+            login: match std::env::var("IOTMOCK_AUTH").as_deref() {
+                Ok("custom") => Some((var("IOTMOCK_USERNAME")?, var("IOTMOCK_PASSWORD")?)),
+                _ => None,
+            },
         })
     }
 }
@@ -143,7 +149,12 @@ fn backoff_ms(kind: &str, n: u32, last: &mut f64) -> u64 {
 }
 
 async fn connect(env: &Env, args: &ReferenceArgs) -> Result<(DeviceClient, bool), ReferenceError> {
-    let mut tls = TlsOptions::new(read(&env.ca)?).identity(read(&env.cert)?, read(&env.key)?);
+    let mut tls = TlsOptions::new(read(&env.ca)?);
+    if env.login.is_none() {
+        tls = tls.identity(read(&env.cert)?, read(&env.key)?);
+    } else {
+        tls.alpn = vec![b"mqtt".to_vec()];
+    }
     tls.aws_cipher_suites = true;
     tls.skip_checks = SkipChecks {
         issuer: args.accept_unknown_ca,
@@ -158,6 +169,10 @@ async fn connect(env: &Env, args: &ReferenceArgs) -> Result<(DeviceClient, bool)
     opts.clean_start = args.clean_session;
     opts.timeout = Duration::from_millis(300);
     opts.websocket = env.websocket.clone();
+    if let Some((user, password)) = &env.login {
+        opts.username = Some(user.clone());
+        opts.password = Some(password.clone());
+    }
     let (mut attempt, mut last) = (0, 1.0);
     loop {
         match DeviceClient::connect(config.clone(), &opts).await {

@@ -34,6 +34,9 @@ pub struct Principal {
     /// A Cognito identity's attached IoT policies: they must allow too (AWS evaluates both
     /// the identity's IAM policy and these). `None` for every other principal.
     pub identity_policies: Option<Vec<NamedPolicy>>,
+    /// What lifecycle events name as `principalIdentifier` when it is not `cert_id` (a custom
+    /// authorizer's connections).
+    pub event_id: Option<String>,
 }
 
 /// The IAM policy a SigV4 caller has when none was set for its access key: every IoT action.
@@ -77,6 +80,7 @@ impl Principal {
             policies,
             things: Vec::new(),
             identity_policies: None,
+            event_id: None,
         }
     }
 
@@ -141,6 +145,7 @@ impl Registry {
             policies,
             things,
             identity_policies: None,
+            event_id: None,
         })
     }
 

@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// (AWS documents neither; `close` just closes).
     #[arg(long, env = "IOTMOCK_CUSTOM_AUTH_REFUSAL", default_value = "connack", value_parser = ["connack", "close"])]
     custom_auth_refusal: String,
+    /// What lifecycle events name a custom-auth connection by: `authorizer-and-principal`
+    /// (`{authorizerName}:{principalId}`) or `principal` (the principalId alone).
+    #[arg(long, env = "IOTMOCK_CUSTOM_AUTH_EVENT_PRINCIPAL", default_value = "authorizer-and-principal", value_parser = ["authorizer-and-principal", "principal"])]
+    custom_auth_event_principal: String,
     /// DeleteAuthorizer takes an ACTIVE authorizer (by default it must be set INACTIVE first).
     #[arg(long, env = "IOTMOCK_DELETE_ACTIVE_AUTHORIZERS")]
     delete_active_authorizers: bool,
@@ -252,6 +256,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .rule_not_found(args.rule_not_found)
         .auto_confirm_destinations(args.auto_confirm_destinations)
         .delete_active_authorizers(args.delete_active_authorizers)
+        .custom_auth_event_principal(match args.custom_auth_event_principal.as_str() {
+            "principal" => iotmock_authorizer::EventPrincipal::Principal,
+            _ => iotmock_authorizer::EventPrincipal::AuthorizerAndPrincipal,
+        })
         .endpoint(EndpointConfig {
             host: args.endpoint_host,
             domain: args.endpoint_domain,

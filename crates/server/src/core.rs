@@ -41,6 +41,7 @@ pub struct Builder {
     pub(crate) doors: crate::doors::DoorAddrs,
     pub(crate) functions: crate::custom_auth::FunctionTable,
     pub(crate) delete_active_authorizers: bool,
+    pub(crate) event_principal: iotmock_authorizer::EventPrincipal,
 }
 
 /// The clock the mock reads (the host's unless a test gives its own).
@@ -73,6 +74,7 @@ impl Default for Builder {
             endpoints: crate::actions::Endpoints::default(),
             functions: Default::default(),
             delete_active_authorizers: false,
+            event_principal: Default::default(),
             doors: crate::doors::DoorAddrs::default(),
         }
     }
@@ -235,7 +237,7 @@ impl Builder {
             shadows: Some(shadows.clone()),
             jobs: Some(jobs.clone()),
             rules: Some(rules.clone()),
-            authorizers: Some(authorizers),
+            authorizers: Some(authorizers.clone()),
             rules_not_found: self.rules_not_found,
             limits: self.api_limits,
         };
@@ -246,6 +248,7 @@ impl Builder {
         let tls = (&identity, &*root_ca_pem, &minter);
         let doors = self.start_doors(tls, &core, api_state).await?;
         Ok(MockIotCore {
+            authorizers,
             shadows,
             jobs,
             rules,
@@ -283,6 +286,7 @@ pub const SHADOW_DATABASE: &str = "shadows.db";
 
 /// A running mock. Dropping it stops every listener.
 pub struct MockIotCore {
+    pub(crate) authorizers: Arc<iotmock_authorizer::Authorizers>,
     shadows: Arc<ShadowService>,
     jobs: Arc<JobsService>,
     pub(crate) rules: Arc<iotmock_rules::RulesService>,

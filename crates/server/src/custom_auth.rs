@@ -97,11 +97,18 @@ impl Functions for MockFunctions {
     }
 }
 
-/// The principal a decision grants: the function's principal id and policies.
-pub(crate) fn principal_of(region: &str, account: &str, decision: &Decision) -> Principal {
+/// The principal a decision grants: the function's principal id (what `principal()` reads)
+/// and policies; lifecycle events name it as the authorizers are set to.
+pub(crate) fn principal_of(
+    authorizers: &Authorizers,
+    (region, account): (&str, &str),
+    decision: &Decision,
+) -> Principal {
     let v = &decision.verdict;
     let mut p = Principal::iam(region, account, &v.principal_id, v.policies.clone());
     p.cert_arn = decision.authorizer_arn.clone();
+    let format = authorizers.read(|b| b.event_principal);
+    p.event_id = Some(format.of(&decision.authorizer, &v.principal_id));
     p
 }
 
@@ -136,7 +143,11 @@ impl CustomConnection {
                 .map_err(|r| r.to_string())?;
             tracing::debug!(authorizer = %decision.authorizer, principal = %decision.verdict.principal_id, "custom authorizer granted");
             Ok(Grant {
-                principal: Arc::new(principal_of(&self.region, &self.account, &decision)),
+                principal: Arc::new(principal_of(
+                    &self.authorizers,
+                    (&self.region, &self.account),
+                    &decision,
+                )),
                 refresh_secs: decision.verdict.refresh_secs,
                 disconnect_secs: decision.verdict.disconnect_secs,
             })
@@ -166,6 +177,13 @@ impl Authenticate for CustomAuth {
     }
 }
 
+impl crate::MockIotCore {
+    /// The custom authorizers (the API's; changed here, a test needs no HTTP round trip).
+    pub fn authorizers(&self) -> &Arc<Authorizers> {
+        &self.authorizers
+    }
+}
+
 impl crate::core::Builder {
     /// Custom authorizers over `authorizers.db` or memory, invoking the mock's functions.
     pub(crate) fn open_authorizers(
@@ -176,6 +194,7 @@ impl crate::core::Builder {
         let mut book = AuthorizerBook::open(self.store(AUTHORIZERS_DATABASE)?)
             .context("loading the custom authorizers")?;
         book.delete_active = self.delete_active_authorizers;
+        book.event_principal = self.event_principal;
         let functions = MockFunctions {
             table: self.functions.clone(),
             endpoints: self.endpoints.clone(),
@@ -193,6 +212,16 @@ impl crate::core::Builder {
         f: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
     ) -> Self {
         self.functions.0.insert(name.into(), Arc::new(f));
+        self
+    }
+
+    /// What lifecycle events name a custom-auth connection by: `{authorizerName}:{principalId}`
+    /// (the default) or the `principalId` alone (`principal()` in rules is the `principalId`).
+    pub fn custom_auth_event_principal(
+        mut self,
+        format: iotmock_authorizer::EventPrincipal,
+    ) -> Self {
+        self.event_principal = format;
         self
     }
 

@@ -59,7 +59,12 @@ impl Session {
         let presence = Presence {
             client_id: a.client_id.clone(),
             session: start.session_uuid,
-            principal: a.authz.principal.cert_id.clone(),
+            principal: a
+                .authz
+                .principal
+                .event_id
+                .clone()
+                .unwrap_or_else(|| a.authz.principal.cert_id.clone()),
             version: start.version_number,
         };
         let mut s = Session {

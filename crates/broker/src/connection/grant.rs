@@ -50,10 +50,11 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     pub(super) async fn check_grant(&mut self) -> Option<End> {
         let clock = self.clock.as_ref()?;
         let now = self.now();
-        if now < clock.next() {
+        let (renew, end) = clock.due(now);
+        if !renew && !end {
             return None;
         }
-        let actions = if now >= clock.disconnect_at {
+        let actions = if end {
             self.session
                 .log_close("the custom authorizer's disconnectAfterInSeconds passed");
             self.session.close(CloseReason::CustomAuthExpired, now)

@@ -94,8 +94,8 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
     let (session, actions, conn_id, (tx, rx)) = started;
     let region = session.principal().region.clone();
     // A custom authorizer's grant is not in the registry: it is renewed on the clock instead.
-    match clock {
-        Some(_) => shared.timed.add(conn_id, &tx.control),
+    match &clock {
+        Some(c) => shared.timed.add(conn_id, &tx.control, &c.nudge),
         None => shared
             .watchers
             .watch(conn_id, session.principal(), &tx.control),

@@ -6,7 +6,7 @@ use crate::advisor::report as advisor_report;
 use crate::advisor::{CaseResult, Device, Identity, RunOptions, run_case};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use iotmock_advisor::{CaseId, Outcome, all_cases, qualification_cases};
+use iotmock_advisor::{CaseId, Outcome, all_cases, custom_auth_cases, qualification_cases};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
@@ -23,8 +23,11 @@ pub enum Suite {
     /// The Device Qualification Program subset: the TLS cases, MQTT_Connect, MQTT_Subscribe,
     /// MQTT_Publish and MQTT_Connect_Jitter_Backoff_Retries.
     Qualification,
-    /// Every case.
+    /// Every case of Device Advisor's.
     All,
+    /// iotmock's cases for a device that authenticates with a custom authorizer
+    /// (Custom_Auth_Connect, Custom_Auth_Token_Refresh, Custom_Auth_Reconnect_After_Disconnect).
+    CustomAuth,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +78,12 @@ pub struct RunArgs {
     /// its own).
     #[arg(long, default_value = "tls", value_parser = ["tls", "wss"])]
     transport: String,
+    /// `certificate`, or `custom`: the device authenticates with a custom authorizer that the
+    /// case's mock sets up (IOTMOCK_AUTH=custom, IOTMOCK_USERNAME and IOTMOCK_PASSWORD; it
+    /// connects to IOTMOCK_PORT, the port-443 listener, with ALPN `mqtt` and no client
+    /// certificate). The Custom_Auth_* cases always run this way.
+    #[arg(long, default_value = "certificate", value_parser = ["certificate", "custom"])]
+    auth: String,
     /// Write the verdicts as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -89,7 +98,7 @@ pub struct RunArgs {
 pub async fn run_advisor(cmd: AdvisorCmd) -> Result<()> {
     match cmd {
         AdvisorCmd::List => {
-            for c in all_cases() {
+            for c in all_cases().into_iter().chain(custom_auth_cases()) {
                 println!("{:<54} {}", c.name(), c.summary());
             }
             Ok(())
@@ -103,6 +112,7 @@ fn cases(suite: Option<Suite>, names: &[String]) -> Result<Vec<CaseId>> {
     let mut out = match suite {
         Some(Suite::Qualification) => qualification_cases(),
         Some(Suite::All) => all_cases(),
+        Some(Suite::CustomAuth) => custom_auth_cases(),
         None if names.is_empty() => all_cases(),
         None => Vec::new(),
     };
@@ -172,6 +182,7 @@ fn options(args: &RunArgs) -> Result<RunOptions> {
     opts.listen = args.listen;
     opts.host = args.host.clone();
     opts.websocket = args.transport == "wss";
+    opts.custom_auth = args.auth == "custom";
     Ok(opts)
 }
 

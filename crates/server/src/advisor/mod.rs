@@ -5,6 +5,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+mod custom;
 mod device;
 mod events;
 #[cfg(feature = "cli")]
@@ -55,6 +56,9 @@ pub struct DeviceEnv {
     pub websocket: Option<String>,
     /// The mock's region (what a WebSocket URL is signed for).
     pub region: String,
+    /// A custom authorizer's credentials (username, password): the device connects to `port`
+    /// (the port-443 listener) with ALPN `mqtt` and no client certificate.
+    pub auth: Option<(String, String)>,
 }
 
 /// The credentials a device under test over WebSocket gets (`AWS_ACCESS_KEY_ID`,
@@ -89,6 +93,23 @@ impl DeviceEnv {
             ("AWS_ACCESS_KEY_ID", WSS_ACCESS_KEY.0.to_string()),
             ("AWS_SECRET_ACCESS_KEY", WSS_ACCESS_KEY.1.to_string()),
             ("AWS_REGION", self.region.clone()),
+            (
+                "IOTMOCK_AUTH",
+                if self.auth.is_some() {
+                    "custom"
+                } else {
+                    "certificate"
+                }
+                .to_string(),
+            ),
+            (
+                "IOTMOCK_USERNAME",
+                self.auth.as_ref().map(|a| a.0.clone()).unwrap_or_default(),
+            ),
+            (
+                "IOTMOCK_PASSWORD",
+                self.auth.as_ref().map(|a| a.1.clone()).unwrap_or_default(),
+            ),
         ]
     }
 }
@@ -150,6 +171,9 @@ pub struct RunOptions {
     /// The device connects over MQTT over WebSocket (port 443, a signed URL) instead of
     /// mutual TLS; the TLS cases then see no ClientHello of their own.
     pub websocket: bool,
+    /// The device authenticates with a custom authorizer (a username and password on the
+    /// port-443 listener, ALPN `mqtt`); the Custom_Auth_* cases always do.
+    pub custom_auth: bool,
 }
 
 impl RunOptions {
@@ -164,6 +188,7 @@ impl RunOptions {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             host: "localhost".into(),
             websocket: false,
+            custom_auth: false,
         }
     }
 }
@@ -261,6 +286,8 @@ async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
         Act::SetFaults(faults) => mock
             .broker()
             .set_fault_plan(&config.client_id, plan(&faults)),
+        Act::RefreshGrant => mock.broker().nudge_grants(false),
+        Act::LapseGrant => mock.broker().nudge_grants(true),
         Act::Disconnect { clean_session } => {
             mock.broker()
                 .disconnect(&config.client_id, clean_session, true);
@@ -300,7 +327,7 @@ async fn act(mock: &MockIotCore, config: &Config, a: Act, now_ms: i64) {
 }
 
 /// Starts the case's mock: its server certificate, the run's root CA and listener.
-async fn case_mock(id: CaseId, opts: &RunOptions) -> Result<MockIotCore> {
+async fn case_mock(id: CaseId, opts: &RunOptions, config: &Config) -> Result<MockIotCore> {
     let endpoint = iotmock_registry::EndpointConfig {
         host: opts.host.clone(),
         ..Default::default()
@@ -318,7 +345,20 @@ async fn case_mock(id: CaseId, opts: &RunOptions) -> Result<MockIotCore> {
     if let Some((cert, key)) = &opts.root_ca {
         builder = builder.root_ca(cert.clone(), key.clone());
     }
-    builder.start().await.context("starting the mock")
+    let custom = custom_auth(id, opts);
+    if custom {
+        builder = builder.function(custom::FUNCTION, custom::function(config));
+    }
+    let mock = builder.start().await.context("starting the mock")?;
+    if custom {
+        custom::authorizer(&mock)?;
+    }
+    Ok(mock)
+}
+
+/// Whether the case's device authenticates with a custom authorizer.
+fn custom_auth(id: CaseId, opts: &RunOptions) -> bool {
+    opts.custom_auth || id.is_custom_auth()
 }
 
 /// The case's configuration: its thing, the settings and the policies.
@@ -343,7 +383,14 @@ fn case_config(id: CaseId, opts: &RunOptions) -> Result<Config> {
 
 /// Runs one case against the device.
 /// Where the device connects: the MQTT port, or the port-443 listener and a signed URL.
-fn door(mock: &MockIotCore, opts: &RunOptions) -> Result<(u16, Option<String>)> {
+fn door(mock: &MockIotCore, opts: &RunOptions, custom: bool) -> Result<(u16, Option<String>)> {
+    if custom {
+        let addr = mock.port_443_addr();
+        return Ok((
+            addr.context("the port-443 listener is closed")?.port(),
+            None,
+        ));
+    }
     if !opts.websocket {
         return Ok((mock.mqtt_addr().port(), None));
     }
@@ -371,8 +418,8 @@ fn door(mock: &MockIotCore, opts: &RunOptions) -> Result<(u16, Option<String>)> 
 }
 
 pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
-    let mock = case_mock(id, opts).await?;
     let config = case_config(id, opts)?;
+    let mock = case_mock(id, opts, &config).await?;
     let dir = std::env::temp_dir().join(format!(
         "iotmock-advisor-{}-{}",
         std::process::id(),
@@ -383,8 +430,10 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     mock.broker()
         .set_fault_plan(&config.client_id, plan(&id.faults()));
     let mut timeline = mock.broker().observe();
-    let (port, websocket) = door(&mock, opts)?;
+    let custom = custom_auth(id, opts);
+    let (port, websocket) = door(&mock, opts, custom)?;
     let env = DeviceEnv {
+        auth: custom.then(|| (custom::USERNAME.to_string(), custom::PASSWORD.to_string())),
         host: opts.host.clone(),
         port,
         websocket,

@@ -117,7 +117,8 @@ async fn custom_caller(
                 .read()
                 .map(|r| r.account().to_string())
                 .unwrap_or_default();
-            let principal = crate::custom_auth::principal_of(&region, &account, &decision);
+            let principal =
+                crate::custom_auth::principal_of(authorizers, (&region, &account), &decision);
             Ok(Some(Arc::new(Caller {
                 credential: iotmock_api::Credential::Iam(Arc::new(principal)),
                 addr: hello.addr,

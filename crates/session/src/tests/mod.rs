@@ -53,6 +53,7 @@ pub(super) fn principal(policy: &str) -> Arc<Principal> {
         }],
         things: vec![],
         identity_policies: None,
+        event_id: None,
     })
 }
 
