@@ -453,3 +453,26 @@ async fn authorizers_and_the_default_survive_a_restart() {
     assert_eq!(d["authorizerDescription"]["authorizerName"], "Kept");
     assert_eq!(d["authorizerDescription"]["status"], "INACTIVE");
 }
+
+#[tokio::test]
+async fn without_a_local_function_the_authorizer_invokes_lambda_on_the_aws_endpoint() {
+    const ANSWER: &str = r#"{"isAuthenticated":true,"principalId":"viaLambda","policyDocuments":["{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\"}]}"],"refreshAfterInSeconds":300,"disconnectAfterInSeconds":300}"#;
+    let (addr, mut seen) = crate::rules_actions::hook(200, ANSWER).await;
+    let mock = MockIotCore::builder()
+        .aws_endpoint_url(format!("http://{addr}"))
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(mock.api_addr(), mock.region());
+    let body = json!({ "authorizerFunctionArn": FUNCTION, "signingDisabled": true });
+    api.post("/authorizer/Remote", body).await.ok();
+    let test = json!({ "token": "t1", "mqttContext": { "username": "u" } });
+    let answer = api.post("/authorizer/Remote/test", test).await.ok();
+    assert_eq!(answer["principalId"], "viaLambda");
+    let call = seen.recv().await.unwrap();
+    assert_eq!(call.path, "/2015-03-31/functions/device-auth/invocations");
+    let auth = call.header("authorization").unwrap_or_default();
+    assert!(auth.contains("/lambda/aws4_request"), "signed for Lambda: {auth}");
+    let event: Value = serde_json::from_slice(&call.body).unwrap();
+    assert_eq!(event["protocolData"]["mqtt"]["username"], "u");
+}
