@@ -472,7 +472,60 @@ async fn without_a_local_function_the_authorizer_invokes_lambda_on_the_aws_endpo
     let call = seen.recv().await.unwrap();
     assert_eq!(call.path, "/2015-03-31/functions/device-auth/invocations");
     let auth = call.header("authorization").unwrap_or_default();
-    assert!(auth.contains("/lambda/aws4_request"), "signed for Lambda: {auth}");
+    assert!(
+        auth.contains("/lambda/aws4_request"),
+        "signed for Lambda: {auth}"
+    );
     let event: Value = serde_json::from_slice(&call.body).unwrap();
     assert_eq!(event["protocolData"]["mqtt"]["username"], "u");
+}
+
+/// Two publishes on one keep-alive HTTPS connection to port 443 with the authorizer's
+/// headers: both statuses.
+async fn two_publishes(s: &Setup, headers: &str) -> Vec<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.mock.port_443_addr().unwrap();
+    let tls = client_config(&TlsOptions::new(s.mock.root_ca_pem())).unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let one = |close: &str| {
+        format!(
+            "POST /topics/custom%2Fok HTTP/1.1\r\nhost: localhost\r\ncontent-length: 2\r\n{headers}{close}\r\n{{}}"
+        )
+    };
+    let both = format!("{}{}", one(""), one("connection: close\r\n"));
+    stream.write_all(both.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.ok();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    text.match_indices("HTTP/1.1 ")
+        .filter_map(|(i, _)| text[i + 9..i + 12].parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_keep_alive_https_connection_keeps_its_grant_only_when_caching_is_enabled() {
+    let s = setup().await;
+    let headers = format!(
+        "x-amz-customauthorizer-name: Signed\r\ntok: allow\r\nx-amz-customauthorizer-signature: {}\r\n",
+        s.signer.sign("allow")
+    );
+    let before = s.calls();
+    assert_eq!(two_publishes(&s, &headers).await, vec![200, 200]);
+    assert_eq!(s.calls(), before + 2, "asked per request without caching");
+    let cache = json!({ "enableCachingForHttp": true });
+    s.api
+        .call("PUT", "/authorizer/Signed", &[], Some(cache))
+        .await
+        .ok();
+    assert_eq!(two_publishes(&s, &headers).await, vec![200, 200]);
+    assert_eq!(
+        s.calls(),
+        before + 3,
+        "asked once for the connection with caching"
+    );
 }

@@ -22,9 +22,13 @@ where
     let caller = caller_of(&hello).map(Arc::new);
     let hello = Arc::new(hello);
     let (addr, stopped, limits) = (hello.addr, parts.stopped.clone(), parts.api.limits);
+    // A custom authorizer's grant, kept for this keep-alive connection when the authorizer
+    // enables caching for HTTP.
+    let cache: Cache = Arc::default();
     let service = hyper::service::service_fn(move |req| {
         let (parts, hello, caller) = (parts.clone(), hello.clone(), caller.clone());
-        async move { Ok::<_, Infallible>(route(req, parts, hello, caller).await) }
+        let cache = cache.clone();
+        async move { Ok::<_, Infallible>(route(req, parts, hello, (caller, cache)).await) }
     });
     iotmock_api::serve_http(tls, addr, limits, service, stopped).await;
 }
@@ -43,11 +47,16 @@ fn caller_of(hello: &Hello) -> Option<Caller> {
     })
 }
 
+/// A grant kept for one HTTP connection: its credentials, the caller, and until when.
+type Cache = Arc<std::sync::Mutex<Option<(Credentials, Arc<Caller>, i64)>>>;
+/// (authorizer, token, signature) as a request presented them.
+type Credentials = (String, Option<String>, Option<String>);
+
 async fn route(
     req: Request<Incoming>,
     parts: Arc<Parts>,
     hello: Arc<Hello>,
-    caller: Option<Arc<Caller>>,
+    (caller, cache): (Option<Arc<Caller>>, Cache),
 ) -> Response<Full<Bytes>> {
     let upgrade = req
         .headers()
@@ -58,7 +67,7 @@ async fn route(
     }
     let caller = match caller {
         Some(c) => Some(c),
-        None => match custom_caller(&req, &parts, &hello).await {
+        None => match custom_caller(&req, &parts, &hello, &cache).await {
             Ok(c) => c,
             Err(refused) => return refused,
         },
@@ -89,6 +98,7 @@ async fn custom_caller(
     req: &Request<Incoming>,
     parts: &Parts,
     hello: &Hello,
+    cache: &Cache,
 ) -> Result<Option<Arc<Caller>>, Response<Full<Bytes>>> {
     let Some(authorizers) = parts.api.authorizers.as_ref() else {
         return Ok(None);
@@ -109,8 +119,19 @@ async fn custom_caller(
     if !authorizers.read(|b| b.claims(&region, &presented)) {
         return Ok(None);
     }
+    let now = parts.core.now_millis();
+    let (credentials, caching) = authorizers.read(|b| cache_key(b, &region, &presented));
+    let kept = cache.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some((key, caller, until)) = kept
+        && caching
+        && key == credentials
+        && now < until
+    {
+        return Ok(Some(caller));
+    }
     match authorizers.decide(&region, &presented).await {
         Ok(decision) => {
+            let until = now.saturating_add(decision.verdict.refresh_secs as i64 * 1000);
             let account = parts
                 .api
                 .registry
@@ -119,12 +140,17 @@ async fn custom_caller(
                 .unwrap_or_default();
             let principal =
                 crate::custom_auth::principal_of(authorizers, (&region, &account), &decision);
-            Ok(Some(Arc::new(Caller {
+            let caller = Arc::new(Caller {
                 credential: iotmock_api::Credential::Iam(Arc::new(principal)),
                 addr: hello.addr,
                 region: Some(region),
                 sni: hello.sni,
-            })))
+            });
+            if caching {
+                let kept = (credentials, caller.clone(), until);
+                *cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(kept);
+            }
+            Ok(Some(caller))
         }
         Err(refusal) => {
             tracing::info!(peer = %hello.addr, reason = %refusal, "HTTPS request refused by the custom authorizer");
@@ -132,4 +158,26 @@ async fn custom_caller(
             Err(iotmock_api::error_response(&err))
         }
     }
+}
+
+/// The credentials a request presents to the authorizer it would use, and whether that
+/// authorizer lets a keep-alive connection keep its grant (`enableCachingForHttp`).
+fn cache_key(
+    book: &iotmock_authorizer::AuthorizerBook,
+    region: &str,
+    presented: &Presented,
+) -> (Credentials, bool) {
+    let named = presented.authorizer_name();
+    let Ok(record) = book.pick(region, named.as_deref()) else {
+        return ((String::new(), None, None), false);
+    };
+    let token = record
+        .token_key_name
+        .as_deref()
+        .and_then(|k| presented.value(k));
+    let signature = presented.value(iotmock_authorizer::presented::SIGNATURE_KEY);
+    (
+        (record.name.clone(), token, signature),
+        record.caching_for_http,
+    )
 }
