@@ -43,6 +43,7 @@ fn message<'a>(topic: &'a str, properties: &'a Properties) -> Message<'a> {
         source_ip: None,
         trace_id: None,
         properties,
+        parsed: None,
     }
 }
 

@@ -61,6 +61,7 @@ fuzz_target!(|data: &[u8]| {
                 source_ip: None,
                 trace_id: None,
                 properties: &properties,
+                parsed: None,
             };
             let _ = evaluate(&stmt, &msg, &FakeEnv);
         }

@@ -53,14 +53,17 @@ class Mock:
     """One iotmock process on free loopback ports with its own state dir."""
 
     def __init__(self, region: str = "us-east-1", state_dir: Optional[str] = None, timeout: float = 30.0,
-                 functions: Optional[Dict[str, Callable[[dict], dict]]] = None):
+                 functions: Optional[Dict[str, Callable[[dict], dict]]] = None,
+                 args: Optional[list] = None):
         """`functions`: Python callables run as Lambda functions by name (custom authorizers'
         functions, the rules' `lambda` action and `aws_lambda()`): each gets the event (a dict)
-        and returns the answer (a dict). More can be added to `mock.functions` later."""
+        and returns the answer (a dict). More can be added to `mock.functions` later.
+        `args`: more `iotmock serve` flags, e.g. ["--auto-confirm-destinations"]."""
         self.region = region
         self.functions: Optional[Dict[str, Callable[[dict], dict]]] = (
             dict(functions) if functions is not None else None)
         self._hook = None
+        self._args = list(args or [])
         self._own_dir = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="iotmock-"))
         self._timeout = timeout
@@ -78,6 +81,7 @@ class Mock:
         cmd = [executable(), "serve", "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
                "--port-443-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0",
                "--state-dir", str(self.state_dir), "--region", self.region]
+        cmd += self._args
         if self.functions is not None:
             self._hook = _serve_functions(self)
             cmd += ["--lambda-url", f"http://127.0.0.1:{self._hook.server_address[1]}"]

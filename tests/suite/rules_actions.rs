@@ -92,10 +92,16 @@ async fn rule(fleet: &Fleet, name: &str, payload: Value) {
 async fn the_http_action_posts_the_output_and_retries_then_runs_the_error_action() {
     let (ok, mut seen) = hook(200, "").await;
     let (bad, mut failing) = hook(503, "busy").await;
-    let mut fleet = Fleet::new().await;
+    let mock = MockIotCore::builder()
+        .auto_confirm_destinations(true)
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
     let http = |addr: SocketAddr, path: &str| {
         json!({ "http": {
             "url": format!("http://{addr}{path}"),
+            "confirmationUrl": format!("http://{addr}/"),
             "headers": [{ "key": "x-device", "value": "${clientid()}" }],
         }})
     };

@@ -154,3 +154,63 @@ async fn destinations_survive_a_restart() {
     let api = Api::new(second.api_addr(), REGION);
     assert_eq!(status(&api, &arn).await, "IN_PROGRESS");
 }
+
+#[tokio::test]
+async fn an_http_action_sends_only_under_an_enabled_destination() {
+    let (hook, mut seen) = crate::rules_actions::hook(200, "{}").await;
+    let mut fleet = crate::mqtt::Fleet::new().await;
+    let api = &fleet.api;
+    let templated = json!({ "sql": "SELECT * FROM 'h/+'", "actions": [
+        { "http": { "url": format!("http://{hook}/in/${{topic(2)}}") } } ] });
+    api.post("/rules/templated", templated)
+        .await
+        .err(400, "InvalidRequestException");
+    let outside = json!({ "sql": "SELECT * FROM 'h/+'", "actions": [
+        { "http": { "url": "http://elsewhere.test/x", "confirmationUrl": format!("http://{hook}/") } } ] });
+    api.post("/rules/outside", outside)
+        .await
+        .err(400, "InvalidRequestException");
+    // A static URL: its destination is made (IN_PROGRESS, its confirmation sent).
+    let url = format!("http://{hook}/static");
+    let rule = json!({ "sql": "SELECT * FROM 'h/+'", "actions": [{ "http": { "url": url } }],
+        "errorAction": { "republish": { "topic": "h-errors", "roleArn": "arn:aws:iam::123456789012:role/r" } } });
+    api.post("/rules/static", rule).await.ok();
+    let confirmation = seen
+        .recv()
+        .await
+        .expect("the implied destination's confirmation");
+    let body: Value = serde_json::from_slice(&confirmation.body).expect("json");
+    let token = body["confirmationToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let listed = api.get("/destinations").await.ok();
+    let summary = &listed["destinationSummaries"][0];
+    assert_eq!(
+        (
+            summary["status"].as_str(),
+            summary["httpUrlSummary"]["confirmationUrl"].as_str()
+        ),
+        (Some("IN_PROGRESS"), Some(url.as_str()))
+    );
+    let dev = fleet.device("hdev", Some(crate::mqtt::ALLOW_ALL)).await;
+    let mut c = fleet
+        .client(&dev, "hdev", iotmock_client::Version::V311)
+        .await;
+    c.subscribe(&[("h-errors", 1)]).await.unwrap();
+    c.publish("h/1", "{}", 1, false).await.unwrap();
+    let error = c.next_message().await.unwrap();
+    let doc: Value = serde_json::from_slice(&error.payload).unwrap();
+    let why = doc["failures"][0]["errorMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("no ENABLED topic rule destination"), "{why}");
+    fleet
+        .api
+        .get(&format!("/confirmdestination/{token}"))
+        .await
+        .ok();
+    c.publish("h/2", "{\"n\":2}", 1, false).await.unwrap();
+    let sent = seen.recv().await.expect("delivered once ENABLED");
+    assert_eq!(sent.path, "/static");
+}

@@ -119,6 +119,11 @@ impl RuleBook {
             .ok_or_else(|| BookError::NotFound(format!("confirmation token {token}")))
     }
 
+    /// Every destination, by ARN.
+    pub fn all_destinations(&self) -> impl Iterator<Item = &Destination> {
+        self.destinations.values()
+    }
+
     /// The destinations of `region`, by ARN.
     pub fn destinations(&self, region: &str) -> impl Iterator<Item = &Destination> {
         self.destinations

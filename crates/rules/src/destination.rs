@@ -165,6 +165,54 @@ impl Destination {
     }
 }
 
+/// The destination an `http` action needs, by AWS's rules: a static `url` without
+/// `confirmationUrl` needs `url` itself; with one, `url` must start with it and it is the
+/// destination; a templated `url` needs a `confirmationUrl`; a templated `confirmationUrl`
+/// names destinations the user creates (`None`).
+pub fn required_by(http: &Value) -> Result<Option<String>, BookError> {
+    let url = http.get("url").and_then(Value::as_str).unwrap_or_default();
+    let confirmation = http.get("confirmationUrl").and_then(Value::as_str);
+    let templated = |s: &str| s.contains("${");
+    match confirmation {
+        None if templated(url) => Err(invalid(
+            "an http action whose url has substitution templates needs a confirmationUrl",
+        )),
+        None => Ok(Some(url.to_string())),
+        Some(c) if templated(c) => Ok(None),
+        Some(c) if !templated(url) && !url.starts_with(c) => Err(invalid(format!(
+            "the http action's url '{url}' must start with its confirmationUrl '{c}'"
+        ))),
+        Some(c) => Ok(Some(c.to_string())),
+    }
+}
+
+/// The destinations a rule's `http` actions (and `http` error action) need; refuses a rule
+/// whose actions break AWS's rules.
+pub fn required_by_rule(payload: &Value) -> Result<Vec<String>, BookError> {
+    let actions = payload.get("actions").and_then(Value::as_array);
+    let error = payload.get("errorAction");
+    let mut out = Vec::new();
+    for action in actions.into_iter().flatten().chain(error) {
+        if let Some(http) = action.get("http")
+            && let Some(url) = required_by(http)?
+            && !out.contains(&url)
+        {
+            out.push(url);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `url` falls under a destination of `destinations` that is ENABLED.
+pub fn covers<'a>(url: &str, mut destinations: impl Iterator<Item = &'a Destination>) -> bool {
+    destinations.any(|d| {
+        d.status == ENABLED
+            && d.confirmation_url
+                .as_deref()
+                .is_some_and(|c| url.starts_with(c))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +250,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_http_action_needs_the_destination_aws_names() {
+        use super::required_by;
+        let need = |v: Value| required_by(&v).map_err(|_| ());
+        let u = "https://a.test/x";
+        assert_eq!(need(json!({ "url": u })), Ok(Some(u.to_string())));
+        let c = json!({ "url": u, "confirmationUrl": "https://a.test/" });
+        assert_eq!(need(c), Ok(Some("https://a.test/".to_string())));
+        assert!(need(json!({ "url": "https://a.test/${topic()}" })).is_err());
+        assert!(need(json!({ "url": u, "confirmationUrl": "https://b.test/" })).is_err());
+        let t =
+            json!({ "url": "https://a.test/${topic()}", "confirmationUrl": "https://${topic()}/" });
+        assert_eq!(need(t), Ok(None));
     }
 }

@@ -53,6 +53,50 @@ impl RulesService {
         self.change(|book| book.put_destination(d).map(|_| ()))
     }
 
+    /// What AWS does for a rule's static http URL: a destination for each URL the rule needs
+    /// that no destination covers yet, created as CreateTopicRuleDestination would (its
+    /// confirmation sent; ENABLED at once with confirmations skipped).
+    pub fn imply_destinations(
+        &self,
+        region: &str,
+        urls: &[String],
+        now_ms: i64,
+    ) -> Result<(), BookError> {
+        for url in urls {
+            let known = self.read(|book| {
+                book.destinations(region).any(|d| {
+                    d.confirmation_url
+                        .as_deref()
+                        .is_some_and(|c| url.starts_with(c))
+                })
+            });
+            if !known {
+                let config =
+                    serde_json::json!({ "httpUrlConfiguration": { "confirmationUrl": url } });
+                self.create_destination(region, &config, now_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ENABLED destinations' URLs of every region, as the http actions check them.
+    pub(crate) fn refresh_enabled(&self, book: &crate::RuleBook) {
+        let urls = book
+            .all_destinations()
+            .filter(|d| d.status == ENABLED)
+            .filter_map(|d| Some((d.region.clone(), d.confirmation_url.clone()?)))
+            .collect();
+        *lock(&self.enabled) = urls;
+    }
+
+    /// Whether an http action may send to `url` in `region`: it falls under an ENABLED
+    /// destination.
+    pub(crate) fn may_send(&self, region: &str, url: &str) -> bool {
+        lock(&self.enabled)
+            .iter()
+            .any(|(r, c)| r == region && url.starts_with(c.as_str()))
+    }
+
     /// ConfirmTopicRuleDestination: the destination the token was sent for is ENABLED.
     pub fn confirm_destination(&self, token: &str, now_ms: i64) -> Result<(), BookError> {
         let mut d = self.read(|book| book.destination_by_token(token).cloned())?;

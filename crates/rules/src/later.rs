@@ -56,6 +56,7 @@ impl Origin {
             source_ip: None,
             trace_id: None,
             properties,
+            parsed: None,
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct RulesService {
     default_region: String,
     /// Itself, for the outcomes of actions that finish later.
     pub(crate) me: Weak<RulesService>,
+    /// (region, URL prefix) of the ENABLED destinations, where http actions may send.
+    pub(crate) enabled: Mutex<Vec<(String, String)>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -100,8 +102,9 @@ impl RulesService {
         account: &str,
         default_region: &str,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        let service = Arc::new_cyclic(|me| Self {
             me: me.clone(),
+            enabled: Mutex::default(),
             book: RwLock::new(book),
             outlet: Outlet::default(),
             log: Mutex::new(ActionLog::default()),
@@ -111,7 +114,9 @@ impl RulesService {
             runner,
             account: account.to_string(),
             default_region: default_region.to_string(),
-        })
+        });
+        service.read(|book| service.refresh_enabled(book));
+        service
     }
 
     pub fn account(&self) -> &str {
@@ -128,8 +133,11 @@ impl RulesService {
         &self,
         f: impl FnOnce(&mut RuleBook) -> Result<T, BookError>,
     ) -> Result<T, BookError> {
-        let out = f(&mut self.book.write().unwrap_or_else(|p| p.into_inner()));
+        let mut book = self.book.write().unwrap_or_else(|p| p.into_inner());
+        let out = f(&mut book);
         if out.is_ok() {
+            self.refresh_enabled(&book);
+            drop(book);
             self.outlet.refresh_filters(self.name());
         }
         out
@@ -155,11 +163,21 @@ impl RulesService {
             return;
         };
         let book = self.book.read().unwrap_or_else(|p| p.into_inner());
-        for (rule, topic) in rules_for(&book, region, full_topic) {
+        let rules = rules_for(&book, region, full_topic);
+        if rules.is_empty() {
+            return;
+        }
+        // Parsed once for every rule the message reaches.
+        let root = crate::sql::parse_payload(msg.payload);
+        for (rule, topic) in rules {
             if skip.iter().any(|s| s == rule.name()) {
                 continue;
             }
-            let seen = Message { topic, ..*msg };
+            let seen = Message {
+                topic,
+                parsed: Some(&root),
+                ..*msg
+            };
             let env = RegionEnv {
                 outside: &*self.outside,
                 region,
@@ -222,7 +240,12 @@ impl RulesService {
         (msg, region, chain): (&Message<'_>, &str, &[String]),
         error_action: bool,
     ) -> Result<(), String> {
+        let url = inv.params.get("url").and_then(serde_json::Value::as_str);
         let result = match (inv.kind.member, &self.runner) {
+            ("http", _) if !self.may_send(region, url.unwrap_or_default()) => Err(format!(
+                "no ENABLED topic rule destination covers {} (confirm its destination with ConfirmTopicRuleDestination, or start the mock with --auto-confirm-destinations)",
+                url.unwrap_or_default()
+            )),
             ("republish", _) => {
                 republish(inv, &self.outlet, region, rule, chain, &self.guard).map(|()| true)
             }
@@ -340,6 +363,7 @@ pub fn try_statement(
             source_ip: None,
             trace_id: None,
             properties: &properties,
+            parsed: None,
         };
         let env = RegionEnv {
             outside,
@@ -410,6 +434,7 @@ impl Service for RulesService {
             source_ip: None,
             trace_id: None,
             properties: &properties,
+            parsed: None,
         };
         self.process(region, &msg, request.topic);
         Vec::new()

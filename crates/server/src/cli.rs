@@ -158,7 +158,12 @@ pub struct ServeArgs {
     rule_not_found: crate::RuleNotFound,
     /// Topic rule destinations are ENABLED at once, with no confirmation (AWS POSTs one to the
     /// URL and waits for ConfirmTopicRuleDestination; the mock records it in the action log).
-    #[arg(long, env = "IOTMOCK_AUTO_CONFIRM_DESTINATIONS")]
+    /// (`--skip-http-confirmation` is the same.)
+    #[arg(
+        long,
+        env = "IOTMOCK_AUTO_CONFIRM_DESTINATIONS",
+        alias = "skip-http-confirmation"
+    )]
     auto_confirm_destinations: bool,
     /// A CONNECT a custom authorizer refuses gets a not-authorized CONNACK, then the close
     /// (AWS documents neither; `close` just closes).

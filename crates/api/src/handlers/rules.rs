@@ -90,11 +90,16 @@ pub fn create(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply
     let tags = tagging(req)?;
     let payload = payload(req)?;
     let now = now_secs(state)?;
+    let urls = iotmock_rules::destination::required_by_rule(&payload)
+        .map_err(|e| to_iot(state, req, e))?;
     rules
         .change(|book| {
             book.create(&req.region, name, &payload, Vec::new(), now)
                 .map(|_| ())
         })
+        .map_err(|e| to_iot(state, req, e))?;
+    rules
+        .imply_destinations(&req.region, &urls, now_ms(state)?)
         .map_err(|e| to_iot(state, req, e))?;
     let arn = iotmock_rules::rule::rule_arn(&req.region, rules.account(), name);
     super::common::tag_created(&mut *write(state)?, &req.region, &arn, &tags)?;
@@ -139,8 +144,13 @@ pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
 pub fn replace(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
     let rules = service(state)?;
     let payload = payload(req)?;
+    let urls = iotmock_rules::destination::required_by_rule(&payload)
+        .map_err(|e| to_iot(state, req, e))?;
     rules
         .change(|book| book.replace(&req.region, name, &payload))
+        .map_err(|e| to_iot(state, req, e))?;
+    rules
+        .imply_destinations(&req.region, &urls, now_ms(state)?)
         .map_err(|e| to_iot(state, req, e))?;
     Ok(Reply::Json(json!({})))
 }

@@ -32,6 +32,9 @@ pub struct Message<'a> {
     pub source_ip: Option<&'a str>,
     pub trace_id: Option<&'a str>,
     pub properties: &'a Properties,
+    /// The payload already parsed (every rule a message reaches reads the same); `None`:
+    /// parsed here.
+    pub parsed: Option<&'a Value>,
 }
 
 /// What evaluation may need from outside.
@@ -102,7 +105,7 @@ pub(crate) struct Ctx<'a> {
     pub env: &'a dyn Env,
     pub version: SqlVersion,
     /// The payload as JSON, or Undefined when it is not JSON.
-    pub root: Value,
+    pub root: std::borrow::Cow<'a, Value>,
     pub vars: Vec<(String, Value)>,
     pub dynamodb_calls: Cell<u32>,
     /// While explaining a filtered WHERE: external functions are not called again.
@@ -111,7 +114,10 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(msg: &'a Message<'a>, env: &'a dyn Env, version: SqlVersion) -> Ctx<'a> {
-        let root = Value::parse_json(msg.payload).unwrap_or(Value::Undefined);
+        let root = match msg.parsed {
+            Some(parsed) => std::borrow::Cow::Borrowed(parsed),
+            None => std::borrow::Cow::Owned(parse_payload(msg.payload)),
+        };
         Ctx {
             msg,
             env,
@@ -125,7 +131,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether `scope` is the payload itself (not an element of a nested query).
     pub fn is_root(&self, scope: &Value) -> bool {
-        std::ptr::eq(scope, &self.root)
+        std::ptr::eq(scope, &*self.root)
     }
 
     /// Whether the payload parsed as JSON.
@@ -224,6 +230,11 @@ impl<'a> Ctx<'a> {
             v
         }
     }
+}
+
+/// A payload as the SQL sees it: its JSON, or Undefined when it is not JSON.
+pub fn parse_payload(payload: &[u8]) -> Value {
+    Value::parse_json(payload).unwrap_or(Value::Undefined)
 }
 
 /// Evaluates SET, then WHERE against the payload (anything but Boolean true filters the

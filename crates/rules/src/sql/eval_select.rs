@@ -21,10 +21,10 @@ pub fn output(ctx: &Ctx<'_>, stmt: &Statement) -> Result<Output, Abort> {
     }
     let star = stmt.items.contains(&SelectItem::Star);
     let alone = stmt.items.len() == 1;
-    if star && !matches!(ctx.root, Value::Object(_)) {
+    if star && !matches!(*ctx.root, Value::Object(_)) {
         let payload = ctx.msg.payload;
         if ctx.is_json() && alone {
-            return Ok(Output::Value(ctx.finish(ctx.root.clone())));
+            return Ok(Output::Value(ctx.finish(ctx.root.as_ref().clone())));
         }
         if alone || !payload.is_empty() {
             return Ok(Output::Bytes(payload.to_vec()));

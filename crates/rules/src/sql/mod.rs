@@ -50,7 +50,7 @@ mod value;
 mod version;
 
 pub use ast::{BinOp, CastType, Expr, Query, SelectItem, SetVar, Statement, UnaryOp};
-pub use eval::{Abort, Env, Evaluation, Message, Output, Properties, evaluate};
+pub use eval::{Abort, Env, Evaluation, Message, Output, Properties, evaluate, parse_payload};
 pub use parser::{SqlError, parse};
 pub use template::Template;
 pub use value::Value;

@@ -76,6 +76,7 @@ pub fn message(payload: &[u8]) -> Message<'_> {
         source_ip: Some("10.0.0.1"),
         trace_id: None,
         properties: props(),
+        parsed: None,
     }
 }
 
