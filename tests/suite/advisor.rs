@@ -237,3 +237,29 @@ fn a_device_with_a_custom_authorizer_is_judged_through_it() {
     assert!(!ok);
     assert_eq!(verdicts[0].1, "FAIL");
 }
+
+#[test]
+fn the_report_says_what_the_topic_rules_did_with_the_devices_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = dir.path().join("capture.json");
+    let payload = r#"{"sql":"SELECT * FROM '#'","actions":[{"lambda":{"functionArn":"arn:aws:lambda:us-east-1:123456789012:function:ingest"}}]}"#;
+    std::fs::write(&rule, payload).expect("rule file");
+    let json = dir.path().join("verdicts.json");
+    let bin = env!("CARGO_BIN_EXE_iotmock");
+    let device = format!(r#"{bin} pub {TLS} -t "$IOTMOCK_TOPIC" -m '{{"t":1}}' -q 1"#);
+    let status = Command::new(bin)
+        .args(["advisor", "run", "MQTT_Publish", "--rule"])
+        .arg(&rule)
+        .args(["--device-cmd", &device, "--json"])
+        .arg(&json)
+        .status()
+        .expect("iotmock runs");
+    assert!(status.success());
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("json");
+    let lines = doc["cases"][0]["rules"].as_array().expect("a rule trace");
+    let line = lines[0].as_str().unwrap_or_default();
+    assert!(
+        line.contains("rule capture: lambda Captured") && line.contains(r#"{"t":1}"#),
+        "{line}"
+    );
+}

@@ -53,6 +53,11 @@ pub struct RunArgs {
     /// allow-all one; repeatable. Named after the file.
     #[arg(long = "policy", value_name = "FILE")]
     policies: Vec<PathBuf>,
+    /// A topic rule (a JSON file holding a topicRulePayload, as `aws iot create-topic-rule`
+    /// takes) every case's mock runs, named after the file; repeatable. What the rules' actions
+    /// did with the device's messages goes into the reports.
+    #[arg(long = "rule", value_name = "FILE")]
+    rules: Vec<PathBuf>,
     /// Reuse this device certificate (PEM; registered without a CA, so send SNI).
     #[arg(long, requires = "key")]
     cert: Option<PathBuf>,
@@ -170,6 +175,7 @@ fn options(args: &RunArgs) -> Result<RunOptions> {
     let mut opts = RunOptions::new(device);
     opts.settings = settings(&args.settings)?;
     opts.policies = policies(&args.policies)?;
+    opts.rules = policies(&args.rules)?;
     opts.identity = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => Some(Identity {
             cert_file: cert.clone(),

@@ -34,6 +34,9 @@ pub struct CaseResult {
     pub evidence: Vec<String>,
     /// For the backoff cases: the waits measured (ms) and how they were classified.
     pub backoff: Option<(Vec<f64>, Backoff)>,
+    /// What the topic rules given to the run did with the device's messages (the action
+    /// log, one line per action).
+    pub rules: Vec<String>,
 }
 
 /// Where and as whom the device connects: what the `IOTMOCK_*` variables carry.
@@ -158,6 +161,8 @@ pub struct RunOptions {
     /// Policies `(name, document)` to attach to the device certificate instead of the
     /// allow-all one.
     pub policies: Vec<(String, String)>,
+    /// Topic rules `(name, topicRulePayload JSON)` every case's mock runs.
+    pub rules: Vec<(String, String)>,
     /// Reuse this certificate and key.
     pub identity: Option<Identity>,
     /// The thing (and client id) for every case, instead of one per case.
@@ -182,6 +187,7 @@ impl RunOptions {
             device,
             settings: Vec::new(),
             policies: Vec::new(),
+            rules: Vec::new(),
             identity: None,
             thing: None,
             root_ca: None,
@@ -427,6 +433,7 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     ));
     let (ca_file, cert_file, key_file) =
         provision(&mock, &config.thing, opts, &config.policies, &dir)?;
+    install_rules(&mock, &opts.rules)?;
     mock.broker()
         .set_fault_plan(&config.client_id, plan(&id.faults()));
     let mut timeline = mock.broker().observe();
@@ -451,6 +458,7 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     let mut case = Case::new(id, config.clone());
     let (verdict, evidence) = watch(&mut case, &mut timeline, &mut device, &mock, &config).await;
     device.stop().await;
+    let rules = rule_trace(&mock, !opts.rules.is_empty());
     mock.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(CaseResult {
@@ -458,7 +466,50 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
         verdict,
         evidence,
         backoff: case.backoff_seen(),
+        rules,
     })
+}
+
+/// Creates the run's topic rules in the case's mock.
+fn install_rules(mock: &MockIotCore, rules: &[(String, String)]) -> Result<()> {
+    let now_secs = mock.now_millis() / 1000;
+    for (name, text) in rules {
+        let payload: serde_json::Value =
+            serde_json::from_str(text).with_context(|| format!("rule {name}: not JSON"))?;
+        mock.rules()
+            .change(|book| {
+                book.create(mock.region(), name, &payload, Vec::new(), now_secs)
+                    .map(|_| ())
+            })
+            .map_err(|e| anyhow::anyhow!("rule {name}: {e:?}"))?;
+    }
+    Ok(())
+}
+
+/// The action log as report lines: time from the first action, rule, action, outcome, the
+/// resolved parameters and the payload.
+fn rule_trace(mock: &MockIotCore, any: bool) -> Vec<String> {
+    if !any {
+        return Vec::new();
+    }
+    let log = mock.actions(None);
+    let t0 = log.first().map_or(0, |e| e.time_ms);
+    log.iter()
+        .map(|e| {
+            let payload: String = String::from_utf8_lossy(&e.payload)
+                .chars()
+                .take(200)
+                .collect();
+            format!(
+                "+{}ms rule {}: {} {:?} {} payload {payload}",
+                e.time_ms - t0,
+                e.rule,
+                e.action,
+                e.outcome,
+                serde_json::Value::Object(e.params.clone())
+            )
+        })
+        .collect()
 }
 
 /// The library entry for firmware tests in Rust: runs one case against `device`, an async

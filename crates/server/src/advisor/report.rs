@@ -21,6 +21,9 @@ pub fn json(results: &[CaseResult]) -> serde_json::Value {
             if let Some((waits, kind)) = &r.backoff {
                 case["backoff"] = serde_json::json!({"waitsMs": waits, "classification": kind});
             }
+            if !r.rules.is_empty() {
+                case["rules"] = serde_json::json!(r.rules);
+            }
             case
         })
         .collect();
@@ -97,6 +100,13 @@ pub fn html(results: &[CaseResult]) -> String {
             out.push_str(&chart(waits));
         }
         let _ = writeln!(out, "<pre>{}</pre>", text(&r.evidence.join("\n")));
+        if !r.rules.is_empty() {
+            let _ = writeln!(
+                out,
+                "<h3>What the topic rules did</h3>\n<pre>{}</pre>",
+                text(&r.rules.join("\n"))
+            );
+        }
     }
     out.push_str("</body></html>\n");
     out
@@ -137,6 +147,7 @@ mod tests {
             verdict: outcome,
             evidence: vec!["+0ms #1 <- PUBLISH <script>".into()],
             backoff,
+            rules: vec!["+0ms rule r: republish Captured {} payload <b>".into()],
         }
     }
 
@@ -158,6 +169,7 @@ mod tests {
         assert!(xml.contains("<system-out>WARN: exponential</system-out>"));
         let page = html(&results);
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"));
+        assert!(page.contains("What the topic rules did") && page.contains("&lt;b&gt;"));
         assert_eq!(page.matches("<rect ").count(), 3);
         assert!(page.contains("<b>Exponential</b>"));
         let doc = json(&results);
