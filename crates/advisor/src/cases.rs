@@ -31,8 +31,10 @@ pub struct Case {
     /// Packet id of the QoS 1 message sent to the device.
     delivered: Option<u16>,
     delivered_size: usize,
-    asked: bool,
+    pub(crate) asked: bool,
     pinged: Option<u64>,
+    /// When Job_Execution's device first sent CONNECT.
+    pub(crate) job_connected_at: Option<i64>,
 }
 
 pub(crate) type Step = (Vec<Act>, Option<Verdict>);
@@ -58,6 +60,7 @@ impl Case {
             delivered_size: 0,
             asked: false,
             pinged: None,
+            job_connected_at: None,
         }
     }
 
@@ -78,6 +81,17 @@ impl Case {
         if self.id.is_custom_auth() {
             return self.custom(t);
         }
+        if self.id == CaseId::JobExecution
+            && let Some(acts) = self.job_due(t)
+        {
+            let (_, verdict) = self.judge(t);
+            return (acts, verdict);
+        }
+        self.judge(t)
+    }
+
+    /// The cases judged event by event (after the special ones above).
+    fn judge(&mut self, t: &Timed) -> Step {
         if matches!(
             self.id,
             CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff
@@ -98,14 +112,6 @@ impl Case {
                 Event::Connect { .. },
                 CaseId::ConnectExponentialBackoff | CaseId::ConnectJitterBackoff,
             ) => self.backoff(t.at_ms),
-            (Event::Connect { .. }, CaseId::JobExecution) if !self.asked => {
-                self.asked = true;
-                let act = Act::CreateJob {
-                    id: "advisor-job".into(),
-                    document: self.config.job_document.clone(),
-                };
-                (vec![act], None)
-            }
             (Event::In { conn, packet }, _) => self.inbound(*conn, packet),
             (
                 Event::Out {

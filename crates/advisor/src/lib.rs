@@ -8,6 +8,7 @@ mod backoff;
 mod cases;
 mod catalog;
 mod custom;
+mod job;
 mod long;
 mod persistent;
 mod policies;
@@ -192,6 +193,10 @@ pub struct Config {
     pub attempts: usize,
     /// JOB_DOCUMENT.
     pub job_document: String,
+    /// JOB_CREATION=BEFORE_CONNECT: Job_Execution's job exists before the device connects
+    /// (otherwise it is created once the device subscribes to its job notifications or asks
+    /// for its jobs).
+    pub job_before_connect: bool,
     /// EXECUTION_TIMEOUT in seconds: how long the device has (the case's own otherwise).
     pub timeout_secs: Option<u64>,
     /// SHADOW_NAME: the named shadow the shadow cases watch (the classic one otherwise).
@@ -225,6 +230,7 @@ impl Config {
             payload_kb: 1,
             attempts: 5,
             job_document: r#"{"operation":"reboot"}"#.into(),
+            job_before_connect: false,
             timeout_secs: None,
             shadow_name: None,
             reported_state: None,
@@ -257,6 +263,17 @@ impl Config {
             "PAYLOAD_SIZE" => self.payload_kb = number(value)?.clamp(1, 128),
             "RECONNECTION_ATTEMPTS" => self.attempts = number(value)?.clamp(2, 20),
             "JOB_DOCUMENT" => self.job_document = value.to_string(),
+            "JOB_CREATION" => {
+                self.job_before_connect = match value.to_ascii_uppercase().as_str() {
+                    "BEFORE_CONNECT" => true,
+                    "ON_SUBSCRIBE" | "WHEN_READY" => false,
+                    _ => {
+                        return Err(format!(
+                            "JOB_CREATION is BEFORE_CONNECT or WHEN_READY, not '{value}'"
+                        ));
+                    }
+                }
+            }
             "EXECUTION_TIMEOUT" => self.timeout_secs = Some(number(value)?.max(1) as u64),
             "SHADOW_NAME" => self.shadow_name = Some(value.to_string()),
             "REPORTED_STATE" => self.reported_state = Some(object(key, value)?),

@@ -264,6 +264,19 @@ fn shadow_and_job_cases_read_the_payloads() {
     );
     let mut job = Case::new(CaseId::JobExecution, Config::new("d"));
     let (acts, _) = job.on(&at(0, connect(1)));
+    assert!(acts.is_empty(), "not before the device listens");
+    let subscribe = Packet {
+        kind: "SUBSCRIBE".into(),
+        filters: vec!["$aws/things/d/jobs/notify-next".into()],
+        ..Packet::default()
+    };
+    let (acts, _) = job.on(&at(
+        1,
+        Event::In {
+            conn: 1,
+            packet: subscribe,
+        },
+    ));
     assert!(matches!(acts[0], Act::CreateJob { .. }));
     let done = publish(
         2,
@@ -524,4 +537,33 @@ fn custom_auth_cases_are_not_in_device_advisors_suites() {
         },
     };
     assert_eq!(case.on(&at(5, ping)).1.unwrap().outcome, Outcome::Pass);
+}
+
+#[test]
+fn the_job_comes_when_the_device_asks_or_after_a_wait_or_before_connect() {
+    let mut asks = Case::new(CaseId::JobExecution, Config::new("d"));
+    asks.on(&at(0, connect(1)));
+    let get = publish(1, "$aws/things/d/jobs/get", "{}");
+    let (acts, _) = asks.on(&at(
+        5,
+        Event::In {
+            conn: 1,
+            packet: get,
+        },
+    ));
+    assert!(matches!(acts.as_slice(), [Act::CreateJob { .. }]));
+    let mut quiet = Case::new(CaseId::JobExecution, Config::new("d"));
+    quiet.on(&at(0, connect(1)));
+    assert!(quiet.on(&at(1000, Event::Tick)).0.is_empty());
+    assert!(matches!(
+        quiet.on(&at(2000, Event::Tick)).0.as_slice(),
+        [Act::CreateJob { .. }]
+    ));
+    assert!(quiet.on(&at(3000, Event::Tick)).0.is_empty(), "once");
+    let mut config = Config::new("d");
+    config.set("JOB_CREATION", "BEFORE_CONNECT").unwrap();
+    let mut early = Case::new(CaseId::JobExecution, config);
+    let (acts, _) = early.on(&at(0, Event::Accepted { conn: 1 }));
+    assert!(matches!(acts.as_slice(), [Act::CreateJob { .. }]));
+    assert!(Config::new("d").set("JOB_CREATION", "LATER").is_err());
 }
