@@ -127,6 +127,58 @@ async fn thing_principals() {
 }
 
 #[tokio::test]
+async fn v2_listings_say_how_each_principal_is_attached() {
+    let (_mock, api) = mock().await;
+    let (_, shared) = api.create_cert().await;
+    let (_, own) = api.create_cert().await;
+    api.post("/things/t1", json!({})).await.ok();
+    let attach = |arn: &str, query: &str| {
+        let path = format!("/things/t1/principals{query}");
+        let header = [("x-amzn-principal", arn.to_string())];
+        let api = &api;
+        async move {
+            let h: Vec<(&str, &str)> = header.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            api.call("PUT", &path, &h, None).await.ok();
+        }
+    };
+    attach(&shared, "").await;
+    attach(&own, "?thingPrincipalType=EXCLUSIVE_THING").await;
+    let all = api.get("/things/t1/principals-v2").await.ok();
+    let objects = all["thingPrincipalObjects"].as_array().unwrap().clone();
+    assert_eq!(objects.len(), 2);
+    assert!(
+        objects.contains(&json!({ "principal": own, "thingPrincipalType": "EXCLUSIVE_THING" }))
+    );
+    assert!(
+        objects
+            .contains(&json!({ "principal": shared, "thingPrincipalType": "NON_EXCLUSIVE_THING" }))
+    );
+    let only = api
+        .get("/things/t1/principals-v2?thingPrincipalType=EXCLUSIVE_THING")
+        .await
+        .ok();
+    assert_eq!(
+        only["thingPrincipalObjects"],
+        json!([{ "principal": own, "thingPrincipalType": "EXCLUSIVE_THING" }])
+    );
+    let p = [("x-amzn-principal", own.as_str())];
+    let things = api
+        .call("GET", "/principals/things-v2", &p, None)
+        .await
+        .ok();
+    assert_eq!(
+        things["principalThingObjects"],
+        json!([{ "thingName": "t1", "thingPrincipalType": "EXCLUSIVE_THING" }])
+    );
+    api.get("/things/t1/principals-v2?thingPrincipalType=SOMETIMES")
+        .await
+        .err(400, "InvalidRequestException");
+    api.get("/things/nope/principals-v2")
+        .await
+        .err(404, "ResourceNotFoundException");
+}
+
+#[tokio::test]
 async fn endpoints_are_stable_per_type() {
     let (_mock, api) = mock().await;
     for ty in [

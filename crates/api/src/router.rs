@@ -107,6 +107,8 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Delete, ["things", name, "principals"]) => things::detach_principal(state, req, name),
         (Get, ["things", name, "principals"]) => things::list_principals(state, req, name),
         (Get, ["principals", "things"]) => things::list_principal_things(state, req),
+        (Get, ["things", name, "principals-v2"]) => things::list_principals_v2(state, req, name),
+        (Get, ["principals", "things-v2"]) => things::list_principal_things_v2(state, req),
         (Get, ["endpoint"]) => things::describe_endpoint(state, req),
         (Post, ["topics", topic]) => data::publish(state, req, topic),
         (Delete, ["connections", client]) => data::delete_connection(state, req, client),

@@ -284,6 +284,46 @@ impl Registry {
         paginate(items, req, true, "maxResults")
     }
 
+    /// ListThingPrincipalsV2: each principal with whether it is attached exclusively, of one
+    /// attachment type when `exclusive` is given.
+    pub fn list_thing_principals_v2(
+        &self,
+        region: &str,
+        thing: &str,
+        exclusive: Option<bool>,
+        req: &PageRequest,
+    ) -> IotResult<Page<(String, bool)>> {
+        self.list_thing_principals(region, thing, &PageRequest::default())?;
+        let state = self.state(region);
+        let items = state
+            .thing_principals
+            .iter()
+            .filter(|((t, _), e)| t == thing && exclusive.is_none_or(|want| want == **e))
+            .map(|((_, p), e)| (p.clone(), (p.clone(), *e)))
+            .collect();
+        paginate(items, req, true, "maxResults")
+    }
+
+    /// ListPrincipalThingsV2: each thing with whether the principal is attached to it
+    /// exclusively, of one attachment type when `exclusive` is given.
+    pub fn list_principal_things_v2(
+        &self,
+        region: &str,
+        principal: &str,
+        exclusive: Option<bool>,
+        req: &PageRequest,
+    ) -> IotResult<Page<(String, bool)>> {
+        self.check_principal(region, principal)?;
+        let items = self
+            .state(region)
+            .things_of(principal)
+            .into_iter()
+            .filter(|(_, e)| exclusive.is_none_or(|want| want == *e))
+            .map(|(t, e)| (t.clone(), (t, e)))
+            .collect();
+        paginate(items, req, true, "maxResults")
+    }
+
     /// ListPrincipalThings.
     pub fn list_principal_things(
         &self,

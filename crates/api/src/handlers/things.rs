@@ -143,6 +143,53 @@ pub fn list_principal_things(state: &ApiState, req: &ApiRequest) -> IotResult<Re
     )))
 }
 
+/// `thingPrincipalType`: EXCLUSIVE_THING or NON_EXCLUSIVE_THING (both when absent).
+fn principal_type(req: &ApiRequest) -> IotResult<Option<bool>> {
+    match req.qs("thingPrincipalType") {
+        None => Ok(None),
+        Some("EXCLUSIVE_THING") => Ok(Some(true)),
+        Some("NON_EXCLUSIVE_THING") => Ok(Some(false)),
+        Some(other) => Err(IotError::invalid(format!(
+            "thingPrincipalType must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING, not '{other}'"
+        ))),
+    }
+}
+
+fn type_name(exclusive: bool) -> &'static str {
+    if exclusive {
+        "EXCLUSIVE_THING"
+    } else {
+        "NON_EXCLUSIVE_THING"
+    }
+}
+
+/// ListThingPrincipalsV2 (`GET /things/{thingName}/principals-v2`).
+pub fn list_principals_v2(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
+    let only = principal_type(req)?;
+    let page = req.page("nextToken", "maxResults")?;
+    let page = read(state)?.list_thing_principals_v2(&req.region, name, only, &page)?;
+    Ok(Reply::Json(views::page(
+        page,
+        "thingPrincipalObjects",
+        "nextToken",
+        |(p, e)| json!({ "principal": p, "thingPrincipalType": type_name(e) }),
+    )))
+}
+
+/// ListPrincipalThingsV2 (`GET /principals/things-v2`, the principal in `x-amzn-principal`).
+pub fn list_principal_things_v2(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
+    let p = principal(req)?;
+    let only = principal_type(req)?;
+    let page = req.page("nextToken", "maxResults")?;
+    let page = read(state)?.list_principal_things_v2(&req.region, p, only, &page)?;
+    Ok(Reply::Json(views::page(
+        page,
+        "principalThingObjects",
+        "nextToken",
+        |(t, e)| json!({ "thingName": t, "thingPrincipalType": type_name(e) }),
+    )))
+}
+
 pub fn describe_endpoint(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let address = read(state)?.describe_endpoint(&req.region, req.qs("endpointType"))?;
     Ok(Reply::Json(json!({ "endpointAddress": address })))
