@@ -37,7 +37,7 @@ rule() { # API NAME PAYLOAD
 run() { # MODE ROUND
   local state api_port mqtt_port api pid
   state=$(mktemp -d); api_port=$(free_port); mqtt_port=$(free_port); api="http://127.0.0.1:$api_port"
-  "$BIN" serve --api-addr "127.0.0.1:$api_port" --mqtt-addr "127.0.0.1:$mqtt_port" \
+  "$BIN" serve --auto-confirm-destinations --api-addr "127.0.0.1:$api_port" --mqtt-addr "127.0.0.1:$mqtt_port" \
     --state-dir "$state" --queue-bytes 1073741824 > "$state/log" 2>&1 &
   pid=$!
   curl -sf --retry 50 --retry-delay 0 --retry-connrefused "$api/iotmock/AmazonRootCA1.pem" -o /dev/null
