@@ -95,21 +95,24 @@ fn bench(c: &mut Criterion) {
         })
     });
     // As the service runs them: the payload parsed once for every rule the message reaches.
-    c.bench_function("rules/110 rules, 10 match: parse once, find and fire", |b| {
-        b.iter(|| {
-            let hits = rules_for(&book, "us-east-1", black_box(msg.topic));
-            let root = iotmock_rules::sql::parse_payload(msg.payload);
-            let seen = Message {
-                parsed: Some(&root),
-                ..message(msg.topic, &props)
-            };
-            let fired: Vec<_> = hits
-                .iter()
-                .map(|(rule, _)| fire(rule, &seen, &Quiet))
-                .collect();
-            black_box(fired)
-        })
-    });
+    c.bench_function(
+        "rules/110 rules, 10 match: parse once, find and fire",
+        |b| {
+            b.iter(|| {
+                let hits = rules_for(&book, "us-east-1", black_box(msg.topic));
+                let root = iotmock_rules::sql::parse_payload(msg.payload);
+                let seen = Message {
+                    parsed: Some(&root),
+                    ..message(msg.topic, &props)
+                };
+                let fired: Vec<_> = hits
+                    .iter()
+                    .map(|(rule, _)| fire(rule, &seen, &Quiet))
+                    .collect();
+                black_box(fired)
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench);

@@ -42,6 +42,7 @@ fn principal(cert: &iotmock_pki::CertInfo, policy: &str) -> Arc<Principal> {
             exclusive: false,
             type_name: None,
             attributes: Default::default(),
+            groups: Vec::new(),
         }],
         identity_policies: None,
         event_id: None,

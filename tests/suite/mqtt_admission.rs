@@ -250,3 +250,71 @@ async fn keep_alive_is_clamped_and_advertised() {
         .expect("admitted");
     assert_eq!(ack.props.server_keep_alive, Some(30));
 }
+
+#[tokio::test]
+async fn a_thing_groups_policies_apply_to_its_members_certificates_live() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("grouped", None).await;
+    assert_refused(
+        fleet.connect(&dev, "grouped", Version::V5).await,
+        Version::V5,
+    );
+    let api = &fleet.api;
+    api.post("/things/grouped-thing", json!({})).await.ok();
+    let principal = [("x-amzn-principal", dev.arn.as_str())];
+    api.call("PUT", "/things/grouped-thing/principals", &principal, None)
+        .await
+        .ok();
+    let group = api.post("/thing-groups/fleet-a", json!({})).await.ok();
+    let group_arn = group["thingGroupArn"].as_str().expect("arn").to_string();
+    let member = json!({ "thingGroupName": "fleet-a", "thingName": "grouped-thing" });
+    api.call(
+        "PUT",
+        "/thing-groups/addThingToThingGroup",
+        &[],
+        Some(member.clone()),
+    )
+    .await
+    .ok();
+    api.post(
+        "/policies/group-all",
+        json!({ "policyDocument": ALLOW_ALL }),
+    )
+    .await
+    .ok();
+    let target = json!({ "target": group_arn });
+    api.call(
+        "PUT",
+        "/target-policies/group-all",
+        &[],
+        Some(target.clone()),
+    )
+    .await
+    .ok();
+    let mut client = fleet.client(&dev, "grouped", Version::V5).await;
+    client.ping().await.expect("the group's policy admits it");
+    // Detaching the group's policy re-checks the live connection.
+    api.call(
+        "POST",
+        "/target-policies/group-all",
+        &[],
+        Some(target.clone()),
+    )
+    .await
+    .ok();
+    assert_eq!(client.expect_closed().await.expect("closed"), Some(0x87));
+    api.call("PUT", "/target-policies/group-all", &[], Some(target))
+        .await
+        .ok();
+    let mut client = fleet.client(&dev, "grouped", Version::V5).await;
+    // So does leaving the group.
+    api.call(
+        "PUT",
+        "/thing-groups/removeThingFromThingGroup",
+        &[],
+        Some(member),
+    )
+    .await
+    .ok();
+    assert_eq!(client.expect_closed().await.expect("closed"), Some(0x87));
+}

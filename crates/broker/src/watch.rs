@@ -14,6 +14,7 @@ enum Interest {
     Cert(String, String),
     Policy(String, String),
     Thing(String, String),
+    Group(String, String),
 }
 
 impl Interest {
@@ -27,6 +28,9 @@ impl Interest {
             }
             RegistryEvent::Thing { region, name } => {
                 Some(Interest::Thing(region.clone(), name.clone()))
+            }
+            RegistryEvent::Group { region, name } => {
+                Some(Interest::Group(region.clone(), name.clone()))
             }
             RegistryEvent::Ca { .. } | RegistryEvent::Membership { .. } => None,
         }
@@ -44,6 +48,12 @@ impl Interest {
             p.things
                 .iter()
                 .map(|t| Interest::Thing(region(), t.name.clone())),
+        );
+        out.extend(
+            p.things
+                .iter()
+                .flat_map(|t| &t.groups)
+                .map(|g| Interest::Group(region(), g.clone())),
         );
         out
     }

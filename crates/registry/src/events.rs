@@ -15,6 +15,9 @@ pub enum RegistryEvent {
     Thing { region: String, name: String },
     /// A CA's record: no live connection changes (AWS keeps device certificates working).
     Ca { region: String, id: String },
+    /// A policy attached to or detached from a thing group: connections of its members'
+    /// certificates re-check.
+    Group { region: String, name: String },
     /// A thing joined (`joined`) or left a thing group, however it happened: the API,
     /// RegisterThing, fleet provisioning or JITP. (The thing's own [`RegistryEvent::Thing`]
     /// event comes with it.)
@@ -91,7 +94,13 @@ impl Op {
                 region: region(r),
                 name: name.clone(),
             }),
-            Op::Attach(a) | Op::Detach(a) => cert(&a.region, &a.target),
+            Op::Attach(a) | Op::Detach(a) => match a.target.split_once(":thinggroup/") {
+                Some((_, group)) => Some(RegistryEvent::Group {
+                    region: region(&a.region),
+                    name: group.to_string(),
+                }),
+                None => cert(&a.region, &a.target),
+            },
             Op::AttachThing(t) | Op::DetachThing(t) => cert(&t.region, &t.principal),
             Op::AddMember(m) | Op::RemoveMember(m) => Some(RegistryEvent::Thing {
                 region: region(&m.region),

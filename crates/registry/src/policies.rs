@@ -218,7 +218,11 @@ impl Registry {
                 "The certificate {target} does not exist"
             )));
         }
-        if target.contains(":thinggroup/") {
+        if let Some((prefix, group)) = target.split_once(":thinggroup/") {
+            let here = prefix == format!("arn:aws:iot:{region}:{}", self.account);
+            if here && self.state(region).groups.contains_key(group) {
+                return Ok(());
+            }
             return Err(IotError::not_found(format!(
                 "The thing group {target} does not exist"
             )));

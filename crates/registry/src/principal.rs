@@ -15,6 +15,8 @@ pub struct AttachedThing {
     pub type_name: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub exclusive: bool,
+    /// The thing groups it is in (their policies apply to the certificate too).
+    pub groups: Vec<String>,
 }
 
 /// A registered certificate as the data plane sees it.
@@ -119,20 +121,36 @@ impl Registry {
         let record = state.certs.get(cert_id)?;
         let arn = self.arn(region).cert(cert_id);
         let cert = iotmock_pki::parse_certificate_pem(&record.pem, "certificate").ok()?;
-        let policies = self.named_policies_of(region, &arn);
-        let things = state
+        let mut policies = self.named_policies_of(region, &arn);
+        let things: Vec<AttachedThing> = state
             .things_of(&arn)
             .into_iter()
             .filter_map(|(name, exclusive)| {
                 let t = state.things.get(&name)?;
+                let groups = state
+                    .members
+                    .iter()
+                    .filter(|(_, member)| *member == name)
+                    .map(|(g, _)| g.clone())
+                    .collect();
                 Some(AttachedThing {
                     name,
                     type_name: t.type_name.clone(),
                     attributes: t.attributes.clone(),
                     exclusive,
+                    groups,
                 })
             })
             .collect();
+        // As AWS evaluates them: the policies of the thing groups its things are in, too.
+        for group in things.iter().flat_map(|t| &t.groups) {
+            let group_arn = self.arn(region).resource("thinggroup", group);
+            for p in self.named_policies_of(region, &group_arn) {
+                if !policies.iter().any(|have| have.name == p.name) {
+                    policies.push(p);
+                }
+            }
+        }
         Some(Principal {
             region: region.to_string(),
             account: self.account.clone(),
