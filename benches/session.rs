@@ -75,6 +75,7 @@ fn info(cert: &iotmock_pki::CertInfo, client_id: &str) -> ConnectInfo {
             will: None,
             username: None,
             password: None,
+            max_packet_size: None,
             session_expiry: None,
         },
         version: Version::V311,

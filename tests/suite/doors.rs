@@ -127,6 +127,7 @@ async fn a_packet_split_across_websocket_frames_is_reassembled() {
         will: None,
         username: None,
         password: None,
+        max_packet_size: None,
         session_expiry: None,
     });
     let ping = iotmock_mqtt::Packet::PingReq;

@@ -221,6 +221,7 @@ async fn a_second_connect_and_a_flood_of_connects_leave_others_served() {
         will: None,
         username: None,
         password: None,
+        max_packet_size: None,
         session_expiry: None,
     });
     twice.send(&again).await.expect("send");

@@ -336,3 +336,38 @@ async fn coalesce_for_streams_only(
         "nobody waits for QoS 1"
     );
 }
+
+#[tokio::test]
+async fn a_message_over_the_clients_maximum_packet_size_is_not_sent_to_it() {
+    let mut fleet = Fleet::new().await;
+    let dev = fleet.device("small", Some(ALLOW_ALL)).await;
+    let mut opts = fleet.options("small", Version::V5);
+    opts.max_packet_size = Some(200);
+    let tls = iotmock_client::client_config(&fleet.tls(&dev.minted)).unwrap();
+    let (mut small, _) = iotmock_client::DeviceClient::connect(tls, &opts)
+        .await
+        .unwrap();
+    small.subscribe(&[("sized/#", 1)]).await.unwrap();
+    let mut sender = fleet.client(&dev, "sender", Version::V5).await;
+    sender
+        .publish("sized/big", vec![b'x'; 1000], 1, false)
+        .await
+        .unwrap();
+    sender
+        .publish("sized/small", "fits", 1, false)
+        .await
+        .unwrap();
+    let got = small.next_message().await.unwrap();
+    assert_eq!(
+        got.topic, "sized/small",
+        "the 1000-byte message was not sent"
+    );
+    // The limit is the client's own: a client without one gets both.
+    let mut any = fleet.client(&dev, "any", Version::V5).await;
+    any.subscribe(&[("sized/#", 1)]).await.unwrap();
+    sender
+        .publish("sized/big", vec![b'x'; 1000], 1, false)
+        .await
+        .unwrap();
+    assert_eq!(any.next_message().await.unwrap().topic, "sized/big");
+}

@@ -74,6 +74,8 @@ pub struct ConnectOptions {
     /// CONNECT username and password (custom authorizers).
     pub username: Option<String>,
     pub password: Option<String>,
+    /// MQTT 5 Maximum Packet Size to ask for.
+    pub max_packet_size: Option<u32>,
 }
 
 impl ConnectOptions {
@@ -92,6 +94,7 @@ impl ConnectOptions {
             websocket_headers: Vec::new(),
             username: None,
             password: None,
+            max_packet_size: None,
         }
     }
 
@@ -207,6 +210,7 @@ impl DeviceClient {
             will: opts.will.clone(),
             username: opts.username.clone(),
             password: opts.password.clone().map(String::into_bytes),
+            max_packet_size: opts.max_packet_size,
             session_expiry: opts.session_expiry,
         };
         client

@@ -59,6 +59,8 @@ pub struct Connect {
     pub username: Option<String>,
     /// The CONNECT password (custom authorizers read it); `None` when absent or empty.
     pub password: Option<Vec<u8>>,
+    /// MQTT 5 Maximum Packet Size: the largest packet the client accepts.
+    pub max_packet_size: Option<u32>,
     /// MQTT 5 Session Expiry Interval.
     pub session_expiry: Option<u32>,
 }
@@ -359,6 +361,7 @@ mod tests {
                 will: None,
                 username: None,
                 password: None,
+                max_packet_size: None,
                 session_expiry: None,
             });
             let mut buf = BytesMut::new();

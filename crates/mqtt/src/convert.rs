@@ -41,6 +41,7 @@ pub(crate) fn from_v4(p: v4::Packet) -> Packet {
             }),
             password: c.login.as_ref().and_then(|l| password(&l.password)),
             username: c.login.map(|l| l.username),
+            max_packet_size: None,
             session_expiry: None,
         }),
         v4::Packet::ConnAck(a) => Packet::ConnAck {
@@ -116,6 +117,7 @@ pub(crate) fn from_v5(p: v5::Packet) -> Packet {
             }),
             password: c.login.as_ref().and_then(|l| password(&l.password)),
             username: c.login.map(|l| l.username),
+            max_packet_size: c.properties.as_ref().and_then(|p| p.max_packet_size),
             session_expiry: c.properties.and_then(|p| p.session_expiry_interval),
         }),
         v5::Packet::ConnAck(a) => Packet::ConnAck {
@@ -318,11 +320,11 @@ fn encode_v5(packet: &Packet, out: &mut BytesMut) -> Result<usize, mqttbytes::Er
             x.last_will = c.will.as_ref().map(|w| {
                 v5::LastWill::new(w.topic.clone(), w.payload.to_vec(), to_qos(w.qos), w.retain)
             });
-            if let Some(e) = c.session_expiry {
+            if c.session_expiry.is_some() || c.max_packet_size.is_some() {
                 x.properties = Some(v5::ConnectProperties {
-                    session_expiry_interval: Some(e),
+                    session_expiry_interval: c.session_expiry,
                     receive_maximum: None,
-                    max_packet_size: None,
+                    max_packet_size: c.max_packet_size,
                     topic_alias_max: None,
                     request_response_info: None,
                     request_problem_info: None,

@@ -54,6 +54,8 @@ pub struct Admission {
     /// CONNACK properties (MQTT 5).
     pub props: ConnAckProps,
     pub peer_ip: Option<IpAddr>,
+    /// MQTT 5 Maximum Packet Size: larger messages are not sent to this client.
+    pub max_packet: Option<u32>,
 }
 
 /// A refused CONNECT: why, and the CONNACK to send first (none: just close).
@@ -305,5 +307,6 @@ pub fn admit(
         keep_secs,
         props,
         peer_ip: info.peer_ip,
+        max_packet: c.max_packet_size.filter(|_| info.version == Version::V5),
     })
 }

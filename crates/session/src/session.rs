@@ -44,6 +44,10 @@ pub struct Session {
     pub(crate) pending_bytes: usize,
     /// Deliveries discarded because the queue was over its bound; logged once per episode.
     pub(crate) discarded: u64,
+    /// MQTT 5 Maximum Packet Size the client asked for.
+    pub(crate) max_packet: Option<u32>,
+    /// Messages not sent for being over it.
+    pub(crate) oversized: u64,
     pub(crate) aliases: HashMap<u16, String>,
     /// Publishes in the current one-second window: (window start, count).
     pub(crate) window: (i64, u32),
@@ -84,6 +88,8 @@ impl Session {
             pending: VecDeque::new(),
             pending_bytes: 0,
             discarded: 0,
+            max_packet: a.max_packet,
+            oversized: 0,
             aliases: HashMap::new(),
             window: (now_ms, 0),
             next_pkid: 0,
@@ -358,6 +364,9 @@ impl Session {
                 .log_refusal(Right::Receive, &checked, &self.client_id);
             return;
         }
+        if self.too_large(&msg, qos) {
+            return;
+        }
         if qos == 1 && self.inflight.len() >= MAX_INFLIGHT {
             let size = queued_size(&msg);
             let over = self.pending_bytes.saturating_add(size) > self.rules.queue_bytes;
@@ -424,6 +433,29 @@ impl Session {
 
     /// A QoS 1 delivery the client's queue has no room for: discarded and counted, as AWS
     /// discards what a client cannot take; the first of an episode is logged.
+    /// MQTT 5 §3.1.2.11.4: a message larger than the client's Maximum Packet Size is not sent
+    /// to it (counted, and logged the first time).
+    fn too_large(&mut self, msg: &Publish, qos: u8) -> bool {
+        let Some(max) = self.max_packet else {
+            return false;
+        };
+        let size = publish_size(msg, qos);
+        if size <= max as usize {
+            return false;
+        }
+        self.oversized += 1;
+        if self.oversized == 1 {
+            tracing::info!(client_id = %self.client_id, topic = %msg.topic, size, max,
+                "a message larger than the client's Maximum Packet Size is not sent to it (MQTT 5 3.1.2.11.4; logged once per connection)");
+        }
+        true
+    }
+
+    /// Messages not sent because they exceeded the client's Maximum Packet Size.
+    pub fn oversized(&self) -> u64 {
+        self.oversized
+    }
+
     fn discard(&mut self, msg: &Publish) {
         self.discarded += 1;
         if self.discarded == 1 {
@@ -465,4 +497,29 @@ fn remaining_life(msg: &Publish, now_ms: i64) -> Option<Option<u32>> {
 /// fixed allowance for the packet and its bookkeeping.
 pub fn queued_size(msg: &Publish) -> usize {
     msg.payload.len() + msg.topic.len() + 64
+}
+
+/// The size of `msg` as an MQTT 5 PUBLISH: fixed header, topic, packet id, properties (their
+/// bytes as sent: user properties, content type, response topic, correlation data, and room
+/// for the fixed-size ones) and payload.
+pub fn publish_size(msg: &Publish, qos: u8) -> usize {
+    let props = msg.properties.as_ref().map_or(0, |p| {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, |s| 3 + s.len());
+        let user: usize = p
+            .user_properties
+            .iter()
+            .map(|(k, v)| 5 + k.len() + v.len())
+            .sum();
+        let corr = p.correlation_data.as_ref().map_or(0, |c| 3 + c.len());
+        user + corr + text(&p.content_type) + text(&p.response_topic) + 16
+    });
+    let variable = 2 + msg.topic.len() + if qos > 0 { 2 } else { 0 } + 4 + props;
+    let remaining = variable + msg.payload.len();
+    let length_bytes = match remaining {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    };
+    1 + length_bytes + remaining
 }

@@ -321,3 +321,26 @@ fn receive_is_checked_on_every_delivery() {
     s.deliver(message("shown"), 0, t0(), &mut out);
     assert_eq!(delivered(&out).len(), 1);
 }
+
+proptest::proptest! {
+    #[test]
+    fn a_publish_size_is_never_under_what_goes_on_the_wire(
+        topic in "[a-z/]{1,300}",
+        payload in 0usize..20_000,
+        qos in 0u8..2,
+        user in proptest::collection::vec(("[a-z]{0,20}", "[a-z]{0,40}"), 0..4),
+    ) {
+        let mut msg = iotmock_mqtt::Publish::new(topic, bytes::Bytes::from(vec![7u8; payload]), qos, false);
+        if !user.is_empty() {
+            let mut props = iotmock_mqtt::empty_properties();
+            props.user_properties = user;
+            msg.properties = Some(props);
+        }
+        msg.pkid = if qos > 0 { 1 } else { 0 };
+        let estimate = crate::session::publish_size(&msg, qos);
+        let mut wire = bytes::BytesMut::new();
+        iotmock_mqtt::encode(&iotmock_mqtt::Packet::Publish(msg), iotmock_mqtt::Version::V5, &mut wire).expect("encodes");
+        proptest::prop_assert!(estimate >= wire.len(), "{estimate} < {}", wire.len());
+        proptest::prop_assert!(estimate <= wire.len() + 24, "{estimate} >> {}", wire.len());
+    }
+}

@@ -99,6 +99,7 @@ pub(super) fn connect(id: &str) -> Connect {
         will: None,
         username: None,
         password: None,
+        max_packet_size: None,
         session_expiry: None,
     }
 }
