@@ -228,6 +228,19 @@ pub fn decode_within(
         Err(mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    // MQTT 3.1.1 §2.2.2 and 5 §2.1.3: PUBREL, SUBSCRIBE and UNSUBSCRIBE carry flags 0010;
+    // anything else is malformed and the connection is closed.
+    let (kind, flags) = (buf[0] >> 4, buf[0] & 0x0F);
+    if matches!(kind, 6 | 8 | 10) && flags != 0b0010 {
+        let name = match kind {
+            6 => "PUBREL",
+            8 => "SUBSCRIBE",
+            _ => "UNSUBSCRIBE",
+        };
+        return Err(CodecError::Malformed(format!(
+            "{name} fixed-header flags must be 0010, not {flags:04b}"
+        )));
+    }
     match buf[0] >> 4 {
         15 => return Err(CodecError::AuthUnsupported),
         14 if version == Version::V5 => {
@@ -349,6 +362,34 @@ mod tests {
         let got = decode(&mut buf, v).expect("decode").expect("complete");
         assert!(buf.is_empty());
         got
+    }
+
+    #[test]
+    fn subscribe_unsubscribe_and_pubrel_need_flags_0010_in_both_versions() {
+        for v in [Version::V311, Version::V5] {
+            // UNSUBSCRIBE, packet id 1, filter "a": well formed, then with flags 0000.
+            let good: &[u8] = match v {
+                Version::V311 => &[0xA2, 5, 0, 1, 0, 1, b'a'],
+                Version::V5 => &[0xA2, 6, 0, 1, 0, 0, 1, b'a'],
+            };
+            let mut buf = BytesMut::from(good);
+            assert!(matches!(
+                decode(&mut buf, v),
+                Ok(Some(Packet::Unsubscribe { .. }))
+            ));
+            for (first, name) in [
+                (0xA0u8, "UNSUBSCRIBE"),
+                (0x80, "SUBSCRIBE"),
+                (0x60, "PUBREL"),
+            ] {
+                let mut bad = BytesMut::from(good);
+                bad[0] = first;
+                match decode(&mut bad, v) {
+                    Err(CodecError::Malformed(why)) => assert!(why.contains(name), "{why}"),
+                    other => panic!("{name} with flags 0000 in {v:?}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]
