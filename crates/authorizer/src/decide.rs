@@ -95,6 +95,17 @@ pub fn prepare(
     region: &str,
     presented: &Presented,
 ) -> Result<Invocation, Refusal> {
+    let (record, token, signature) = credentials(book, region, presented)?;
+    invocation(record, token, signature, presented)
+}
+
+/// The authorizer a connection uses (the one it names, or the default) and the token and
+/// signature it presents to it.
+pub fn credentials<'b>(
+    book: &'b AuthorizerBook,
+    region: &str,
+    presented: &Presented,
+) -> Result<(&'b AuthorizerRecord, Option<String>, Option<String>), Refusal> {
     let named = presented.authorizer_name();
     let record = book
         .pick(region, named.as_deref())
@@ -103,8 +114,7 @@ pub fn prepare(
         .token_key_name
         .as_deref()
         .and_then(|k| presented.value(k));
-    let signature = presented.value(SIGNATURE_KEY);
-    invocation(record, token, signature, presented)
+    Ok((record, token, presented.value(SIGNATURE_KEY)))
 }
 
 /// TestInvokeAuthorizer: the authorizer `name` with this token and signature.

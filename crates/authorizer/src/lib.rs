@@ -12,7 +12,9 @@ pub mod service;
 pub mod verdict;
 
 pub use book::{AuthorizerBook, DomainAuth, EventPrincipal};
-pub use decide::{Decision, Functions, Invocation, Invoked, Refusal, prepare, prepare_test};
+pub use decide::{
+    Decision, Functions, Invocation, Invoked, Refusal, credentials, prepare, prepare_test,
+};
 pub use presented::{HttpData, MqttData, Presented};
 pub use record::{AuthorizerRecord, Fields, Status};
 pub use service::Authorizers;

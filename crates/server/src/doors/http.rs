@@ -167,17 +167,11 @@ fn cache_key(
     region: &str,
     presented: &Presented,
 ) -> (Credentials, bool) {
-    let named = presented.authorizer_name();
-    let Ok(record) = book.pick(region, named.as_deref()) else {
-        return ((String::new(), None, None), false);
-    };
-    let token = record
-        .token_key_name
-        .as_deref()
-        .and_then(|k| presented.value(k));
-    let signature = presented.value(iotmock_authorizer::presented::SIGNATURE_KEY);
-    (
-        (record.name.clone(), token, signature),
-        record.caching_for_http,
-    )
+    match iotmock_authorizer::credentials(book, region, presented) {
+        Ok((record, token, signature)) => (
+            (record.name.clone(), token, signature),
+            record.caching_for_http,
+        ),
+        Err(_) => ((String::new(), None, None), false),
+    }
 }
