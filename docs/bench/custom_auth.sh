@@ -16,9 +16,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN="$ROOT/target/release/iotmock"
 DUR=${DUR:-10}; CONC=${CONC:-8}
 OUT="$W/custom_auth.jsonl"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
-TICKS=$(getconf CLK_TCK)
+# shellcheck source=per_cpu.bash
+source "$(dirname "$0")/per_cpu.bash"
 
 hook_port=$(free_port)
 python3 - "$hook_port" <<'PY' &
@@ -45,22 +44,6 @@ trap 'kill $hook 2>/dev/null' EXIT
 openssl genrsa -out "$W/key.pem" 2048 2>/dev/null; openssl rsa -in "$W/key.pem" -pubout -out "$W/pub.pem" 2>/dev/null
 SIG=$(printf allow | openssl dgst -sha256 -sign "$W/key.pem" | openssl base64 -A | python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read().strip(), safe=""))')
 
-measure() { # LABEL ROUND PID ARGS...
-  local label="$1" round="$2" pid="$3" before after json; shift 3
-  before=$(cpu "$pid")
-  json=$("$BIN" load handshake -c "$CONC" --duration "${DUR}s" "$@" --json)
-  after=$(cpu "$pid")
-  python3 - "$label" "$round" "$json" "$before" "$after" "$TICKS" >> "$OUT" <<'PY'
-import json, sys
-label, rnd, r, before, after, ticks = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), *map(float, sys.argv[4:7])
-cpu_s = (after - before) / ticks
-print(json.dumps({"label": label, "round": rnd, "ok": r["ok"], "per_second": r["per_second"],
-                  "broker_cpu_s": round(cpu_s, 2),
-                  "per_broker_cpu_s": round(r["ok"] / cpu_s) if cpu_s else None,
-                  "p50_ms": r["latency_ms"]["p50"], "p99_ms": r["latency_ms"]["p99"], "failures": r["failures"]}))
-PY
-  tail -n 1 "$OUT"
-}
 
 for round in $(seq "$ROUNDS"); do
   state=$(mktemp -d); api_port=$(free_port); mqtt_port=$(free_port); p443=$(free_port)
@@ -74,10 +57,11 @@ for round in $(seq "$ROUNDS"); do
   curl -sf -X POST "$api/authorizer/Unsigned" -d "{\"authorizerFunctionArn\":\"$fn\",\"signingDisabled\":true}" > /dev/null
   keys=$(python3 -c 'import json,sys; print(json.dumps({"k1": open(sys.argv[1]).read()}))' "$W/pub.pem")
   curl -sf -X POST "$api/authorizer/Signed" -d "{\"authorizerFunctionArn\":\"$fn\",\"tokenKeyName\":\"tok\",\"tokenSigningPublicKeys\":$keys}" > /dev/null
-  measure mtls "$round" "$pid" --api "$api" --mqtt "127.0.0.1:$mqtt_port" --devices 8 --key-type ec
-  measure custom-unsigned "$round" "$pid" --api "$api" --mqtt "127.0.0.1:$p443" --auth custom \
+  hs=(handshake -c "$CONC" --duration "${DUR}s")
+  measure mtls "$round" "$pid" "${hs[@]}" --api "$api" --mqtt "127.0.0.1:$mqtt_port" --devices 8 --key-type ec
+  measure custom-unsigned "$round" "$pid" "${hs[@]}" --api "$api" --mqtt "127.0.0.1:$p443" --auth custom \
     --auth-username "load?x-amz-customauthorizer-name=Unsigned" --auth-password allow
-  measure custom-signed "$round" "$pid" --api "$api" --mqtt "127.0.0.1:$p443" --auth custom \
+  measure custom-signed "$round" "$pid" "${hs[@]}" --api "$api" --mqtt "127.0.0.1:$p443" --auth custom \
     --auth-username "load?x-amz-customauthorizer-name=Signed&x-amz-customauthorizer-signature=$SIG&tok=allow"
   kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$state"
 done
