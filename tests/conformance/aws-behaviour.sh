@@ -11,6 +11,7 @@ TOOLS="aws openssl jq curl mosquitto_pub mosquitto_sub timeout"
 # shellcheck source=common.bash
 source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t aws-behaviour.XXXXXX)"; cd "$WORK" || exit 1
+trap 'cd / && rm -rf "$WORK"' EXIT
 RUN="$(date +%s)-$$"
 echo "== AWS IoT behaviour against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
 curl -sf "$ENDPOINT/iotmock/AmazonRootCA1.pem" -o AmazonRootCA1.pem

@@ -27,7 +27,7 @@ CAPI="$(free)"; CMQTT="$(free)"; C443="$(free)"
 "$BIN" serve --api-addr "127.0.0.1:$CAPI" --mqtt-addr "127.0.0.1:$CMQTT" --port-443-addr "127.0.0.1:$C443" \
   --https-addr off --state-dir state --lambda-url "http://127.0.0.1:$(cat hook.port)" > mock.log 2>&1 &
 MOCK_PID=$!
-trap 'kill "$MOCK_PID" "$HOOK_PID" 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'kill "$MOCK_PID" "$HOOK_PID" 2>/dev/null; wait 2>/dev/null; cd / && rm -rf "$WORK"' EXIT
 ENDPOINT="http://127.0.0.1:$CAPI"
 curl -sf --retry 50 --retry-delay 0 --retry-connrefused --max-time 30 "$ENDPOINT/iotmock/AmazonRootCA1.pem" -o AmazonRootCA1.pem
 echo "== custom authorizers: mock API $ENDPOINT, port 443 on $HOST:$C443, function on port $(cat hook.port) (scratch $WORK)"

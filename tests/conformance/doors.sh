@@ -20,6 +20,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 P443="${PORT_443:-4443}"
 PHTTPS="${HTTPS_PORT:-8443}"
 WORK="$(mktemp -d -t doors.XXXXXX)"; cd "$WORK" || exit 1
+trap 'cd / && rm -rf "$WORK"' EXIT
 RUN="$(date +%s)$$"
 echo "== doors against $ENDPOINT: port 443 on $HOST:$P443, HTTPS on $HOST:$PHTTPS (scratch $WORK)"
 new_device "doors-$RUN"

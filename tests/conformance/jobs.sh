@@ -11,6 +11,7 @@ TOOLS="aws jq curl mosquitto_rr mosquitto_sub timeout stdbuf"
 # shellcheck source=common.bash
 source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t jobs.XXXXXX)"; cd "$WORK" || exit 1
+trap 'cd / && rm -rf "$WORK"' EXIT
 RUN="$(date +%s)$$"
 T="pump$RUN"
 echo "== Jobs against $ENDPOINT and $HOST:$PORT (scratch $WORK)"

@@ -13,6 +13,7 @@ TOOLS="aws jq curl openssl mosquitto_pub timeout"
 # shellcheck source=common.bash
 source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t keys.XXXXXX)"; cd "$WORK" || exit 1
+trap 'cd / && rm -rf "$WORK"' EXIT
 RUN="$(date +%s)$$"
 echo "== Key rules against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
 curl -sf "$ENDPOINT/iotmock/AmazonRootCA1.pem" -o AmazonRootCA1.pem

@@ -10,6 +10,7 @@ TOOLS="aws jq curl openssl mosquitto_rr mosquitto_pub timeout"
 # shellcheck source=common.bash
 source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t provisioning.XXXXXX)"; cd "$WORK" || exit 1
+trap 'cd / && rm -rf "$WORK"' EXIT
 RUN="$(date +%s)$$"
 ROLE="arn:aws:iam::123456789012:role/provisioning"
 echo "== Provisioning against $ENDPOINT and $HOST:$PORT (scratch $WORK)"

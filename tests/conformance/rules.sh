@@ -15,6 +15,7 @@ TOOLS="aws jq curl mosquitto_pub mosquitto_sub timeout"
 # shellcheck source=common.bash
 source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t rules.XXXXXX)"; cd "$WORK" || exit 1
+trap 'cd / && rm -rf "$WORK"' EXIT
 RUN="$(date +%s)$$"
 echo "== topic rules against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
 new_device "rules-$RUN"

@@ -11,6 +11,7 @@ TOOLS="aws jq curl mosquitto_pub mosquitto_sub timeout stdbuf"
 # shellcheck source=common.bash
 source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t shadow.XXXXXX)"; cd "$WORK" || exit 1
+trap 'cd / && rm -rf "$WORK"' EXIT
 RUN="$(date +%s)$$"
 THING="lamp$RUN"
 echo "== Device Shadow against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
