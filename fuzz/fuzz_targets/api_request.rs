@@ -34,6 +34,7 @@ fn state() -> &'static ApiState {
             jobs: Some(Arc::new(jobs)),
             rules: None,
             authorizers: None,
+            index: None,
             rules_not_found: iotmock_model::ErrorCode::Unauthorized,
             limits: ApiLimits::default(),
         }

@@ -72,13 +72,13 @@ fail_one() { mosquitto_pub "${TLS[@]}" -i "f-$RUN" -q 1 -t "in/$RUN" -m 'hello';
 GOT="$(first_message "errors/$RUN" fail_one)"
 check "a failed action runs the error action with AWS's document" \
   "$(json_ok "${GOT#* }" --arg n "broken_$RUN" '.ruleName==$n and .base64OriginalPayload=="aGVsbG8=" and .failures[0].failedAction=="RepublishAction"')" "got: $GOT"
-LOGS="$(jq -n --arg r "$ROLE" '[{cloudwatchLogs: {logGroupName: "/iot/${topic(2)}", roleArn: $r}}]')"
+LOGS="$(jq -n --arg r "$ROLE" '[{iotAnalytics: {channelName: "ch_${topic(2)}", roleArn: $r}}]')"
 rule "logs_$RUN" "SELECT temp FROM 'tele$RUN/+'" "$LOGS" > /dev/null
 mosquitto_pub "${TLS[@]}" -i "t-$RUN" -q 1 -t "tele$RUN/t1" -m '{"temp":21}'
 LOG=""; for _ in $(seq 50); do LOG="$(curl -s "$ENDPOINT/iotmock/actions?rule=logs_$RUN")"
   [ "$(echo "$LOG" | jq '.actions|length' 2>/dev/null)" = 1 ] && break; sleep 0.1; done
 check "an action that is not sent is captured in the action log, templates resolved" \
-  "$(json_ok "$LOG" '.actions[0].outcome=="captured" and .actions[0].parameters.logGroupName=="/iot/t1" and .actions[0].payload.temp==21')" "$LOG"
+  "$(json_ok "$LOG" '.actions[0].outcome=="captured" and .actions[0].parameters.channelName=="ch_t1" and .actions[0].payload.temp==21')" "$LOG"
 
 if [ -n "${IOTMOCK_TEST_AWS_URL:-}" ]; then
   echo "-- actions sent to AWS services ($IOTMOCK_TEST_AWS_URL)"
@@ -101,6 +101,17 @@ if [ -n "${IOTMOCK_TEST_AWS_URL:-}" ]; then
     [ -n "$ITEM" ] && break; sleep 0.1; done
   check "the dynamoDBv2 action's item is in the table (aws dynamodb get-item)" \
     "$(json_ok "$ITEM" '.temp.N=="19.5" and .device.S=="d7"')" "got: $ITEM"
+  aws_at logs create-log-group --log-group-name "/iot/$RUN" > /dev/null
+  LOGS="$(jq -n --arg g "/iot/$RUN" --arg r "$ROLE" '[{cloudwatchLogs: {logGroupName: $g, roleArn: $r}},
+    {cloudwatchLogs: {logGroupName: $g, batchMode: true, roleArn: $r}}]')"
+  rule "cwl_$RUN" "SELECT * FROM 'cwl$RUN'" "$LOGS" > /dev/null
+  NOW_MS="$(date +%s%3N)"
+  mosquitto_pub "${TLS[@]}" -i "l-$RUN" -q 1 -t "cwl$RUN" -m "[{\"timestamp\":$NOW_MS,\"message\":\"booted\"}]"
+  EVENTS=""; for _ in $(seq 50); do
+    EVENTS="$(aws_at logs filter-log-events --log-group-name "/iot/$RUN" | jq -c '[.events[].message] | sort')"
+    [ "$(echo "$EVENTS" | jq length 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+  check "cloudwatchLogs puts the message, and with batchMode each element, as log events (aws logs filter-log-events)" \
+    "$(json_ok "$EVENTS" '(.[0]|startswith("[{")) and .[1]=="booted"')" "got: $EVENTS"
 fi
 
 echo "-- lifecycle"

@@ -19,6 +19,7 @@ mod doors;
 mod doors_iam;
 mod durable;
 mod hostile;
+mod indexing;
 mod jobs;
 mod load;
 mod mqtt;

@@ -36,12 +36,42 @@ pub(crate) async fn hook(
     status: u16,
     answer: &'static str,
 ) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
+    hook_on(status, answer, None).await
+}
+
+/// [`hook`] over TLS: an HTTPS server for `localhost` with a certificate from `ca`.
+pub(crate) async fn https_hook(
+    status: u16,
+    answer: &'static str,
+    ca: &iotmock_testkit::TestCa,
+) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let leaf = ca.server_leaf("localhost");
+    let chain = vec![CertificateDer::from_pem_slice(leaf.cert_pem.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    hook_on(status, answer, Some(acceptor)).await
+}
+
+async fn hook_on(
+    status: u16,
+    answer: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let tx = tx.clone();
+            let tls = tls.clone();
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let tx = tx.clone();
@@ -69,10 +99,19 @@ pub(crate) async fn hook(
                         Ok::<_, std::convert::Infallible>(resp)
                     }
                 });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service),
-            );
+            tokio::spawn(async move {
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    Some(tls) => match tls.accept(stream).await {
+                        Ok(s) => http.serve_connection(TokioIo::new(s), service).await.ok(),
+                        Err(_) => None,
+                    },
+                    None => http
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                        .ok(),
+                };
+            });
         }
     });
     (addr, rx)
@@ -270,5 +309,51 @@ async fn aws_actions_are_sent_signed_as_the_sdk_sends_them() {
     assert_eq!(
         put,
         json!({ "TableName": "Telemetry", "Item": { "temp": { "N": "7" } } })
+    );
+}
+
+#[tokio::test]
+async fn https_endpoints_are_reached_when_their_ca_is_trusted() {
+    let ca = iotmock_testkit::TestCa::new("webhook CA");
+    let (addr, mut seen) = https_hook(200, "", &ca).await;
+    let base = format!("https://localhost:{}", addr.port());
+    let secure = json!({
+        "sql": "SELECT * FROM 's/+'",
+        "actions": [{ "http": { "url": format!("{base}/in"), "confirmationUrl": base,
+            "auth": { "sigv4": { "signingRegion": "eu-west-1", "serviceName": "execute-api", "roleArn": ROLE } } } }],
+        "errorAction": { "republish": { "topic": "errors", "roleArn": ROLE } },
+    });
+    let trusting = MockIotCore::builder()
+        .auto_confirm_destinations(true)
+        .action_ca_pem(ca.pem().as_bytes())
+        .unwrap();
+    let mut fleet = Fleet::on(trusting.start().await.unwrap()).await;
+    rule(&fleet, "secure", secure.clone()).await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut c = fleet.client(&dev, "c", Version::V311).await;
+    c.publish("s/1", r#"{"n":1}"#, 1, false).await.unwrap();
+    let got = seen.recv().await.unwrap();
+    assert_eq!(got.path, "/in");
+    assert_eq!(got.body, br#"{"n":1}"#);
+    let auth = got.header("authorization").unwrap_or_default();
+    assert!(
+        auth.contains("/eu-west-1/execute-api/aws4_request"),
+        "{auth}"
+    );
+
+    let plain = MockIotCore::builder().auto_confirm_destinations(true);
+    let mut stranger = Fleet::on(plain.start().await.unwrap()).await;
+    rule(&stranger, "secure", secure).await;
+    let dev = stranger.device("dev", Some(ALLOW_ALL)).await;
+    let mut watcher = stranger.client(&dev, "watcher", Version::V311).await;
+    watcher.subscribe(&[("errors", 1)]).await.unwrap();
+    let mut c = stranger.client(&dev, "c", Version::V311).await;
+    c.publish("s/1", r#"{"n":2}"#, 1, false).await.unwrap();
+    let error = body(&watcher.next_message().await.unwrap());
+    let why = error["failures"][0]["errorMessage"].as_str().unwrap();
+    assert!(why.contains("TLS"), "{why}");
+    assert!(
+        seen.try_recv().is_err(),
+        "an endpoint whose CA is not trusted is never sent the message"
     );
 }

@@ -1,8 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    authorizers, authz, cas, certs, data, destinations, groups, iam, jobs, jobs_data, policies,
-    rules, shadow, tags, templates, things, transfer, types,
+    authorizers, authz, cas, certs, data, destinations, groups, iam, indexing, jobs, jobs_data,
+    policies, rules, shadow, tags, templates, things, transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::state::ApiState;
@@ -190,6 +190,15 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["confirmdestination", token @ ..]) => {
             destinations::confirm(state, req, &token.join("/"))
         }
+        (Post, ["indexing", "config"]) => indexing::update_config(state, req),
+        (Get, ["indexing", "config"]) => indexing::get_config(state, req),
+        (Get, ["indices"]) => indexing::list(state, req),
+        (Get, ["indices", name]) => indexing::describe(state, req, name),
+        (Post, ["indices", "search"]) => indexing::search_index(state, req),
+        (Post, ["indices", "statistics"]) => indexing::statistics(state, req),
+        (Post, ["indices", "cardinality"]) => indexing::cardinality(state, req),
+        (Post, ["indices", "percentiles"]) => indexing::percentiles(state, req),
+        (Post, ["indices", "buckets"]) => indexing::buckets(state, req),
         (Post, ["authorizer", name]) => authorizers::create(state, req, name),
         (Get, ["authorizer", name]) => authorizers::describe(state, req, name),
         (Put, ["authorizer", name]) => authorizers::update(state, req, name),

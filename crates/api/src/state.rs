@@ -25,6 +25,8 @@ pub struct ApiState {
     pub rules: Option<Arc<iotmock_rules::RulesService>>,
     /// The custom authorizers of the default account.
     pub authorizers: Option<Arc<iotmock_authorizer::Authorizers>>,
+    /// Fleet indexing of the default account.
+    pub index: Option<Arc<iotmock_index::IndexService>>,
     /// What a topic rule operation on a rule that does not exist answers.
     pub rules_not_found: iotmock_model::ErrorCode,
     pub limits: ApiLimits,
@@ -47,6 +49,7 @@ impl ApiState {
                 jobs: None,
                 rules: None,
                 authorizers: None,
+                index: None,
                 ..self.clone()
             },
             None => self.clone(),

@@ -47,6 +47,12 @@ pub enum ErrorCode {
     Forbidden,
     /// TestInvokeAuthorizer: the authorizer's function answered something AWS would not take.
     InvalidResponse,
+    /// Fleet indexing: a query that does not parse or is not supported.
+    InvalidQuery,
+    /// Fleet indexing: an aggregation over a field that cannot take it.
+    InvalidAggregation,
+    /// Fleet indexing: the index is still being built.
+    IndexNotReady,
 }
 
 impl ErrorCode {
@@ -82,6 +88,9 @@ impl ErrorCode {
             ErrorCode::SqlParse => "SqlParseException",
             ErrorCode::Forbidden => "ForbiddenException",
             ErrorCode::InvalidResponse => "InvalidResponseException",
+            ErrorCode::InvalidQuery => "InvalidQueryException",
+            ErrorCode::InvalidAggregation => "InvalidAggregationException",
+            ErrorCode::IndexNotReady => "IndexNotReadyException",
         }
     }
 
@@ -95,7 +104,10 @@ impl ErrorCode {
             | ErrorCode::RegistrationCodeValidation
             | ErrorCode::ResourceRegistrationFailure
             | ErrorCode::SqlParse
-            | ErrorCode::InvalidResponse => 400,
+            | ErrorCode::InvalidResponse
+            | ErrorCode::InvalidQuery
+            | ErrorCode::InvalidAggregation
+            | ErrorCode::IndexNotReady => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::ResourceNotFound | ErrorCode::UnknownOperation => 404,

@@ -1,6 +1,6 @@
 //! Static thing groups: create, describe, list, delete, and membership (jobs target groups).
 
-use crate::records::{GroupMember, Op, ThingGroupRecord};
+use crate::records::{GroupMember, Op, ThingGroupRecord, ThingRecord};
 use crate::{Registry, validate};
 use iotmock_model::{IotError, IotResult};
 use std::collections::BTreeMap;
@@ -114,6 +114,21 @@ impl Registry {
         };
         self.commit(vec![op])?;
         Ok(true)
+    }
+
+    /// Every thing of `region` with the static groups it belongs to, by name (what fleet
+    /// indexing reads).
+    pub fn things_with_groups(&self, region: &str) -> Vec<(&ThingRecord, Vec<String>)> {
+        let state = self.state(region);
+        let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (g, t) in &state.members {
+            groups.entry(t.as_str()).or_default().push(g.clone());
+        }
+        state
+            .things
+            .values()
+            .map(|t| (t, groups.remove(t.name.as_str()).unwrap_or_default()))
+            .collect()
     }
 
     /// ListThingsInThingGroup.

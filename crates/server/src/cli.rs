@@ -1,7 +1,7 @@
 //! The `iotmock` command line. `iotmock` alone is `iotmock serve`.
 
 use crate::MockIotCore;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use iotmock_broker::{BrokerSettings, Coalescing};
 use iotmock_registry::EndpointConfig;
@@ -183,6 +183,10 @@ pub struct ServeArgs {
     /// Rules' AWS-service actions are sent here, SigV4-signed (LocalStack, moto's server).
     #[arg(long, env = "IOTMOCK_AWS_ENDPOINT_URL", value_name = "URL")]
     aws_endpoint_url: Option<String>,
+    /// PEM CA certificates rules' `https://` endpoints may prove themselves with, besides the
+    /// system's roots (a self-signed LocalStack or a local webhook).
+    #[arg(long, env = "IOTMOCK_ACTION_CA_FILE", value_name = "PEM")]
+    action_ca_file: Option<PathBuf>,
 }
 
 /// Entry point of the `iotmock` binary.
@@ -283,6 +287,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     if let Some(url) = &args.aws_endpoint_url {
         builder = builder.aws_endpoint_url(url);
+    }
+    if let Some(path) = &args.action_ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        builder = builder.action_ca_pem(&pem)?;
     }
     let mock = builder.start().await?;
     println!("iotmock API:  {}", mock.api_url());

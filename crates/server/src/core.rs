@@ -220,6 +220,11 @@ impl Builder {
         let rules = self.open_rules(&registry, &shadows, &clock)?;
         core.register_service(rules.clone());
         let authorizers = self.open_authorizers(&clock)?;
+        let index = Arc::new(
+            iotmock_index::IndexService::open(self.store(INDEX_DATABASE)?, &self.region)
+                .context("loading the fleet indexing configuration")?,
+        );
+        core.register_service(index.clone());
         let timers = Timers {
             core: core.clone(),
             clock: clock.clone(),
@@ -238,6 +243,7 @@ impl Builder {
             jobs: Some(jobs.clone()),
             rules: Some(rules.clone()),
             authorizers: Some(authorizers.clone()),
+            index: Some(index),
             rules_not_found: self.rules_not_found,
             limits: self.api_limits,
         };
@@ -280,6 +286,9 @@ impl Drop for Ticker {
 
 /// Where jobs and their executions are kept in the state dir.
 pub const JOBS_DATABASE: &str = "jobs.db";
+
+/// Where the fleet indexing configuration is kept in the state dir.
+pub const INDEX_DATABASE: &str = "indexing.db";
 
 /// Where shadows are kept in the state dir.
 pub const SHADOW_DATABASE: &str = "shadows.db";

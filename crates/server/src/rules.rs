@@ -144,6 +144,7 @@ impl Builder {
             in_flight: Arc::new(tokio::sync::Semaphore::new(crate::actions::IN_FLIGHT)),
             account: self.account_id.clone(),
             functions: self.functions.clone(),
+            trust: crate::actions::Trust::new(&self.endpoints.action_ca),
         });
         let service =
             RulesService::new(book, outside, Some(runner), &self.account_id, &self.region);
@@ -178,7 +179,23 @@ impl Builder {
         self
     }
 
-    /// What an operation on a topic rule that does not exist answers.
+    /// Trusts the CAs in `pem` (besides the system's roots) for rules' `https://` endpoints:
+    /// http actions, destination confirmations and AWS-service calls.
+    pub fn action_ca_pem(mut self, pem: &[u8]) -> Result<Self> {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let mut found = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.context("reading a CA certificate for rules' https endpoints")?;
+            self.endpoints.action_ca.push(cert.to_vec());
+            found += 1;
+        }
+        anyhow::ensure!(
+            found > 0,
+            "no PEM certificate found for rules' https endpoints"
+        );
+        Ok(self)
+    }
+
     /// Creates topic rule destinations ENABLED, skipping the confirmation AWS asks of the
     /// endpoint's owner (which the mock otherwise records in the action log).
     pub fn auto_confirm_destinations(mut self, on: bool) -> Self {
@@ -186,6 +203,7 @@ impl Builder {
         self
     }
 
+    /// What an operation on a topic rule that does not exist answers.
     pub fn rule_not_found(mut self, answer: RuleNotFound) -> Self {
         self.rules_not_found = match answer {
             RuleNotFound::Unauthorized => iotmock_model::ErrorCode::Unauthorized,

@@ -163,6 +163,13 @@ impl ShadowService {
         }
     }
 
+    /// Every live shadow of `region` (classic and named): its key, document and delta, as
+    /// fleet indexing reads them.
+    pub fn live(&self, region: Option<&str>) -> Vec<(ShadowKey, crate::Document, Option<Value>)> {
+        let region = region.unwrap_or(&self.default_region);
+        lock(&self.shadows).all_live(region)
+    }
+
     /// ListNamedShadowsForThing.
     pub fn list_named(&self, region: Option<&str>, thing: &str) -> Vec<String> {
         let region = region.unwrap_or(&self.default_region);

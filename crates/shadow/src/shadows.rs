@@ -290,6 +290,21 @@ impl Shadows {
         })
     }
 
+    /// Every live shadow of `region` with its delta.
+    pub fn all_live(&self, region: &str) -> Vec<(ShadowKey, Document, Option<Value>)> {
+        let live = self.entries.values().filter(|e| e.deleted_ms.is_none());
+        live.filter(|e| e.region == region)
+            .map(|e| {
+                let delta = e
+                    .doc
+                    .desired
+                    .as_ref()
+                    .and_then(|d| crate::delta::delta(d, e.doc.reported.as_ref()));
+                (e.key.clone(), e.doc.clone(), delta)
+            })
+            .collect()
+    }
+
     /// ListNamedShadowsForThing: the live named shadows of `thing`, by name.
     pub fn list_named(&self, region: &str, thing: &str) -> Vec<String> {
         let live = self.entries.values().filter(|e| e.deleted_ms.is_none());

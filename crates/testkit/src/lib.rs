@@ -65,6 +65,13 @@ impl TestCa {
         self.leaf_with(leaf_params(cn))
     }
 
+    /// A TLS server's certificate for `host` (its subjectAltName), signed by this CA.
+    pub fn server_leaf(&self, host: &str) -> Minted {
+        let mut params = leaf_params(host);
+        params.subject_alt_names = vec![rcgen::SanType::DnsName(host.try_into().unwrap())];
+        self.leaf_with(params)
+    }
+
     /// A leaf signed by this CA whose validity ended a day ago.
     pub fn expired_leaf(&self, cn: &str) -> Minted {
         let mut params = leaf_params(cn);

@@ -11,6 +11,7 @@ mod data_props;
 pub mod destinations;
 pub mod groups;
 pub mod iam;
+pub mod indexing;
 pub mod jobs;
 pub mod jobs_data;
 pub mod policies;

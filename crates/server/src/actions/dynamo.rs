@@ -1,6 +1,7 @@
 //! JSON to DynamoDB's attribute values, as the rules engine writes items: numbers as `N`,
 //! strings `S`, booleans `BOOL`, null `NULL`, arrays `L`, objects `M`.
 
+use super::calls::{Call, b64, json_call, object, text};
 use serde_json::{Map, Value, json};
 
 pub fn attribute(v: &Value) -> Value {
@@ -25,6 +26,66 @@ pub fn typed(value: &str, kind: Option<&str>) -> Value {
         Some("NUMBER") => json!({ "N": value }),
         _ => json!({ "S": value }),
     }
+}
+
+/// `dynamoDBv2`: each top-level attribute of the SELECT output is its own attribute.
+pub fn v2(p: &Map<String, Value>, payload: &[u8]) -> Result<Call, String> {
+    let table = p
+        .get("putItem")
+        .and_then(|t| t.get("tableName"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = json!({ "TableName": table, "Item": item(&object(payload)?) });
+    Ok(json_call(
+        "dynamodb",
+        "DynamoDB_20120810.PutItem",
+        "1.0",
+        body,
+    ))
+}
+
+/// `dynamoDB`: the key columns and the SELECT output in one column (binary when not JSON);
+/// `DeleteItem` when the operation resolves to DELETE.
+pub fn v1(p: &Map<String, Value>, payload: &[u8]) -> Result<Call, String> {
+    let mut key = Map::new();
+    let hash = typed(
+        text(p, "hashKeyValue"),
+        p.get("hashKeyType").and_then(Value::as_str),
+    );
+    key.insert(text(p, "hashKeyField").to_string(), hash);
+    if let Some(field) = p.get("rangeKeyField").and_then(Value::as_str) {
+        let range = typed(
+            text(p, "rangeKeyValue"),
+            p.get("rangeKeyType").and_then(Value::as_str),
+        );
+        key.insert(field.to_string(), range);
+    }
+    let table = text(p, "tableName");
+    if text(p, "operation").eq_ignore_ascii_case("DELETE") {
+        let body = json!({ "TableName": table, "Key": key });
+        return Ok(json_call(
+            "dynamodb",
+            "DynamoDB_20120810.DeleteItem",
+            "1.0",
+            body,
+        ));
+    }
+    let column = p
+        .get("payloadField")
+        .and_then(Value::as_str)
+        .unwrap_or("payload");
+    let value = match serde_json::from_slice::<Value>(payload) {
+        Ok(v) => attribute(&v),
+        Err(_) => json!({ "B": b64(payload) }),
+    };
+    key.insert(column.to_string(), value);
+    let body = json!({ "TableName": table, "Item": key });
+    Ok(json_call(
+        "dynamodb",
+        "DynamoDB_20120810.PutItem",
+        "1.0",
+        body,
+    ))
 }
 
 #[cfg(test)]

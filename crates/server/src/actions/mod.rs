@@ -5,8 +5,11 @@
 //! sends them, when it is set. Without an endpoint an action is recorded, not sent.
 
 pub(crate) mod aws;
+mod calls;
 mod client;
+pub(crate) use client::Trust;
 mod dynamo;
+mod telemetry;
 
 use iotmock_registry::Clock;
 use iotmock_rules::Runner;
@@ -33,6 +36,8 @@ pub struct Endpoints {
     pub aws_endpoint_url: Option<String>,
     /// Topic rule destinations are ENABLED at creation, with no confirmation to wait for.
     pub auto_confirm_destinations: bool,
+    /// CAs (DER) that `https://` endpoints may prove themselves with, besides the system's.
+    pub action_ca: Vec<Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -46,6 +51,8 @@ pub struct ActionRunner {
     pub account: String,
     /// In-process functions (`Builder::function`), before `--lambda-url`.
     pub functions: crate::custom_auth::FunctionTable,
+    /// Whom `https://` endpoints must prove they are.
+    pub trust: Trust,
 }
 
 impl Runner for ActionRunner {
@@ -68,15 +75,18 @@ impl Runner for ActionRunner {
         };
         let this = self.clone();
         self.handle.spawn(async move {
-            let outcome = this.perform(&job.region, &job.invocation).await;
+            let outcome = this.perform(&job.rule, &job.region, &job.invocation).await;
             drop(permit);
             (job.done)(outcome);
         });
     }
 
     fn confirm(&self, post: iotmock_rules::Post, done: Box<dyn FnOnce(Result<(), String>) + Send>) {
+        let trust = self.trust.clone();
         self.handle.spawn(async move {
-            let sent = client::send("POST", &post.url, &post.headers, post.body, TRY_DEADLINE).await;
+            let (url, headers) = (&post.url, &post.headers);
+            let sent = client::send_trusting(&trust, "POST", url, headers, post.body, TRY_DEADLINE)
+                .await;
             let result = match sent {
                 Ok(answer) if (200..300).contains(&answer.status) => Ok(()),
                 Ok(answer) => Err(format!("{} answered {}", post.url, answer.status)),
@@ -108,7 +118,7 @@ impl ActionRunner {
         self.functions.get(arn)
     }
 
-    async fn perform(&self, region: &str, inv: &Invocation) -> Result<bool, String> {
+    async fn perform(&self, rule: &str, region: &str, inv: &Invocation) -> Result<bool, String> {
         let text = |k: &str| {
             inv.params
                 .get(k)
@@ -121,7 +131,10 @@ impl ActionRunner {
             return run.await.map(|_| true);
         }
         match (inv.kind.member, &self.endpoints.lambda_url) {
-            ("http", _) => http_action(inv).await.map(|()| true),
+            ("http", _) => {
+                let now_ms = self.clock.now_millis();
+                http_action(&self.trust, inv, now_ms).await.map(|()| true)
+            }
             ("lambda", Some(base)) => {
                 let name = function_name(text("functionArn"));
                 let url = format!("{}/{name}", base.trim_end_matches('/'));
@@ -129,8 +142,13 @@ impl ActionRunner {
             }
             _ => match &self.endpoints.aws_endpoint_url {
                 Some(endpoint) => {
-                    let now = self.clock.now_millis();
-                    aws::call(endpoint, region, &self.account, inv, now).await
+                    let cx = calls::Context {
+                        rule,
+                        region,
+                        account: &self.account,
+                        now_ms: self.clock.now_millis(),
+                    };
+                    aws::call(&self.trust, endpoint, inv, &cx).await
                 }
                 None => Ok(false),
             },
@@ -153,8 +171,9 @@ pub async fn post_json(url: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The `http` action: POST the payload, up to 3 tries while the answer is 429 or 5xx.
-async fn http_action(inv: &Invocation) -> Result<(), String> {
+/// The `http` action: POST the payload (SigV4-signed with `auth.sigv4`), up to 3 tries while
+/// the answer is 429 or 5xx.
+async fn http_action(trust: &Trust, inv: &Invocation, now_ms: i64) -> Result<(), String> {
     let url = inv
         .params
         .get("url")
@@ -187,9 +206,23 @@ async fn http_action(inv: &Invocation) -> Result<(), String> {
         };
         headers.push(("content-type".into(), kind.into()));
     }
+    if let Some(sigv4) = inv.params.get("auth").and_then(|a| a.get("sigv4")) {
+        let field = |k: &str| sigv4.get(k).and_then(Value::as_str).unwrap_or_default();
+        let signer = aws::Signer {
+            service: field("serviceName"),
+            region: field("signingRegion"),
+            now_ms,
+        };
+        let (host, port, _) = client::parse(url).map_err(|e| e.to_string())?;
+        headers.push(("host".into(), format!("{host}:{port}")));
+        let signed = aws::signature(&signer, "POST", url, &headers, &inv.payload)?;
+        headers.retain(|(k, _)| k != "host");
+        headers.extend(signed);
+    }
     let mut last = String::new();
     for _ in 0..3 {
-        let sent = client::send("POST", url, &headers, inv.payload.clone(), TRY_DEADLINE).await;
+        let body = inv.payload.clone();
+        let sent = client::send_trusting(trust, "POST", url, &headers, body, TRY_DEADLINE).await;
         match sent {
             Ok(a) if (200..300).contains(&a.status) => return Ok(()),
             Ok(a) if a.status == 429 || a.status >= 500 => {
