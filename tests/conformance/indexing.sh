@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# indexing.sh -- fleet indexing driven only by third-party clients: the aws CLI (indexing
-# configuration, describe-index, search-index, the aggregations, iot-data shadows) and a live
-# mosquitto connection for the connectivity data, against a running mock.
+# indexing.sh -- fleet indexing and Device Defender metrics, driven only by third-party
+# clients: the aws CLI (indexing configuration, describe-index, search-index, the
+# aggregations, iot-data shadows, list-metric-values) and live mosquitto connections (the
+# connectivity data, a metrics report), against a running mock.
 #
 # Usage:  indexing.sh [ENDPOINT_URL] [MQTT_HOST] [MQTT_PORT]
 # Needs: aws, jq, curl, mosquitto_sub, stdbuf. Dummy credentials only.
 # Last line: "N passed, M failed"; exit status 1 when M > 0.
 set -u
-TOOLS="aws jq curl mosquitto_sub stdbuf"
+TOOLS="aws jq curl mosquitto_sub mosquitto_pub stdbuf"
 # shellcheck source=common.bash
 source "$(dirname "$0")/common.bash" "$@"
 WORK="$(mktemp -d -t indexing.XXXXXX)"; cd "$WORK" || exit 1
@@ -82,6 +83,29 @@ check "get-buckets-aggregation: one bucket per value" \
 iot get-statistics --query-string "thingName:$T*" --aggregation-field attributes.room > /dev/null 2> agg.err
 check "an aggregation over a field the index does not declare is InvalidAggregationException" \
   "$(grep -q InvalidAggregationException agg.err && echo 1 || echo 0)" "$(cat agg.err)"
+
+echo "-- Device Defender metrics"
+M="\$aws/things/$T-a/defender/metrics/json"
+stdbuf -oL mosquitto_sub "${TLS[@]}" -V mqttv5 -d -v -i "dd-$T" -t "$M/accepted" -t "$M/rejected" > dd.out 2>&1 &
+SUB_PID=$!
+wait_for dd.out SUBACK || true
+mosquitto_pub "${TLS[@]}" -V mqttv5 -q 1 -i "$T-a" -t "$M" \
+  -m '{"header":{"report_id":1,"version":"1.0"},"metrics":{"network_stats":{"bytes_in":512}},"custom_metrics":{"temp":[{"number":40}]}}'
+wait_for dd.out "$M/accepted {" || true
+R="$(grep -o "$M/accepted {.*" dd.out | tail -1 | cut -d' ' -f2-)"
+check "a metrics report is answered on .../accepted with its report id" "$(json_ok "$R" '.status=="ACCEPTED" and .reportId==1')" "$R"
+mosquitto_pub "${TLS[@]}" -V mqttv5 -q 1 -i "$T-a" -t "$M" -m '{"custom_metrics":{"temp":{"number":1}}}'
+wait_for dd.out "$M/rejected {" || true
+R="$(grep -o "$M/rejected {.*" dd.out | tail -1 | cut -d' ' -f2-)"
+check "a malformed report is answered on .../rejected: InvalidPayload" \
+  "$(json_ok "$R" '.status=="REJECTED" and .statusDetails.ErrorCode=="InvalidPayload"')" "$R"
+kill "$SUB_PID" 2>/dev/null; SUB_PID=""
+R="$(iot list-metric-values --thing-name "$T-a" --metric-name aws:all-bytes-in \
+  --start-time 2000-01-01T00:00:00Z --end-time 2100-01-01T00:00:00Z 2>&1)"
+check "list-metric-values lists the report's values" "$(json_ok "$R" '.metricDatumList[0].value.count==512')" "$R"
+R="$(iot list-metric-values --thing-name "$T-a" --metric-name temp \
+  --start-time 2000-01-01T00:00:00Z --end-time 2100-01-01T00:00:00Z 2>&1)"
+check "and its custom metrics" "$(json_ok "$R" '.metricDatumList[0].value.number==40')" "$R"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -1,8 +1,8 @@
 //! The one routing table: method and decoded path segments to an operation handler.
 
 use crate::handlers::{
-    authorizers, authz, cas, certs, data, destinations, groups, iam, indexing, jobs, jobs_data,
-    policies, rules, shadow, tags, templates, things, transfer, types,
+    authorizers, authz, cas, certs, data, defender, destinations, events, groups, iam, indexing,
+    jobs, jobs_data, policies, rules, shadow, tags, templates, things, transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::state::ApiState;
@@ -190,6 +190,9 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["confirmdestination", token @ ..]) => {
             destinations::confirm(state, req, &token.join("/"))
         }
+        (Get, ["metric-values"]) => defender::list_metric_values(state, req),
+        (Patch, ["event-configurations"]) => events::update(state, req),
+        (Get, ["event-configurations"]) => events::describe(state, req),
         (Post, ["indexing", "config"]) => indexing::update_config(state, req),
         (Get, ["indexing", "config"]) => indexing::get_config(state, req),
         (Get, ["indices"]) => indexing::list(state, req),

@@ -27,6 +27,10 @@ pub struct ApiState {
     pub authorizers: Option<Arc<iotmock_authorizer::Authorizers>>,
     /// Fleet indexing of the default account.
     pub index: Option<Arc<iotmock_index::IndexService>>,
+    /// Device Defender's metrics reports of the default account.
+    pub defender: Option<Arc<iotmock_defender::DefenderService>>,
+    /// Registry events of the default account.
+    pub events: Option<Arc<iotmock_events::EventsService>>,
     /// What a topic rule operation on a rule that does not exist answers.
     pub rules_not_found: iotmock_model::ErrorCode,
     pub limits: ApiLimits,
@@ -50,6 +54,8 @@ impl ApiState {
                 rules: None,
                 authorizers: None,
                 index: None,
+                defender: None,
+                events: None,
                 ..self.clone()
             },
             None => self.clone(),

@@ -30,6 +30,8 @@ fn state() -> ApiState {
         rules: None,
         authorizers: None,
         index: None,
+        defender: None,
+        events: None,
         rules_not_found: iotmock_model::ErrorCode::Unauthorized,
         limits: ApiLimits::default(),
     }

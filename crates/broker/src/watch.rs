@@ -32,7 +32,9 @@ impl Interest {
             RegistryEvent::Group { region, name } => {
                 Some(Interest::Group(region.clone(), name.clone()))
             }
-            RegistryEvent::Ca { .. } | RegistryEvent::Membership { .. } => None,
+            RegistryEvent::Ca { .. }
+            | RegistryEvent::Membership { .. }
+            | RegistryEvent::Announced { .. } => None,
         }
     }
 

@@ -28,6 +28,14 @@ pub enum RegistryEvent {
         thing: String,
         joined: bool,
     },
+    /// A registry event AWS publishes on `topic` (`$aws/events/thing/...` and the rest) when
+    /// the account enabled its type `kind` (`THING`, `THING_GROUP`, ...); `payload` is its JSON.
+    Announced {
+        region: String,
+        kind: &'static str,
+        topic: String,
+        payload: String,
+    },
 }
 
 /// The certificate id of a certificate ARN (`arn:aws:iot:<region>:<account>:cert/<id>`).

@@ -4,6 +4,7 @@
 //! records are written through a [`Store`] before memory changes, so a call that returns Ok has
 //! been committed.
 
+mod announce;
 mod cas;
 mod certs;
 mod events;
@@ -178,8 +179,14 @@ impl Registry {
             stored_error(&e)
         })?;
         drop(store);
-        let events: Vec<RegistryEvent> =
+        let mut events: Vec<RegistryEvent> =
             ops.iter().flat_map(|op| op.events(&self.account)).collect();
+        let before = announce::Before {
+            account: &self.account,
+            now_ms: self.now(),
+            regions: &self.regions,
+        };
+        events.extend(ops.iter().flat_map(|op| before.of(op)));
         for op in ops {
             op.apply(&mut self.regions);
         }

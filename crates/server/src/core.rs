@@ -225,6 +225,13 @@ impl Builder {
                 .context("loading the fleet indexing configuration")?,
         );
         core.register_service(index.clone());
+        let defender = Arc::new(iotmock_defender::DefenderService::new(&self.region));
+        core.register_service(defender.clone());
+        let events = Arc::new(
+            iotmock_events::EventsService::open(self.store(EVENTS_DATABASE)?, &self.region)
+                .context("loading the event configurations")?,
+        );
+        core.register_service(events.clone());
         let timers = Timers {
             core: core.clone(),
             clock: clock.clone(),
@@ -244,6 +251,8 @@ impl Builder {
             rules: Some(rules.clone()),
             authorizers: Some(authorizers.clone()),
             index: Some(index),
+            defender: Some(defender),
+            events: Some(events),
             rules_not_found: self.rules_not_found,
             limits: self.api_limits,
         };
@@ -289,6 +298,9 @@ pub const JOBS_DATABASE: &str = "jobs.db";
 
 /// Where the fleet indexing configuration is kept in the state dir.
 pub const INDEX_DATABASE: &str = "indexing.db";
+
+/// Where the registry events' configuration is kept in the state dir.
+pub const EVENTS_DATABASE: &str = "events.db";
 
 /// Where shadows are kept in the state dir.
 pub const SHADOW_DATABASE: &str = "shadows.db";
