@@ -244,12 +244,17 @@ fn the_report_says_what_the_topic_rules_did_with_the_devices_messages() {
     let rule = dir.path().join("capture.json");
     let payload = r#"{"sql":"SELECT * FROM '#'","actions":[{"lambda":{"functionArn":"arn:aws:lambda:us-east-1:123456789012:function:ingest"}}]}"#;
     std::fs::write(&rule, payload).expect("rule file");
+    let cold = dir.path().join("cold.json");
+    let sql = r#"{"sql":"SELECT * FROM '#' WHERE t > 5","actions":[{"lambda":{"functionArn":"arn:aws:lambda:us-east-1:123456789012:function:cold"}}]}"#;
+    std::fs::write(&cold, sql).expect("rule file");
     let json = dir.path().join("verdicts.json");
     let bin = env!("CARGO_BIN_EXE_iotmock");
     let device = format!(r#"{bin} pub {TLS} -t "$IOTMOCK_TOPIC" -m '{{"t":1}}' -q 1"#);
     let status = Command::new(bin)
         .args(["advisor", "run", "MQTT_Publish", "--rule"])
         .arg(&rule)
+        .arg("--rule")
+        .arg(&cold)
         .args(["--device-cmd", &device, "--json"])
         .arg(&json)
         .status()
@@ -257,9 +262,18 @@ fn the_report_says_what_the_topic_rules_did_with_the_devices_messages() {
     assert!(status.success());
     let doc: Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("json");
     let lines = doc["cases"][0]["rules"].as_array().expect("a rule trace");
-    let line = lines[0].as_str().unwrap_or_default();
+    let lines: Vec<&str> = lines.iter().filter_map(|l| l.as_str()).collect();
+    let has = |want: &dyn Fn(&str) -> bool| lines.iter().any(|l| want(l));
     assert!(
-        line.contains("rule capture: lambda Captured") && line.contains(r#"{"t":1}"#),
-        "{line}"
+        has(&|l| l.contains("rule capture: lambda Captured") && l.contains(r#"{"t":1}"#)),
+        "{lines:?}"
+    );
+    assert!(
+        has(&|l| l.contains("rule capture on ") && l.ends_with(": matched")),
+        "{lines:?}"
+    );
+    assert!(
+        has(&|l| l.contains("rule cold on ") && l.contains("not matched")),
+        "{lines:?}"
     );
 }

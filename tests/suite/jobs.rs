@@ -427,3 +427,33 @@ async fn update_job_and_delete_execution() {
         .await
         .err(404, "ResourceNotFoundException");
 }
+
+#[tokio::test]
+async fn execution_numbers_and_timeouts_are_checked() {
+    let mut fleet = Fleet::new().await;
+    let (arn, mut c) = thing(&mut fleet, "valve", Version::V5).await;
+    create_job(&fleet, "calibrate", &[&arn]).await;
+    let p = "$aws/things/valve/jobs/calibrate";
+    c.publish(&format!("{p}/get"), r#"{"executionNumber":1}"#, 1, false)
+        .await
+        .expect("puback");
+    let found = next_on(&mut c, &format!("{p}/get/accepted")).await;
+    assert_eq!(found["execution"]["executionNumber"], 1);
+    c.publish(&format!("{p}/get"), r#"{"executionNumber":2}"#, 1, false)
+        .await
+        .expect("puback");
+    let missing = next_on(&mut c, &format!("{p}/get/rejected")).await;
+    assert_eq!(missing["code"], "ResourceNotFound");
+    let update = r#"{"status":"IN_PROGRESS","stepTimeoutInMinutes":20000}"#;
+    c.publish(&format!("{p}/update"), update, 1, false)
+        .await
+        .expect("puback");
+    let refused = next_on(&mut c, &format!("{p}/update/rejected")).await;
+    assert_eq!(refused["code"], "InvalidRequest");
+    let body = json!({ "targets": [arn], "document": "{}", "timeoutConfig": { "inProgressTimeoutInMinutes": 0 } });
+    fleet
+        .api
+        .call("PUT", "/jobs/too-short", &[], Some(body))
+        .await
+        .err(400, "InvalidRequestException");
+}

@@ -75,6 +75,12 @@ async fn iot_data_publish_reaches_subscribers_and_can_retain() {
         .raw("POST", "/topics/%24aws%2Fx", &[], b"x".to_vec())
         .await
         .err(400, "InvalidRequestException");
+    // Reserved topics a client may publish to work over HTTPS too: a shadow update.
+    let update = br#"{"state":{"reported":{"on":true}}}"#.to_vec();
+    let path = "/topics/%24aws%2Fthings%2Flamp%2Fshadow%2Fupdate";
+    assert_eq!(fleet.api.raw("POST", path, &[], update).await.status, 200);
+    let shadow = fleet.api.get("/things/lamp/shadow").await.ok();
+    assert_eq!(shadow["state"]["reported"]["on"], true);
 }
 
 #[tokio::test]

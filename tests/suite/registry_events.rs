@@ -83,3 +83,53 @@ async fn enabled_registry_events_reach_subscribers_with_aws_payloads() {
     assert_eq!(doc["operation"], "DELETED");
     assert_eq!(doc["thingName"], "lamp");
 }
+
+#[tokio::test]
+async fn job_and_execution_events_follow_the_executions() {
+    let mut fleet = Fleet::new().await;
+    let enable = json!({ "eventConfigurations": {
+        "JOB": { "Enabled": true }, "JOB_EXECUTION": { "Enabled": true } } });
+    fleet
+        .api
+        .call("PATCH", "/event-configurations", &[], Some(enable))
+        .await
+        .ok();
+    let arn = fleet.api.post("/things/pump", json!({})).await.ok()["thingArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut watcher = fleet.client(&dev, "watcher", Version::V311).await;
+    watcher.subscribe(&[("$aws/events/#", 1)]).await.unwrap();
+    let mut pump = fleet.client(&dev, "pump", Version::V311).await;
+    let body = json!({ "targets": [arn], "document": "{}" });
+    fleet
+        .api
+        .call("PUT", "/jobs/flash", &[], Some(body))
+        .await
+        .ok();
+    let update = json!({ "status": "SUCCEEDED", "statusDetails": { "step": "done" } });
+    pump.publish(
+        "$aws/things/pump/jobs/flash/update",
+        update.to_string(),
+        1,
+        false,
+    )
+    .await
+    .unwrap();
+    let exec = next_on(&mut watcher, "$aws/events/jobExecution/flash/succeeded").await;
+    assert_eq!(exec["eventType"], "JOB_EXECUTION");
+    assert_eq!(exec["thingArn"], arn.as_str());
+    assert_eq!(exec["status"], "SUCCEEDED");
+    assert_eq!(exec["statusDetails"], json!({ "step": "done" }));
+    let job = next_on(&mut watcher, "$aws/events/job/flash/completed").await;
+    assert_eq!(job["status"], "COMPLETED");
+    assert_eq!(job["jobProcessDetails"]["numberOfSucceededThings"], 1);
+    fleet
+        .api
+        .call("DELETE", "/jobs/flash", &[], None)
+        .await
+        .ok();
+    let deleted = next_on(&mut watcher, "$aws/events/job/flash/deleted").await;
+    assert_eq!(deleted["operation"], "deleted");
+}

@@ -53,6 +53,8 @@ pub struct Message {
     pub retain: bool,
     /// MQTT 5 properties from the `x-amz-mqtt5-*` headers and the query.
     pub properties: Option<iotmock_mqtt::PublishProperties>,
+    /// The request's region (its services, a shadow say, act in it).
+    pub region: String,
 }
 
 /// Why a publish was not taken.

@@ -77,6 +77,9 @@ pub struct HttpPublish {
     pub retain: bool,
     /// MQTT 5 properties from the request's headers and query.
     pub properties: Option<iotmock_mqtt::PublishProperties>,
+    /// The iot-data request's region, where a publish with no door acts (the default region
+    /// when `None`).
+    pub region: Option<String>,
 }
 
 /// Why an HTTPS publish was not taken.
@@ -138,7 +141,13 @@ impl BrokerCore {
         message: HttpPublish,
     ) -> Result<(), PublishRefused> {
         let Some(door) = door else {
-            return self.route_http(message, None);
+            let region = message.region.clone();
+            let origin = region.as_deref().map(|region| Origin {
+                client_id: "",
+                region,
+                principal: "",
+            });
+            return self.route_http(message, origin);
         };
         let shared = &self.shared;
         let (principal, id) = match &door.credential {

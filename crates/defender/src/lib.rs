@@ -39,6 +39,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The Defender metrics service of one mock.
 pub struct DefenderService {
     default_region: String,
+    /// The key of the report id in an accepted answer (AWS's documented example is garbled).
+    report_id_key: String,
     kept: Mutex<Kept>,
 }
 
@@ -51,8 +53,14 @@ pub fn parse_topic(topic: &str) -> Option<(&str, Format)> {
 
 impl DefenderService {
     pub fn new(default_region: &str) -> Self {
+        Self::with_report_id_key(default_region, "reportId")
+    }
+
+    /// A service whose accepted answers name the report id `key`.
+    pub fn with_report_id_key(default_region: &str, key: &str) -> Self {
         Self {
             default_region: default_region.to_string(),
+            report_id_key: key.to_string(),
             kept: Mutex::new(BTreeMap::new()),
         }
     }
@@ -94,7 +102,9 @@ impl DefenderService {
         let (topic, answer) = match read {
             Ok(r) => {
                 self.keep(region, thing, &r, now_ms);
-                let doc = json!({ "thingName": thing, "reportId": r.report_id, "status": "ACCEPTED", "timestamp": now_ms });
+                let mut doc =
+                    json!({ "thingName": thing, "status": "ACCEPTED", "timestamp": now_ms });
+                doc[self.report_id_key.as_str()] = json!(r.report_id);
                 (format!("{base}/accepted"), doc)
             }
             Err(why) => {

@@ -92,3 +92,12 @@ proptest! {
         prop_assert_eq!(&r.metrics[0].1, &json!({ "number": n }));
     }
 }
+
+#[test]
+fn the_report_id_key_of_accepted_answers_is_a_setting() {
+    let svc = DefenderService::with_report_id_key("us-east-1", "report_id");
+    let doc = json!({ "hed": { "rid": 9, "v": "1.0" }, "met": {} });
+    let (_, answer) = answer(&svc, Format::Json, &doc, 1);
+    assert_eq!(answer["report_id"], 9);
+    assert!(answer.get("reportId").is_none());
+}

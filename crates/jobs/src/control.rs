@@ -38,7 +38,9 @@ impl Jobs {
         job.force_canceled |= force;
         (job.reason_code, job.comment) = reason;
         job.updated_ms = now_ms;
-        Ok((job.clone(), notices))
+        let job = job.clone();
+        self.say_job(job.clone(), "canceled");
+        Ok((job, notices))
     }
 
     /// UpdateJob: the description and the in-progress timeout of a job.
@@ -87,6 +89,7 @@ impl Jobs {
             return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
         }
         let before = self.queue(region, thing);
+        self.say_execution(&key, Some("deleted"));
         self.execs.remove(&key);
         self.touched.insert(Touched::Exec(key));
         Ok(self.notices(region, thing, &before, now_ms))
@@ -115,6 +118,9 @@ impl Jobs {
         if busy && !force {
             let msg = format!("Job {id} has executions IN_PROGRESS; delete it with force");
             return Err(JobsError::new(JobsErrorCode::InvalidStateTransition, msg));
+        }
+        if let Some(job) = self.job(region, id).cloned() {
+            self.say_job(job, "deleted");
         }
         let mut notices = Vec::new();
         for k in keys {

@@ -19,6 +19,8 @@ pub struct DeviceRequest {
     pub step_timeout_min: Option<i64>,
     pub include_document: Option<bool>,
     pub include_state: bool,
+    /// `executionNumber`: the execution asked for (the current one unless given).
+    pub execution_number: Option<u64>,
 }
 
 fn field<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
@@ -30,11 +32,38 @@ fn details(v: &Value) -> Result<BTreeMap<String, String>, JobsError> {
         .as_object()
         .ok_or_else(|| JobsError::invalid("statusDetails must be an object"))?;
     obj.iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => Ok((k.clone(), s.clone())),
-            other => Ok((k.clone(), other.to_string())),
+        .map(|(k, v)| {
+            let key_ok = (1..=128).contains(&k.len())
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'));
+            if !key_ok {
+                return Err(JobsError::invalid(format!(
+                    "statusDetails key {k:?} must be 1 to 128 characters of [a-zA-Z0-9:_-]"
+                )));
+            }
+            match v {
+                Value::String(s)
+                    if (1..=1024).contains(&s.chars().count())
+                        && !s.chars().any(char::is_control) =>
+                {
+                    Ok((k.clone(), s.clone()))
+                }
+                _ => Err(JobsError::invalid(format!(
+                    "statusDetails value of {k} must be a string of 1 to 1024 printable characters"
+                ))),
+            }
         })
         .collect()
+}
+
+/// `stepTimeoutInMinutes`: 1 to 10080, or -1 (no step timeout).
+fn step_timeout(v: &Value) -> Result<i64, JobsError> {
+    match v.as_i64() {
+        Some(m) if m == -1 || (1..=10_080).contains(&m) => Ok(m),
+        _ => Err(JobsError::invalid(format!(
+            "stepTimeoutInMinutes must be between 1 and 10080, or -1, not {v}"
+        ))),
+    }
 }
 
 fn version(v: &Value) -> Result<u64, JobsError> {
@@ -72,11 +101,19 @@ pub fn read_request(payload: &[u8]) -> Result<DeviceRequest, JobsError> {
         status,
         status_details: field(&m, "statusDetails").map(details).transpose()?,
         expected_version: field(&m, "expectedVersion").map(version).transpose()?,
-        step_timeout_min: field(&m, "stepTimeoutInMinutes").and_then(Value::as_i64),
+        step_timeout_min: field(&m, "stepTimeoutInMinutes")
+            .map(step_timeout)
+            .transpose()?,
         include_document: field(&m, "includeJobDocument").and_then(Value::as_bool),
         include_state: field(&m, "includeJobExecutionState")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        execution_number: field(&m, "executionNumber")
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| JobsError::invalid("executionNumber must be a number"))
+            })
+            .transpose()?,
     })
 }
 
@@ -154,7 +191,9 @@ impl Jobs {
             }
         } else {
             let key = (region.to_string(), thing.to_string(), job_id.to_string());
-            self.execs.get(&key).ok_or_else(|| {
+            let e = self.execs.get(&key);
+            let e = e.filter(|e| req.execution_number.is_none_or(|n| n == e.number));
+            e.ok_or_else(|| {
                 JobsError::not_found(format!("No job execution of {job_id} for thing {thing}"))
             })?
         };
@@ -177,7 +216,9 @@ impl Jobs {
             .status
             .ok_or_else(|| JobsError::invalid("status is required"))?;
         self.touched.insert(crate::jobs::Touched::Exec(key.clone()));
-        let e = self.execs.get_mut(&key).ok_or_else(|| {
+        let e = self.execs.get_mut(&key);
+        let e = e.filter(|e| req.execution_number.is_none_or(|n| n == e.number));
+        let e = e.ok_or_else(|| {
             JobsError::not_found(format!("No job execution of {job_id} for thing {thing}"))
         })?;
         let refuse = |code, msg: &str, e: &crate::model::Execution| {
@@ -229,6 +270,9 @@ impl Jobs {
                 .job(region, job_id)
                 .map(|j| document_value(&j.document));
             answer["jobDocument"] = doc.unwrap_or(Value::Null);
+        }
+        if status.terminal() {
+            self.say_execution(&key, None);
         }
         let notices = self.notices(region, thing, &before, now_ms);
         self.complete_if_done(region, job_id, now_ms);

@@ -2,6 +2,7 @@
 //! queue order, job completion, and the `notify` / `notify-next` publications each change makes.
 
 use crate::error::{JobsError, JobsErrorCode};
+use crate::events::{Counts, Said, execution_operation};
 use crate::model::{ExecStatus, Execution, Job, JobStatus};
 use crate::views::{execution, secs, summary};
 use serde_json::{Map, Value, json};
@@ -47,6 +48,8 @@ pub struct Jobs {
     seq: u64,
     /// Records changed since the last [`Jobs::take_changes`].
     pub(crate) touched: BTreeSet<Touched>,
+    /// Job and execution events since the last [`Jobs::take_said`].
+    pub(crate) said: Vec<Said>,
 }
 
 /// What a thing's queue looks like: its pending job ids and its head.
@@ -230,7 +233,38 @@ impl Jobs {
             job.status = JobStatus::Completed;
             job.completed_ms = Some(now_ms);
             job.updated_ms = now_ms;
+            let job = job.clone();
+            self.say_job(job, "completed");
         }
+    }
+
+    /// Keeps a job event, with its executions' counts.
+    pub(crate) fn say_job(&mut self, job: Job, operation: &'static str) {
+        let mine = self
+            .execs
+            .values()
+            .filter(|e| e.region == job.region && e.job_id == job.id);
+        let counts = Counts::of(mine);
+        self.said.push(Said::Job {
+            job,
+            operation,
+            counts,
+        });
+    }
+
+    /// Keeps an execution event for `key` as it is now, when its status is announced.
+    pub(crate) fn say_execution(&mut self, key: &ExecKey, operation: Option<&'static str>) {
+        let Some(exec) = self.execs.get(key).cloned() else {
+            return;
+        };
+        if let Some(operation) = operation.or_else(|| execution_operation(exec.status)) {
+            self.said.push(Said::Execution { exec, operation });
+        }
+    }
+
+    /// The job and execution events since the last call.
+    pub fn take_said(&mut self) -> Vec<Said> {
+        std::mem::take(&mut self.said)
     }
 
     /// Moves an execution to a terminal status set by the service (CANCELED, TIMED_OUT,
@@ -253,6 +287,7 @@ impl Jobs {
             e.step_deadline_ms = None;
             e.job_deadline_ms = None;
         }
+        self.say_execution(key, None);
         let notices = self.notices(region, thing, &before, now_ms);
         self.complete_if_done(region, job, now_ms);
         notices

@@ -7,6 +7,7 @@
 mod control;
 mod device;
 mod error;
+pub mod events;
 mod jobs;
 mod model;
 mod service;

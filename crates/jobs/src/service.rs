@@ -21,7 +21,13 @@ pub struct JobsService {
     default_region: String,
     /// Where `notify` and `notify-next` go, whatever made the change.
     outlet: Outlet,
+    /// Who publishes job and execution events (when the account enabled them).
+    announcer: std::sync::OnceLock<(String, Announcer)>,
 }
+
+/// Publishes an event of a type (`JOB`, `JOB_EXECUTION`) in a region on a topic, when that
+/// type is enabled: `(region, type, topic, payload)`.
+pub type Announcer = Arc<dyn Fn(&str, &str, &str, &str) + Send + Sync>;
 
 /// Every job and execution `store` holds.
 fn read_all(store: &mut dyn Store) -> Result<Jobs, StoreError> {
@@ -149,6 +155,7 @@ impl JobsService {
             store: Mutex::new(store),
             default_region: default_region.to_string(),
             outlet: Outlet::default(),
+            announcer: std::sync::OnceLock::new(),
         })
     }
 
@@ -207,7 +214,10 @@ impl JobsService {
             return Ok(());
         }
         let mut store = lock(&self.store);
+        let said = jobs.take_said();
         let Err(e) = store.commit(&changes) else {
+            drop(store);
+            self.announce(&said);
             return Ok(());
         };
         tracing::error!(error = %e, "job changes not stored: undone, the jobs are what the store holds");
@@ -216,6 +226,25 @@ impl JobsService {
             Err(again) => tracing::error!(error = %again, "the jobs could not be read back"),
         }
         Err(e)
+    }
+
+    /// Job and execution events go to `announcer`, their ARNs naming `account`.
+    pub fn set_announcer(&self, account: &str, announcer: Announcer) {
+        let _ = self.announcer.set((account.to_string(), announcer));
+    }
+
+    fn announce(&self, said: &[crate::events::Said]) {
+        let Some((account, announcer)) = self.announcer.get() else {
+            return;
+        };
+        for s in said {
+            let now = match s {
+                crate::events::Said::Job { job, .. } => job.updated_ms,
+                crate::events::Said::Execution { exec, .. } => exec.updated_ms,
+            };
+            let (kind, region, topic, payload) = s.message(account, now);
+            announcer(region, kind, &topic, &payload.to_string());
+        }
     }
 
     pub fn region<'a>(&'a self, region: Option<&'a str>) -> &'a str {

@@ -290,3 +290,27 @@ fn a_change_the_store_refuses_is_undone_and_answered_as_an_error() {
         "a refused cancel leaves the job as it was"
     );
 }
+
+#[test]
+fn device_requests_are_checked_as_aws_checks_them() {
+    use crate::read_request;
+    let bad = [
+        r#"{"status":"IN_PROGRESS","stepTimeoutInMinutes":0}"#,
+        r#"{"status":"IN_PROGRESS","stepTimeoutInMinutes":10081}"#,
+        r#"{"status":"SUCCEEDED","statusDetails":{"n":5}}"#,
+        r#"{"status":"SUCCEEDED","statusDetails":{"bad key":"x"}}"#,
+        r#"{"status":"SUCCEEDED","statusDetails":{"k":""}}"#,
+        r#"{"executionNumber":"two"}"#,
+    ];
+    for payload in bad {
+        assert!(read_request(payload.as_bytes()).is_err(), "{payload}");
+    }
+    let ok = read_request(
+        br#"{"stepTimeoutInMinutes":-1,"statusDetails":{"step:1":"ok"},"executionNumber":1}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (ok.step_timeout_min, ok.execution_number),
+        (Some(-1), Some(1))
+    );
+}

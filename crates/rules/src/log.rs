@@ -114,3 +114,51 @@ impl ActionLog {
         self.bytes = 0;
     }
 }
+
+/// Evaluations kept while tracing is on.
+const MAX_EVALUATIONS: usize = 1_000;
+
+/// One rule evaluation of one message, matched or not (kept only while tracing is on: the
+/// advisor turns it on for the rules it installs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub time_ms: i64,
+    pub rule: String,
+    pub topic: String,
+    /// `None` when WHERE held (the actions ran); else why the rule did nothing.
+    pub not_matched: Option<String>,
+}
+
+/// The newest evaluations, when tracing is on.
+#[derive(Debug, Default)]
+pub struct EvaluationLog {
+    on: bool,
+    entries: VecDeque<Evaluation>,
+}
+
+impl EvaluationLog {
+    pub fn set(&mut self, on: bool) {
+        self.on = on;
+        if !on {
+            self.entries.clear();
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    pub fn push(&mut self, e: Evaluation) {
+        if !self.on {
+            return;
+        }
+        if self.entries.len() >= MAX_EVALUATIONS {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(e);
+    }
+
+    pub fn entries(&self) -> Vec<Evaluation> {
+        self.entries.iter().cloned().collect()
+    }
+}

@@ -77,6 +77,8 @@ pub struct RulesService {
     book: RwLock<RuleBook>,
     outlet: Outlet,
     pub(crate) log: Mutex<ActionLog>,
+    evaluations: Mutex<crate::log::EvaluationLog>,
+    tracing_on: std::sync::atomic::AtomicBool,
     guard: Mutex<Guard>,
     pub(crate) outside: Arc<dyn Outside>,
     /// HTTP destinations are created ENABLED, with no confirmation to wait for.
@@ -108,6 +110,8 @@ impl RulesService {
             book: RwLock::new(book),
             outlet: Outlet::default(),
             log: Mutex::new(ActionLog::default()),
+            evaluations: Mutex::default(),
+            tracing_on: Default::default(),
             guard: Mutex::new(Guard::default()),
             outside,
             auto_confirm: Default::default(),
@@ -121,6 +125,30 @@ impl RulesService {
 
     pub fn account(&self) -> &str {
         &self.account
+    }
+
+    /// Keeps (or stops keeping) every evaluation, matched or not, for
+    /// [`RulesService::evaluations`]: the advisor's rule trace.
+    pub fn trace_evaluations(&self, on: bool) {
+        lock(&self.evaluations).set(on);
+        self.tracing_on
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The evaluations kept since tracing was turned on (the newest 1,000).
+    pub fn evaluations(&self) -> Vec<crate::log::Evaluation> {
+        lock(&self.evaluations).entries()
+    }
+
+    fn traced(&self, rule: &str, msg: &Message<'_>, not_matched: Option<String>) {
+        if self.tracing_on.load(std::sync::atomic::Ordering::Relaxed) {
+            lock(&self.evaluations).push(crate::log::Evaluation {
+                time_ms: msg.now_ms,
+                rule: rule.to_string(),
+                topic: msg.topic.to_string(),
+                not_matched,
+            });
+        }
     }
 
     /// Reads the rules.
@@ -196,14 +224,19 @@ impl RulesService {
         let mut failures = match fire(rule, msg, env) {
             Firing::Filtered { why } => {
                 tracing::debug!(rule = rule.name(), topic = msg.topic, %why, "rule not matched");
+                self.traced(rule.name(), msg, Some(why));
                 return;
             }
-            Firing::Aborted(abort) => vec![aborted(&abort)],
+            Firing::Aborted(abort) => {
+                self.traced(rule.name(), msg, Some(format!("stopped: {abort}")));
+                vec![aborted(&abort)]
+            }
             Firing::Matched {
                 invocations,
                 failed,
                 ..
             } => {
+                self.traced(rule.name(), msg, None);
                 let mut failures = failed;
                 for inv in invocations {
                     let at = (msg, env.region, chain);

@@ -176,6 +176,13 @@ pub struct ServeArgs {
     /// DeleteAuthorizer takes an ACTIVE authorizer (by default it must be set INACTIVE first).
     #[arg(long, env = "IOTMOCK_DELETE_ACTIVE_AUTHORIZERS")]
     delete_active_authorizers: bool,
+    /// The key naming the report id in Device Defender's `.../accepted` answers.
+    #[arg(
+        long,
+        env = "IOTMOCK_DEFENDER_REPORT_ID_KEY",
+        default_value = "reportId"
+    )]
+    defender_report_id_key: String,
     /// Rules' `lambda` actions, `aws_lambda()` and custom authorizers POST the event to
     /// BASE/FUNCTION_NAME (a 2xx body is the function's answer).
     #[arg(long, env = "IOTMOCK_LAMBDA_URL", value_name = "BASE")]
@@ -265,6 +272,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .rule_not_found(args.rule_not_found)
         .auto_confirm_destinations(args.auto_confirm_destinations)
         .delete_active_authorizers(args.delete_active_authorizers)
+        .defender_report_id_key(&args.defender_report_id_key)
         .custom_auth_event_principal(match args.custom_auth_event_principal.as_str() {
             "principal" => iotmock_authorizer::EventPrincipal::Principal,
             _ => iotmock_authorizer::EventPrincipal::AuthorizerAndPrincipal,

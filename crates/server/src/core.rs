@@ -41,6 +41,7 @@ pub struct Builder {
     pub(crate) doors: crate::doors::DoorAddrs,
     pub(crate) functions: crate::custom_auth::FunctionTable,
     pub(crate) delete_active_authorizers: bool,
+    pub(crate) defender_report_id_key: String,
     pub(crate) event_principal: iotmock_authorizer::EventPrincipal,
 }
 
@@ -74,6 +75,7 @@ impl Default for Builder {
             endpoints: crate::actions::Endpoints::default(),
             functions: Default::default(),
             delete_active_authorizers: false,
+            defender_report_id_key: "reportId".into(),
             event_principal: Default::default(),
             doors: crate::doors::DoorAddrs::default(),
         }
@@ -225,13 +227,23 @@ impl Builder {
                 .context("loading the fleet indexing configuration")?,
         );
         core.register_service(index.clone());
-        let defender = Arc::new(iotmock_defender::DefenderService::new(&self.region));
+        let defender = Arc::new(iotmock_defender::DefenderService::with_report_id_key(
+            &self.region,
+            &self.defender_report_id_key,
+        ));
         core.register_service(defender.clone());
         let events = Arc::new(
             iotmock_events::EventsService::open(self.store(EVENTS_DATABASE)?, &self.region)
                 .context("loading the event configurations")?,
         );
         core.register_service(events.clone());
+        let announce = events.clone();
+        jobs.set_announcer(
+            &self.account_id,
+            Arc::new(move |region, kind, topic, payload| {
+                announce.announce(region, kind, topic, payload)
+            }),
+        );
         let timers = Timers {
             core: core.clone(),
             clock: clock.clone(),

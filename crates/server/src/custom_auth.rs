@@ -230,4 +230,11 @@ impl crate::core::Builder {
         self.delete_active_authorizers = allow;
         self
     }
+
+    /// The key naming the report id in Device Defender's accepted answers (`reportId` unless
+    /// set; AWS's documented example does not show a readable one).
+    pub fn defender_report_id_key(mut self, key: impl Into<String>) -> Self {
+        self.defender_report_id_key = key.into();
+        self
+    }
 }

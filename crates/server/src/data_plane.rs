@@ -33,6 +33,7 @@ impl DataPlane for BrokerData {
             qos: message.qos,
             retain: message.retain,
             properties: message.properties,
+            region: Some(message.region),
         };
         self.0
             .publish_http(door.as_ref(), message)

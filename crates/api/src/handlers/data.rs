@@ -39,12 +39,8 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
             ),
         ));
     }
-    if topic.starts_with('$') {
-        return Err(IotError::invalid(format!(
-            "Publishing to the reserved topic '{topic}' over HTTPS is not allowed"
-        )));
-    }
-    // The broker's own topic rules: AWS's limits and no wildcards.
+    // The broker's own topic rules: AWS's limits, no wildcards, and of the reserved topics only
+    // those a client may publish to (Basic Ingest, shadow and jobs requests, provisioning).
     iotmock_mqtt::topic::validate_topic(topic)
         .map_err(|e| IotError::invalid(format!("'{topic}' is not a valid topic name: {e}")))?;
     let message = crate::Message {
@@ -53,6 +49,7 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
         qos,
         retain,
         properties: super::data_props::properties(req)?,
+        region: req.region.clone(),
     };
     let signed = signed_caller(state, req)?;
     let caller = req.caller.as_deref().or(signed.as_ref());

@@ -72,10 +72,7 @@ fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> Iot
             )));
         }
     };
-    let timeout = body
-        .get("timeoutConfig")
-        .and_then(|t| t.get("inProgressTimeoutInMinutes"))
-        .and_then(Value::as_i64);
+    let timeout = in_progress_timeout(body)?;
     Ok(NewJob {
         document: document.to_string(),
         description: body_str(body, "description")?.map(str::to_string),
@@ -84,6 +81,22 @@ fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> Iot
         continuous,
         in_progress_timeout_min: timeout,
     })
+}
+
+/// `timeoutConfig.inProgressTimeoutInMinutes`: 1 to 10080 when given.
+fn in_progress_timeout(body: &Map<String, Value>) -> IotResult<Option<i64>> {
+    let given = body
+        .get("timeoutConfig")
+        .and_then(|t| t.get("inProgressTimeoutInMinutes"));
+    match given {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(m) if (1..=10_080).contains(&m) => Ok(Some(m)),
+            _ => Err(IotError::invalid(format!(
+                "inProgressTimeoutInMinutes must be between 1 and 10080, not {v}"
+            ))),
+        },
+    }
 }
 
 pub fn create_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
@@ -198,10 +211,7 @@ pub fn cancel_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Rep
 pub fn update_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let body = req.json()?;
     let description = body_str(&body, "description")?.map(str::to_string);
-    let timeout = body
-        .get("timeoutConfig")
-        .and_then(|t| t.get("inProgressTimeoutInMinutes"))
-        .and_then(Value::as_i64);
+    let timeout = in_progress_timeout(&body)?;
     let t = now(state)?;
     service(state)?
         .try_with(|j| j.update_job(&req.region, id, description, timeout, t))

@@ -67,6 +67,9 @@ pub fn describe(state: &ApiState, req: &ApiRequest, thing: &str, job: &str) -> I
     };
     let body = DeviceRequest {
         include_document: include,
+        execution_number: req
+            .qs_int("executionNumber")?
+            .map(|n| u64::try_from(n).unwrap_or(u64::MAX)),
         ..DeviceRequest::default()
     };
     let t = now(state)?;

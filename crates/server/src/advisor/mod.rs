@@ -434,6 +434,7 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     let (ca_file, cert_file, key_file) =
         provision(&mock, &config.thing, opts, &config.policies, &dir)?;
     install_rules(&mock, &opts.rules)?;
+    mock.rules().trace_evaluations(!opts.rules.is_empty());
     mock.broker()
         .set_fault_plan(&config.client_id, plan(&id.faults()));
     let mut timeline = mock.broker().observe();
@@ -493,23 +494,47 @@ fn rule_trace(mock: &MockIotCore, any: bool) -> Vec<String> {
         return Vec::new();
     }
     let log = mock.actions(None);
-    let t0 = log.first().map_or(0, |e| e.time_ms);
-    log.iter()
+    let evaluations = mock.rules().evaluations();
+    let starts = log
+        .iter()
+        .map(|e| e.time_ms)
+        .chain(evaluations.iter().map(|e| e.time_ms));
+    let t0 = starts.min().unwrap_or(0);
+    let mut lines: Vec<(i64, String)> = evaluations
+        .iter()
         .map(|e| {
-            let payload: String = String::from_utf8_lossy(&e.payload)
-                .chars()
-                .take(200)
-                .collect();
-            format!(
-                "+{}ms rule {}: {} {:?} {} payload {payload}",
-                e.time_ms - t0,
-                e.rule,
-                e.action,
-                e.outcome,
-                serde_json::Value::Object(e.params.clone())
+            let what = match &e.not_matched {
+                None => "matched".to_string(),
+                Some(why) => format!("not matched: {why}"),
+            };
+            (
+                e.time_ms,
+                format!(
+                    "+{}ms rule {} on {}: {what}",
+                    e.time_ms - t0,
+                    e.rule,
+                    e.topic
+                ),
             )
         })
-        .collect()
+        .collect();
+    lines.extend(log.iter().map(|e| {
+        let payload: String = String::from_utf8_lossy(&e.payload)
+            .chars()
+            .take(200)
+            .collect();
+        let line = format!(
+            "+{}ms rule {}: {} {:?} {} payload {payload}",
+            e.time_ms - t0,
+            e.rule,
+            e.action,
+            e.outcome,
+            serde_json::Value::Object(e.params.clone())
+        );
+        (e.time_ms, line)
+    }));
+    lines.sort_by_key(|(t, _)| *t);
+    lines.into_iter().map(|(_, l)| l).collect()
 }
 
 /// The library entry for firmware tests in Rust: runs one case against `device`, an async
