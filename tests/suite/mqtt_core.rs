@@ -381,6 +381,25 @@ async fn certificate_subject_issuer_and_serial_drive_policy_variables() {
 }
 
 #[tokio::test]
+async fn subject_alternative_names_drive_policy_variables() {
+    let mut fleet = Fleet::new().await;
+    let minted = fleet.ca.server_leaf("sensor-9.example.com");
+    let doc = json!({"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"iot:Connect","Resource":"*"},
+        {"Effect":"Allow","Action":"iot:Publish","Resource":
+            "arn:aws:iot:*:*:topic/dns/${iot:Certificate.Subject.AlternativeName.DNSName}"}]});
+    let dev = fleet.register(minted, Some(&doc.to_string())).await;
+    let mut c = fleet.client(&dev, "san", Version::V5).await;
+    for (topic, code) in [("dns/sensor-9.example.com", 0), ("dns/other", 0x87)] {
+        assert_eq!(
+            c.publish(topic, "x", 1, false).await.expect("puback"),
+            Some(code),
+            "{topic}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_pending_certificate_republishes_the_registered_event_on_each_connect() {
     let mut fleet = Fleet::new().await;
     let ca_id = fleet.api.get("/cacertificates").await.ok()["certificates"][0]["certificateId"]

@@ -25,7 +25,8 @@ pub struct CertInfo {
     pub version: u32,
     pub serial_hex: String,
     pub spki_raw: Vec<u8>,
-    /// Subject and issuer attributes by AWS's policy-variable names (`CommonName`, ...), in order.
+    /// Subject and issuer attributes by AWS's policy-variable names (`CommonName`, ...), in
+    /// order, then the alternative names (`AlternativeName.DNSName`, ...).
     pub subject_attrs: Vec<(String, String)>,
     pub issuer_attrs: Vec<(String, String)>,
     /// The subject's key: what AWS's registration rules look at.
@@ -124,6 +125,56 @@ fn attributes(name: &x509_parser::x509::X509Name<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The alternative names of a subjectAltName or issuerAltName extension, by AWS's variable
+/// names (`AlternativeName.DNSName`, `.RFC822Name`, `.UniformResourceIdentifier`,
+/// `.IPAddress`, `.DirectoryName`).
+fn alt_names(names: &[x509_parser::extensions::GeneralName<'_>]) -> Vec<(String, String)> {
+    use x509_parser::extensions::GeneralName as G;
+    names
+        .iter()
+        .filter_map(|n| {
+            let (kind, value) = match n {
+                G::DNSName(v) => ("DNSName", (*v).to_string()),
+                G::RFC822Name(v) => ("RFC822Name", (*v).to_string()),
+                G::URI(v) => ("UniformResourceIdentifier", (*v).to_string()),
+                G::DirectoryName(dn) => ("DirectoryName", dn.to_string()),
+                G::IPAddress(bytes) => ("IPAddress", ip_text(bytes)?),
+                _ => return None,
+            };
+            Some((format!("AlternativeName.{kind}"), value))
+        })
+        .collect()
+}
+
+fn ip_text(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes)
+            .ok()
+            .map(|b| std::net::Ipv4Addr::from(b).to_string()),
+        16 => <[u8; 16]>::try_from(bytes)
+            .ok()
+            .map(|b| std::net::Ipv6Addr::from(b).to_string()),
+        _ => None,
+    }
+}
+
+/// Named values: `(variable name, value)`.
+type Named = Vec<(String, String)>;
+
+/// The certificate's subject and issuer alternative names.
+fn alternative_names(cert: &X509Certificate<'_>) -> (Named, Named) {
+    use x509_parser::extensions::ParsedExtension as P;
+    let (mut subject, mut issuer) = (Vec::new(), Vec::new());
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            P::SubjectAlternativeName(san) => subject.extend(alt_names(&san.general_names)),
+            P::IssuerAlternativeName(ian) => issuer.extend(alt_names(&ian.general_names)),
+            _ => {}
+        }
+    }
+    (subject, issuer)
+}
+
 impl CertInfo {
     /// Parses one DER certificate; `field` names the input in error messages.
     pub fn from_der(der: &[u8], field: &str) -> Result<Self, PkiError> {
@@ -139,6 +190,11 @@ impl CertInfo {
             )));
         }
         let tbs = &cert.tbs_certificate;
+        let (subject_alt, issuer_alt) = alternative_names(&cert);
+        let mut subject_attrs = attributes(&tbs.subject);
+        subject_attrs.extend(subject_alt);
+        let mut issuer_attrs = attributes(&tbs.issuer);
+        issuer_attrs.extend(issuer_alt);
         Ok(CertInfo {
             der: der.to_vec(),
             id: iotmock_model::certificate_id(der),
@@ -158,8 +214,8 @@ impl CertInfo {
             version: tbs.version.0,
             serial_hex: hex::encode(tbs.raw_serial()),
             spki_raw: tbs.subject_pki.raw.to_vec(),
-            subject_attrs: attributes(&tbs.subject),
-            issuer_attrs: attributes(&tbs.issuer),
+            subject_attrs,
+            issuer_attrs,
             key: key_kind(&tbs.subject_pki),
         })
     }
@@ -192,5 +248,36 @@ impl CertInfo {
     /// True when `now` (seconds since the epoch) lies inside the validity window.
     pub fn is_valid_at(&self, now: i64) -> bool {
         self.not_before <= now && now <= self.not_after
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CertInfo;
+    use rcgen::{CertificateParams, KeyPair, SanType};
+
+    #[test]
+    fn alternative_names_are_read_by_aws_variable_names() {
+        let mut params = CertificateParams::new(vec!["dev.example.com".to_string()]).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("10.1.2.3".parse().unwrap()));
+        params
+            .subject_alt_names
+            .push(SanType::Rfc822Name("ops@example.com".try_into().unwrap()));
+        params
+            .subject_alt_names
+            .push(SanType::URI("urn:device:7".try_into().unwrap()));
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let info = CertInfo::from_der(cert.der(), "cert").unwrap();
+        let has = |k: &str, v: &str| info.subject_attrs.contains(&(k.to_string(), v.to_string()));
+        assert!(has("AlternativeName.DNSName", "dev.example.com"));
+        assert!(has("AlternativeName.IPAddress", "10.1.2.3"));
+        assert!(has("AlternativeName.RFC822Name", "ops@example.com"));
+        assert!(has(
+            "AlternativeName.UniformResourceIdentifier",
+            "urn:device:7"
+        ));
     }
 }
