@@ -507,3 +507,30 @@ async fn an_observer_sees_each_connection_s_timeline() {
         ]
     );
 }
+
+/// A device certificate of an SNI_ONLY CA with auto-registration on, presented to `mock`:
+/// whether JITR registered it.
+async fn jitr_of_sni_only_ca(mock: MockIotCore) -> bool {
+    let fleet = Fleet::on(mock).await;
+    let ca = iotmock_testkit::TestCa::new("sni-only");
+    let body = json!({ "caCertificate": ca.pem(), "certificateMode": "SNI_ONLY" });
+    let path = "/cacertificate?setAsActive=true&allowAutoRegistration=true";
+    fleet.api.post(path, body).await.ok();
+    let leaf = ca.leaf("newcomer");
+    let refused = fleet
+        .connect_with(fleet.tls(&leaf), "newcomer", Version::V5)
+        .await;
+    assert!(refused.is_err(), "an unregistered certificate is refused");
+    let id = iotmock_pki::parse_certificate_pem(&leaf.cert_pem, "leaf")
+        .expect("parses")
+        .id;
+    fleet.api.get(&format!("/certificates/{id}")).await.status == 200
+}
+
+#[tokio::test]
+async fn jitr_skips_sni_only_cas_unless_told() {
+    let plain = MockIotCore::builder().start().await.expect("mock");
+    assert!(!jitr_of_sni_only_ca(plain).await);
+    let told = MockIotCore::builder().jitr_sni_only(true);
+    assert!(jitr_of_sni_only_ca(told.start().await.expect("mock")).await);
+}

@@ -84,6 +84,8 @@ pub struct Registry {
     ca: Arc<MockCa>,
     generation: u64,
     hooks: Vec<ChangeHook>,
+    /// Whether JITR registers certificates of SNI_ONLY CAs (AWS does not say; off).
+    jitr_sni_only: bool,
 }
 
 impl Registry {
@@ -111,6 +113,7 @@ impl Registry {
             clock,
             ca,
             generation: 0,
+            jitr_sni_only: false,
             hooks: Vec::new(),
         })
     }
@@ -157,6 +160,12 @@ impl Registry {
 
     fn arn<'a>(&'a self, region: &'a str) -> Arn<'a> {
         Arn::new(region, &self.account)
+    }
+
+    /// Whether JITR (and so JITP) registers certificates issued by SNI_ONLY CAs. AWS documents
+    /// JITR for CAs in DEFAULT mode only; off unless set.
+    pub fn set_jitr_sni_only(&mut self, on: bool) {
+        self.jitr_sni_only = on;
     }
 
     fn now(&self) -> EpochMillis {

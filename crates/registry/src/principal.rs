@@ -185,7 +185,7 @@ pub struct AutoRegistered {
 
 impl Registry {
     /// JITR: registers an unknown certificate as PENDING_ACTIVATION when an ACTIVE CA with
-    /// auto-registration enabled issued it (name and signature), in `region` or (`None`) in
+    /// auto-registration enabled (in DEFAULT mode, unless SNI_ONLY CAs are allowed) issued it (name and signature), in `region` or (`None`) in
     /// the first region holding such a CA. `None` when no such CA exists.
     pub fn auto_register(
         &mut self,
@@ -195,6 +195,7 @@ impl Registry {
         let cert = iotmock_pki::CertInfo::from_der(leaf_der, "client certificate").ok()?;
         let issuer = hex::encode(&cert.issuer_raw);
         let now = self.now_secs();
+        let sni_only = self.jitr_sni_only;
         let in_region = self
             .regions
             .iter()
@@ -203,6 +204,7 @@ impl Registry {
             state.cas.values().find_map(|ca| {
                 let usable = ca.status == iotmock_model::CaStatus::Active
                     && ca.auto_registration == iotmock_model::AutoRegistrationStatus::Enable
+                    && (sni_only || ca.mode == iotmock_model::CertificateMode::Default)
                     && ca.subject_hex == issuer;
                 let info = usable
                     .then(|| iotmock_pki::parse_certificate_pem(&ca.pem, "ca").ok())

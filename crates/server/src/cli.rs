@@ -183,6 +183,9 @@ pub struct ServeArgs {
         default_value = "reportId"
     )]
     defender_report_id_key: String,
+    /// JITR registers certificates of SNI_ONLY CAs too (AWS documents it for DEFAULT mode).
+    #[arg(long, env = "IOTMOCK_JITR_SNI_ONLY")]
+    jitr_sni_only: bool,
     /// Rules' `lambda` actions, `aws_lambda()` and custom authorizers POST the event to
     /// BASE/FUNCTION_NAME (a 2xx body is the function's answer).
     #[arg(long, env = "IOTMOCK_LAMBDA_URL", value_name = "BASE")]
@@ -273,6 +276,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .auto_confirm_destinations(args.auto_confirm_destinations)
         .delete_active_authorizers(args.delete_active_authorizers)
         .defender_report_id_key(&args.defender_report_id_key)
+        .jitr_sni_only(args.jitr_sni_only)
         .custom_auth_event_principal(match args.custom_auth_event_principal.as_str() {
             "principal" => iotmock_authorizer::EventPrincipal::Principal,
             _ => iotmock_authorizer::EventPrincipal::AuthorizerAndPrincipal,

@@ -42,6 +42,7 @@ pub struct Builder {
     pub(crate) functions: crate::custom_auth::FunctionTable,
     pub(crate) delete_active_authorizers: bool,
     pub(crate) defender_report_id_key: String,
+    pub(crate) jitr_sni_only: bool,
     pub(crate) event_principal: iotmock_authorizer::EventPrincipal,
 }
 
@@ -76,6 +77,7 @@ impl Default for Builder {
             functions: Default::default(),
             delete_active_authorizers: false,
             defender_report_id_key: "reportId".into(),
+            jitr_sni_only: false,
             event_principal: Default::default(),
             doors: crate::doors::DoorAddrs::default(),
         }
@@ -189,7 +191,7 @@ impl Builder {
         let ca = Arc::new(ca);
         let ca_for_accounts = ca.clone();
         let minter = regional_minter(ca.clone(), self.endpoint.clone(), clock.clone());
-        let registry = Registry::open(
+        let mut registry = Registry::open(
             &self.account_id,
             self.endpoint.clone(),
             store,
@@ -197,6 +199,7 @@ impl Builder {
             ca,
         )
         .context("loading the registry")?;
+        registry.set_jitr_sni_only(self.jitr_sni_only);
         let registry = Arc::new(RwLock::new(registry));
         let settings = BrokerSettings {
             default_region: self.region.clone(),

@@ -237,4 +237,11 @@ impl crate::core::Builder {
         self.defender_report_id_key = key.into();
         self
     }
+
+    /// Whether JITR registers certificates of SNI_ONLY CAs (AWS documents JITR for DEFAULT
+    /// mode CAs; off unless set).
+    pub fn jitr_sni_only(mut self, on: bool) -> Self {
+        self.jitr_sni_only = on;
+        self
+    }
 }
