@@ -333,3 +333,20 @@ async fn resources_are_scoped_to_the_region_of_the_request() {
         api.get("/registrationcode").await.ok()["registrationCode"]
     );
 }
+
+#[tokio::test]
+async fn a_p521_csr_is_signed() {
+    let (_mock, api) = mock().await;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "p521-device");
+    let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+    let out = api
+        .post("/certificates", json!({ "certificateSigningRequest": csr }))
+        .await
+        .ok();
+    let cert = parse_certificate_pem(out["certificatePem"].as_str().unwrap(), "cert").unwrap();
+    assert_eq!(cert.common_name.as_deref(), Some("p521-device"));
+}

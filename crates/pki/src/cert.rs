@@ -158,6 +158,26 @@ fn ip_text(bytes: &[u8]) -> Option<String> {
     }
 }
 
+/// ECDSA over P-521 with SHA-512, which x509-parser's verifier does not take: whether `key`
+/// (a P-521 public key) signed `message` (a DER ECDSA signature), under the algorithm
+/// `ecdsa-with-SHA512`.
+pub fn p521_verifies(
+    key: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+    algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    use aws_lc_rs::signature::{ECDSA_P521_SHA512_ASN1, UnparsedPublicKey};
+    let sha512 = algorithm.algorithm.to_id_string() == "1.2.840.10045.4.3.4";
+    let p521 = matches!(key_kind(key), KeyKind::Ec { curve } if curve == "P-521");
+    let point = &key.subject_public_key.data;
+    sha512
+        && p521
+        && UnparsedPublicKey::new(&ECDSA_P521_SHA512_ASN1, point)
+            .verify(message, signature)
+            .is_ok()
+}
+
 /// Named values: `(variable name, value)`.
 type Named = Vec<(String, String)>;
 
@@ -243,6 +263,12 @@ impl CertInfo {
             return false;
         };
         me.verify_signature(Some(ca.public_key())).is_ok()
+            || p521_verifies(
+                ca.public_key(),
+                &me.signature_algorithm,
+                me.tbs_certificate.as_ref(),
+                &me.signature_value.data,
+            )
     }
 
     /// True when `now` (seconds since the epoch) lies inside the validity window.
