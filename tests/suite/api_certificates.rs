@@ -335,7 +335,7 @@ async fn resources_are_scoped_to_the_region_of_the_request() {
 }
 
 #[tokio::test]
-async fn a_p521_csr_is_signed() {
+async fn a_p521_csr_is_signed_and_an_rsa_1024_csr_refused() {
     let (_mock, api) = mock().await;
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
     let mut params = rcgen::CertificateParams::default();
@@ -349,4 +349,13 @@ async fn a_p521_csr_is_signed() {
         .ok();
     let cert = parse_certificate_pem(out["certificatePem"].as_str().unwrap(), "cert").unwrap();
     assert_eq!(cert.common_name.as_deref(), Some("p521-device"));
+    let small = include_str!("../../fixtures/certs/rsa1024.csr");
+    let why = api
+        .post(
+            "/certificates",
+            json!({ "certificateSigningRequest": small }),
+        )
+        .await
+        .err(400, "InvalidRequestException");
+    assert!(why.contains("1024 bits"), "{why}");
 }

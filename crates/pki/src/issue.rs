@@ -142,6 +142,10 @@ impl MockCa {
         let (_, csr) = X509CertificationRequest::from_der(csr_der)
             .map_err(|e| PkiError::BadCsr(e.to_string()))?;
         let info = &csr.certification_request_info;
+        if let Some(why) = crate::cert::key_kind(&info.subject_pki).refusal() {
+            let why = why.replace("The certificate's", "The request's");
+            return Err(PkiError::BadCsr(why));
+        }
         let p521 = || {
             crate::cert::p521_verifies(
                 &info.subject_pki,
