@@ -112,6 +112,16 @@ async fn attachments_by_target_and_by_principal_header() {
         200,
         "re-attaching is a no-op"
     );
+    let account = arn.split(':').nth(4).unwrap().to_string();
+    let elsewhere = arn.replacen(&account, "999999999999", 1);
+    api.call(
+        "PUT",
+        "/target-policies/a",
+        &[],
+        Some(json!({ "target": elsewhere })),
+    )
+    .await
+    .err(404, "ResourceNotFoundException");
     assert_eq!(
         api.call(
             "PUT",

@@ -211,7 +211,9 @@ impl Registry {
     fn check_target(&self, region: &str, target: &str) -> IotResult<()> {
         let target = validate::required("target", Some(target))?;
         if let Some((arn_region, id)) = Arn::parse_cert(target) {
-            if arn_region == region && self.state(region).certs.contains_key(id) {
+            let account = target.split(':').nth(4).unwrap_or_default();
+            let mine = account == self.account && arn_region == region;
+            if mine && self.state(region).certs.contains_key(id) {
                 return Ok(());
             }
             return Err(IotError::not_found(format!(
