@@ -123,3 +123,34 @@ async fn another_account_and_a_pending_transfer_survive_restart() {
     assert_eq!(d["certificateDescription"]["status"], "INACTIVE");
     assert_eq!(d["certificateDescription"]["ownedBy"], "111122223333");
 }
+
+#[tokio::test]
+async fn authorizers_indexing_and_event_configurations_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || MockIotCore::builder().state_dir(dir.path()).start();
+    let mock = start().await.unwrap();
+    let api = Api::new(mock.api_addr(), REGION);
+    let function = "arn:aws:lambda:ap-northeast-1:123456789012:function:auth";
+    let body =
+        json!({ "authorizerFunctionArn": function, "signingDisabled": true, "status": "ACTIVE" });
+    api.post("/authorizer/Kept", body).await.ok();
+    let config = json!({ "thingIndexingConfiguration": {
+        "thingIndexingMode": "REGISTRY", "thingConnectivityIndexingMode": "STATUS" } });
+    api.post("/indexing/config", config).await.ok();
+    let events = json!({ "eventConfigurations": { "THING": { "Enabled": true } } });
+    api.call("PATCH", "/event-configurations", &[], Some(events))
+        .await
+        .ok();
+    mock.shutdown().await;
+
+    let mock = start().await.unwrap();
+    let api = Api::new(mock.api_addr(), REGION);
+    let kept = api.get("/authorizer/Kept").await.ok();
+    assert_eq!(kept["authorizerDescription"]["status"], "ACTIVE");
+    let config = api.get("/indexing/config").await.ok();
+    let thing = &config["thingIndexingConfiguration"];
+    assert_eq!(thing["thingIndexingMode"], "REGISTRY");
+    assert_eq!(thing["thingConnectivityIndexingMode"], "STATUS");
+    let events = api.get("/event-configurations").await.ok();
+    assert_eq!(events["eventConfigurations"]["THING"]["Enabled"], true);
+}
