@@ -202,3 +202,28 @@ async fn queries_pages_and_aggregations_answer_in_aws_shapes() {
     .await
     .err(400, "InvalidAggregationException");
 }
+
+#[tokio::test]
+async fn the_thing_group_index_answers_when_it_is_on() {
+    let fleet = Fleet::new().await;
+    let api = &fleet.api;
+    let body = json!({ "thingGroupProperties": { "thingGroupDescription": "second floor",
+        "attributePayload": { "attributes": { "floor": "2" } } } });
+    api.post("/thing-groups/floor-2", body).await.ok();
+    let search = json!({ "indexName": "AWS_ThingGroups", "queryString": "attributes.floor:2" });
+    api.post("/indices/search", search.clone())
+        .await
+        .err(404, "ResourceNotFoundException");
+    let config = json!({ "thingGroupIndexingConfiguration": { "thingGroupIndexingMode": "ON" } });
+    api.post("/indexing/config", config).await.ok();
+    let found = api.post("/indices/search", search).await.ok();
+    assert_eq!(found["thingGroups"][0]["thingGroupName"], "floor-2");
+    assert_eq!(
+        found["thingGroups"][0]["thingGroupDescription"],
+        "second floor"
+    );
+    assert_eq!(
+        api.get("/indices").await.ok()["indexNames"],
+        json!(["AWS_ThingGroups"])
+    );
+}

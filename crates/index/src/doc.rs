@@ -34,7 +34,8 @@ impl Leaf {
     }
 }
 
-fn number_text(n: f64) -> String {
+/// A number as the index spells it: whole numbers without a fraction.
+pub fn number_text(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
     } else {

@@ -3,12 +3,15 @@
 //! ([`eval`]), paging and aggregations ([`search`]), and the connectivity heard from the
 //! broker's lifecycle events ([`service`]).
 
+pub mod book;
 pub mod config;
 pub mod doc;
 pub mod eval;
+pub mod live;
 pub mod query;
 pub mod search;
 pub mod service;
+pub mod sources;
 #[cfg(test)]
 mod tests;
 

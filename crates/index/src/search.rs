@@ -1,10 +1,9 @@
 //! SearchIndex's paging and the aggregations (GetStatistics, GetCardinality, GetPercentiles,
 //! GetBucketsAggregation) over the documents a query selects.
 
+use crate::book::Indexed;
 use crate::config::{Config, FieldType};
-use crate::doc::{Leaf, ThingDoc};
-use crate::eval::matches;
-use crate::query::Query;
+use crate::doc::Leaf;
 use iotmock_model::{ErrorCode, IotError, IotResult};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,16 +55,6 @@ pub fn page<T>(
     Ok((shown, next))
 }
 
-/// The things `q` selects, by name.
-pub fn select<'a>(docs: &'a [ThingDoc], config: &Config, q: &Query) -> Vec<&'a ThingDoc> {
-    let mut hits: Vec<&ThingDoc> = docs
-        .iter()
-        .filter(|d| matches(q, &d.fields(config)))
-        .collect();
-    hits.sort_by(|a, b| a.name.cmp(&b.name));
-    hits
-}
-
 fn invalid(m: impl Into<String>) -> IotError {
     IotError::new(ErrorCode::InvalidAggregation, m)
 }
@@ -85,9 +74,9 @@ pub fn aggregation_field<'a>(
 }
 
 /// The values of `field` in the selected documents.
-fn values(hits: &[&ThingDoc], config: &Config, field: &str) -> Vec<Leaf> {
+fn values<'a>(hits: &'a [&Indexed], field: &str) -> Vec<&'a Leaf> {
     hits.iter()
-        .flat_map(|d| d.fields(config))
+        .flat_map(|i| i.fields.iter())
         .filter(|(f, _)| f == field)
         .map(|(_, l)| l)
         .collect()
@@ -95,8 +84,8 @@ fn values(hits: &[&ThingDoc], config: &Config, field: &str) -> Vec<Leaf> {
 
 /// GetStatistics: numbers give every statistic, booleans count/average/sum of trues, strings
 /// only the count.
-pub fn statistics(hits: &[&ThingDoc], config: &Config, field: &str, kind: FieldType) -> Value {
-    let leaves = values(hits, config, field);
+pub fn statistics(hits: &[&Indexed], field: &str, kind: FieldType) -> Value {
+    let leaves = values(hits, field);
     let numbers: Vec<f64> = match kind {
         FieldType::String => return json!({ "statistics": { "count": leaves.len() } }),
         FieldType::Boolean => leaves
@@ -110,7 +99,7 @@ pub fn statistics(hits: &[&ThingDoc], config: &Config, field: &str, kind: FieldT
                 },
             })
             .collect(),
-        FieldType::Number => leaves.iter().filter_map(Leaf::number).collect(),
+        FieldType::Number => leaves.iter().filter_map(|l| l.number()).collect(),
     };
     let count = numbers.len();
     if count == 0 {
@@ -130,15 +119,14 @@ pub fn statistics(hits: &[&ThingDoc], config: &Config, field: &str, kind: FieldT
 }
 
 /// GetCardinality: how many distinct values the field has (exact here; AWS's is approximate).
-pub fn cardinality(hits: &[&ThingDoc], config: &Config, field: &str) -> Value {
-    let distinct: BTreeSet<String> = values(hits, config, field).iter().map(Leaf::text).collect();
+pub fn cardinality(hits: &[&Indexed], field: &str) -> Value {
+    let distinct: BTreeSet<String> = values(hits, field).iter().map(|l| l.text()).collect();
     json!({ "cardinality": distinct.len() })
 }
 
 /// GetPercentiles over a Number field (linear interpolation between closest ranks).
 pub fn percentiles(
-    hits: &[&ThingDoc],
-    config: &Config,
+    hits: &[&Indexed],
     field: &str,
     kind: FieldType,
     percents: &[f64],
@@ -154,9 +142,9 @@ pub fn percentiles(
             format!("the percent {p} is not between 0 and 100"),
         ));
     }
-    let mut numbers: Vec<f64> = values(hits, config, field)
+    let mut numbers: Vec<f64> = values(hits, field)
         .iter()
-        .filter_map(Leaf::number)
+        .filter_map(|l| l.number())
         .collect();
     numbers.sort_by(f64::total_cmp);
     let asked = if percents.is_empty() {
@@ -179,12 +167,12 @@ pub fn percentiles(
 }
 
 /// GetBucketsAggregation (`termsAggregation`): the most frequent values, `max_buckets` of them.
-pub fn buckets(hits: &[&ThingDoc], config: &Config, field: &str, max_buckets: usize) -> Value {
+pub fn buckets(hits: &[&Indexed], field: &str, max_buckets: usize) -> Value {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for d in hits {
-        let mine: BTreeSet<String> = d
-            .fields(config)
-            .into_iter()
+    for i in hits {
+        let mine: BTreeSet<String> = i
+            .fields
+            .iter()
             .filter(|(f, _)| f == field)
             .map(|(_, l)| l.text())
             .collect();

@@ -1,8 +1,8 @@
 //! The fleet index's state: each region's indexing configuration (durable, in the state
-//! dir's store) and each client's connectivity, heard from the broker's lifecycle events
-//! (`$aws/events/presence/connected|disconnected/{clientId}`) on the service seam. The
-//! documents themselves are read from the registry and the shadows when a query runs, so an
-//! update is visible to the next query.
+//! dir's store), each client's connectivity, heard from the broker's lifecycle events
+//! (`$aws/events/presence/connected|disconnected/{clientId}`), and the live indexes
+//! ([`crate::live`]), which hear the registry's events and the shadows' messages on the
+//! service seam.
 
 use crate::config::Config;
 use crate::doc::Connectivity;
@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 const KIND_CONFIG: &str = "indexing";
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -26,6 +26,8 @@ pub struct IndexService {
     /// By (region, client id).
     connectivity: Mutex<BTreeMap<(String, String), Connectivity>>,
     store: Mutex<Box<dyn Store>>,
+    pub(crate) live: Mutex<crate::live::Regions>,
+    pub(crate) sources: std::sync::OnceLock<crate::live::Sources>,
 }
 
 impl IndexService {
@@ -45,6 +47,8 @@ impl IndexService {
             configs: Mutex::new(configs),
             connectivity: Mutex::new(BTreeMap::new()),
             store: Mutex::new(store),
+            live: Mutex::new(BTreeMap::new()),
+            sources: std::sync::OnceLock::new(),
         })
     }
 
@@ -72,6 +76,7 @@ impl IndexService {
                 ))
             })?;
         lock(&self.configs).insert(region.to_string(), next.clone());
+        self.forget(region);
         Ok(next)
     }
 
@@ -82,6 +87,12 @@ impl IndexService {
             .filter(|((r, _), _)| r == region)
             .map(|((_, c), v)| (c.clone(), v.clone()))
             .collect()
+    }
+
+    /// `client`'s connectivity in `region`, if it connected since the mock started.
+    pub fn connectivity_of(&self, region: &str, client: &str) -> Option<Connectivity> {
+        let key = (region.to_string(), client.to_string());
+        lock(&self.connectivity).get(&key).cloned()
     }
 
     /// One lifecycle event: `connected` or `disconnected` with its reason.
@@ -112,6 +123,8 @@ impl IndexService {
                 disconnect_reason: (!connected).then(|| reason.unwrap_or_default().to_string()),
             },
         );
+        drop(book);
+        self.connectivity_changed(region, client);
     }
 }
 
@@ -121,15 +134,33 @@ impl Service for IndexService {
     }
 
     fn filters(&self) -> Vec<String> {
-        vec![
-            "$aws/events/presence/connected/+".into(),
-            "$aws/events/presence/disconnected/+".into(),
+        [
+            "$aws/events/presence/connected/+",
+            "$aws/events/presence/disconnected/+",
+            "$aws/things/+/shadow/update/documents",
+            "$aws/things/+/shadow/delete/accepted",
+            "$aws/things/+/shadow/name/+/update/documents",
+            "$aws/things/+/shadow/name/+/delete/accepted",
         ]
+        .iter()
+        .map(|f| (*f).to_string())
+        .collect()
     }
 
     fn handle(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
         let region = request.region.unwrap_or(&self.default_region);
-        self.heard(region, request.topic, request.payload);
+        match crate::sources::shadow_topic(request.topic) {
+            Some(which) => self.shadow_changed(region, which, request.payload),
+            None => self.heard(region, request.topic, request.payload),
+        }
         Vec::new()
+    }
+
+    fn hears_registry(&self) -> bool {
+        true
+    }
+
+    fn registry_changed(&self, events: &[iotmock_registry::RegistryEvent], _now_ms: i64) {
+        self.registry_events(events);
     }
 }

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 
+use crate::book::RegionIndex;
 use crate::config::{Config, FieldType, ThingMode};
 use crate::doc::{Connectivity, ShadowDoc, ThingDoc};
 use crate::eval::matches;
@@ -171,39 +172,37 @@ fn aggregations_and_paging() {
         .map(|i| thing(&format!("t{i}"), &[], Some(f64::from(i) * 10.0), i % 2 == 0))
         .collect();
     let config = full();
-    let all = search::select(&docs, &config, &Query::All);
+    let index = RegionIndex::build(docs, &config);
+    let all = index.select(&Query::All);
     let (field, kind) = search::aggregation_field(&config, Some("shadow.reported.temp")).unwrap();
-    let stats = search::statistics(&all, &config, field, kind);
+    let stats = search::statistics(&all, field, kind);
     assert_eq!(stats["statistics"]["count"], 5);
     assert_eq!(stats["statistics"]["average"], json!(20.0));
     assert_eq!(stats["statistics"]["maximum"], json!(40.0));
-    let p = search::percentiles(&all, &config, field, kind, &[50.0]).unwrap();
+    let p = search::percentiles(&all, field, kind, &[50.0]).unwrap();
     assert_eq!(p["percentiles"][0]["value"], json!(20.0));
     let (cfield, ckind) =
         search::aggregation_field(&config, Some("connectivity.connected")).unwrap();
-    let b = search::statistics(&all, &config, cfield, ckind);
+    let b = search::statistics(&all, cfield, ckind);
     assert_eq!(b["statistics"]["sum"], json!(3.0));
-    let buckets = search::buckets(&all, &config, cfield, 10);
+    let buckets = search::buckets(&all, cfield, 10);
     assert_eq!(
         buckets["buckets"][0],
         json!({ "keyValue": "true", "count": 3 })
     );
-    assert_eq!(
-        search::cardinality(&all, &config, "thingName")["cardinality"],
-        5
-    );
+    assert_eq!(search::cardinality(&all, "thingName")["cardinality"], 5);
     assert!(search::aggregation_field(&config, Some("attributes.nope")).is_err());
     let paging = Paging {
         next_token: None,
         max_results: Some(2),
     };
-    let (first, next) = search::page(all.clone(), &paging, |d| json!(d.name)).unwrap();
+    let (first, next) = search::page(all.clone(), &paging, |i| json!(i.doc.name)).unwrap();
     assert_eq!((first.len(), next.as_deref()), (2, Some("2")));
     let paging = Paging {
         next_token: Some("4"),
         max_results: Some(2),
     };
-    let (last, next) = search::page(all, &paging, |d| json!(d.name)).unwrap();
+    let (last, next) = search::page(all, &paging, |i| json!(i.doc.name)).unwrap();
     assert_eq!((last, next), (vec![json!("t4")], None));
 }
 
@@ -217,13 +216,14 @@ proptest! {
     /// (case-insensitively), as a scan over the names says.
     #[test]
     fn prefix_queries_agree_with_a_scan(
-        names in prop::collection::vec("[a-c]{1,4}", 1..20),
+        names in prop::collection::btree_set("[a-c]{1,4}", 1..20),
         prefix in "[a-c]{1,2}",
     ) {
         let docs: Vec<ThingDoc> = names.iter().map(|n| thing(n, &[], None, true)).collect();
         let q = parse(&format!("thingName:{prefix}*")).unwrap();
         let config = full();
-        let got: Vec<&str> = search::select(&docs, &config, &q).iter().map(|d| d.name.as_str()).collect();
+        let index = RegionIndex::build(docs, &config);
+        let got: Vec<&str> = index.select(&q).iter().map(|i| i.doc.name.as_str()).collect();
         let mut want: Vec<&str> = names.iter().filter(|n| n.starts_with(&prefix)).map(String::as_str).collect();
         want.sort_unstable();
         prop_assert_eq!(got, want);
@@ -236,7 +236,7 @@ proptest! {
             .map(|(i, t)| thing(&format!("t{i:02}"), &[], Some(f64::from(*t)), true)).collect();
         let q = parse(&format!("shadow.reported.temp:[{lo} TO {hi}}}")).unwrap();
         let config = full();
-        let got = search::select(&docs, &config, &q).len();
+        let got = RegionIndex::build(docs, &config).select(&q).len();
         let want = temps.iter().filter(|t| **t >= lo && **t < hi).count();
         prop_assert_eq!(got, want);
     }
@@ -276,4 +276,87 @@ fn connectivity_follows_lifecycle_events_in_time_order_and_survives_takeovers() 
         svc.connectivity("eu-west-1").is_empty(),
         "regions are apart"
     );
+}
+
+proptest! {
+    /// Whatever the query, the index selects exactly what evaluating it on every document
+    /// selects: the inverted map only narrows.
+    #[test]
+    fn the_index_agrees_with_a_scan(
+        rooms in prop::collection::vec(prop::sample::select(vec!["kitchen", "hall", "big hall", "Kitchen 2"]), 1..30),
+        temps in prop::collection::vec(0i32..40, 30),
+        query in prop::sample::select(vec![
+            "attributes.room:kitchen", "attributes.room:hall", "attributes.room:\"big hall\"",
+            "attributes.room:kitchen AND shadow.reported.temp:21", "shadow.reported.temp:21.0",
+            "attributes.room:hall OR attributes.room:kitchen", "thingName:t1 OR attributes.room:2",
+            "attributes.room:kit* AND shadow.reported.temp>20", "NOT attributes.room:hall",
+            "attributes.room:HALL shadow.hasDelta:true",
+            "shadow.reported.temp:[10 TO 10}", "shadow.reported.temp:[30 TO 10]",
+            "shadow.reported.temp:[10 TO 10]", "shadow.reported.temp:{* TO 15}",
+            "attributes.room:[a TO m]", "thingName:t1*", "attributes.room:big* OR shadow.reported.temp<3",
+            "attributes.room:*", "shadow.reported.temp>=39 AND NOT thingName:t2*",
+        ]),
+    ) {
+        let docs: Vec<ThingDoc> = rooms.iter().enumerate()
+            .map(|(i, r)| thing(&format!("t{i}"), &[("room", r)], Some(f64::from(temps[i])), i % 2 == 0))
+            .collect();
+        let config = full();
+        let q = parse(query).unwrap();
+        let index = RegionIndex::build(docs.clone(), &config);
+        let got: Vec<String> = index.select(&q).iter().map(|i| i.doc.name.clone()).collect();
+        let mut want: Vec<String> = docs.iter().filter(|d| matches(&q, &d.fields(&config))).map(|d| d.name.clone()).collect();
+        want.sort();
+        prop_assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn documents_come_and_go() {
+    let config = full();
+    let mut index = RegionIndex::build(vec![thing("a", &[("room", "hall")], None, true)], &config);
+    let q = parse("attributes.room:hall").unwrap();
+    assert_eq!(index.select(&q).len(), 1);
+    index.put(thing("a", &[("room", "kitchen")], None, true), &config);
+    assert!(
+        index.select(&q).is_empty(),
+        "a replaced document leaves no stale term"
+    );
+    index.remove("a");
+    assert!(index.select(&parse("*").unwrap()).is_empty());
+}
+
+#[test]
+fn named_shadows_are_indexed_when_asked_for_by_name() {
+    let mut d = thing("t", &[], None, true);
+    let named = ShadowDoc {
+        reported: Some(json!({ "speed": 7 })),
+        metadata: json!({}),
+        version: 1,
+        ..ShadowDoc::default()
+    };
+    d.named.insert("motor".into(), named.clone());
+    d.named.insert("other".into(), named);
+    let mut config = Config {
+        thing_mode: ThingMode::RegistryAndShadow,
+        named_shadows: true,
+        named_shadow_names: vec!["motor".into()],
+        ..Config::default()
+    };
+    let q = |s: &str| parse(s).unwrap();
+    assert!(matches(
+        &q("shadow.name.motor.reported.speed:7"),
+        &d.fields(&config)
+    ));
+    assert!(!matches(
+        &q("shadow.name.other.reported.speed:7"),
+        &d.fields(&config)
+    ));
+    let shown: serde_json::Value =
+        serde_json::from_str(d.to_json(&config)["shadow"].as_str().unwrap()).unwrap();
+    assert_eq!(shown["name"]["motor"]["reported"]["speed"], 7);
+    config.named_shadows = false;
+    assert!(!matches(
+        &q("shadow.name.motor.reported.speed:7"),
+        &d.fields(&config)
+    ));
 }

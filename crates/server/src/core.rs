@@ -229,6 +229,10 @@ impl Builder {
             iotmock_index::IndexService::open(self.store(INDEX_DATABASE)?, &self.region)
                 .context("loading the fleet indexing configuration")?,
         );
+        index.attach_sources(iotmock_index::live::Sources {
+            registry: registry.clone(),
+            shadows: shadows.clone(),
+        });
         core.register_service(index.clone());
         let defender = Arc::new(iotmock_defender::DefenderService::with_report_id_key(
             &self.region,

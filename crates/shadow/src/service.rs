@@ -112,8 +112,9 @@ impl ShadowService {
         now_ms: i64,
     ) -> Outcome {
         let outcome = self.decide(region, key, op, payload, now_ms);
+        let region = region.unwrap_or(&self.default_region);
         for (topic, doc) in &outcome.published {
-            self.outlet.publish(message(topic.clone(), doc));
+            self.outlet.publish_in(region, message(topic.clone(), doc));
         }
         outcome
     }

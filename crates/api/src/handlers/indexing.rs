@@ -1,17 +1,16 @@
 //! Fleet indexing: UpdateIndexingConfiguration, GetIndexingConfiguration, DescribeIndex,
 //! ListIndices, SearchIndex and the aggregations (GetStatistics, GetCardinality,
-//! GetPercentiles, GetBucketsAggregation). Documents are read from the registry, the shadows
-//! and the connectivity the broker's lifecycle events told, when the request runs.
+//! GetPercentiles, GetBucketsAggregation), over the live index (`iotmock_index::live`), once
+//! it has heard every change made before the request.
 
 use super::read;
 use crate::request::ApiRequest;
 use crate::state::ApiState;
 use crate::wire::Reply;
 use iotmock_index::search::{self, Paging};
-use iotmock_index::{Config, GROUPS, GroupDoc, IndexService, ShadowDoc, THINGS, ThingDoc, query};
+use iotmock_index::{Config, GROUPS, GroupDoc, IndexService, THINGS, query};
 use iotmock_model::{ErrorCode, IotError, IotResult};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 
 fn service(state: &ApiState) -> IotResult<&IndexService> {
     state.index.as_deref().ok_or_else(|| {
@@ -69,54 +68,13 @@ pub fn list(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     Ok(Reply::Json(json!({ "indexNames": names })))
 }
 
-/// Every thing of the request's region as the index documents it.
-fn things(state: &ApiState, req: &ApiRequest) -> IotResult<Vec<ThingDoc>> {
+/// Waits until the index has heard every change made before this request.
+fn settle(state: &ApiState) {
     if let Some(data) = &state.data {
-        data.settle_service("index");
+        data.settle();
         data.settle_service("shadow");
+        data.settle_service("index");
     }
-    let index = service(state)?;
-    let mut connectivity = index.connectivity(&req.region);
-    let mut shadows: BTreeMap<String, (Option<ShadowDoc>, BTreeMap<String, ShadowDoc>)> =
-        BTreeMap::new();
-    if let Some(s) = &state.shadows {
-        for (key, doc, delta) in s.live(Some(&req.region)) {
-            let shadow = ShadowDoc {
-                desired: doc.desired.clone(),
-                reported: doc.reported.clone(),
-                delta,
-                metadata: doc.metadata(),
-                version: doc.version,
-            };
-            let slot = shadows.entry(key.thing).or_default();
-            match key.name {
-                Some(name) => {
-                    slot.1.insert(name, shadow);
-                }
-                None => slot.0 = Some(shadow),
-            }
-        }
-    }
-    let registry = read(state)?;
-    let docs = registry
-        .things_with_groups(&req.region)
-        .into_iter()
-        .map(|(t, groups)| {
-            let (shadow, named) = shadows.remove(&t.name).unwrap_or_default();
-            ThingDoc {
-                name: t.name.clone(),
-                id: t.id.clone(),
-                type_name: t.type_name.clone(),
-                groups,
-                attributes: t.attributes.clone(),
-                version: t.version,
-                shadow,
-                named,
-                connectivity: connectivity.remove(&t.name),
-            }
-        })
-        .collect();
-    Ok(docs)
 }
 
 fn groups(state: &ApiState, req: &ApiRequest) -> IotResult<Vec<GroupDoc>> {
@@ -171,9 +129,10 @@ pub fn search_index(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         answer["thingGroups"] = json!(shown);
         next
     } else {
-        let docs = things(state, req)?;
-        let hits = search::select(&docs, &config, &q);
-        let (shown, next) = search::page(hits, &paging, |d| d.to_json(&config))?;
+        settle(state);
+        let (shown, next) = service(state)?.search(&req.region, &q, |config, hits| {
+            search::page(hits, &paging, |i| i.doc.to_json(config))
+        })?;
         answer["things"] = json!(shown);
         next
     };
@@ -183,18 +142,12 @@ pub fn search_index(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     Ok(Reply::Json(answer))
 }
 
-/// What an aggregation runs on: the configuration, the field and its type, the documents.
+/// What an aggregation runs on: the field and its type, and the query.
 fn aggregation(
     state: &ApiState,
     req: &ApiRequest,
     body: &Map<String, Value>,
-) -> IotResult<(
-    Config,
-    String,
-    iotmock_index::config::FieldType,
-    Vec<ThingDoc>,
-    query::Query,
-)> {
+) -> IotResult<(String, iotmock_index::config::FieldType, query::Query)> {
     let config = service(state)?.config(&req.region);
     let name = index_on(&config, text(body, "indexName"))?;
     if name == GROUPS {
@@ -205,38 +158,40 @@ fn aggregation(
     }
     let q = parsed(body)?;
     let (field, kind) = search::aggregation_field(&config, text(body, "aggregationField"))?;
-    let field = field.to_string();
-    Ok((config, field, kind, things(state, req)?, q))
+    settle(state);
+    Ok((field.to_string(), kind, q))
 }
 
 pub fn statistics(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
-    let (config, field, kind, docs, q) = aggregation(state, req, &body)?;
-    let hits = search::select(&docs, &config, &q);
-    Ok(Reply::Json(search::statistics(
-        &hits, &config, &field, kind,
-    )))
+    let (field, kind, q) = aggregation(state, req, &body)?;
+    let stats = service(state)?.search(&req.region, &q, |_, hits| {
+        search::statistics(&hits, &field, kind)
+    });
+    Ok(Reply::Json(stats))
 }
 
 pub fn cardinality(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
-    let (config, field, _, docs, q) = aggregation(state, req, &body)?;
-    let hits = search::select(&docs, &config, &q);
-    Ok(Reply::Json(search::cardinality(&hits, &config, &field)))
+    let (field, _, q) = aggregation(state, req, &body)?;
+    let answer = service(state)?.search(&req.region, &q, |_, hits| {
+        search::cardinality(&hits, &field)
+    });
+    Ok(Reply::Json(answer))
 }
 
 pub fn percentiles(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let body = req.json()?;
-    let (config, field, kind, docs, q) = aggregation(state, req, &body)?;
+    let (field, kind, q) = aggregation(state, req, &body)?;
     let percents: Vec<f64> = body
         .get("percents")
         .and_then(Value::as_array)
         .map(|l| l.iter().filter_map(Value::as_f64).collect())
         .unwrap_or_default();
-    let hits = search::select(&docs, &config, &q);
-    Ok(Reply::Json(search::percentiles(
-        &hits, &config, &field, kind, &percents,
-    )?))
+    let answer = service(state)?.search(&req.region, &q, |_, hits| {
+        search::percentiles(&hits, &field, kind, &percents)
+    })?;
+    Ok(Reply::Json(answer))
 }
 
 pub fn buckets(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
@@ -266,8 +221,10 @@ pub fn buckets(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
             "maxBuckets must be between 1 and 10000",
         ));
     }
-    let (config, field, _, docs, q) = aggregation(state, req, &body)?;
-    let hits = search::select(&docs, &config, &q);
+    let (field, _, q) = aggregation(state, req, &body)?;
     let max = usize::try_from(max).unwrap_or(10);
-    Ok(Reply::Json(search::buckets(&hits, &config, &field, max)))
+    let answer = service(state)?.search(&req.region, &q, |_, hits| {
+        search::buckets(&hits, &field, max)
+    });
+    Ok(Reply::Json(answer))
 }
