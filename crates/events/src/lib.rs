@@ -46,7 +46,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The registry events of one mock.
 pub struct EventsService {
-    default_region: String,
     configs: Mutex<BTreeMap<String, Configuration>>,
     store: Mutex<Box<dyn Store>>,
     outlet: Outlet,
@@ -54,7 +53,7 @@ pub struct EventsService {
 
 impl EventsService {
     /// The configurations `store` kept.
-    pub fn open(mut store: Box<dyn Store>, default_region: &str) -> Result<Self, StoreError> {
+    pub fn open(mut store: Box<dyn Store>) -> Result<Self, StoreError> {
         let read = |row: &iotmock_store::Row| match row.kind.as_str() {
             KIND => serde_json::from_str::<Configuration>(&row.value)
                 .map(|c| Read::Record((row.key.clone(), c)))
@@ -65,7 +64,6 @@ impl EventsService {
             .into_iter()
             .collect();
         Ok(Self {
-            default_region: default_region.to_string(),
             configs: Mutex::new(configs),
             store: Mutex::new(store),
             outlet: Outlet::default(),
@@ -147,11 +145,6 @@ impl EventsService {
             );
             self.outlet.publish_in(region, message);
         }
-    }
-
-    /// The region a message is published in when it names none.
-    pub fn default_region(&self) -> &str {
-        &self.default_region
     }
 }
 

@@ -86,14 +86,6 @@ impl RegionIndex {
         index
     }
 
-    pub fn len(&self) -> usize {
-        self.docs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
-    }
-
     /// The document of `thing`, if indexed.
     pub fn get(&self, thing: &str) -> Option<&ThingDoc> {
         self.docs.get(thing).map(|i| &i.doc)

@@ -240,7 +240,7 @@ impl Builder {
         ));
         core.register_service(defender.clone());
         let events = Arc::new(
-            iotmock_events::EventsService::open(self.store(EVENTS_DATABASE)?, &self.region)
+            iotmock_events::EventsService::open(self.store(EVENTS_DATABASE)?)
                 .context("loading the event configurations")?,
         );
         core.register_service(events.clone());
