@@ -35,6 +35,7 @@ mod restart;
 mod rules;
 mod rules_actions;
 mod rules_destinations;
+mod rules_lookups;
 mod services;
 mod shadow;
 mod soak;

@@ -93,7 +93,7 @@ async fn bad_sql_and_bad_actions_are_refused_never_stored() {
 #[tokio::test]
 async fn a_rule_selects_filters_and_republishes() {
     let mut fleet = fleet().await;
-    let sql = "SELECT temp, topic(2) AS device FROM 'sensors/+/data' WHERE temp > 30";
+    let sql = "SELECT temp, topic(2) AS device, sourceip() AS ip, traceid() AS trace FROM 'sensors/+/data' WHERE temp > 30";
     create(
         &fleet.api,
         "hot",
@@ -116,7 +116,14 @@ async fn a_rule_selects_filters_and_republishes() {
         .unwrap();
     let m = watcher.next_message().await.unwrap();
     assert_eq!(m.topic, "alerts/d2", "the cool reading was filtered out");
-    assert_eq!(body(&m), json!({ "temp": 35, "device": "d2" }));
+    let mut doc = body(&m);
+    let trace = doc["trace"].take();
+    assert_eq!(trace.as_str().map(str::len), Some(36), "a UUID: {trace}");
+    doc.as_object_mut().unwrap().remove("trace");
+    assert_eq!(
+        doc,
+        json!({ "temp": 35, "device": "d2", "ip": "127.0.0.1" })
+    );
 }
 
 #[tokio::test]
@@ -193,6 +200,7 @@ async fn a_failed_action_runs_the_error_action_with_aws_document() {
     assert_eq!(doc["topic"], "in/a");
     assert_eq!(doc["clientId"], "pub");
     assert_eq!(doc["base64OriginalPayload"], "aGVsbG8=");
+    assert_eq!(doc["cloudwatchTraceId"].as_str().map(str::len), Some(36));
     assert_eq!(doc["failures"][0]["failedAction"], "RepublishAction");
     assert!(
         doc["failures"][0]["errorMessage"]

@@ -119,6 +119,11 @@ async fn hook_on(
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/r";
 
+/// A fleet on a mock started from `builder`.
+pub(crate) async fn fleet_of(builder: iotmock::Builder) -> Fleet {
+    Fleet::on(builder.start().await.unwrap()).await
+}
+
 async fn rule(fleet: &Fleet, name: &str, payload: Value) {
     fleet
         .api
@@ -131,12 +136,7 @@ async fn rule(fleet: &Fleet, name: &str, payload: Value) {
 async fn the_http_action_posts_the_output_and_retries_then_runs_the_error_action() {
     let (ok, mut seen) = hook(200, "").await;
     let (bad, mut failing) = hook(503, "busy").await;
-    let mock = MockIotCore::builder()
-        .auto_confirm_destinations(true)
-        .start()
-        .await
-        .unwrap();
-    let mut fleet = Fleet::on(mock).await;
+    let mut fleet = fleet_of(MockIotCore::builder().auto_confirm_destinations(true)).await;
     let http = |addr: SocketAddr, path: &str| {
         json!({ "http": {
             "url": format!("http://{addr}{path}"),
@@ -201,12 +201,7 @@ async fn the_http_action_posts_the_output_and_retries_then_runs_the_error_action
 #[tokio::test]
 async fn functions_are_called_through_the_lambda_url() {
     let (addr, mut seen) = hook(200, r#"{"verdict":"ok"}"#).await;
-    let mock = MockIotCore::builder()
-        .lambda_url(format!("http://{addr}/fn"))
-        .start()
-        .await
-        .unwrap();
-    let mut fleet = Fleet::on(mock).await;
+    let mut fleet = fleet_of(MockIotCore::builder().lambda_url(format!("http://{addr}/fn"))).await;
     let arn = "arn:aws:lambda:us-east-1:123456789012:function:enrich";
     rule(&fleet, "enrich", json!({
         "sql": format!("SELECT aws_lambda('{arn}', *).verdict AS v FROM 'l/+'"),
@@ -270,12 +265,8 @@ async fn in_process_functions_answer_aws_lambda_and_take_lambda_actions() {
 #[tokio::test]
 async fn aws_actions_are_sent_signed_as_the_sdk_sends_them() {
     let (addr, mut seen) = hook(200, "<SendMessageResponse/>").await;
-    let mock = MockIotCore::builder()
-        .aws_endpoint_url(format!("http://{addr}"))
-        .start()
-        .await
-        .unwrap();
-    let mut fleet = Fleet::on(mock).await;
+    let mut fleet =
+        fleet_of(MockIotCore::builder().aws_endpoint_url(format!("http://{addr}"))).await;
     let queue = format!("http://{addr}/123456789012/telemetry");
     rule(&fleet, "to_sqs", json!({
         "sql": "SELECT temp FROM 'q/+'",
@@ -355,5 +346,65 @@ async fn https_endpoints_are_reached_when_their_ca_is_trusted() {
     assert!(
         seen.try_recv().is_err(),
         "an endpoint whose CA is not trusted is never sent the message"
+    );
+}
+
+#[tokio::test]
+async fn http_batching_posts_json_arrays_per_topic_by_size_and_time() {
+    let (addr, mut seen) = hook(200, "").await;
+    let mut fleet = fleet_of(MockIotCore::builder().auto_confirm_destinations(true)).await;
+    let http = |config: Value| {
+        json!({ "sql": "SELECT n FROM 'b/+'", "actions": [{ "http": {
+            "url": format!("http://{addr}/batch"),
+            "confirmationUrl": format!("http://{addr}/"),
+            "enableBatching": true,
+            "batchConfig": config,
+        }}]})
+    };
+    let refused = fleet
+        .api
+        .post("/rules/toobig", http(json!({ "maxBatchSize": 11 })))
+        .await;
+    refused.err(400, "InvalidRequestException");
+    let refused = fleet
+        .api
+        .post("/rules/unknown", http(json!({ "maxBatch": 2 })))
+        .await;
+    refused.err(400, "InvalidRequestException");
+    rule(
+        &fleet,
+        "batched",
+        http(json!({ "maxBatchSize": 3, "maxBatchOpenMs": 200 })),
+    )
+    .await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut c = fleet.client(&dev, "batcher", Version::V311).await;
+    for n in 1..=4 {
+        c.publish("b/one", format!(r#"{{"n":{n}}}"#), 1, false)
+            .await
+            .unwrap();
+    }
+    c.publish("b/two", r#"{"n":5}"#, 1, false).await.unwrap();
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let got = seen.recv().await.unwrap();
+        assert_eq!(got.header("content-type"), Some("application/json"));
+        bodies.push(serde_json::from_slice::<Value>(&got.body).unwrap());
+    }
+    assert_eq!(
+        bodies[0],
+        json!([{ "n": 1 }, { "n": 2 }, { "n": 3 }]),
+        "a full batch goes at once"
+    );
+    bodies[1..].sort_by_key(|b| b[0]["n"].as_i64());
+    assert_eq!(
+        bodies[1],
+        json!([{ "n": 4 }]),
+        "the rest goes when its time is up"
+    );
+    assert_eq!(
+        bodies[2],
+        json!([{ "n": 5 }]),
+        "another topic is another batch"
     );
 }

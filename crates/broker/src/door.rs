@@ -146,6 +146,7 @@ impl BrokerCore {
                 client_id: "",
                 region,
                 principal: "",
+                source_ip: None,
             });
             return self.route_http(message, origin);
         };
@@ -176,6 +177,7 @@ impl BrokerCore {
             client_id: "n/a",
             region: &region,
             principal: &id,
+            source_ip: Some(door.addr.ip()),
         };
         self.route_http(message, Some(origin))
     }

@@ -37,6 +37,8 @@ pub struct Origin<'a> {
     pub region: &'a str,
     /// The publisher's certificate id.
     pub principal: &'a str,
+    /// The publisher's address (`sourceip()` in the rules).
+    pub source_ip: Option<std::net::IpAddr>,
     // A service's own message names its region only: the client id and principal are empty.
 }
 

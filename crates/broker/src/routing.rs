@@ -131,6 +131,7 @@ impl Hub {
                     .map(|o| o.principal.to_string())
                     .filter(|p| !p.is_empty()),
                 properties: msg.properties.clone().map(Box::new),
+                source_ip: from.and_then(|o| o.source_ip),
             };
             if let Err(request) = worker.offer(request) {
                 refused.push((i, request));

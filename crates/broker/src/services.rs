@@ -35,6 +35,7 @@ pub(crate) struct Request {
     pub now_ms: i64,
     pub principal: Option<String>,
     pub properties: Option<Box<iotmock_mqtt::PublishProperties>>,
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -47,6 +48,7 @@ impl Request {
             now_ms: self.now_ms,
             principal: self.principal.as_deref(),
             properties: self.properties.as_deref(),
+            source_ip: self.source_ip,
         }
     }
 }
@@ -84,6 +86,7 @@ impl Outbox for HubLink {
                 client_id: "",
                 region,
                 principal: "",
+                source_ip: None,
             };
             shared.hub.publish(Arc::new(message), Some(from));
         }
@@ -330,6 +333,7 @@ mod tests {
             now_ms: 0,
             principal: None,
             properties: None,
+            source_ip: None,
         }
     }
 

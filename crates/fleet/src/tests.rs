@@ -57,6 +57,7 @@ fn service(enabled: bool) -> (FleetService, Arc<RwLock<Registry>>) {
 fn ask(svc: &FleetService, topic: &str, fmt: Format, doc: &Value, now_ms: i64) -> (String, Value) {
     let payload = fmt.encode(doc);
     let req = ServiceRequest {
+        source_ip: None,
         client_id: Some("claim"),
         region: None,
         topic,
@@ -186,6 +187,7 @@ fn rejections_say_what_failed() {
     assert_eq!(csr["errorCode"], "InvalidCertificateSigningRequest");
     let (topic, garbage) = {
         let req = ServiceRequest {
+            source_ip: None,
             client_id: Some("c"),
             region: None,
             topic: "$aws/certificates/create/cbor",

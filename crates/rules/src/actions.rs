@@ -201,6 +201,9 @@ fn check_fields(kind: &Kind, fields: &Map<String, Value>) -> Result<(), String> 
             Some(q) => return Err(format!("Invalid qos {q} in the republish action: 0 or 1")),
         }
     }
+    if kind.member == "http" {
+        check_batch_config(fields)?;
+    }
     if kind.member == "dynamoDBv2"
         && fields
             .get("putItem")
@@ -209,6 +212,50 @@ fn check_fields(kind: &Kind, fields: &Map<String, Value>) -> Result<(), String> 
             .is_none()
     {
         return Err("The dynamoDBv2 action requires putItem.tableName".into());
+    }
+    Ok(())
+}
+
+/// `batchConfig` of an `http` action: AWS's ranges, and no unknown field.
+fn check_batch_config(fields: &Map<String, Value>) -> Result<(), String> {
+    if let Some(v) = fields
+        .get("enableBatching")
+        .filter(|v| !v.is_null() && !v.is_boolean())
+    {
+        return Err(format!(
+            "Invalid enableBatching {v} in the http action: true or false"
+        ));
+    }
+    let Some(config) = fields.get("batchConfig").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let Some(config) = config.as_object() else {
+        return Err("Invalid batchConfig in the http action: an object".into());
+    };
+    const RANGES: [(&str, u64, u64); 3] = [
+        ("maxBatchOpenMs", 5, 200),
+        ("maxBatchSize", 2, 10),
+        ("maxBatchSizeBytes", 100, 131_072),
+    ];
+    for (key, value) in config {
+        if key == "batchAcrossTopics" {
+            if value.is_boolean() || value.is_null() {
+                continue;
+            }
+            return Err(format!(
+                "Invalid batchConfig.batchAcrossTopics {value}: true or false"
+            ));
+        }
+        let Some((_, lo, hi)) = RANGES.iter().find(|(k, _, _)| k == key) else {
+            return Err(format!(
+                "Unknown field batchConfig.{key} in the http action"
+            ));
+        };
+        if !value.is_null() && !value.as_u64().is_some_and(|n| (*lo..=*hi).contains(&n)) {
+            return Err(format!(
+                "Invalid batchConfig.{key} {value} in the http action: {lo} to {hi}"
+            ));
+        }
     }
     Ok(())
 }

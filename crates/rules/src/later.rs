@@ -15,6 +15,8 @@ pub struct Job {
     pub rule: String,
     /// The rule's region (AWS calls are signed for it).
     pub region: String,
+    /// The topic of the message the action came from (HTTP batches are per topic).
+    pub topic: String,
     pub invocation: Invocation,
     pub done: Done,
 }
@@ -29,6 +31,7 @@ pub struct Origin {
     pub account: String,
     pub now_ms: i64,
     pub region: String,
+    pub trace_id: Option<String>,
 }
 
 impl Origin {
@@ -41,6 +44,7 @@ impl Origin {
             account: msg.account.to_string(),
             now_ms: msg.now_ms,
             region: region.to_string(),
+            trace_id: msg.trace_id.map(str::to_string),
         }
     }
 
@@ -54,7 +58,7 @@ impl Origin {
             account: &self.account,
             now_ms: self.now_ms,
             source_ip: None,
-            trace_id: None,
+            trace_id: self.trace_id.as_deref(),
             properties,
             parsed: None,
         }

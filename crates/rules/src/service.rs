@@ -24,6 +24,21 @@ pub trait Outside: Send + Sync {
     ) -> Result<SqlValue, String>;
     fn registry_data(&self, region: &str, api: &str, thing: &str) -> Result<SqlValue, String>;
     fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String>;
+    /// `get_dynamodb`: the item as plain JSON. No back end by default.
+    fn dynamodb_item(
+        &self,
+        region: &str,
+        table: &str,
+        key: &[(String, SqlValue)],
+    ) -> Result<SqlValue, String> {
+        let _ = (region, key);
+        Err(format!("no DynamoDB back end to read table '{table}'"))
+    }
+    /// `get_secret`: the secret's string, or the base64 of its binary. No back end by default.
+    fn secret(&self, region: &str, secret_id: &str, binary: bool) -> Result<String, String> {
+        let _ = (region, binary);
+        Err(format!("no Secrets Manager back end to read '{secret_id}'"))
+    }
 }
 
 /// Carries out actions that leave the mock (http, lambda, AWS services), off the rules'
@@ -70,6 +85,12 @@ impl Env for RegionEnv<'_> {
     }
     fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String> {
         self.outside.lambda(function_arn, input)
+    }
+    fn dynamodb_item(&self, table: &str, key: &[(String, SqlValue)]) -> Result<SqlValue, String> {
+        self.outside.dynamodb_item(self.region, table, key)
+    }
+    fn secret(&self, secret_id: &str, binary: bool) -> Result<String, String> {
+        self.outside.secret(self.region, secret_id, binary)
     }
 }
 
@@ -197,6 +218,8 @@ impl RulesService {
         }
         // Parsed once for every rule the message reaches.
         let root = crate::sql::parse_payload(msg.payload);
+        // One trace id per message, as AWS's `traceid()` and `cloudwatchTraceId`.
+        let trace = msg.trace_id.is_none().then(|| self.outside.new_uuid());
         for (rule, topic) in rules {
             if skip.iter().any(|s| s == rule.name()) {
                 continue;
@@ -204,6 +227,7 @@ impl RulesService {
             let seen = Message {
                 topic,
                 parsed: Some(&root),
+                trace_id: trace.as_deref().or(msg.trace_id),
                 ..*msg
             };
             let env = RegionEnv {
@@ -291,6 +315,7 @@ impl RulesService {
                 runner.run(Job {
                     rule: rule.to_string(),
                     region: region.to_string(),
+                    topic: msg.topic.to_string(),
                     invocation: inv.clone(),
                     done: Box::new(move |result| {
                         if let Some(service) = me.upgrade() {
@@ -457,6 +482,7 @@ impl Service for RulesService {
     fn handle(&self, request: &ServiceRequest<'_>) -> Vec<Reply> {
         let region = request.region.unwrap_or(&self.default_region);
         let properties = request.properties.map(properties_of).unwrap_or_default();
+        let source_ip = request.source_ip.map(|ip| ip.to_string());
         let msg = Message {
             topic: request.topic,
             payload: request.payload,
@@ -464,7 +490,7 @@ impl Service for RulesService {
             principal: request.principal,
             account: &self.account,
             now_ms: request.now_ms,
-            source_ip: None,
+            source_ip: source_ip.as_deref(),
             trace_id: None,
             properties: &properties,
             parsed: None,

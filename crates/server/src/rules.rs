@@ -22,6 +22,36 @@ struct MockOutside {
     lambda_url: Option<String>,
     functions: crate::custom_auth::FunctionTable,
     handle: tokio::runtime::Handle,
+    /// Where `get_dynamodb` and `get_secret` read (`--aws-endpoint-url`).
+    aws_endpoint_url: Option<String>,
+    trust: crate::actions::Trust,
+}
+
+impl MockOutside {
+    /// Runs `call` on the mock's runtime and waits for it (the rules' worker is not on the
+    /// runtime), up to AWS's 2 s for a function.
+    fn wait<T: Send + 'static>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T, String>> + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(call.await);
+        });
+        rx.recv_timeout(crate::actions::FUNCTION_DEADLINE)
+            .map_err(|_| format!("{what} did not answer within 2000 ms"))?
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.registry.read().map_or(0, |r| r.now_millis())
+    }
+
+    fn endpoint(&self, what: &str) -> Result<String, String> {
+        self.aws_endpoint_url
+            .clone()
+            .ok_or_else(|| format!("no {what} back end: start the mock with --aws-endpoint-url"))
+    }
 }
 
 impl Outside for MockOutside {
@@ -117,6 +147,38 @@ impl Outside for MockOutside {
             .map(|v| SqlValue::from_json(&v))
             .map_err(|e| format!("{function_arn} answered something that is not JSON: {e}"))
     }
+
+    fn dynamodb_item(
+        &self,
+        region: &str,
+        table: &str,
+        key: &[(String, SqlValue)],
+    ) -> Result<SqlValue, String> {
+        let endpoint = self.endpoint("DynamoDB")?;
+        let key: Vec<(String, serde_json::Value)> = key
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_serde().unwrap_or(serde_json::Value::Null)))
+            .collect();
+        let (trust, region_owned, table_owned) =
+            (self.trust.clone(), region.to_string(), table.to_string());
+        let at = self.now_ms();
+        let item = self.wait("DynamoDB GetItem", async move {
+            let scope = (region_owned.as_str(), at);
+            crate::actions::lookups::get_item(&trust, &endpoint, scope, &table_owned, &key).await
+        })?;
+        Ok(SqlValue::from_json(&item))
+    }
+
+    fn secret(&self, region: &str, id: &str, binary: bool) -> Result<String, String> {
+        let endpoint = self.endpoint("Secrets Manager")?;
+        let (trust, region_owned, id_owned) =
+            (self.trust.clone(), region.to_string(), id.to_string());
+        let at = self.now_ms();
+        self.wait("Secrets Manager GetSecretValue", async move {
+            let scope = (region_owned.as_str(), at);
+            crate::actions::lookups::get_secret(&trust, &endpoint, scope, &id_owned, binary).await
+        })
+    }
 }
 
 impl Builder {
@@ -136,6 +198,8 @@ impl Builder {
             lambda_url: self.endpoints.lambda_url.clone(),
             functions: self.functions.clone(),
             handle: handle.clone(),
+            aws_endpoint_url: self.endpoints.aws_endpoint_url.clone(),
+            trust: crate::actions::Trust::new(&self.endpoints.action_ca),
         });
         let runner = Arc::new(ActionRunner {
             handle,
@@ -145,6 +209,7 @@ impl Builder {
             account: self.account_id.clone(),
             functions: self.functions.clone(),
             trust: crate::actions::Trust::new(&self.endpoints.action_ca),
+            batches: Default::default(),
         });
         let service =
             RulesService::new(book, outside, Some(runner), &self.account_id, &self.region);

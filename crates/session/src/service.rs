@@ -30,6 +30,8 @@ pub struct ServiceRequest<'a> {
     pub principal: Option<&'a str>,
     /// The message's MQTT 5 properties, as published.
     pub properties: Option<&'a iotmock_mqtt::PublishProperties>,
+    /// The publisher's address (`None` for the iot-data API and the services' own messages).
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// A service's answer to a request.

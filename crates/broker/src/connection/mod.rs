@@ -106,6 +106,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
         shared,
         conn_id,
         region,
+        peer_ip: peer.addr.ip(),
         tx,
         acks: 0,
         pending_counted: 0,
@@ -213,6 +214,8 @@ struct Conn<S> {
     shared: Arc<Shared>,
     conn_id: u64,
     region: String,
+    /// The client's address.
+    peer_ip: std::net::IpAddr,
     /// This connection's own mailbox (the registry watchers and the hub post to it).
     tx: Mailbox,
     /// PUBACKs since the session's messages kept on disk were last trimmed.
@@ -233,6 +236,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             client_id: self.session.client_id(),
             region: &self.region,
             principal: &self.session.principal().cert_id,
+            source_ip: Some(self.peer_ip),
         }
     }
 

@@ -44,18 +44,19 @@ pub async fn call(
         return Ok(false);
     }
     for call in calls {
-        send(trust, endpoint, call, cx).await?;
+        send(trust, endpoint, call, (cx.region, cx.now_ms)).await?;
     }
     Ok(true)
 }
 
-/// One signed call; an answer naming the call's tolerated error counts as done.
-async fn send(
+/// One signed call, signed for `region` at `now_ms`: the answer's body. An answer naming the
+/// call's tolerated error counts as done.
+pub async fn send(
     trust: &client::Trust,
     endpoint: &str,
     mut call: Call,
-    cx: &Context<'_>,
-) -> Result<(), String> {
+    (region, now_ms): (&str, i64),
+) -> Result<Vec<u8>, String> {
     let url = if call.path.starts_with("http://") || call.path.starts_with("https://") {
         call.path.clone()
     } else {
@@ -66,8 +67,8 @@ async fn send(
     headers.push(("host".into(), format!("{host}:{port}")));
     let signer = Signer {
         service: call.service,
-        region: cx.region,
-        now_ms: cx.now_ms,
+        region,
+        now_ms,
     };
     let signed = signature(&signer, call.method, &url, &headers, &call.body)?;
     headers.retain(|(k, _)| k != "host");
@@ -79,8 +80,8 @@ async fn send(
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&answer.body);
     match answer.status {
-        200..=299 => Ok(()),
-        _ if call.tolerate.is_some_and(|code| text.contains(code)) => Ok(()),
+        200..=299 => Ok(answer.body),
+        _ if call.tolerate.is_some_and(|code| text.contains(code)) => Ok(Vec::new()),
         s => Err(format!(
             "{} {} answered {s}: {}",
             call.service,

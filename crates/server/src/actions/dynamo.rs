@@ -15,6 +15,33 @@ pub fn attribute(v: &Value) -> Value {
     }
 }
 
+/// An attribute value as plain JSON (the reverse of [`attribute`]): `N` as a number, sets as
+/// arrays, binary as its base64 text.
+pub fn plain(v: &Value) -> Value {
+    let Some((kind, inner)) = v.as_object().and_then(|m| m.iter().next()) else {
+        return Value::Null;
+    };
+    let number = |t: &Value| {
+        let text = t.as_str().unwrap_or_default();
+        serde_json::from_str::<serde_json::Number>(text).map_or(Value::Null, Value::Number)
+    };
+    match kind.as_str() {
+        "N" => number(inner),
+        "NS" => Value::Array(inner.as_array().into_iter().flatten().map(number).collect()),
+        "L" => Value::Array(inner.as_array().into_iter().flatten().map(plain).collect()),
+        "M" => Value::Object(
+            inner
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), plain(v)))
+                .collect(),
+        ),
+        "NULL" => Value::Null,
+        _ => inner.clone(),
+    }
+}
+
 /// An item: each key of `m` as an attribute.
 pub fn item(m: &Map<String, Value>) -> Map<String, Value> {
     m.iter().map(|(k, v)| (k.clone(), attribute(v))).collect()

@@ -5,10 +5,12 @@
 //! sends them, when it is set. Without an endpoint an action is recorded, not sent.
 
 pub(crate) mod aws;
+mod batch;
 mod calls;
 mod client;
 pub(crate) use client::Trust;
 mod dynamo;
+pub(crate) mod lookups;
 mod telemetry;
 
 use iotmock_registry::Clock;
@@ -53,6 +55,8 @@ pub struct ActionRunner {
     pub functions: crate::custom_auth::FunctionTable,
     /// Whom `https://` endpoints must prove they are.
     pub trust: Trust,
+    /// HTTP actions' open batches (`enableBatching`).
+    pub batches: batch::Batches,
 }
 
 impl Runner for ActionRunner {
@@ -66,6 +70,10 @@ impl Runner for ActionRunner {
     }
 
     fn run(&self, job: Job) {
+        if let Some(limits) = batch::Limits::of(&job.invocation) {
+            self.batch(job, &limits);
+            return;
+        }
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
             let why = format!(
                 "{IN_FLIGHT} actions are already waiting on their endpoints; this one was not sent"
@@ -109,6 +117,47 @@ pub fn function_name(arn: &str) -> &str {
 }
 
 impl ActionRunner {
+    /// Adds an `http` action's message to its batch; sends the batches that are complete and
+    /// starts the timer of one it opened.
+    fn batch(&self, job: Job, limits: &batch::Limits) {
+        let (send, added) = self.batches.add(&self.account, job, limits);
+        for full in send {
+            self.send_batch(full);
+        }
+        if let batch::Added::Opened(key, generation) = added {
+            let (this, open) = (self.clone(), limits.open);
+            self.handle.spawn(async move {
+                tokio::time::sleep(open).await;
+                if let Some(due) = this.batches.expire(&key, generation) {
+                    this.send_batch(due);
+                }
+            });
+        }
+    }
+
+    /// One POST for a batch; every message in it has the batch's outcome.
+    fn send_batch(&self, batch: batch::Batch) {
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            for (_, done) in batch.parts {
+                done(Err(format!(
+                    "{IN_FLIGHT} actions are already waiting on their endpoints; this batch was not sent"
+                )));
+            }
+            return;
+        };
+        let this = self.clone();
+        self.handle.spawn(async move {
+            let mut inv = batch.last.clone();
+            inv.payload = batch.body();
+            let now_ms = this.clock.now_millis();
+            let outcome = http_action(&this.trust, &inv, now_ms).await;
+            drop(permit);
+            for (_, done) in batch.parts {
+                done(outcome.clone().map(|()| true));
+            }
+        });
+    }
+
     /// The in-process function a `lambda` action names, if one was given.
     fn function(&self, inv: &Invocation) -> Option<crate::custom_auth::FunctionFn> {
         if inv.kind.member != "lambda" {
