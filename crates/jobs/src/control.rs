@@ -78,6 +78,15 @@ impl Jobs {
         now_ms: i64,
     ) -> Result<Vec<Notice>, JobsError> {
         let key = (region.to_string(), thing.to_string(), id.to_string());
+        if let Some(e) = self.execs.get_mut(&key).filter(|e| e.number != number) {
+            // An earlier attempt of a retried execution: always terminal.
+            let at = e.earlier.iter().position(|x| x.number == number);
+            if let Some(at) = at {
+                e.earlier.remove(at);
+                self.touched.insert(Touched::Exec(key));
+                return Ok(Vec::new());
+            }
+        }
         let e = self.execs.get(&key).filter(|e| e.number == number);
         let e = e.ok_or_else(|| {
             JobsError::not_found(format!(

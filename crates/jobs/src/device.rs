@@ -192,7 +192,7 @@ impl Jobs {
         } else {
             let key = (region.to_string(), thing.to_string(), job_id.to_string());
             let e = self.execs.get(&key);
-            let e = e.filter(|e| req.execution_number.is_none_or(|n| n == e.number));
+            let e = e.and_then(|e| crate::model::attempt(e, req.execution_number));
             e.ok_or_else(|| {
                 JobsError::not_found(format!("No job execution of {job_id} for thing {thing}"))
             })?
@@ -274,8 +274,15 @@ impl Jobs {
         if status.terminal() {
             self.say_execution(&key, None);
         }
-        let notices = self.notices(region, thing, &before, now_ms);
+        if status == ExecStatus::Failed {
+            self.retry_if_allowed(&key, now_ms);
+        }
+        let mut notices = self.notices(region, thing, &before, now_ms);
         self.complete_if_done(region, job_id, now_ms);
+        if status.terminal() {
+            let aborted = self.abort_if_due(region, job_id, now_ms);
+            notices.extend(aborted.into_iter().flat_map(|(_, n)| n));
+        }
         Ok((answer, notices))
     }
 }

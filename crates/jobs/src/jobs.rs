@@ -25,6 +25,8 @@ pub struct NewJob {
     pub things: Vec<String>,
     pub continuous: bool,
     pub in_progress_timeout_min: Option<i64>,
+    pub retry: Vec<crate::model::RetryCriterion>,
+    pub abort: Vec<crate::model::AbortCriterion>,
 }
 
 pub(crate) type ExecKey = (String, String, String);
@@ -45,7 +47,7 @@ pub struct Jobs {
     pub(crate) jobs: BTreeMap<(String, String), Job>,
     /// (region, thing, job id)
     pub(crate) execs: BTreeMap<ExecKey, Execution>,
-    seq: u64,
+    pub(crate) seq: u64,
     /// Records changed since the last [`Jobs::take_changes`].
     pub(crate) touched: BTreeSet<Touched>,
     /// Job and execution events since the last [`Jobs::take_said`].
@@ -55,8 +57,9 @@ pub struct Jobs {
 /// What a thing's queue looks like: its pending job ids and its head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Queue {
-    ids: BTreeSet<String>,
-    head: Option<String>,
+    /// (job id, executionNumber): a retried execution is a new one.
+    ids: BTreeSet<(String, u64)>,
+    head: Option<(String, u64)>,
 }
 
 fn minutes(m: i64) -> i64 {
@@ -86,9 +89,12 @@ impl Jobs {
 
     pub(crate) fn queue(&self, region: &str, thing: &str) -> Queue {
         let pending = self.pending(region, thing);
-        let head = pending.first().map(|e| e.job_id.clone());
+        let head = pending.first().map(|e| (e.job_id.clone(), e.number));
         Queue {
-            ids: pending.into_iter().map(|e| e.job_id.clone()).collect(),
+            ids: pending
+                .into_iter()
+                .map(|e| (e.job_id.clone(), e.number))
+                .collect(),
             head,
         }
     }
@@ -173,6 +179,7 @@ impl Jobs {
             step_deadline_ms: None,
             job_deadline_ms: None,
             seq: self.seq,
+            earlier: Vec::new(),
         };
         self.touched.insert(Touched::Exec(key.clone()));
         self.execs.insert(key, e);
@@ -203,6 +210,8 @@ impl Jobs {
             reason_code: None,
             comment: None,
             in_progress_timeout_min: new.in_progress_timeout_min,
+            retry: new.retry,
+            abort: new.abort,
             created_ms: now_ms,
             updated_ms: now_ms,
             completed_ms: None,
@@ -288,6 +297,9 @@ impl Jobs {
             e.job_deadline_ms = None;
         }
         self.say_execution(key, None);
+        if status == ExecStatus::TimedOut {
+            self.retry_if_allowed(key, now_ms);
+        }
         let notices = self.notices(region, thing, &before, now_ms);
         self.complete_if_done(region, job, now_ms);
         notices
@@ -303,12 +315,13 @@ impl Jobs {
             })
             .map(|(k, _)| k.clone())
             .collect();
-        due.into_iter()
-            .map(|k| {
-                let notices = self.end_execution(&k, ExecStatus::TimedOut, false, now_ms);
-                (k.1, notices)
-            })
-            .collect()
+        let mut out: Vec<(String, Vec<Notice>)> = Vec::new();
+        for k in due {
+            let notices = self.end_execution(&k, ExecStatus::TimedOut, false, now_ms);
+            out.push((k.1.clone(), notices));
+            out.extend(self.abort_if_due(&k.0, &k.2, now_ms));
+        }
+        out
     }
 
     /// The job's in-progress timeout, started when its execution starts.

@@ -10,13 +10,16 @@ mod error;
 pub mod events;
 mod jobs;
 mod model;
+mod retry;
 mod service;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_retry;
 pub mod views;
 
 pub use device::{DeviceRequest, read_request};
 pub use error::{JobsError, JobsErrorCode};
 pub use jobs::{Jobs, KIND_EXECUTION, KIND_JOB, NewJob, Notice};
-pub use model::{ExecStatus, Execution, Job, JobStatus};
+pub use model::{AbortCriterion, ExecStatus, Execution, Job, JobStatus, RetryCriterion, attempt};
 pub use service::{JobsService, Noticed, notice_message};

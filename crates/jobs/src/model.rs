@@ -85,6 +85,12 @@ pub struct Job {
     pub reason_code: Option<String>,
     pub comment: Option<String>,
     pub in_progress_timeout_min: Option<i64>,
+    /// `jobExecutionsRetryConfig.criteriaList`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<RetryCriterion>,
+    /// `abortConfig.criteriaList`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abort: Vec<AbortCriterion>,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub completed_ms: Option<i64>,
@@ -109,6 +115,18 @@ pub struct Execution {
     pub job_deadline_ms: Option<i64>,
     /// Creation order, for queue order among executions queued in the same millisecond.
     pub seq: u64,
+    /// The earlier attempts of a retried execution (executionNumber 1, 2, ...), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<Execution>,
+}
+
+/// The attempt `number` of an execution (the current one when `None`), earlier ones included.
+pub fn attempt(e: &Execution, number: Option<u64>) -> Option<&Execution> {
+    match number {
+        None => Some(e),
+        Some(n) if n == e.number => Some(e),
+        Some(n) => e.earlier.iter().find(|x| x.number == n),
+    }
 }
 
 impl Execution {
@@ -119,4 +137,25 @@ impl Execution {
             (a, b) => a.or(b),
         }
     }
+}
+
+/// A retry criterion: how many times executions that ended so may run again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryCriterion {
+    /// `FAILED`, `TIMED_OUT` or `ALL`.
+    pub failure_type: String,
+    pub number_of_retries: u32,
+}
+
+/// An abort criterion: cancel the job once this share of its executed things ended so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AbortCriterion {
+    /// `FAILED`, `REJECTED`, `TIMED_OUT` or `ALL`.
+    pub failure_type: String,
+    /// `CANCEL`, the only action.
+    pub action: String,
+    pub threshold_percentage: f64,
+    pub min_number_of_executed_things: u32,
 }

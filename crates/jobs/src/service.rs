@@ -35,7 +35,9 @@ fn read_all(store: &mut dyn Store) -> Result<Jobs, StoreError> {
     let read = |r: &iotmock_store::Row| {
         let parsed = match r.kind.as_str() {
             KIND_JOB => serde_json::from_str(&r.value).map(|j| Stored::Job(Box::new(j))),
-            KIND_EXECUTION => serde_json::from_str(&r.value).map(Stored::Execution),
+            KIND_EXECUTION => {
+                serde_json::from_str(&r.value).map(|e| Stored::Execution(Box::new(e)))
+            }
             _ => return Ok(Read::Skip),
         };
         parsed.map(Read::Record).map_err(|e| e.to_string())
@@ -43,7 +45,7 @@ fn read_all(store: &mut dyn Store) -> Result<Jobs, StoreError> {
     for record in load_with(store, "jobs", read)? {
         match record {
             Stored::Job(j) => jobs.push(*j),
-            Stored::Execution(e) => execs.push(e),
+            Stored::Execution(e) => execs.push(*e),
         }
     }
     let mut all = Jobs::default();
@@ -102,7 +104,7 @@ impl<N: Noticed> Noticed for Result<N, JobsError> {
 /// A stored record.
 enum Stored {
     Job(Box<Job>),
-    Execution(crate::model::Execution),
+    Execution(Box<crate::model::Execution>),
 }
 
 /// A device request named by its topic.

@@ -80,6 +80,8 @@ fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> Iot
         targets,
         continuous,
         in_progress_timeout_min: timeout,
+        retry: super::jobs_config::retry(body)?,
+        abort: super::jobs_config::abort(body)?,
     })
 }
 
@@ -148,6 +150,7 @@ fn job_view(state: &ApiState, req: &ApiRequest, j: &Job, execs: &[Execution]) ->
     if let Some(m) = j.in_progress_timeout_min {
         v["timeoutConfig"] = json!({ "inProgressTimeoutInMinutes": m });
     }
+    super::jobs_config::show(j, &mut v);
     Ok(v)
 }
 
@@ -261,7 +264,10 @@ fn execution_view(state: &ApiState, req: &ApiRequest, e: &Execution) -> IotResul
 }
 
 fn summary_view(e: &Execution) -> Value {
-    let mut s = json!({ "status": e.status.name(), "queuedAt": ts(e.queued_ms), "lastUpdatedAt": ts(e.updated_ms), "executionNumber": e.number });
+    let mut s = json!({
+        "status": e.status.name(), "queuedAt": ts(e.queued_ms), "lastUpdatedAt": ts(e.updated_ms),
+        "executionNumber": e.number, "retryAttempt": e.number.saturating_sub(1),
+    });
     if let Some(t) = e.started_ms {
         s["startedAt"] = ts(t);
     }
@@ -274,7 +280,15 @@ pub fn describe_execution(
     thing: &str,
     id: &str,
 ) -> IotResult<Reply> {
+    let number = match req.qs("executionNumber") {
+        Some(n) => Some(
+            n.parse::<u64>()
+                .map_err(|_| IotError::invalid(format!("Invalid executionNumber: {n}")))?,
+        ),
+        None => None,
+    };
     let e = service(state)?.with(|j| j.execution(&req.region, thing, id));
+    let e = e.and_then(|e| iotmock_jobs::attempt(&e, number).cloned());
     let e =
         e.ok_or_else(|| IotError::not_found(format!("No execution of job {id} on thing {thing}")))?;
     Ok(Reply::Json(

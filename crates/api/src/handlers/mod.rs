@@ -15,6 +15,7 @@ pub mod groups;
 pub mod iam;
 pub mod indexing;
 pub mod jobs;
+pub mod jobs_config;
 pub mod jobs_data;
 pub mod policies;
 pub mod rules;
