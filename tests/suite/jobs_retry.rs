@@ -62,3 +62,64 @@ async fn a_failed_execution_comes_back_as_the_next_attempt_on_both_versions() {
         assert_eq!(old["execution"]["status"], "FAILED");
     }
 }
+
+/// `YYYY-MM-DDTHH:MM` of `ms`, rounded up to the next minute.
+fn minute_after(ms: i64) -> String {
+    let mins = ms.div_euclid(60_000) + 1;
+    let (y, m, d) = iotmock_model::civil_from_days(mins.div_euclid(1440));
+    let (h, min) = (mins.rem_euclid(1440) / 60, mins.rem_euclid(60));
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}")
+}
+
+#[tokio::test]
+async fn a_scheduled_job_starts_on_the_clock_and_a_rollout_paces_it() {
+    use iotmock_model::Clock as _;
+    let (mock, clock) = crate::support::clocked_mock().await;
+    let mut fleet = Fleet::on(mock).await;
+    let mut arns = Vec::new();
+    for i in 0..3 {
+        let r = fleet.api.post(&format!("/things/door{i}"), json!({})).await;
+        arns.push(r.ok()["thingArn"].clone());
+    }
+    let dev = fleet.device("door0", Some(ALLOW_ALL)).await;
+    let mut c = fleet
+        .client(&dev, "door0", iotmock_client::Version::V5)
+        .await;
+    let p = "$aws/things/door0/jobs";
+    c.subscribe(&[(&format!("{p}/notify-next"), 1)])
+        .await
+        .unwrap();
+    let soon = minute_after(clock.now_millis());
+    let too_soon =
+        json!({ "targets": arns, "document": "{}", "schedulingConfig": { "startTime": soon } });
+    let refused = fleet
+        .api
+        .call("PUT", "/jobs/early", &[], Some(too_soon))
+        .await;
+    refused.err(400, "InvalidRequestException");
+    let start = minute_after(clock.now_millis() + 30 * 60_000);
+    let body = json!({ "targets": arns, "document": "{}",
+        "schedulingConfig": { "startTime": start, "endBehavior": "STOP_ROLLOUT" },
+        "jobExecutionsRolloutConfig": { "maximumPerMinute": 2 } });
+    fleet
+        .api
+        .call("PUT", "/jobs/later", &[], Some(body))
+        .await
+        .ok();
+    let job = fleet.api.get("/jobs/later").await.ok();
+    assert_eq!(job["job"]["status"], "SCHEDULED");
+    assert_eq!(job["job"]["schedulingConfig"]["startTime"], start.as_str());
+    assert_eq!(
+        job["job"]["jobExecutionsRolloutConfig"]["maximumPerMinute"],
+        2
+    );
+    clock.advance(std::time::Duration::from_secs(32 * 60));
+    let next = next_on(&mut c, &format!("{p}/notify-next")).await;
+    assert_eq!(next["execution"]["jobId"], "later");
+    let job = fleet.api.get("/jobs/later").await.ok();
+    assert_eq!(job["job"]["status"], "IN_PROGRESS");
+    assert_eq!(
+        job["job"]["jobProcessDetails"]["numberOfQueuedThings"], 2,
+        "two things in the first minute"
+    );
+}

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 pub enum Said {
     /// `completed`, `canceled` or `deleted`.
     Job {
-        job: Job,
+        job: Box<Job>,
         operation: &'static str,
         counts: Counts,
     },

@@ -27,6 +27,8 @@ pub struct NewJob {
     pub in_progress_timeout_min: Option<i64>,
     pub retry: Vec<crate::model::RetryCriterion>,
     pub abort: Vec<crate::model::AbortCriterion>,
+    pub rollout: Option<crate::rollout::Rollout>,
+    pub schedule: Option<crate::rollout::Schedule>,
 }
 
 pub(crate) type ExecKey = (String, String, String);
@@ -205,24 +207,28 @@ impl Jobs {
             description: new.description,
             targets: new.targets,
             continuous: new.continuous,
-            status: JobStatus::InProgress,
+            status: match new.schedule.as_ref().and_then(|s| s.start_ms) {
+                Some(start) if start > now_ms => JobStatus::Scheduled,
+                _ => JobStatus::InProgress,
+            },
             force_canceled: false,
             reason_code: None,
             comment: None,
             in_progress_timeout_min: new.in_progress_timeout_min,
             retry: new.retry,
             abort: new.abort,
+            rollout: new.rollout,
+            schedule: new.schedule,
+            waiting: new.things,
+            pace: Default::default(),
             created_ms: now_ms,
             updated_ms: now_ms,
             completed_ms: None,
         };
         self.jobs.insert((region.into(), id.into()), job.clone());
         self.touched.insert(Touched::Job(region.into(), id.into()));
-        let mut notices = Vec::new();
-        for thing in new.things {
-            notices.extend(self.enqueue(region, id, &thing, now_ms));
-        }
-        self.complete_if_done(region, id, now_ms);
+        let notices = self.release(region, id, now_ms);
+        let job = self.job(region, id).cloned().unwrap_or(job);
         Ok((job, notices))
     }
 
@@ -237,6 +243,7 @@ impl Jobs {
         if let Some(job) = self.jobs.get_mut(&(region.to_string(), id.to_string()))
             && job.status == JobStatus::InProgress
             && !job.continuous
+            && job.waiting.is_empty()
             && all_done
         {
             job.status = JobStatus::Completed;
@@ -255,7 +262,7 @@ impl Jobs {
             .filter(|e| e.region == job.region && e.job_id == job.id);
         let counts = Counts::of(mine);
         self.said.push(Said::Job {
-            job,
+            job: Box::new(job),
             operation,
             counts,
         });
@@ -316,6 +323,10 @@ impl Jobs {
             .map(|(k, _)| k.clone())
             .collect();
         let mut out: Vec<(String, Vec<Notice>)> = Vec::new();
+        for (region, id) in self.releasing() {
+            let released = self.release(&region, &id, now_ms);
+            out.extend(released.into_iter().map(|n| (thing_of(&n), vec![n])));
+        }
         for k in due {
             let notices = self.end_execution(&k, ExecStatus::TimedOut, false, now_ms);
             out.push((k.1.clone(), notices));
@@ -461,4 +472,9 @@ pub(crate) fn step_deadline(step_min: Option<i64>, now_ms: i64) -> Option<Option
         Some(-1) => Some(None),
         Some(m) => Some(Some(now_ms + minutes(m))),
     }
+}
+
+/// The thing a notice goes to (`$aws/things/{thing}/jobs/...`).
+pub(crate) fn thing_of(n: &Notice) -> String {
+    n.topic.split('/').nth(2).unwrap_or_default().to_string()
 }

@@ -11,11 +11,14 @@ pub mod events;
 mod jobs;
 mod model;
 mod retry;
+pub mod rollout;
 mod service;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_retry;
+#[cfg(test)]
+mod tests_rollout;
 pub mod views;
 
 pub use device::{DeviceRequest, read_request};

@@ -55,6 +55,7 @@ impl ExecStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
+    Scheduled,
     InProgress,
     Completed,
     Canceled,
@@ -63,6 +64,7 @@ pub enum JobStatus {
 impl JobStatus {
     pub fn name(self) -> &'static str {
         match self {
+            JobStatus::Scheduled => "SCHEDULED",
             JobStatus::InProgress => "IN_PROGRESS",
             JobStatus::Completed => "COMPLETED",
             JobStatus::Canceled => "CANCELED",
@@ -91,6 +93,17 @@ pub struct Job {
     /// `abortConfig.criteriaList`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub abort: Vec<AbortCriterion>,
+    /// `jobExecutionsRolloutConfig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::Rollout>,
+    /// `schedulingConfig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<crate::rollout::Schedule>,
+    /// Target things not reached yet (a schedule not started, a rollout under way).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<String>,
+    #[serde(default)]
+    pub pace: crate::rollout::Pace,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub completed_ms: Option<i64>,

@@ -126,13 +126,10 @@ impl Jobs {
     }
 }
 
-/// Notices by the thing whose topic they go to (`$aws/things/{thing}/jobs/...`).
+/// Notices by the thing whose topic they go to.
 fn group(notices: Vec<Notice>) -> Vec<(String, Vec<Notice>)> {
     notices
         .into_iter()
-        .map(|n| {
-            let thing = n.topic.split('/').nth(2).unwrap_or_default().to_string();
-            (thing, vec![n])
-        })
+        .map(|n| (crate::jobs::thing_of(&n), vec![n]))
         .collect()
 }

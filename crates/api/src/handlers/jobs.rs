@@ -82,6 +82,8 @@ fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> Iot
         in_progress_timeout_min: timeout,
         retry: super::jobs_config::retry(body)?,
         abort: super::jobs_config::abort(body)?,
+        rollout: super::jobs_config::rollout(body)?,
+        schedule: super::jobs_config::schedule(body, now(state)?)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! CreateJob's `jobExecutionsRetryConfig` and `abortConfig`, checked against the model's
 //! ranges and enums, and shown back by DescribeJob.
 
+use iotmock_jobs::rollout::{ExponentialRate, RateIncrease, Rollout, Schedule};
 use iotmock_jobs::{AbortCriterion, Job, RetryCriterion};
 use iotmock_model::{IotError, IotResult};
 use serde_json::{Map, Value, json};
@@ -104,5 +105,163 @@ pub fn show(job: &Job, view: &mut Value) {
     }
     if !job.abort.is_empty() {
         view["abortConfig"] = json!({ "criteriaList": job.abort });
+    }
+    show_pacing(job, view);
+}
+
+/// `jobExecutionsRolloutConfig`: `maximumPerMinute` 1 to 1000; `exponentialRate` with
+/// `baseRatePerMinute` 1 to 1000, `incrementFactor` 1.1 to 5 and at least one increase
+/// criterion of at least 1.
+pub fn rollout(body: &Map<String, Value>) -> IotResult<Option<Rollout>> {
+    const CONFIG: &str = "jobExecutionsRolloutConfig";
+    let Some(c) = body.get(CONFIG).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bad = |what: &str| IotError::invalid(format!("{CONFIG}: {what}"));
+    let count = |v: Option<&Value>, lo: u64, hi: u64| {
+        v.and_then(Value::as_u64)
+            .filter(|n| (lo..=hi).contains(n))
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let maximum_per_minute = match c.get("maximumPerMinute").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => {
+            Some(count(Some(v), 1, 1000).ok_or_else(|| bad("maximumPerMinute must be 1 to 1000"))?)
+        }
+    };
+    let exponential_rate = match c.get("exponentialRate").filter(|v| !v.is_null()) {
+        None => None,
+        Some(e) => Some(exponential(e).map_err(|why| bad(&why))?),
+    };
+    Ok(Some(Rollout {
+        maximum_per_minute,
+        exponential_rate,
+    }))
+}
+
+fn exponential(e: &Value) -> Result<ExponentialRate, String> {
+    let base = e.get("baseRatePerMinute").and_then(Value::as_u64);
+    let base = base
+        .filter(|n| (1..=1000).contains(n))
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or("exponentialRate.baseRatePerMinute must be 1 to 1000")?;
+    let factor = e.get("incrementFactor").and_then(Value::as_f64);
+    let factor = factor
+        .filter(|f| (1.1..=5.0).contains(f))
+        .ok_or("exponentialRate.incrementFactor must be 1.1 to 5")?;
+    let criteria = e.get("rateIncreaseCriteria");
+    let at_least_one = |k: &str| -> Result<Option<u32>, String> {
+        match criteria.and_then(|c| c.get(k)).filter(|v| !v.is_null()) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| *n >= 1)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some)
+                .ok_or(format!("rateIncreaseCriteria.{k} must be at least 1")),
+        }
+    };
+    let increase = RateIncrease {
+        number_of_notified_things: at_least_one("numberOfNotifiedThings")?,
+        number_of_succeeded_things: at_least_one("numberOfSucceededThings")?,
+    };
+    if increase.number_of_notified_things.is_none() && increase.number_of_succeeded_things.is_none()
+    {
+        return Err("exponentialRate.rateIncreaseCriteria needs numberOfNotifiedThings or numberOfSucceededThings".into());
+    }
+    Ok(ExponentialRate {
+        base_rate_per_minute: base,
+        increment_factor: factor,
+        rate_increase_criteria: increase,
+    })
+}
+
+/// `schedulingConfig`: `startTime` 30 minutes to a year ahead, `endTime` 30 minutes to two
+/// years ahead and at least 30 minutes after the start, both `YYYY-MM-DDTHH:MM` (seconds and
+/// a `Z` are taken too); `endBehavior` STOP_ROLLOUT, CANCEL or FORCE_CANCEL.
+pub fn schedule(body: &Map<String, Value>, now_ms: i64) -> IotResult<Option<Schedule>> {
+    const CONFIG: &str = "schedulingConfig";
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 24 * 60 * MIN;
+    let Some(c) = body.get(CONFIG).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bad = |what: String| IotError::invalid(format!("{CONFIG}: {what}"));
+    let time = |k: &str| -> IotResult<Option<(String, i64)>> {
+        match c.get(k).and_then(Value::as_str) {
+            None => Ok(None),
+            Some(s) => match parse_time(s) {
+                Some(ms) => Ok(Some((s.to_string(), ms))),
+                None => Err(bad(format!("{k} must be YYYY-MM-DDTHH:MM, not {s}"))),
+            },
+        }
+    };
+    let (start, end) = (time("startTime")?, time("endTime")?);
+    if let Some((_, ms)) = &start
+        && (*ms < now_ms + 30 * MIN || *ms > now_ms + 366 * DAY)
+    {
+        return Err(bad("startTime must be 30 minutes to a year from now".into()));
+    }
+    if let Some((_, ms)) = &end {
+        let from = start.as_ref().map_or(now_ms, |(_, s)| *s);
+        if *ms < from + 30 * MIN || *ms > now_ms + 2 * 366 * DAY {
+            return Err(bad(
+                "endTime must be at least 30 minutes after the start (and now) and within two years".into(),
+            ));
+        }
+    }
+    let behavior = match c.get("endBehavior").and_then(Value::as_str) {
+        None => None,
+        Some(b @ ("STOP_ROLLOUT" | "CANCEL" | "FORCE_CANCEL")) => Some(b.to_string()),
+        Some(other) => return Err(bad(format!("invalid endBehavior {other}"))),
+    };
+    Ok(Some(Schedule {
+        start_ms: start.as_ref().map(|(_, ms)| *ms),
+        end_ms: end.as_ref().map(|(_, ms)| *ms),
+        start_time: start.map(|(s, _)| s),
+        end_time: end.map(|(s, _)| s),
+        end_behavior: behavior,
+        ended: false,
+    }))
+}
+
+/// `YYYY-MM-DDTHH:MM[:SS[.fff]][Z]` as epoch milliseconds (UTC).
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim_end_matches('Z');
+    let (date, clock) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(str::parse::<i64>);
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut t = clock.splitn(3, ':');
+    let h = t.next()?.parse::<i64>().ok()?;
+    let min = t.next()?.parse::<i64>().ok()?;
+    let sec = match t.next() {
+        Some(x) => x.split('.').next()?.parse::<i64>().ok()?,
+        None => 0,
+    };
+    let valid = (1..=12).contains(&m) && (1..=31).contains(&day) && h < 24 && min < 60 && sec < 60;
+    if !valid || h < 0 || min < 0 || sec < 0 {
+        return None;
+    }
+    let days = iotmock_model::days_from_civil(y, m, day);
+    Some(((days * 24 + h) * 60 + min) * 60_000 + sec * 1000)
+}
+
+/// The rollout and schedule DescribeJob shows, as CreateJob took them.
+pub fn show_pacing(job: &Job, view: &mut Value) {
+    if let Some(r) = &job.rollout {
+        view["jobExecutionsRolloutConfig"] = json!(r);
+    }
+    if let Some(s) = &job.schedule {
+        let mut c = json!({});
+        for (k, v) in [
+            ("startTime", &s.start_time),
+            ("endTime", &s.end_time),
+            ("endBehavior", &s.end_behavior),
+        ] {
+            if let Some(v) = v {
+                c[k] = json!(v);
+            }
+        }
+        view["schedulingConfig"] = c;
     }
 }
