@@ -30,6 +30,7 @@ mod mqtt_aws;
 mod mqtt_core;
 mod mqtt_pubsub;
 mod provisioning;
+mod provisioning_claim;
 mod registry_events;
 mod reliability;
 mod restart;

@@ -7,7 +7,7 @@ use iotmock_client::{TlsOptions, Version};
 use iotmock_testkit::Minted;
 use serde_json::{Value, json};
 
-const TEMPLATE: &str = r#"{
+pub(crate) const TEMPLATE: &str = r#"{
   "Parameters": {"SerialNumber": {"Type": "String"}, "AWS::IoT::Certificate::Id": {"Type": "String"}},
   "Resources": {
     "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Fn::Join": ["", ["sensor-", {"Ref": "SerialNumber"}]]}, "AttributePayload": {"serial": {"Ref": "SerialNumber"}}}},
@@ -22,7 +22,7 @@ const CLAIM_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":["arn:aws:iot:*:*:topic/$aws/certificates/create/*","arn:aws:iot:*:*:topic/$aws/provisioning-templates/fleet/provision/*"]},
   {"Effect":"Allow","Action":"iot:Subscribe","Resource":["arn:aws:iot:*:*:topicfilter/$aws/certificates/create/*","arn:aws:iot:*:*:topicfilter/$aws/provisioning-templates/fleet/provision/*"]}]}"#;
 
-async fn template(fleet: &Fleet, name: &str, body: &str) -> Value {
+pub(crate) async fn template(fleet: &Fleet, name: &str, body: &str) -> Value {
     let req = json!({
         "templateName": name, "templateBody": body, "enabled": true,
         "provisioningRoleArn": "arn:aws:iam::123456789012:role/provisioning",
@@ -49,7 +49,7 @@ fn encode(fmt: &str, doc: &Value) -> Vec<u8> {
 }
 
 /// Publishes `doc` to `topic` and waits for its accepted or rejected answer.
-async fn ask(
+pub(crate) async fn ask(
     c: &mut iotmock_client::DeviceClient,
     fmt: &str,
     topic: &str,

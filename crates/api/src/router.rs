@@ -87,6 +87,9 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["provisioning-templates", name]) => templates::describe(state, req, name),
         (Patch, ["provisioning-templates", name]) => templates::update(state, req, name),
         (Delete, ["provisioning-templates", name]) => templates::delete(state, req, name),
+        (Post, ["provisioning-templates", name, "provisioning-claim"]) => {
+            templates::create_claim(state, req, name)
+        }
         (Post, ["provisioning-templates", name, "versions"]) => {
             templates::create_version(state, req, name)
         }

@@ -120,14 +120,25 @@ impl MockCa {
 
     /// CreateKeysAndCertificate: an RSA-2048 key pair and a certificate for it.
     pub fn issue_keys_and_certificate(&self, now: i64) -> Result<IssuedKeys, PkiError> {
+        self.issue_keys_until(now, None)
+    }
+
+    /// An RSA-2048 key pair and a certificate for it valid until `not_after` (epoch seconds;
+    /// `None`: AWS's 2049-12-31), as CreateProvisioningClaim's short-lived claim certificate.
+    pub fn issue_keys_until(
+        &self,
+        now: i64,
+        not_after: Option<i64>,
+    ) -> Result<IssuedKeys, PkiError> {
         let key =
             KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).map_err(issue_err)?;
         let mut subject = DistinguishedName::new();
         subject.push(DnType::CommonName, "AWS IoT Certificate");
-        let cert = self
-            .device_params(subject, now)?
-            .signed_by(&key, &self.issuer)
-            .map_err(issue_err)?;
+        let mut params = self.device_params(subject, now)?;
+        if let Some(end) = not_after {
+            params.not_after = at_epoch(end);
+        }
+        let cert = params.signed_by(&key, &self.issuer).map_err(issue_err)?;
         Ok(IssuedKeys {
             certificate_pem: cert.pem(),
             private_key_pem: pkcs1_pem(key.serialized_der())?,

@@ -70,6 +70,7 @@ impl Registry {
             not_after: cert.not_after,
             previous_owner: None,
             transfer: None,
+            claim_template: None,
         }
     }
 
@@ -324,6 +325,7 @@ impl Registry {
             .certs
             .values()
             .filter(|c| ca_id.is_none() || c.ca_id == ca_id)
+            .filter(|c| c.claim_template.is_none())
             .map(|c| (c.list_key(), c))
             .collect();
         paginate(items, req, false, "pageSize")

@@ -7,6 +7,7 @@
 mod announce;
 mod cas;
 mod certs;
+pub mod claims;
 mod events;
 mod groups;
 mod iam;

@@ -122,6 +122,9 @@ impl Registry {
         let arn = self.arn(region).cert(cert_id);
         let cert = iotmock_pki::parse_certificate_pem(&record.pem, "certificate").ok()?;
         let mut policies = self.named_policies_of(region, &arn);
+        if let Some(template) = &record.claim_template {
+            policies.push(crate::claims::claim_policy(template));
+        }
         let things: Vec<AttachedThing> = state
             .things_of(&arn)
             .into_iter()

@@ -49,6 +49,10 @@ pub struct CertRecord {
     /// The last transfer offered, accepted, rejected or cancelled.
     #[serde(default)]
     pub transfer: Option<TransferRecord>,
+    /// A CreateProvisioningClaim certificate: the template it may provision with. Hidden from
+    /// ListCertificates; its only rights are that template's fleet provisioning topics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_template: Option<String>,
 }
 
 impl CertRecord {

@@ -117,6 +117,7 @@ fn list_with_offered(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         .map(|r| {
             r.certs
                 .values()
+                .filter(|c| c.claim_template.is_none())
                 .map(|c| (c.list_key(), views::cert_summary(c, &me)))
                 .collect()
         })

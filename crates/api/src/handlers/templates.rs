@@ -186,3 +186,20 @@ pub fn register_thing(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         json!({ "certificatePem": pem, "resourceArns": done.resource_arns }),
     ))
 }
+
+/// CreateProvisioningClaim: a claim certificate and its keys, valid for 5 minutes.
+pub fn create_claim(state: &ApiState, req: &ApiRequest, name: &str) -> IotResult<Reply> {
+    read(state)?.claim_template(&req.region, name)?;
+    let (ca, now) = read(state)?.issuer();
+    let until = now + iotmock_registry::claims::CLAIM_SECONDS;
+    let keys = ca
+        .issue_keys_until(now, Some(until))
+        .map_err(|e| IotError::internal(e.to_string()))?;
+    let claim = write(state)?.create_provisioning_claim(&req.region, name, keys)?;
+    Ok(Reply::Json(json!({
+        "certificateId": claim.registered.id,
+        "certificatePem": claim.keys.certificate_pem,
+        "keyPair": { "PublicKey": claim.keys.public_key_pem, "PrivateKey": claim.keys.private_key_pem },
+        "expiration": ts(claim.expires_secs * 1000),
+    })))
+}
