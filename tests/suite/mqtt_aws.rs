@@ -189,6 +189,45 @@ async fn lifecycle_events_carry_aws_fields() {
     assert_eq!(gone["disconnectReason"], "CLIENT_INITIATED_DISCONNECT");
     assert_eq!(gone["clientInitiatedDisconnect"], true);
     assert_eq!(gone["sessionIdentifier"], connected["sessionIdentifier"]);
+    assert!(
+        gone.get("thingName").is_none(),
+        "no exclusive thing: no thingName"
+    );
+    // An exclusively attached thing is named in the connection's events.
+    let own = fleet.device("own", Some(ALLOW_ALL)).await;
+    fleet.api.post("/things/lamp2", json!({})).await.ok();
+    let principal = [("x-amzn-principal", own.arn.as_str())];
+    let attach = "/things/lamp2/principals?thingPrincipalType=EXCLUSIVE_THING";
+    fleet.api.call("PUT", attach, &principal, None).await.ok();
+    let _lamp2 = fleet.client(&own, "lamp2", Version::V5).await;
+    let connected = json_of(&next_event(&mut watcher).await.payload);
+    assert_eq!(
+        (
+            connected["clientId"].clone(),
+            connected["thingName"].clone()
+        ),
+        (json!("lamp2"), json!("lamp2"))
+    );
+}
+
+#[tokio::test]
+async fn version_numbers_grow_per_client_id_and_start_again_after_an_hour() {
+    let (mock, clock) = crate::support::clocked_mock().await;
+    let mut fleet = Fleet::on(mock).await;
+    let dev = fleet.device("dev", Some(ALLOW_ALL)).await;
+    let mut watcher = fleet.client(&dev, "watcher", Version::V5).await;
+    watcher
+        .subscribe(&[("$aws/events/presence/connected/+", 1)])
+        .await
+        .expect("suback");
+    let mut seen = Vec::new();
+    for advance in [0, 0, 3_700] {
+        clock.advance(std::time::Duration::from_secs(advance));
+        let c = fleet.client(&dev, "cycle", Version::V311).await;
+        seen.push(json_of(&next_event(&mut watcher).await.payload)["versionNumber"].clone());
+        c.disconnect().await.expect("disconnect");
+    }
+    assert_eq!(seen, [json!(0), json!(1), json!(0)]);
 }
 
 #[tokio::test]

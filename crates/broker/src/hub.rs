@@ -42,6 +42,9 @@ pub struct Origin<'a> {
     // A service's own message names its region only: the client id and principal are empty.
 }
 
+/// A client id unseen this long gets lifecycle `versionNumber` 0 again (AWS: about an hour).
+const VERSION_RESET_MS: i64 = 3_600_000;
+
 /// QoS 1 messages kept for an offline persistent session.
 pub const MAX_QUEUED: usize = 1000;
 
@@ -86,7 +89,8 @@ pub struct Hub {
     pub(crate) clients: Sharded<String, Client>,
     pub(crate) subs: RwLock<Subscriptions<String>>,
     pub(crate) retained: Mutex<BTreeMap<String, Retained>>,
-    versions: Sharded<String, u64>,
+    /// Per client id: the next lifecycle `versionNumber` and when it was last handed out.
+    versions: Sharded<String, (u64, i64)>,
     last_connect: Sharded<String, i64>,
     pub(crate) services: RwLock<Services>,
     /// What may wait for one connection, and for all.
@@ -379,7 +383,13 @@ impl Hub {
             // unique client ids from growing memory without end.
             v.clear();
         }
-        let n = v.entry(client_id.to_string()).or_insert(0);
+        let now = self.now_ms();
+        let (n, last) = v.entry(client_id.to_string()).or_insert((0, now));
+        // AWS starts again from 0 after about an hour without a connection.
+        if now - *last > VERSION_RESET_MS {
+            *n = 0;
+        }
+        *last = now;
         let current = *n;
         *n += 1;
         current

@@ -13,6 +13,9 @@ pub struct Presence {
     pub session: String,
     pub principal: String,
     pub version: u64,
+    /// The thing the certificate is exclusively attached to: AWS names it (`thingName`) in
+    /// every lifecycle event of the connection.
+    pub thing: Option<String>,
 }
 
 impl Presence {
@@ -28,6 +31,9 @@ impl Presence {
         m.insert("eventType".into(), json!(event));
         m.insert("sessionIdentifier".into(), json!(self.session));
         m.insert("principalIdentifier".into(), json!(self.principal));
+        if let Some(thing) = &self.thing {
+            m.insert("thingName".into(), json!(thing));
+        }
         m
     }
 }

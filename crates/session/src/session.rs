@@ -70,6 +70,7 @@ impl Session {
                 .clone()
                 .unwrap_or_else(|| a.authz.principal.cert_id.clone()),
             version: start.version_number,
+            thing: exclusive_thing(&a.authz.principal.things),
         };
         let mut s = Session {
             client_id: a.client_id,
@@ -522,4 +523,12 @@ pub fn publish_size(msg: &Publish, qos: u8) -> usize {
         _ => 4,
     };
     1 + length_bytes + remaining
+}
+
+/// The thing a certificate is exclusively attached to, if it is.
+fn exclusive_thing(things: &[iotmock_registry::AttachedThing]) -> Option<String> {
+    match things {
+        [only] if only.exclusive => Some(only.name.clone()),
+        _ => None,
+    }
 }
