@@ -137,8 +137,15 @@ async fn an_accepted_certificate_moves_and_a_returned_one_connects_again() {
         .ok();
     let (api, other) = (&fleet.api, fleet.api.with_access_key(OTHER));
     transfer(api, &dev.id, OTHER).await.ok();
+    // Attached while the transfer is pending: it does not outlive the transfer here.
+    let attach = json!({ "target": dev.arn });
+    api.call("PUT", "/target-policies/policy-1", &[], Some(attach))
+        .await
+        .ok();
     let accept = format!("/accept-certificate-transfer/{}?setAsActive=true", dev.id);
     patch(&other, &accept, None).await.ok();
+    let targets = api.post("/policy-targets/policy-1", json!({})).await.ok();
+    assert_eq!(targets["targets"], json!([]), "{targets}");
 
     let moved = describe(&other, &dev.id).await;
     assert_eq!(moved["status"], "ACTIVE");

@@ -156,10 +156,34 @@ impl Registry {
             .pending_transfer(region, id, target)
             .ok_or_else(|| not_pending(id))?
             .clone();
-        self.commit(vec![Op::DelCert {
+        // Attachments made while the transfer was pending go with the certificate: they
+        // do not outlive it in this account.
+        let arn = self.arn(region).cert(&cert.id);
+        let state = self.state(region);
+        let mut ops: Vec<Op> = state
+            .policies_of(&arn)
+            .into_iter()
+            .map(|policy| {
+                Op::Detach(crate::records::PolicyAttachment {
+                    region: region.to_string(),
+                    policy,
+                    target: arn.clone(),
+                })
+            })
+            .collect();
+        ops.extend(state.things_of(&arn).into_iter().map(|(thing, exclusive)| {
+            Op::DetachThing(crate::records::ThingPrincipal {
+                region: region.to_string(),
+                thing,
+                principal: arn.clone(),
+                exclusive,
+            })
+        }));
+        ops.push(Op::DelCert {
             region: region.to_string(),
             id: cert.id.clone(),
-        }])?;
+        });
+        self.commit(ops)?;
         Ok(cert)
     }
 
