@@ -318,3 +318,22 @@ async fn a_thing_groups_policies_apply_to_its_members_certificates_live() {
     .ok();
     assert_eq!(client.expect_closed().await.expect("closed"), Some(0x87));
 }
+
+#[tokio::test]
+async fn require_sni_closes_handshakes_that_name_no_host() {
+    let settings = iotmock_broker::BrokerSettings {
+        require_sni: true,
+        ..Default::default()
+    };
+    let mut fleet = Fleet::with_settings(settings).await;
+    let dev = fleet.device("sni", Some(ALLOW_ALL)).await;
+    let mut by_ip = fleet.options("by-ip", Version::V5);
+    by_ip.server_name = "127.0.0.1".into();
+    let tls = iotmock_client::client_config(&fleet.tls(&dev.minted)).unwrap();
+    let refused = iotmock_client::DeviceClient::connect(tls, &by_ip).await;
+    assert!(refused.is_err(), "no SNI: closed");
+    assert!(
+        fleet.connect(&dev, "by-name", Version::V5).await.is_ok(),
+        "SNI localhost: admitted"
+    );
+}

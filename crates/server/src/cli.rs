@@ -129,6 +129,10 @@ pub struct ServeArgs {
     /// Persistent-session and last-will CONNECTs need a policy statement testing iot:ConnectAttributes.
     #[arg(long, env = "IOTMOCK_REQUIRE_CONNECT_ATTRIBUTES")]
     require_connect_attributes: bool,
+    /// Close every TLS handshake on the MQTT ports that sends no SNI, as AWS's transport
+    /// security page states (off: only SNI_ONLY certificates need SNI, as the model docs say).
+    #[arg(long, env = "IOTMOCK_REQUIRE_SNI")]
+    require_sni: bool,
     /// Region for requests without a SigV4 credential scope.
     #[arg(long, env = "IOTMOCK_REGION", default_value = "us-east-1")]
     region: String,
@@ -257,6 +261,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             strict_mqtt3_refusal: !args.mqtt3_connack_on_refusal,
             throttle: args.throttle,
             require_connect_attributes: args.require_connect_attributes,
+            require_sni: args.require_sni,
             io_threads: threads,
             queue_bytes: usize::try_from(args.queue_bytes).unwrap_or(usize::MAX),
             queue_bytes_total: usize::try_from(args.queue_bytes_total).unwrap_or(usize::MAX),
