@@ -4,22 +4,58 @@ installed on free loopback ports, talk to it with boto3 and MQTT clients, stop i
     with iotmock.Mock() as mock:
         iot = mock.client("iot")
         device = mock.create_device("sensor-1")
+        client = device.mqtt()              # a connected paho-mqtt client
+        mock.shadow("sensor-1").update(desired={"on": True})
         # device.cert_path, device.key_path, mock.root_ca_path, mock.mqtt_host, mock.mqtt_port
+        print(mock.logs())                  # what the mock logged (refusals with their reason)
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
 import sysconfig
 import tempfile
 import threading
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-__all__ = ["Mock", "Device", "executable"]
+from .helpers import ConnectionRefused, Jobs, Shadow, connect_paho
+
+__all__ = ["Mock", "Device", "ConnectionRefused", "executable"]
+
+#: AWS region names (`us-east-1`, `us-gov-west-1`, `cn-north-1`, ...).
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Mocks still running, stopped when Python exits.
+_RUNNING: "weakref.WeakSet[Mock]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for mock in list(_RUNNING):
+        mock.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: start a process group of its own, and on Linux ask the kernel
+    to end the mock when the Python process that started it dies."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 ALLOW_ALL = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
@@ -47,6 +83,14 @@ class Device:
     cert_path: Path
     key_path: Path
     policy_name: str
+    mock: Optional["Mock"] = field(default=None, repr=False, compare=False)
+
+    def mqtt(self, client_id: Optional[str] = None, protocol: Optional[int] = None, timeout: float = 10.0):
+        """A paho-mqtt 2 client connected as this device (loop started, closed when the mock
+        stops). Raises :class:`ConnectionRefused` with the mock's reason when refused."""
+        if self.mock is None:
+            raise RuntimeError("this Device was not created by a Mock")
+        return connect_paho(self.mock, self, client_id=client_id, protocol=protocol, timeout=timeout)
 
 
 class Mock:
@@ -59,6 +103,8 @@ class Mock:
         functions, the rules' `lambda` action and `aws_lambda()`): each gets the event (a dict)
         and returns the answer (a dict). More can be added to `mock.functions` later.
         `args`: more `iotmock serve` flags, e.g. ["--auto-confirm-destinations"]."""
+        if not REGION.match(region):
+            raise ValueError(f"{region!r} is not an AWS region name (like us-east-1)")
         self.region = region
         self.functions: Optional[Dict[str, Callable[[dict], dict]]] = (
             dict(functions) if functions is not None else None)
@@ -76,6 +122,12 @@ class Mock:
         #: AWS's 8443: HTTPS publish with a client certificate.
         self.https_port = 0
         self.root_ca_path = self.state_dir / "AmazonRootCA1.pem"
+        #: Everything the mock logged (stderr), kept for :meth:`logs` and failing tests' reports.
+        self.log_path = Path(tempfile.mkstemp(prefix="iotmock-", suffix=".log")[1])
+        self._final_log = ""
+        self._devices: Dict[str, Device] = {}
+        self._clients: List[Any] = []
+        self.jobs = Jobs(self)
 
     def start(self) -> "Mock":
         cmd = [executable(), "serve", "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
@@ -85,13 +137,36 @@ class Mock:
         if self.functions is not None:
             self._hook = _serve_functions(self)
             cmd += ["--lambda-url", f"http://127.0.0.1:{self._hook.server_address[1]}"]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
+                                          preexec_fn=_die_with_parent if os.name == "posix" else None)
+        _RUNNING.add(self)
         ready = threading.Event()
         threading.Thread(target=self._read, args=(ready,), daemon=True).start()
         if not ready.wait(self._timeout) or not self.endpoint_url or not self.mqtt_port:
+            code = self._proc.poll()
+            tail = self.logs(tail=20)
             self.stop()
-            raise RuntimeError("iotmock did not report its endpoints in time")
+            how = f"exited with status {code}" if code is not None else "did not report its endpoints in time"
+            raise RuntimeError(f"iotmock {how}: {' '.join(cmd)}\n{tail}")
         return self
+
+    def logs(self, tail: Optional[int] = None) -> str:
+        """What the mock has logged so far (its stderr, without colour codes); the last `tail`
+        lines when given."""
+        try:
+            text = ANSI.sub("", self.log_path.read_text(errors="replace"))
+        except OSError:
+            text = self._final_log
+        if tail is not None:
+            text = "\n".join(text.splitlines()[-tail:])
+        return text
+
+    def refusal_reason(self, client_id: str) -> Optional[str]:
+        """The last line in which the mock said why it refused or closed `client_id`."""
+        lines = [l for l in self.logs().splitlines()
+                 if f"client_id={client_id}" in l and ("refused" in l or "closed" in l or "denied" in l)]
+        return lines[-1].strip() if lines else None
 
     def _read(self, ready: threading.Event) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -109,6 +184,14 @@ class Mock:
         ready.set()
 
     def stop(self) -> None:
+        for client in self._clients:
+            try:
+                client.disconnect()
+                client.loop_stop()
+            except Exception:  # noqa: BLE001 -- a client already gone is fine
+                pass
+        self._clients.clear()
+        _RUNNING.discard(self)
         if self._proc is not None:
             self._proc.terminate()
             try:
@@ -119,8 +202,12 @@ class Mock:
         if self._hook is not None:
             self._hook.shutdown()
             self._hook = None
+        if self.log_path.exists():
+            self._final_log = self.logs()
+            self.log_path.unlink()
         if self._own_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+            self._own_dir = False
 
     def __enter__(self) -> "Mock":
         return self.start()
@@ -135,9 +222,25 @@ class Mock:
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
                             aws_access_key_id="test", aws_secret_access_key="test")
 
+    def shadow(self, thing: str, name: Optional[str] = None) -> Shadow:
+        """The thing's classic shadow, or its named shadow `name`: get / update / delete /
+        wait_for_reported through iot-data."""
+        return Shadow(self, thing, name)
+
     def create_device(self, thing_name: str, policy: str = ALLOW_ALL, directory: Optional[str] = None) -> Device:
-        """A thing, an ACTIVE AWS-issued certificate with `policy` attached, and its PEM files."""
+        """A thing, an ACTIVE AWS-issued certificate with `policy` attached, and its PEM files.
+        Asking again for a name this mock already made a device for returns that device; a
+        thing of that name made another way is refused with ValueError."""
+        if thing_name in self._devices:
+            return self._devices[thing_name]
         iot = self.client("iot")
+        try:
+            iot.describe_thing(thingName=thing_name)
+        except iot.exceptions.ResourceNotFoundException:
+            pass
+        else:
+            raise ValueError(f"a thing named {thing_name} already exists and was not made by create_device; "
+                             "pick another name (or mock.reset())")
         iot.create_thing(thingName=thing_name)
         keys = iot.create_keys_and_certificate(setAsActive=True)
         policy_name = f"{thing_name}-policy"
@@ -149,7 +252,9 @@ class Mock:
         cert, key = folder / "device.pem.crt", folder / "private.pem.key"
         cert.write_text(keys["certificatePem"])
         key.write_text(keys["keyPair"]["PrivateKey"])
-        return Device(thing_name, keys["certificateId"], keys["certificateArn"], cert, key, policy_name)
+        device = Device(thing_name, keys["certificateId"], keys["certificateArn"], cert, key, policy_name, self)
+        self._devices[thing_name] = device
+        return device
 
 
 def _call(mock: "Mock", method: str, path: str, body: Optional[bytes] = None) -> dict:

@@ -68,6 +68,9 @@ pub struct ServeArgs {
     /// Control-plane API address (AWS CLI / SDK `--endpoint-url`).
     #[arg(long, env = "IOTMOCK_API_ADDR", default_value = "127.0.0.1:4580")]
     api_addr: SocketAddr,
+    /// Log lines on stderr as `text` (colour only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "IOTMOCK_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     /// MQTT over mutual TLS (AWS's port 8883).
     #[arg(long, env = "IOTMOCK_MQTT_ADDR", default_value = "127.0.0.1:8883")]
     mqtt_addr: SocketAddr,
@@ -242,13 +245,19 @@ pub fn main() -> Result<()> {
     Ok(())
 }
 
+/// Logs go to stderr (stdout carries only the start-up banner), in colour only on a terminal,
+/// as JSON lines with `--log-format json`.
 fn serve_logged(runtime: &tokio::runtime::Runtime, args: ServeArgs) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format.as_str() {
+        "json" => logs.json().init(),
+        _ => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     runtime.block_on(serve(args))
 }
 
