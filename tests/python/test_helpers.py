@@ -1,7 +1,6 @@
 """The helpers of the pytest plugin, as a user calls them: a connected paho client for a
 device, shadows, jobs, the mock's log, and the failures that say why."""
 import json
-import os
 import threading
 
 import pytest
@@ -83,7 +82,10 @@ def test_a_failing_test_carries_the_mocks_log(pytester):
             iotmock_fresh.create_device("in-report")
             assert False, "on purpose"
     """)
-    args = ["-p", "iotmock.pytest"] if not os.environ.get("IOTMOCK_PLUGIN_INSTALLED") else []
+    from importlib.metadata import entry_points
+
+    installed = any(ep.name == "iotmock" for ep in entry_points().select(group="pytest11"))
+    args = [] if installed else ["-p", "iotmock.pytest"]
     result = pytester.runpytest_subprocess(*args)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*iotmock log*"])
