@@ -22,7 +22,7 @@ mod durable;
 mod hostile;
 mod indexing;
 mod jobs;
-mod jobs_retry;
+mod jobs_configs;
 mod load;
 mod mqtt;
 mod mqtt_admission;

@@ -268,7 +268,7 @@ impl Jobs {
         if req.include_document.unwrap_or(false) {
             let doc = self
                 .job(region, job_id)
-                .map(|j| document_value(&j.document));
+                .map(|j| document_value(&j.document_at(now_ms)));
             answer["jobDocument"] = doc.unwrap_or(Value::Null);
         }
         if status.terminal() {

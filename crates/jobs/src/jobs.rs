@@ -29,6 +29,8 @@ pub struct NewJob {
     pub abort: Vec<crate::model::AbortCriterion>,
     pub rollout: Option<crate::rollout::Rollout>,
     pub schedule: Option<crate::rollout::Schedule>,
+    /// `presignedUrlConfig.expiresInSec`.
+    pub presign_expires: Option<i64>,
 }
 
 pub(crate) type ExecKey = (String, String, String);
@@ -50,6 +52,8 @@ pub struct Jobs {
     /// (region, thing, job id)
     pub(crate) execs: BTreeMap<ExecKey, Execution>,
     pub(crate) seq: u64,
+    /// The adapter's signer for presigned URLs, given to every job.
+    presigner: Option<crate::presign::Presigner>,
     /// Records changed since the last [`Jobs::take_changes`].
     pub(crate) touched: BTreeSet<Touched>,
     /// Job and execution events since the last [`Jobs::take_said`].
@@ -220,6 +224,8 @@ impl Jobs {
             rollout: new.rollout,
             schedule: new.schedule,
             waiting: new.things,
+            presign_expires: new.presign_expires,
+            presigner: self.presigner.clone(),
             pace: Default::default(),
             created_ms: now_ms,
             updated_ms: now_ms,
@@ -453,9 +459,18 @@ impl Jobs {
             .collect()
     }
 
+    /// Signs the presigned URLs of every job (`presignedUrlConfig`), now and later.
+    pub fn set_presigner(&mut self, presigner: crate::presign::Presigner) {
+        for j in self.jobs.values_mut() {
+            j.presigner = Some(presigner.clone());
+        }
+        self.presigner = Some(presigner);
+    }
+
     /// Reloads stored state.
     pub fn restore(&mut self, jobs: Vec<Job>, execs: Vec<Execution>) {
-        for j in jobs {
+        for mut j in jobs {
+            j.presigner = self.presigner.clone();
             self.jobs.insert((j.region.clone(), j.id.clone()), j);
         }
         for e in execs {

@@ -10,6 +10,7 @@ mod error;
 pub mod events;
 mod jobs;
 mod model;
+pub mod presign;
 mod retry;
 pub mod rollout;
 mod service;

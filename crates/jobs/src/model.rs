@@ -72,7 +72,7 @@ impl JobStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub region: String,
     pub id: String,
@@ -99,6 +99,12 @@ pub struct Job {
     /// `schedulingConfig`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<crate::rollout::Schedule>,
+    /// `presignedUrlConfig.expiresInSec`: placeholders are presigned for this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presign_expires: Option<i64>,
+    /// The adapter's signer, set on every job the service holds (not stored).
+    #[serde(skip)]
+    pub presigner: Option<crate::presign::Presigner>,
     /// Target things not reached yet (a schedule not started, a rollout under way).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiting: Vec<String>,
@@ -171,4 +177,27 @@ pub struct AbortCriterion {
     pub action: String,
     pub threshold_percentage: f64,
     pub min_number_of_executed_things: u32,
+}
+
+impl PartialEq for Job {
+    fn eq(&self, other: &Self) -> bool {
+        // The signer is not part of a job's value.
+        serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
+}
+
+impl Job {
+    /// The document as a device or GetJobDocument gets it at `now_ms`: with
+    /// `presignedUrlConfig`, its S3 placeholders replaced by presigned URLs.
+    pub fn document_at(&self, now_ms: i64) -> std::borrow::Cow<'_, str> {
+        match self.presign_expires {
+            Some(expires) => std::borrow::Cow::Owned(crate::presign::substitute(
+                &self.document,
+                expires,
+                now_ms,
+                self.presigner.as_ref(),
+            )),
+            None => std::borrow::Cow::Borrowed(&self.document),
+        }
+    }
 }

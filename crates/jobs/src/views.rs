@@ -36,7 +36,7 @@ pub fn execution(e: &Execution, job: Option<&Job>, with_document: bool, now_ms: 
         v["statusDetails"] = json!(e.status_details);
     }
     if let (true, Some(j)) = (with_document, job) {
-        v["jobDocument"] = document_value(&j.document);
+        v["jobDocument"] = document_value(&j.document_at(now_ms));
     }
     if let Some(d) = e.deadline().filter(|_| !e.status.terminal()) {
         v["approximateSecondsBeforeTimedOut"] = json!(secs(d - now_ms).max(0));

@@ -509,6 +509,12 @@ impl Builder {
     fn open_jobs(&self) -> Result<Arc<JobsService>> {
         let service = JobsService::open(self.store(JOBS_DATABASE)?, &self.region)
             .context("loading the jobs")?;
+        let (endpoint, region) = (self.endpoints.aws_endpoint_url.clone(), self.region.clone());
+        let sign = move |url: &str, expires: i64, now_ms: i64| {
+            crate::actions::presign::presign_get(url, endpoint.as_deref(), &region, expires, now_ms)
+        };
+        let presigner = iotmock_jobs::presign::Presigner(Arc::new(sign));
+        service.with(|jobs| jobs.set_presigner(presigner));
         Ok(Arc::new(service))
     }
 

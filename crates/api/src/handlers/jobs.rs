@@ -83,6 +83,7 @@ fn new_job(state: &ApiState, req: &ApiRequest, body: &Map<String, Value>) -> Iot
         retry: super::jobs_config::retry(body)?,
         abort: super::jobs_config::abort(body)?,
         rollout: super::jobs_config::rollout(body)?,
+        presign_expires: super::jobs_config::presign(body)?,
         schedule: super::jobs_config::schedule(body, now(state)?)?,
     })
 }
@@ -175,7 +176,9 @@ pub fn describe_job(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<R
 
 pub fn job_document(state: &ApiState, req: &ApiRequest, id: &str) -> IotResult<Reply> {
     let (job, _) = job_and_execs(state, req, id)?;
-    Ok(Reply::Json(json!({ "document": job.document })))
+    Ok(Reply::Json(
+        json!({ "document": job.document_at(now(state)?) }),
+    ))
 }
 
 pub fn list_jobs(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {

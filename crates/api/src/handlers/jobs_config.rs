@@ -251,6 +251,9 @@ pub fn show_pacing(job: &Job, view: &mut Value) {
     if let Some(r) = &job.rollout {
         view["jobExecutionsRolloutConfig"] = json!(r);
     }
+    if let Some(expires) = job.presign_expires {
+        view["presignedUrlConfig"] = json!({ "expiresInSec": expires });
+    }
     if let Some(s) = &job.schedule {
         let mut c = json!({});
         for (k, v) in [
@@ -263,5 +266,29 @@ pub fn show_pacing(job: &Job, view: &mut Value) {
             }
         }
         view["schedulingConfig"] = c;
+    }
+}
+
+/// `presignedUrlConfig`: `roleArn` (20 to 2048 characters) and `expiresInSec` 60 to 3600
+/// (default 3600); the seconds the document's presigned URLs are valid.
+pub fn presign(body: &Map<String, Value>) -> IotResult<Option<i64>> {
+    const CONFIG: &str = "presignedUrlConfig";
+    let Some(c) = body.get(CONFIG).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let role = c.get("roleArn").and_then(Value::as_str).unwrap_or_default();
+    if !(20..=2048).contains(&role.len()) {
+        return Err(IotError::invalid(format!(
+            "{CONFIG}.roleArn must be an IAM role ARN (20 to 2048 characters)"
+        )));
+    }
+    match c.get("expiresInSec").filter(|v| !v.is_null()) {
+        None => Ok(Some(3600)),
+        Some(v) => match v.as_i64().filter(|s| (60..=3600).contains(s)) {
+            Some(s) => Ok(Some(s)),
+            None => Err(IotError::invalid(format!(
+                "{CONFIG}.expiresInSec must be between 60 and 3600"
+            ))),
+        },
     }
 }

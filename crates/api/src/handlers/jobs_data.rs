@@ -36,8 +36,11 @@ fn http_execution(
     if let Some(job) = v.get("jobId").and_then(Value::as_str).map(str::to_string) {
         v["thingName"] = json!(thing);
         if v.get("jobDocument").is_some() {
-            let doc =
-                service(state)?.with(|j| j.job(&req.region, &job).map(|j| j.document.clone()));
+            let at = now(state)?;
+            let doc = service(state)?.with(|j| {
+                j.job(&req.region, &job)
+                    .map(|j| j.document_at(at).into_owned())
+            });
             v["jobDocument"] = json!(doc);
         }
     }
@@ -91,7 +94,10 @@ pub fn update(state: &ApiState, req: &ApiRequest, thing: &str, job: &str) -> Iot
         .change(|j| j.update(&req.region, thing, job, &body, t))
         .map_err(to_iot)?;
     if answer.get("jobDocument").is_some() {
-        let doc = svc.with(|j| j.job(&req.region, job).map(|j| j.document.clone()));
+        let doc = svc.with(|j| {
+            j.job(&req.region, job)
+                .map(|j| j.document_at(t).into_owned())
+        });
         answer["jobDocument"] = json!(doc);
     }
     Ok(Reply::Json(answer))

@@ -11,6 +11,7 @@ mod client;
 pub(crate) use client::Trust;
 mod dynamo;
 pub(crate) mod lookups;
+pub(crate) mod presign;
 mod telemetry;
 
 use iotmock_registry::Clock;

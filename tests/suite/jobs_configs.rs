@@ -1,5 +1,6 @@
-//! Job retry and abort configurations over real sockets: the device fails its execution over
-//! MQTT and hears the next attempt through notify-next; the control plane shows every attempt.
+//! Job configurations over real sockets (retry, scheduling, rollout, presigned URLs): the
+//! device drives its executions over MQTT and hears what changes through notify-next; the
+//! control plane shows every configuration and attempt.
 
 use crate::mqtt::{ALLOW_ALL, BOTH, Fleet, next_on};
 use serde_json::json;
@@ -121,5 +122,53 @@ async fn a_scheduled_job_starts_on_the_clock_and_a_rollout_paces_it() {
     assert_eq!(
         job["job"]["jobProcessDetails"]["numberOfQueuedThings"], 2,
         "two things in the first minute"
+    );
+}
+
+#[tokio::test]
+async fn presigned_url_placeholders_reach_the_device_signed() {
+    let mock = iotmock::MockIotCore::builder()
+        .aws_endpoint_url("http://127.0.0.1:4566")
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
+    let arn = fleet.api.post("/things/ota", json!({})).await.ok()["thingArn"].clone();
+    let dev = fleet.device("ota", Some(ALLOW_ALL)).await;
+    let mut c = fleet
+        .client(&dev, "ota", iotmock_client::Version::V311)
+        .await;
+    let p = "$aws/things/ota/jobs";
+    c.subscribe(&[(&format!("{p}/notify-next"), 1)])
+        .await
+        .unwrap();
+    let doc =
+        json!({ "url": "${aws:iot:s3-presigned-url:https://s3.amazonaws.com/firmware/v2.bin}" });
+    let body = json!({ "targets": [arn], "document": doc.to_string(),
+        "presignedUrlConfig": { "roleArn": "arn:aws:iam::123456789012:role/ota", "expiresInSec": 120 } });
+    fleet
+        .api
+        .call("PUT", "/jobs/ota-1", &[], Some(body))
+        .await
+        .ok();
+    let next = next_on(&mut c, &format!("{p}/notify-next")).await;
+    let url = next["execution"]["jobDocument"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:4566/firmware/v2.bin?"),
+        "{url}"
+    );
+    assert!(
+        url.contains("X-Amz-Expires=120") && url.contains("X-Amz-Signature="),
+        "{url}"
+    );
+    let got = fleet.api.get("/jobs/ota-1/job-document").await.ok();
+    assert!(
+        got["document"]
+            .as_str()
+            .unwrap()
+            .contains("X-Amz-Signature=")
     );
 }
