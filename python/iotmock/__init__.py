@@ -183,7 +183,8 @@ class Mock:
                 ready.set()
         ready.set()
 
-    def stop(self) -> None:
+    def _close_clients(self) -> None:
+        """Disconnects the paho clients `Device.mqtt()` handed out."""
         for client in self._clients:
             try:
                 client.disconnect()
@@ -191,6 +192,9 @@ class Mock:
             except Exception:  # noqa: BLE001 -- a client already gone is fine
                 pass
         self._clients.clear()
+
+    def stop(self) -> None:
+        self._close_clients()
         _RUNNING.discard(self)
         if self._proc is not None:
             self._proc.terminate()
@@ -310,6 +314,16 @@ def _put_iam_policy(self: "Mock", access_key: str, policy_name: str, document) -
     return _call(self, "PUT", path, text.encode())
 
 
+def _reset(self: "Mock") -> dict:
+    """Empties every store of the mock without a restart (`POST /iotmock/reset`): things,
+    certificates, policies, shadows, jobs, rules, retained messages and sessions go, and every
+    connection is closed. The root CA, the ports and the process stay."""
+    self._close_clients()
+    self._devices.clear()
+    return _call(self, "POST", "/iotmock/reset", b"{}")
+
+
+Mock.reset = _reset
 Mock.actions = _actions
 Mock.clear_actions = _clear_actions
 Mock.wss_path = _wss_path

@@ -6,7 +6,7 @@
 Each is an :class:`iotmock.Mock` with ``endpoint_url``, ``mqtt_host``, ``mqtt_port``,
 ``port_443``, ``https_port``, ``root_ca_path``, ``region``, ``client(service)``,
 ``create_device(thing_name)`` (whose ``mqtt()`` is a connected paho-mqtt client),
-``shadow(thing)``, ``jobs``, ``logs()``, ``actions(rule)`` / ``clear_actions()`` (what the
+``shadow(thing)``, ``jobs``, ``logs()``, ``reset()``, ``actions(rule)`` / ``clear_actions()`` (what the
 topic rules' actions did), ``wss_path()`` (a presigned path for MQTT over WebSocket on
 ``port_443``) and ``put_iam_policy(access_key, name, document)``.
 

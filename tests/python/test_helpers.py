@@ -89,3 +89,19 @@ def test_a_failing_test_carries_the_mocks_log(pytester):
     result = pytester.runpytest_subprocess(*args)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*iotmock log*"])
+
+
+def test_reset_empties_the_mock_without_a_restart(iotmock_fresh):
+    device = iotmock_fresh.create_device("reset-lamp")
+    device.mqtt()
+    iotmock_fresh.shadow("reset-lamp").update(desired={"on": True})
+    port = iotmock_fresh.mqtt_port
+    done = iotmock_fresh.reset()
+    assert done["reset"] is True
+    iot = iotmock_fresh.client("iot")
+    assert iot.list_things()["things"] == []
+    assert iot.list_certificates()["certificates"] == []
+    assert iotmock_fresh.shadow("reset-lamp").get() is None
+    again = iotmock_fresh.create_device("reset-lamp")
+    again.mqtt()
+    assert iotmock_fresh.mqtt_port == port

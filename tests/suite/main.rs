@@ -33,6 +33,7 @@ mod provisioning;
 mod provisioning_claim;
 mod registry_events;
 mod reliability;
+mod reset;
 mod restart;
 mod rules;
 mod rules_actions;

@@ -15,6 +15,11 @@ pub mod wire;
 pub use server::{ApiServer, answer, error_response, serve_http};
 pub use state::{ApiLimits, ApiState};
 
+/// iotmock's reset (`POST /iotmock/reset`): every store emptied, every connection closed.
+pub fn reset(state: &ApiState) -> iotmock_model::IotResult<()> {
+    handlers::reset::reset(state).map(|_| ())
+}
+
 /// A retained message as iot-data reports it.
 #[derive(Debug, Clone)]
 pub struct RetainedView {
@@ -77,6 +82,11 @@ pub trait DataPlane: Send + Sync {
     fn disconnect(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> bool;
     /// Waits until the services have reacted to every registry change committed so far.
     fn settle(&self) {}
+    /// iotmock's reset: closes every connection and forgets every persistent session and
+    /// retained message; the number of connections closed.
+    fn reset(&self) -> usize {
+        0
+    }
     /// Waits until the service `name` (`shadow`, `jobs`) has taken every request queued so
     /// far, so an HTTP request sees what devices were acknowledged before it.
     fn settle_service(&self, _name: &str) {}

@@ -2,7 +2,7 @@
 
 use crate::handlers::{
     authorizers, authz, cas, certs, data, defender, destinations, events, groups, iam, indexing,
-    jobs, jobs_data, policies, rules, shadow, tags, templates, things, transfer, types,
+    jobs, jobs_data, policies, reset, rules, shadow, tags, templates, things, transfer, types,
 };
 use crate::request::ApiRequest;
 use crate::state::ApiState;
@@ -216,6 +216,7 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
         (Get, ["domainConfigurations"]) => authorizers::list_domains(state, req),
         (Get, ["domainConfigurations", name]) => authorizers::describe_domain(state, req, name),
         (Put, ["domainConfigurations", name]) => authorizers::update_domain(state, req, name),
+        (Post, ["iotmock", "reset"]) => reset::reset(state),
         (Get, ["iotmock", "actions"]) => rules::actions(state, req),
         (Delete, ["iotmock", "actions"]) => rules::clear_actions(state, req),
         (Post, ["iotmock", "rules", "evaluate"]) => rules::evaluate(state, req),

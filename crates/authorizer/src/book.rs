@@ -71,6 +71,15 @@ fn store_error(e: StoreError) -> IotError {
 }
 
 impl AuthorizerBook {
+    /// Deletes every authorizer and domain setting, in the store and in memory (iotmock's
+    /// reset).
+    pub fn reset(&mut self) -> Result<(), iotmock_store::StoreError> {
+        iotmock_store::clear_shared(&self.store)?;
+        self.authorizers.clear();
+        self.domains.clear();
+        Ok(())
+    }
+
     /// The authorizers `store` kept.
     pub fn open(mut store: Box<dyn Store>) -> Result<Self, StoreError> {
         let read = |row: &iotmock_store::Row| match row.kind.as_str() {

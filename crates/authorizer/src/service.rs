@@ -14,6 +14,11 @@ pub struct Authorizers {
 }
 
 impl Authorizers {
+    /// Deletes every authorizer (iotmock's reset).
+    pub fn reset(&self) -> Result<(), iotmock_store::StoreError> {
+        self.book.write().unwrap_or_else(|p| p.into_inner()).reset()
+    }
+
     pub fn new(book: AuthorizerBook, functions: Arc<dyn Functions>) -> Self {
         Self {
             book: RwLock::new(book),

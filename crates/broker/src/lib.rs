@@ -14,6 +14,7 @@ mod hub;
 mod link;
 mod mailbox;
 mod observe;
+mod reset;
 mod routing;
 mod services;
 mod sharded;
@@ -324,6 +325,12 @@ impl BrokerCore {
         self.shared
             .hub
             .disconnect(client_id, clean_session, prevent_will)
+    }
+
+    /// iotmock's reset: closes every connection (sessions dropped, no will) and forgets every
+    /// persistent session and retained message. Returns the connections asked to close.
+    pub fn reset(&self) -> usize {
+        self.shared.hub.reset()
     }
 
     /// Whether `client_id` holds a subscription that receives `topic`.

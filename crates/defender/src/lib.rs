@@ -52,6 +52,11 @@ pub fn parse_topic(topic: &str) -> Option<(&str, Format)> {
 }
 
 impl DefenderService {
+    /// Forgets every metrics report (iotmock's reset).
+    pub fn reset(&self) {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     pub fn new(default_region: &str) -> Self {
         Self::with_report_id_key(default_region, "reportId")
     }

@@ -52,6 +52,16 @@ pub struct EventsService {
 }
 
 impl EventsService {
+    /// Deletes every event configuration (iotmock's reset).
+    pub fn reset(&self) -> Result<(), StoreError> {
+        iotmock_store::clear_shared(&self.store)?;
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(())
+    }
+
     /// The configurations `store` kept.
     pub fn open(mut store: Box<dyn Store>) -> Result<Self, StoreError> {
         let read = |row: &iotmock_store::Row| match row.kind.as_str() {

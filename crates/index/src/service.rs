@@ -31,6 +31,22 @@ pub struct IndexService {
 }
 
 impl IndexService {
+    /// Deletes every indexing configuration and forgets the live indexes and connectivity
+    /// (iotmock's reset).
+    pub fn reset(&self) -> Result<(), StoreError> {
+        iotmock_store::clear_shared(&self.store)?;
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.connectivity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        Ok(())
+    }
+
     /// The configurations `store` kept; every index starts OFF otherwise.
     pub fn open(mut store: Box<dyn Store>, default_region: &str) -> Result<Self, StoreError> {
         let read = |row: &iotmock_store::Row| match row.kind.as_str() {

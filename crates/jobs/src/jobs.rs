@@ -459,6 +459,13 @@ impl Jobs {
             .collect()
     }
 
+    /// Forgets every job and execution, keeping the signer (iotmock's reset).
+    pub fn clear(&mut self) {
+        let presigner = self.presigner.take();
+        *self = Jobs::default();
+        self.presigner = presigner;
+    }
+
     /// Signs the presigned URLs of every job (`presignedUrlConfig`), now and later.
     pub fn set_presigner(&mut self, presigner: crate::presign::Presigner) {
         for j in self.jobs.values_mut() {

@@ -161,6 +161,14 @@ impl JobsService {
         })
     }
 
+    /// Deletes every job and execution, in the store and in memory (iotmock's reset).
+    pub fn reset(&self) -> Result<(), StoreError> {
+        let mut jobs = lock(&self.jobs);
+        lock(&self.store).clear()?;
+        jobs.clear();
+        Ok(())
+    }
+
     /// Runs `f` on the jobs of the account (reads; a change made here that the store refuses
     /// is undone and logged, see [`JobsService::try_with`]).
     pub fn with<T>(&self, f: impl FnOnce(&mut Jobs) -> T) -> T {

@@ -17,6 +17,7 @@ mod policies;
 mod principal;
 mod provision;
 mod records;
+mod reset;
 mod tags;
 mod templates;
 mod things;

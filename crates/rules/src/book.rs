@@ -49,6 +49,14 @@ fn key(region: &str, name: &str) -> (String, String) {
 }
 
 impl RuleBook {
+    /// Deletes every rule and destination, in the store and in memory (iotmock's reset).
+    pub fn reset(&mut self) -> Result<(), iotmock_store::StoreError> {
+        iotmock_store::clear_shared(&self.store)?;
+        self.rules.clear();
+        self.destinations.clear();
+        Ok(())
+    }
+
     /// The rules `store` kept.
     pub fn open(mut store: Box<dyn Store>) -> Result<Self, StoreError> {
         let read = |row: &iotmock_store::Row| match row.kind.as_str() {

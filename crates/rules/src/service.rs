@@ -118,6 +118,20 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RulesService {
+    /// Deletes every rule and destination and forgets the action log and the evaluations
+    /// (iotmock's reset). The broker's filters follow.
+    pub fn reset(&self) -> Result<(), iotmock_store::StoreError> {
+        self.book
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .reset()?;
+        lock(&self.log).clear();
+        *lock(&self.evaluations) = crate::log::EvaluationLog::default();
+        lock(&self.enabled).clear();
+        self.outlet.refresh_filters("rules");
+        Ok(())
+    }
+
     pub fn new(
         book: RuleBook,
         outside: Arc<dyn Outside>,

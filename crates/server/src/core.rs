@@ -280,8 +280,9 @@ impl Builder {
             .start_brokers(&identity, &root_ca_pem, &core, &minter)
             .await?;
         let tls = (&identity, &*root_ca_pem, &minter);
-        let doors = self.start_doors(tls, &core, api_state).await?;
+        let doors = self.start_doors(tls, &core, api_state.clone()).await?;
         Ok(MockIotCore {
+            api_state,
             authorizers,
             shadows,
             jobs,
@@ -326,6 +327,8 @@ pub const SHADOW_DATABASE: &str = "shadows.db";
 
 /// A running mock. Dropping it stops every listener.
 pub struct MockIotCore {
+    /// What the API serves from (the in-process reset goes through it too).
+    api_state: ApiState,
     pub(crate) authorizers: Arc<iotmock_authorizer::Authorizers>,
     shadows: Arc<ShadowService>,
     jobs: Arc<JobsService>,
@@ -348,6 +351,14 @@ pub struct MockIotCore {
 impl MockIotCore {
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// Empties every store without a restart, as `POST /iotmock/reset` does: connections are
+    /// closed (sessions dropped, no will), retained messages, shadows, jobs, rules, authorizers,
+    /// indexing and event configurations, and every account's registry are deleted. The mock
+    /// root CA and the listeners stay.
+    pub fn reset(&self) -> Result<()> {
+        iotmock_api::reset(&self.api_state).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Runs now what otherwise runs within a second (job timeouts, expired ownership tokens),

@@ -59,6 +59,10 @@ impl DataPlane for BrokerData {
         self.0.settle_registry_listeners();
     }
 
+    fn reset(&self) -> usize {
+        self.0.reset()
+    }
+
     fn settle_service(&self, name: &str) {
         self.0.settle_service(name);
     }

@@ -49,6 +49,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ShadowService {
+    /// Deletes every shadow, in the store and in memory (iotmock's reset).
+    pub fn reset(&self) -> Result<(), StoreError> {
+        let mut shadows = lock(&self.shadows);
+        lock(&self.store).clear()?;
+        shadows.clear();
+        Ok(())
+    }
+
     /// The service over `store`, holding every shadow the store kept.
     pub fn open(
         mut store: Box<dyn Store>,

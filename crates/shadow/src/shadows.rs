@@ -73,6 +73,12 @@ fn merge_section(
 }
 
 impl Shadows {
+    /// Forgets every shadow (iotmock's reset).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.windows.clear();
+    }
+
     pub fn new(settings: ShadowSettings) -> Self {
         let (entries, windows) = (BTreeMap::new(), HashMap::new());
         Self {

@@ -88,6 +88,15 @@ pub trait Store: Send {
     fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError>;
     /// Moves a row that cannot be read out of the records, into quarantine with `why`.
     fn quarantine(&mut self, row: &Row, why: &str) -> Result<(), StoreError>;
+    /// Deletes every record (a reset); durable when this returns Ok.
+    fn clear(&mut self) -> Result<(), StoreError> {
+        Err(StoreError::other("this store cannot be cleared"))
+    }
+}
+
+/// Empties a store shared behind a mutex (a service's reset), a poisoned lock included.
+pub fn clear_shared(store: &std::sync::Mutex<Box<dyn Store>>) -> Result<(), StoreError> {
+    store.lock().unwrap_or_else(|p| p.into_inner()).clear()
 }
 
 /// Keeps nothing: the core's memory is the only copy.
@@ -104,6 +113,10 @@ impl Store for MemoryStore {
     }
 
     fn quarantine(&mut self, _row: &Row, _why: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
 }

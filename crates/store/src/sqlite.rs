@@ -160,6 +160,13 @@ impl Store for SqliteStore {
     fn quarantine(&mut self, row: &Row, why: &str) -> Result<(), StoreError> {
         self.move_to_quarantine(row, why)
     }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM records", [])
+            .map(|_| ())
+            .map_err(|e| classify(e.into(), self.conn.path()))
+    }
 }
 
 /// A write SQLite failed with an I/O error is a read-only state dir when the file cannot be

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod jobs_config;
 pub mod jobs_data;
 pub mod policies;
+pub mod reset;
 pub mod rules;
 pub mod shadow;
 pub mod tags;
