@@ -8,9 +8,23 @@
 //! ```
 
 pub use iotmock_server::{
-    ApiLimits, Builder, ManualClock, MockIotCore, NotReported, Registry, RuleNotFound, ShadowError,
-    ShadowHandle, SigV4Secrets,
+    ApiLimits, Builder, JobHandle, ManualClock, MockIotCore, NotReached, NotReported, Registry,
+    RuleNotFound, ShadowError, ShadowHandle, SigV4Secrets,
 };
+
+/// The device-side MQTT client iotmock's own tests use (mutual TLS, MQTT 3.1.1 and 5, ALPN,
+/// WebSocket): `TestDevice::connect` hands one out connected.
+pub use iotmock_client as client;
+
+/// Test certificate authorities: `TestCa::new("my root")` mints device certificates
+/// (`ca.leaf("sensor-1")`) to register as a customer CA would.
+pub use iotmock_testkit::{Minted, TestCa};
+
+/// Job execution statuses, for [`JobHandle::wait_for`].
+pub use iotmock_jobs::ExecStatus;
+
+/// The allow-all policy `MockIotCore::create_device` attaches unless given one.
+pub use iotmock_server::testing::ALLOW_ALL;
 
 /// Helpers for in-process tests: `MockIotCore::create_device`, `retained_message` and
 /// `watch_connections`.

@@ -31,3 +31,37 @@ async fn a_device_in_one_call_connects_and_is_seen() {
     let other = watch.connected("nobody", Duration::from_millis(200)).await;
     assert!(other.is_err(), "a client that never came is reported");
 }
+
+#[tokio::test]
+async fn a_test_device_connects_in_one_call_and_a_job_handle_follows_its_execution() {
+    let mock = MockIotCore::builder().start().await.expect("starts");
+    let device = mock.create_device("helper-2", None).expect("device");
+    let mut c = device.connect(None).await.expect("admitted");
+    c.subscribe(&[("$aws/things/helper-2/jobs/notify-next", 1)])
+        .await
+        .expect("suback");
+    let job = mock.job("helper-job");
+    job.create(&["helper-2"], r#"{"op":"reboot"}"#)
+        .expect("created");
+    let next = c.next_message().await.expect("notify-next");
+    assert!(String::from_utf8_lossy(&next.payload).contains("helper-job"));
+    c.publish(
+        "$aws/things/helper-2/jobs/helper-job/update",
+        r#"{"status":"SUCCEEDED"}"#,
+        1,
+        false,
+    )
+    .await
+    .expect("puback");
+    let done = job
+        .wait_for(
+            "helper-2",
+            iotmock::ExecStatus::Succeeded,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("succeeded");
+    assert_eq!(done.number, 1);
+    let ca = iotmock::TestCa::new("re-exported");
+    assert!(ca.leaf("x").cert_pem.contains("BEGIN CERTIFICATE"));
+}

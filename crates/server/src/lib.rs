@@ -14,6 +14,7 @@ mod custom_auth;
 mod data_plane;
 mod doors;
 pub use doors::Secrets as SigV4Secrets;
+mod jobs_handle;
 mod rules;
 #[cfg(feature = "cli")]
 mod rules_cli;
@@ -23,6 +24,7 @@ pub mod testing;
 mod timers;
 
 pub use crate::core::{Builder, MockIotCore};
+pub use crate::jobs_handle::{JobHandle, NotReached};
 pub use crate::rules::RuleNotFound;
 pub use crate::shadow_handle::{NotReported, ShadowHandle};
 pub use iotmock_api::ApiLimits;

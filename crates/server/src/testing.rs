@@ -23,6 +23,33 @@ pub struct TestDevice {
     pub mqtt_addr: SocketAddr,
 }
 
+impl TestDevice {
+    /// What the device client needs: its certificate and key, the mock's root as trust anchor.
+    pub fn tls_options(&self) -> iotmock_client::TlsOptions {
+        iotmock_client::TlsOptions::new(self.root_ca_pem.clone())
+            .identity(self.certificate_pem.clone(), self.private_key_pem.clone())
+    }
+
+    /// A rustls client configuration presenting the device's certificate and trusting the
+    /// mock's root: hand it to any MQTT client (rumqttc:
+    /// `Transport::tls_with_config(TlsConfiguration::Rustls(device.rustls_config()?))`,
+    /// connecting to `localhost` and `mqtt_addr.port()`).
+    pub fn rustls_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>> {
+        iotmock_client::client_config(&self.tls_options()).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Connects as this device with iotmock's own MQTT client (MQTT 3.1.1, clean session);
+    /// `client_id` defaults to the thing name.
+    pub async fn connect(&self, client_id: Option<&str>) -> Result<iotmock_client::DeviceClient> {
+        let id = client_id.unwrap_or(&self.thing_name);
+        let options = iotmock_client::ConnectOptions::new(self.mqtt_addr.to_string(), id);
+        let (client, _) = iotmock_client::DeviceClient::connect(self.rustls_config()?, &options)
+            .await
+            .with_context(|| format!("{id} connecting as {}", self.thing_name))?;
+        Ok(client)
+    }
+}
+
 /// The policy a test device gets unless it is given one.
 pub const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
