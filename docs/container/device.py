@@ -1,5 +1,7 @@
 """The device of docs/container/compose.yaml: waits for iotmock, registers itself (thing,
-certificate, policy) with boto3, then connects with paho-mqtt over mutual TLS and publishes."""
+certificate, policy) with boto3, then connects with paho-mqtt over mutual TLS and publishes.
+Running it again against the same state (the compose volume) works too: the thing and the
+policy are reused, and each run gets a new certificate."""
 import json
 import os
 import time
@@ -11,6 +13,7 @@ import paho.mqtt.client as mqtt
 url, host = os.environ["IOTMOCK_URL"], os.environ["MQTT_HOST"]
 for _ in range(60):
     try:
+        urllib.request.urlopen(f"{url}/iotmock/health").read()
         root = urllib.request.urlopen(f"{url}/iotmock/AmazonRootCA1.pem").read().decode()
         break
     except OSError:
@@ -23,7 +26,10 @@ iot = boto3.client("iot", endpoint_url=url, region_name="us-east-1",
 iot.create_thing(thingName="container-device")
 keys = iot.create_keys_and_certificate(setAsActive=True)
 policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
-iot.create_policy(policyName="container-device", policyDocument=json.dumps(policy))
+try:
+    iot.create_policy(policyName="container-device", policyDocument=json.dumps(policy))
+except iot.exceptions.ResourceAlreadyExistsException:
+    pass  # a run before this one made it
 iot.attach_policy(policyName="container-device", target=keys["certificateArn"])
 iot.attach_thing_principal(thingName="container-device", principal=keys["certificateArn"])
 for name, text in [("root.pem", root), ("cert.pem", keys["certificatePem"]),

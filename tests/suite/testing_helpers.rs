@@ -65,3 +65,13 @@ async fn a_test_device_connects_in_one_call_and_a_job_handle_follows_its_executi
     let ca = iotmock::TestCa::new("re-exported");
     assert!(ca.leaf("x").cert_pem.contains("BEGIN CERTIFICATE"));
 }
+
+#[tokio::test]
+async fn health_answers_once_every_listener_serves() {
+    let mock = MockIotCore::builder().start().await.expect("starts");
+    let url = format!("{}/iotmock/health", mock.api_url());
+    let body = iotmock_client::get_text(&mock.api_url(), "/iotmock/health")
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    assert!(body.contains("ready"), "{body}");
+}

@@ -38,6 +38,8 @@ pub fn dispatch(state: &ApiState, req: &ApiRequest) -> IotResult<Reply> {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method, segs.as_slice()) {
         (Get, ["iotmock", "AmazonRootCA1.pem"]) => Ok(Reply::Pem(state.root_ca_pem.to_string())),
+        // The API serves only once every listener is bound, so an answer means ready.
+        (Get, ["iotmock", "health"]) => Ok(Reply::Json(serde_json::json!({ "status": "ready" }))),
         (Get, ["registrationcode"]) => cas::get_registration_code(state, req),
         (Delete, ["registrationcode"]) => cas::delete_registration_code(state, req),
         (Post, ["cacertificate"]) => cas::register_ca(state, req),

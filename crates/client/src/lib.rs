@@ -13,7 +13,7 @@ pub mod shadow_cli;
 mod tls;
 pub mod ws;
 
-pub use api::ApiError;
+pub use api::{ApiError, get_text};
 pub use iotmock_mqtt::{Connect, Packet, Publish, Version, Will};
 pub use lenient::SkipChecks;
 pub use tls::{TlsOptions, client_config};

@@ -48,6 +48,9 @@ enum Command {
     /// Topic rules: try a statement on a message.
     #[command(subcommand)]
     Rules(crate::rules_cli::RulesCmd),
+    /// Exits 0 when a running mock serves (`GET /iotmock/health`), 1 otherwise: a container's
+    /// HEALTHCHECK.
+    Health(iotmock_client::shadow_cli::ApiUrl),
 }
 
 /// A door's address, or `off`.
@@ -236,6 +239,13 @@ pub fn main() -> Result<()> {
             .map_err(say),
         Some(Command::ReferenceDevice(args)) => runtime
             .block_on(iotmock_client::reference::run_reference(args))
+            .map_err(say),
+        Some(Command::Health(api)) => runtime
+            .block_on(iotmock_client::get_text(
+                &api.endpoint_url,
+                "/iotmock/health",
+            ))
+            .map(|body| println!("{body}"))
             .map_err(say),
     };
     if let Err(message) = tool {

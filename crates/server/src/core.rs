@@ -275,12 +275,13 @@ impl Builder {
             rules_not_found: self.rules_not_found,
             limits: self.api_limits,
         };
-        let api = ApiServer::start(listener, api_state.clone())?;
         let brokers = self
             .start_brokers(&identity, &root_ca_pem, &core, &minter)
             .await?;
         let tls = (&identity, &*root_ca_pem, &minter);
         let doors = self.start_doors(tls, &core, api_state.clone()).await?;
+        // Served last: a request answered (`GET /iotmock/health`) means every listener is up.
+        let api = ApiServer::start(listener, api_state.clone())?;
         Ok(MockIotCore {
             api_state,
             authorizers,
