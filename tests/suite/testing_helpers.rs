@@ -75,3 +75,12 @@ async fn health_answers_once_every_listener_serves() {
         .unwrap_or_else(|e| panic!("{url}: {e}"));
     assert!(body.contains("ready"), "{body}");
 }
+
+#[tokio::test]
+async fn an_address_in_use_names_the_flag_that_moves_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let refused = MockIotCore::builder().api_addr(addr).start().await;
+    let why = refused.err().expect("the address is taken").to_string();
+    assert!(why.contains("--api-addr") && why.contains("in use"), "{why}");
+}

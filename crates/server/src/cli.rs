@@ -329,13 +329,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         builder = builder.action_ca_pem(&pem)?;
     }
     let mock = builder.start().await?;
-    println!("iotmock API:  {}", mock.api_url());
-    println!("MQTT (mTLS):  {}", mock.mqtt_addr());
+    println!("iotmock API:  http://{}", usable(mock.api_addr()));
+    println!("MQTT (mTLS):  {}", usable(mock.mqtt_addr()));
     if let Some(addr) = mock.port_443_addr() {
+        let addr = usable(addr);
         println!("port 443:     {addr} (ALPN x-amzn-mqtt-ca, x-amzn-http-ca; wss://…/mqtt)");
     }
     if let Some(addr) = mock.https_addr() {
-        println!("HTTPS (mTLS): {addr}");
+        println!("HTTPS (mTLS): {}", usable(addr));
     }
     if let Some(path) = mock.root_ca_path() {
         println!("trust anchor: {}", path.display());
@@ -380,5 +381,14 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// An address a client can use: `localhost:PORT` for a listener on every interface.
+fn usable(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
     }
 }

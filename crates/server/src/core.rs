@@ -256,9 +256,9 @@ impl Builder {
             clock: clock.clone(),
         };
         let ticker = Ticker(tokio::spawn(tick(timers.clone())));
-        let listener = TcpListener::bind(self.api_addr)
-            .await
-            .with_context(|| format!("binding the API on {}", self.api_addr))?;
+        let listener = TcpListener::bind(self.api_addr).await.map_err(|e| {
+            bind_error(e, self.api_addr, "the API", "--api-addr (IOTMOCK_API_ADDR)")
+        })?;
         let api_state = ApiState {
             registry: registry.clone(),
             root_ca_pem: root_ca_pem.clone(),
@@ -571,9 +571,24 @@ impl Builder {
             .context("configuring TLS")?;
             let listener = TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("binding MQTT on {addr}"))?;
+                .map_err(|e| bind_error(e, addr, "MQTT", "--mqtt-addr (IOTMOCK_MQTT_ADDR)"))?;
             out.push(core.listen(listener, tls, alpn)?);
         }
         Ok(out)
     }
+}
+
+/// A listener that could not bind, saying which flag moves it when the address is taken.
+pub(crate) fn bind_error(
+    e: std::io::Error,
+    addr: SocketAddr,
+    what: &str,
+    flag: &str,
+) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        return anyhow::anyhow!(
+            "{what} cannot listen on {addr}: the address is in use (another iotmock?). Choose another with {flag}, or port 0 for a free one"
+        );
+    }
+    anyhow::anyhow!("{what} cannot listen on {addr}: {e}")
 }
