@@ -82,5 +82,25 @@ async fn an_address_in_use_names_the_flag_that_moves_it() {
     let addr = taken.local_addr().expect("addr");
     let refused = MockIotCore::builder().api_addr(addr).start().await;
     let why = refused.err().expect("the address is taken").to_string();
-    assert!(why.contains("--api-addr") && why.contains("in use"), "{why}");
+    assert!(
+        why.contains("--api-addr") && why.contains("in use"),
+        "{why}"
+    );
+}
+
+#[test]
+fn device_files_are_checked_before_any_connection() {
+    let ca = iotmock_testkit::TestCa::new("files");
+    let (a, b) = (ca.leaf("a"), ca.leaf("b"));
+    let why = |cert: &str, key: &str| {
+        let opts = TlsOptions::new(ca.pem()).identity(cert, key);
+        client_config(&opts)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    assert!(why(&a.cert_pem, &b.key_pem).contains("does not belong"));
+    assert!(why("not a pem", &a.key_pem).contains("no PEM CERTIFICATE"));
+    assert!(why(&a.cert_pem, "junk").contains("not a PEM private key"));
+    assert_eq!(why(&a.cert_pem, &a.key_pem), "");
 }

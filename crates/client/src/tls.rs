@@ -73,6 +73,30 @@ fn config_err(e: impl std::fmt::Display) -> ClientError {
     ClientError::Config(e.to_string())
 }
 
+/// The device's certificate chain and key, checked before any connection: both PEM, and the
+/// key the one the certificate names.
+fn identity(cert: &str, key: &str) -> Result<rustls::sign::CertifiedKey, ClientError> {
+    let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| config_err(format!("the certificate is not PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(config_err("the certificate holds no PEM CERTIFICATE block"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+        .map_err(|e| config_err(format!("the private key is not a PEM private key: {e}")))?;
+    let signer = provider_keys()
+        .load_private_key(key)
+        .map_err(|e| config_err(format!("the private key cannot be used: {e}")))?;
+    let certified = rustls::sign::CertifiedKey::new(chain, signer);
+    match certified.keys_match() {
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => Err(
+            config_err("the private key does not belong to the certificate"),
+        ),
+        // Keys that cannot be compared (an unusual algorithm) are left to the handshake.
+        _ => Ok(certified),
+    }
+}
+
 /// Builds a rustls client configuration from [`TlsOptions`].
 pub fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, ClientError> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
@@ -109,13 +133,8 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, Cli
     };
     let mut config = match (&opts.cert_pem, &opts.key_pem) {
         (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(config_err)?;
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(config_err)?;
-            let signer = provider_keys().load_private_key(key).map_err(config_err)?;
-            let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, signer));
-            builder.with_client_cert_resolver(Arc::new(Presents(certified)))
+            let certified = identity(cert, key)?;
+            builder.with_client_cert_resolver(Arc::new(Presents(Arc::new(certified))))
         }
         _ => builder.with_no_client_auth(),
     };
