@@ -37,6 +37,11 @@ pub struct CaseResult {
     /// What the topic rules given to the run did with the device's messages (the action
     /// log, one line per action).
     pub rules: Vec<String>,
+    /// When the case started (wall clock, epoch ms) and how long it ran.
+    pub started_ms: i64,
+    pub duration: std::time::Duration,
+    /// The case's parameters (Device Advisor's configuration keys as the run resolved them).
+    pub parameters: Vec<(String, String)>,
 }
 
 /// Where and as whom the device connects: what the `IOTMOCK_*` variables carry.
@@ -424,6 +429,8 @@ fn door(mock: &MockIotCore, opts: &RunOptions, custom: bool) -> Result<(u16, Opt
 }
 
 pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
+    let started = std::time::Instant::now();
+    let started_ms = iotmock_registry::Clock::now_millis(&iotmock_registry::SystemClock);
     let config = case_config(id, opts)?;
     let mock = case_mock(id, opts, &config).await?;
     let dir = std::env::temp_dir().join(format!(
@@ -462,12 +469,21 @@ pub async fn run_case(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     let rules = rule_trace(&mock, !opts.rules.is_empty());
     mock.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+    let mut parameters = vec![
+        ("CLIENT_ID".to_string(), config.client_id.clone()),
+        ("THING_NAME".to_string(), config.thing.clone()),
+        ("TOPIC".to_string(), config.topic.clone()),
+    ];
+    parameters.extend(opts.settings.iter().cloned());
     Ok(CaseResult {
         id: id.name(),
         verdict,
         evidence,
         backoff: case.backoff_seen(),
         rules,
+        started_ms,
+        duration: started.elapsed(),
+        parameters,
     })
 }
 

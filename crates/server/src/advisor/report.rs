@@ -37,31 +37,56 @@ fn failures(results: &[CaseResult]) -> usize {
         .count()
 }
 
-/// One testcase per case; FAIL is a failure, WARN passes with the warning in system-out.
+/// A JUnit report (written with quick-junit): one `<testsuite>` of the run under a
+/// `<testsuites>` root, one testcase per case with its time, start and parameters as
+/// properties. FAIL is a failure whose body is the case's evidence timeline; WARN passes with
+/// the warning and the timeline in system-out.
 pub fn junit(results: &[CaseResult]) -> String {
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"iotmock advisor\" tests=\"{}\" failures=\"{}\">\n",
-        results.len(),
-        failures(results)
-    );
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.fixed_offset());
+    let mut suite = TestSuite::new("iotmock advisor");
+    let mut total = std::time::Duration::ZERO;
     for r in results {
-        let reason = &r.verdict.reason;
-        let body = match r.verdict.outcome {
-            Outcome::Fail => format!("<failure message=\"{}\"/>", attr(reason)),
-            outcome => format!(
-                "<system-out>{}: {}</system-out>",
-                outcome.name(),
-                text(reason)
-            ),
+        let timeline = r.evidence.join("\n");
+        let status = match r.verdict.outcome {
+            Outcome::Fail => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(r.verdict.reason.as_str())
+                    .set_type("FAIL")
+                    .set_description(timeline.as_str());
+                s
+            }
+            _ => TestCaseStatus::success(),
         };
-        let _ = writeln!(
-            out,
-            "  <testcase classname=\"advisor\" name=\"{}\">{body}</testcase>",
-            attr(r.id)
-        );
+        let mut case = TestCase::new(r.id, status);
+        case.set_classname("advisor").set_time(r.duration);
+        if let Some(t) = at(r.started_ms) {
+            case.set_timestamp(t);
+        }
+        if r.verdict.outcome != Outcome::Fail {
+            let out = format!(
+                "{}: {}\n{timeline}",
+                r.verdict.outcome.name(),
+                r.verdict.reason
+            );
+            case.set_system_out(out);
+        }
+        for (k, v) in &r.parameters {
+            case.add_property(Property::new(k.as_str(), v.as_str()));
+        }
+        total += r.duration;
+        suite.add_test_case(case);
     }
-    out.push_str("</testsuite>\n");
-    out
+    suite.set_time(total);
+    if let Some(t) = results.iter().map(|r| r.started_ms).min().and_then(at) {
+        suite.set_timestamp(t);
+    }
+    let mut report = Report::new("iotmock advisor");
+    report.add_test_suite(suite);
+    report.to_string().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the JUnit report could not be written");
+        String::new()
+    })
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em}\
@@ -148,6 +173,9 @@ mod tests {
             evidence: vec!["+0ms #1 <- PUBLISH <script>".into()],
             backoff,
             rules: vec!["+0ms rule r: republish Captured {} payload <b>".into()],
+            started_ms: 1_700_000_000_000,
+            duration: std::time::Duration::from_millis(1500),
+            parameters: vec![("CLIENT_ID".into(), "dev".into())],
         }
     }
 
@@ -161,12 +189,26 @@ mod tests {
             ),
         ];
         let xml = junit(&results);
-        assert!(xml.contains("failures=\"1\""));
+        assert!(
+            xml.contains("<testsuites") && xml.contains("failures=\"1\""),
+            "{xml}"
+        );
         assert!(
             xml.contains("&quot;quoted&quot; &lt;reason&gt; &amp; more"),
             "{xml}"
         );
-        assert!(xml.contains("<system-out>WARN: exponential</system-out>"));
+        assert!(xml.contains("<system-out>WARN: exponential"), "{xml}");
+        assert!(
+            xml.contains("time=\"1.500\"") && xml.contains("timestamp=\"2023-11-14T22:13:20"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<property name=\"CLIENT_ID\" value=\"dev\"/>"),
+            "{xml}"
+        );
+        let read = quick_junit::Report::deserialize_from_str(&xml).expect("JUnit that reads back");
+        let cases = &read.test_suites[0].test_cases;
+        assert_eq!((read.tests, read.failures, cases.len()), (2, 1, 2));
         let page = html(&results);
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"));
         assert!(page.contains("What the topic rules did") && page.contains("&lt;b&gt;"));
