@@ -26,7 +26,7 @@ iot attach-policy --policy-name "all-$RUN" --target "$DEV_ARN"
 TLS=(--cafile AmazonRootCA1.pem --cert dev.crt --key dev.key -h "$HOST" -p "$PORT")
 
 # wait_for FILE PATTERN -> 0 when PATTERN shows up in FILE within 10 s
-wait_for() { local i; for i in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_for() { local i; for i in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # a background subscriber that prints topic and payload, ready once its SUBACK is logged
 sub_bg() { local out="$1"; shift
   stdbuf -oL mosquitto_sub "${TLS[@]}" -V mqttv311 -d -v "$@" > "$out" 2>&1 & echo $!; }

@@ -74,7 +74,7 @@ USER="mqttdev?x-amz-customauthorizer-name=Signed&x-amz-customauthorizer-signatur
 MQ=(--tls-alpn mqtt --cafile AmazonRootCA1.pem -h "$HOST" -p "$C443")
 stdbuf -oL timeout 15 mosquitto_sub "${MQ[@]}" -i "sub-$RUN" -u "$USER" -q 1 -t "custom/$RUN" -C 1 -d > sub.txt 2>&1 &
 SUB=$!
-for _ in $(seq 100); do grep -q SUBACK sub.txt && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q SUBACK sub.txt && break; sleep 0.1; done
 timeout 10 mosquitto_pub "${MQ[@]}" -i "pub-$RUN" -u "$USER" -q 1 -t "custom/$RUN" -m '{"via":"mosquitto"}' > pub.txt 2>&1
 wait "$SUB"
 check "mosquitto_pub and mosquitto_sub with a signed token in the username" "$(grep -q '{"via":"mosquitto"}' sub.txt && echo 1 || echo 0)" "$(tail -n 3 sub.txt pub.txt)"

@@ -69,7 +69,7 @@ CURL=(curl -s --cacert AmazonRootCA1.pem --cert dev.crt --key dev.key)
 watched() { local topic="$1"; shift
   stdbuf -oL timeout 10 mosquitto_sub "${TLS[@]}" -d -i "w-$RUN-$RANDOM" -q 1 -v -t "$topic" -C 1 > got.txt 2>&1 &
   local pid=$! i
-  for i in $(seq 100); do grep -q SUBACK got.txt && break; sleep 0.1; done
+  for i in $(seq 300); do grep -q SUBACK got.txt && break; sleep 0.1; done
   "$@" > answer.txt; wait "$pid"; grep -v -e '^Client ' -e '^Subscribed' got.txt | head -n 1; }
 GOT="$(watched "doors/$RUN/h" "${CURL[@]}" -X POST --data '{"via":"curl"}' "https://$HOST:$PHTTPS/topics/doors%2F$RUN%2Fh?qos=1")"
 check "curl on 8443 publishes; a subscriber on 8883 gets it" "$([ "$GOT" = "doors/$RUN/h {\"via\":\"curl\"}" ] && echo 1 || echo 0)" "$GOT"

@@ -18,7 +18,7 @@ RUN="$(date +%s)$$"
 T="idx$RUN"
 echo "== fleet indexing against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
 new_device "indexing-$RUN"
-wait_for() { local i; for i in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_for() { local i; for i in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # names QUERY -> the thing names SearchIndex finds, sorted, space-separated
 names() { iot search-index --query-string "$1" 2>/dev/null | jq -r '[.things[].thingName] | sort | join(" ")'; }
 

@@ -19,7 +19,7 @@ new_device "jobs-$RUN"
 THING_ARN="$(iot create-thing --thing-name "$T" | jq -r .thingArn)"
 P="\$aws/things/$T/jobs"
 
-wait_for() { local i; for i in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_for() { local i; for i in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # rr TOPIC PAYLOAD [accepted|rejected] -> the answer the requester gets on TOPIC/accepted (or
 # TOPIC/rejected)
 rr() { timeout 10 mosquitto_rr "${TLS[@]}" -i "$T" -q 1 -t "$1" -e "$1/${3:-accepted}" -m "$2" -W 5 2>/dev/null; }

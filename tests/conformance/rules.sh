@@ -33,7 +33,7 @@ republish() { jq -n --arg t "$1" --arg r "$ROLE" '{republish: {topic: $t, roleAr
 first_message() { local filter="$1" i; shift
   stdbuf -oL timeout 10 mosquitto_sub "${TLS[@]}" -d -i "w-$RUN-$RANDOM" -q 1 -v -t "$filter" -C 1 > got.txt 2>&1 &
   local pid=$!
-  for i in $(seq 100); do grep -q SUBACK got.txt && break; sleep 0.1; done
+  for i in $(seq 300); do grep -q SUBACK got.txt && break; sleep 0.1; done
   "$@"; wait "$pid"; grep -v -e '^Client ' -e '^Subscribed' got.txt | head -n 1; }
 
 echo "-- control plane"

@@ -17,7 +17,7 @@ THING="lamp$RUN"
 echo "== Device Shadow against $ENDPOINT and $HOST:$PORT (scratch $WORK)"
 new_device "shadow-$RUN"
 
-wait_for() { local i; for i in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_for() { local i; for i in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # sub_bg OUT VERSION ARGS...: a background subscriber printing "topic payload" lines
 sub_bg() { local out="$1" v="$2"; shift 2
   stdbuf -oL mosquitto_sub "${TLS[@]}" -V "$v" -d -v "$@" > "$out" 2>&1 & echo $!; }
