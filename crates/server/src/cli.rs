@@ -69,33 +69,48 @@ fn door_addr(text: &str) -> Result<DoorAddr, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Control-plane API address (AWS CLI / SDK `--endpoint-url`).
-    #[arg(long, env = "IOTMOCK_API_ADDR", default_value = "127.0.0.1:4580")]
+    #[arg(
+        help_heading = "Listeners",
+        long,
+        env = "IOTMOCK_API_ADDR",
+        default_value = "127.0.0.1:4580"
+    )]
     api_addr: SocketAddr,
     /// Log lines on stderr as `text` (colour only on a terminal) or `json` (one object a line).
-    #[arg(long, env = "IOTMOCK_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    #[arg(long, env = "IOTMOCK_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], help_heading = "Logging")]
     log_format: String,
     /// MQTT over mutual TLS (AWS's port 8883).
-    #[arg(long, env = "IOTMOCK_MQTT_ADDR", default_value = "127.0.0.1:8883")]
+    #[arg(
+        help_heading = "Listeners",
+        long,
+        env = "IOTMOCK_MQTT_ADDR",
+        default_value = "127.0.0.1:8883"
+    )]
     mqtt_addr: SocketAddr,
     /// AWS's port 443, one TLS listener dispatching on ALPN: `x-amzn-mqtt-ca` (MQTT with a
     /// client certificate), `x-amzn-http-ca` (HTTPS publish with a client certificate), none or
     /// `http/1.1` (MQTT over WebSocket at `/mqtt` with a SigV4 URL, and the HTTPS API); `off`
     /// closes it. Default 127.0.0.1:4443 (a free port, with a warning, when that is taken).
-    #[arg(long, alias = "mqtt-alpn-addr", env = "IOTMOCK_PORT_443_ADDR", value_parser = door_addr)]
+    #[arg(help_heading = "Listeners", long, alias = "mqtt-alpn-addr", env = "IOTMOCK_PORT_443_ADDR", value_parser = door_addr)]
     port_443_addr: Option<DoorAddr>,
     /// Verify the SigV4 signature of MQTT-over-WebSocket URLs with these keys
     /// (`AKID:SECRET[,AKID:SECRET...]`); a wrong signature or another key is refused 403.
     /// Without it, signatures are not checked (no credentials are needed).
-    #[arg(long, env = "IOTMOCK_SIGV4_CREDENTIALS", value_parser = crate::doors::Secrets::parse)]
+    #[arg(help_heading = "Listeners", long, env = "IOTMOCK_SIGV4_CREDENTIALS", value_parser = crate::doors::Secrets::parse)]
     sigv4_credentials: Option<crate::doors::Secrets>,
     /// AWS's 8443: HTTPS publish with a client certificate (`POST /topics/{topic}`); `off`
     /// closes it. Default 127.0.0.1:8443 (a free port, with a warning, when that is taken).
-    #[arg(long, env = "IOTMOCK_HTTPS_ADDR", value_parser = door_addr)]
+    #[arg(help_heading = "Listeners", long, env = "IOTMOCK_HTTPS_ADDR", value_parser = door_addr)]
     https_addr: Option<DoorAddr>,
     /// Threads serving MQTT connections, each with its own listener on the MQTT address
     /// (0: half the CPU cores, at least one; the rest are left to the clients that usually
     /// share the machine in tests and load runs).
-    #[arg(long, env = "IOTMOCK_IO_THREADS", default_value_t = 0)]
+    #[arg(
+        help_heading = "Broker tuning",
+        long,
+        env = "IOTMOCK_IO_THREADS",
+        default_value_t = 0
+    )]
     io_threads: usize,
     /// Microseconds (at most 10000) an MQTT I/O thread fed by a stream of QoS 0 publishes
     /// waits before it looks for more input, so a stream arriving one message per write is
@@ -105,71 +120,126 @@ pub struct ServeArgs {
     /// came back within the window after the last idle spell; a quiet thread and input that a
     /// client waits an answer for never start one. While a thread waits, all of its
     /// connections wait (at most the window).
-    #[arg(long, env = "IOTMOCK_COALESCE_US", default_value_t = 100,
+    #[arg(help_heading = "Broker tuning", long, env = "IOTMOCK_COALESCE_US", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     coalesce_us: u64,
     /// QoS 0 publishes a round of work must handle for its I/O thread to wait.
-    #[arg(long, env = "IOTMOCK_COALESCE_MIN_PACKETS", default_value_t = 4,
+    #[arg(help_heading = "Broker tuning", long, env = "IOTMOCK_COALESCE_MIN_PACKETS", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..))]
     coalesce_min_packets: u32,
     /// Bytes of deliveries that may wait in the broker for one client (and, at most 512 KiB
     /// of them, in its session for room in the QoS 1 window); past it deliveries to that
     /// client are discarded and counted.
-    #[arg(long, env = "IOTMOCK_QUEUE_BYTES", default_value_t = iotmock_broker::DEFAULT_QUEUE_BYTES as u64,
+    #[arg(help_heading = "Broker tuning", long, env = "IOTMOCK_QUEUE_BYTES", default_value_t = iotmock_broker::DEFAULT_QUEUE_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(1024..))]
     queue_bytes: u64,
     /// Bytes that may wait for all clients together; a client with under 64 KiB queued is
     /// always served. With the default, 1,000 clients that stopped reading hold under 1 GiB.
-    #[arg(long, env = "IOTMOCK_QUEUE_BYTES_TOTAL", default_value_t = iotmock_broker::DEFAULT_QUEUE_BYTES_TOTAL as u64,
+    #[arg(help_heading = "Broker tuning", long, env = "IOTMOCK_QUEUE_BYTES_TOTAL", default_value_t = iotmock_broker::DEFAULT_QUEUE_BYTES_TOTAL as u64,
           value_parser = clap::value_parser!(u64).range(1024..))]
     queue_bytes_total: u64,
     /// Seconds a client may stay over --queue-bytes before it is disconnected.
-    #[arg(long, env = "IOTMOCK_SLOW_CLIENT_GRACE_SECS", default_value_t = 30)]
+    #[arg(
+        help_heading = "Broker tuning",
+        long,
+        env = "IOTMOCK_SLOW_CLIENT_GRACE_SECS",
+        default_value_t = 30
+    )]
     slow_client_grace_secs: u64,
     /// Answer refused MQTT 3.1.1 CONNECTs with a CONNACK code instead of closing silently as AWS does.
-    #[arg(long, env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL")]
+    #[arg(
+        help_heading = "Broker tuning",
+        long,
+        env = "IOTMOCK_MQTT3_CONNACK_ON_REFUSAL"
+    )]
     mqtt3_connack_on_refusal: bool,
     /// Apply AWS's throttles: 100 publishes/s per connection, 1 CONNECT/s per client id.
-    #[arg(long, env = "IOTMOCK_THROTTLE")]
+    #[arg(
+        help_heading = "AWS behaviour (settings for what AWS leaves unconfirmed)",
+        long,
+        env = "IOTMOCK_THROTTLE"
+    )]
     throttle: bool,
     /// Persistent-session and last-will CONNECTs need a policy statement testing iot:ConnectAttributes.
-    #[arg(long, env = "IOTMOCK_REQUIRE_CONNECT_ATTRIBUTES")]
+    #[arg(
+        help_heading = "AWS behaviour (settings for what AWS leaves unconfirmed)",
+        long,
+        env = "IOTMOCK_REQUIRE_CONNECT_ATTRIBUTES"
+    )]
     require_connect_attributes: bool,
     /// Close every TLS handshake on the MQTT ports that sends no SNI, as AWS's transport
     /// security page states (off: only SNI_ONLY certificates need SNI, as the model docs say).
-    #[arg(long, env = "IOTMOCK_REQUIRE_SNI")]
+    #[arg(
+        help_heading = "AWS behaviour (settings for what AWS leaves unconfirmed)",
+        long,
+        env = "IOTMOCK_REQUIRE_SNI"
+    )]
     require_sni: bool,
     /// Region for requests without a SigV4 credential scope.
-    #[arg(long, env = "IOTMOCK_REGION", default_value = "us-east-1")]
+    #[arg(
+        help_heading = "Account, region and state",
+        long,
+        env = "IOTMOCK_REGION",
+        default_value = "us-east-1"
+    )]
     region: String,
     /// The one account the mock serves.
-    #[arg(long, env = "IOTMOCK_ACCOUNT_ID", default_value = "123456789012")]
+    #[arg(
+        help_heading = "Account, region and state",
+        long,
+        env = "IOTMOCK_ACCOUNT_ID",
+        default_value = "123456789012"
+    )]
     account_id: String,
     /// Further accounts served besides --account-id (comma-separated 12-digit ids). A request
     /// signed with one of them as its access key id acts as that account.
-    #[arg(long, env = "IOTMOCK_ACCOUNTS", value_delimiter = ',')]
+    #[arg(
+        help_heading = "Account, region and state",
+        long,
+        env = "IOTMOCK_ACCOUNTS",
+        value_delimiter = ','
+    )]
     accounts: Vec<String>,
     /// Where the registry database and the root CA live.
-    #[arg(long, env = "IOTMOCK_STATE_DIR", default_value = "./.iotmock")]
+    #[arg(
+        help_heading = "Account, region and state",
+        long,
+        env = "IOTMOCK_STATE_DIR",
+        default_value = "./.iotmock"
+    )]
     state_dir: PathBuf,
     /// Host DescribeEndpoint returns for every endpoint type.
-    #[arg(long, env = "IOTMOCK_ENDPOINT_HOST", default_value = "localhost")]
+    #[arg(
+        help_heading = "Account, region and state",
+        long,
+        env = "IOTMOCK_ENDPOINT_HOST",
+        default_value = "localhost"
+    )]
     endpoint_host: String,
     /// Return AWS-shaped endpoint names under this domain instead
     /// (`<prefix>-ats.iot.<region>.<domain>`; needs a hosts entry to resolve).
-    #[arg(long, env = "IOTMOCK_ENDPOINT_DOMAIN")]
+    #[arg(
+        help_heading = "Account, region and state",
+        long,
+        env = "IOTMOCK_ENDPOINT_DOMAIN"
+    )]
     endpoint_domain: Option<String>,
     /// Refuse the legacy `iot:Data` endpoint type (as AWS does for new accounts).
-    #[arg(long, env = "IOTMOCK_NO_LEGACY_DATA_ENDPOINT")]
+    #[arg(
+        help_heading = "Account, region and state",
+        long,
+        env = "IOTMOCK_NO_LEGACY_DATA_ENDPOINT"
+    )]
     no_legacy_data_endpoint: bool,
     /// What an operation on a topic rule that does not exist answers (AWS's model lists no
     /// ResourceNotFoundException for them).
-    #[arg(long, env = "IOTMOCK_RULE_NOT_FOUND", value_enum, default_value_t = crate::RuleNotFound::Unauthorized)]
+    #[arg(help_heading = "Rules, custom authorizers and actions", long, env = "IOTMOCK_RULE_NOT_FOUND", value_enum, default_value_t = crate::RuleNotFound::Unauthorized)]
     rule_not_found: crate::RuleNotFound,
     /// Topic rule destinations are ENABLED at once, with no confirmation (AWS POSTs one to the
     /// URL and waits for ConfirmTopicRuleDestination; the mock records it in the action log).
     /// (`--skip-http-confirmation` is the same.)
     #[arg(
+        help_heading = "Rules, custom authorizers and actions",
         long,
         env = "IOTMOCK_AUTO_CONFIRM_DESTINATIONS",
         alias = "skip-http-confirmation"
@@ -177,35 +247,59 @@ pub struct ServeArgs {
     auto_confirm_destinations: bool,
     /// A CONNECT a custom authorizer refuses gets a not-authorized CONNACK, then the close
     /// (AWS documents neither; `close` just closes).
-    #[arg(long, env = "IOTMOCK_CUSTOM_AUTH_REFUSAL", default_value = "connack", value_parser = ["connack", "close"])]
+    #[arg(help_heading = "Rules, custom authorizers and actions", long, env = "IOTMOCK_CUSTOM_AUTH_REFUSAL", default_value = "connack", value_parser = ["connack", "close"])]
     custom_auth_refusal: String,
     /// What lifecycle events name a custom-auth connection by: `authorizer-and-principal`
     /// (`{authorizerName}:{principalId}`) or `principal` (the principalId alone).
-    #[arg(long, env = "IOTMOCK_CUSTOM_AUTH_EVENT_PRINCIPAL", default_value = "authorizer-and-principal", value_parser = ["authorizer-and-principal", "principal"])]
+    #[arg(help_heading = "Rules, custom authorizers and actions", long, env = "IOTMOCK_CUSTOM_AUTH_EVENT_PRINCIPAL", default_value = "authorizer-and-principal", value_parser = ["authorizer-and-principal", "principal"])]
     custom_auth_event_principal: String,
     /// DeleteAuthorizer takes an ACTIVE authorizer (by default it must be set INACTIVE first).
-    #[arg(long, env = "IOTMOCK_DELETE_ACTIVE_AUTHORIZERS")]
+    #[arg(
+        help_heading = "Rules, custom authorizers and actions",
+        long,
+        env = "IOTMOCK_DELETE_ACTIVE_AUTHORIZERS"
+    )]
     delete_active_authorizers: bool,
     /// The key naming the report id in Device Defender's `.../accepted` answers.
     #[arg(
+        help_heading = "Rules, custom authorizers and actions",
         long,
         env = "IOTMOCK_DEFENDER_REPORT_ID_KEY",
         default_value = "reportId"
     )]
     defender_report_id_key: String,
     /// JITR registers certificates of SNI_ONLY CAs too (AWS documents it for DEFAULT mode).
-    #[arg(long, env = "IOTMOCK_JITR_SNI_ONLY")]
+    #[arg(
+        help_heading = "Rules, custom authorizers and actions",
+        long,
+        env = "IOTMOCK_JITR_SNI_ONLY"
+    )]
     jitr_sni_only: bool,
     /// Rules' `lambda` actions, `aws_lambda()` and custom authorizers POST the event to
     /// BASE/FUNCTION_NAME (a 2xx body is the function's answer).
-    #[arg(long, env = "IOTMOCK_LAMBDA_URL", value_name = "BASE")]
+    #[arg(
+        help_heading = "Rules, custom authorizers and actions",
+        long,
+        env = "IOTMOCK_LAMBDA_URL",
+        value_name = "BASE"
+    )]
     lambda_url: Option<String>,
     /// Rules' AWS-service actions are sent here, SigV4-signed (LocalStack, moto's server).
-    #[arg(long, env = "IOTMOCK_AWS_ENDPOINT_URL", value_name = "URL")]
+    #[arg(
+        help_heading = "Rules, custom authorizers and actions",
+        long,
+        env = "IOTMOCK_AWS_ENDPOINT_URL",
+        value_name = "URL"
+    )]
     aws_endpoint_url: Option<String>,
     /// PEM CA certificates rules' `https://` endpoints may prove themselves with, besides the
     /// system's roots (a self-signed LocalStack or a local webhook).
-    #[arg(long, env = "IOTMOCK_ACTION_CA_FILE", value_name = "PEM")]
+    #[arg(
+        help_heading = "Rules, custom authorizers and actions",
+        long,
+        env = "IOTMOCK_ACTION_CA_FILE",
+        value_name = "PEM"
+    )]
     action_ca_file: Option<PathBuf>,
 }
 
