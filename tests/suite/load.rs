@@ -291,3 +291,22 @@ async fn the_served_mock_delivers_a_back_to_back_stream_whole() {
     }
     crate::crash::terminate(served.child).await;
 }
+
+#[test]
+fn json_means_one_thing_and_the_api_flag_is_endpoint_url() {
+    let bin = env!("CARGO_BIN_EXE_iotmock");
+    for sub in [&["load", "handshake"][..], &["advisor", "run"][..]] {
+        let help = std::process::Command::new(bin)
+            .args(sub)
+            .arg("--help")
+            .output()
+            .expect("help");
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains("--json [<JSON>]"), "{sub:?}: {text}");
+    }
+    let help = std::process::Command::new(bin)
+        .args(["load", "handshake", "--help"])
+        .output()
+        .expect("help");
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--endpoint-url"));
+}

@@ -38,9 +38,10 @@ pub struct MergeArgs {
 /// Where a report goes besides standard output.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Machine-readable output (one JSON object).
-    #[arg(long)]
-    json: bool,
+    /// Machine-readable output: the summary as one JSON object, on stdout instead of the text
+    /// (`--json`), or in a file besides the text (`--json FILE`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "-")]
+    json: Option<PathBuf>,
     /// Also write report.html (latency distribution and rate charts), report.json and
     /// latency.hlog into this directory.
     #[arg(long)]
@@ -70,8 +71,14 @@ pub struct TargetArgs {
     /// TLS server name.
     #[arg(long, default_value = "localhost")]
     server_name: String,
-    /// The mock's API, to register devices and fetch its root CA.
-    #[arg(long, default_value = "http://127.0.0.1:4580")]
+    /// The mock's API, to register devices and fetch its root CA (`--endpoint-url` of the aws
+    /// CLI; `--api` is kept as an alias).
+    #[arg(
+        long = "endpoint-url",
+        alias = "api",
+        env = "IOTMOCK_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:4580"
+    )]
     api: String,
     /// Register this many devices through the API first.
     #[arg(long)]
@@ -295,10 +302,13 @@ fn write_file(path: PathBuf, contents: &[u8]) -> Result<(), CliError> {
 
 /// Prints the report, and writes what `--report` asks for.
 fn emit(report: &Report, output: &OutputArgs) -> Result<(), CliError> {
-    if output.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_text());
+    match output.json.as_deref() {
+        Some(path) if path == std::path::Path::new("-") => println!("{}", report.to_json()),
+        Some(path) => {
+            write_file(path.to_path_buf(), report.to_json().to_string().as_bytes())?;
+            print!("{}", report.to_text());
+        }
+        None => print!("{}", report.to_text()),
     }
     if let Some(dir) = &output.report {
         super::html::write(dir, report).map_err(|source| CliError::Write {
@@ -361,7 +371,7 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
                 },
             };
             let cpu = process_cpu();
-            let report = handshake::run(plan, configs, progress && !t.output.json).await;
+            let report = handshake::run(plan, configs, progress && t.output.json.is_none()).await;
             finish(report, cpu, t)?;
         }
         LoadCmd::Publish(a) => {
@@ -383,7 +393,7 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
                 run_label: format!("{}-{}", std::process::id(), shard.label()),
             };
             let cpu = process_cpu();
-            let report = publish::run(plan, configs, progress && !t.output.json).await?;
+            let report = publish::run(plan, configs, progress && t.output.json.is_none()).await?;
             finish(report, cpu, t)?;
         }
         LoadCmd::Merge(a) => emit(&merge(&a.inputs)?, &a.output)?,

@@ -89,8 +89,9 @@ pub struct RunArgs {
     /// certificate). The Custom_Auth_* cases always run this way.
     #[arg(long, default_value = "certificate", value_parser = ["certificate", "custom"])]
     auth: String,
-    /// Write the verdicts as JSON.
-    #[arg(long)]
+    /// Machine-readable output: the verdicts as JSON, on stdout (`--json`; the verdict lines
+    /// then go to stderr) or in a file (`--json FILE`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "-")]
     json: Option<PathBuf>,
     /// Write the verdicts as JUnit XML (WARN passes, with the warning in system-out).
     #[arg(long)]
@@ -193,7 +194,7 @@ fn options(args: &RunArgs) -> Result<RunOptions> {
 }
 
 /// A spinner while the case runs (drawn only on a terminal), then its verdict line.
-async fn run_one(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
+async fn run_one(id: CaseId, opts: &RunOptions, lines_to_stdout: bool) -> Result<CaseResult> {
     // An external device's instructions are printed instead.
     let bar = match opts.device {
         Device::External => indicatif::ProgressBar::hidden(),
@@ -204,20 +205,26 @@ async fn run_one(id: CaseId, opts: &RunOptions) -> Result<CaseResult> {
     let r = run_case(id, opts).await;
     bar.finish_and_clear();
     let r = r?;
-    eprintln!(
+    let line = format!(
         "{:<54} {} {}",
         id.name(),
         r.verdict.outcome.name(),
         r.verdict.reason
     );
+    match lines_to_stdout {
+        true => println!("{line}"),
+        false => eprintln!("{line}"),
+    }
     Ok(r)
 }
 
 async fn run(args: RunArgs) -> Result<()> {
     let opts = options(&args)?;
     let mut results = Vec::new();
+    // The verdict lines are the results: on stdout, unless the JSON goes there.
+    let lines_to_stdout = args.json.as_deref() != Some(Path::new("-"));
     for id in cases(args.suite, &args.cases)? {
-        results.push(run_one(id, &opts).await?);
+        results.push(run_one(id, &opts, lines_to_stdout).await?);
     }
     write_reports(&args, &results)?;
     let failed = results
@@ -235,10 +242,11 @@ fn write_reports(args: &RunArgs, results: &[CaseResult]) -> Result<()> {
         std::fs::write(path, body).with_context(|| format!("writing {}", path.display()))
     };
     if let Some(path) = &args.json {
-        write(
-            path,
-            serde_json::to_string_pretty(&advisor_report::json(results))?,
-        )?;
+        let doc = serde_json::to_string_pretty(&advisor_report::json(results))?;
+        match path.as_os_str() == "-" {
+            true => println!("{doc}"),
+            false => write(path, doc)?,
+        }
     }
     if let Some(path) = &args.junit {
         write(path, advisor_report::junit(results))?;
