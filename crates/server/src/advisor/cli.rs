@@ -220,13 +220,29 @@ async fn run_one(id: CaseId, opts: &RunOptions, lines_to_stdout: bool) -> Result
 
 async fn run(args: RunArgs) -> Result<()> {
     let opts = options(&args)?;
+    let now = iotmock_registry::Clock::now_millis(&iotmock_registry::SystemClock);
+    let run = advisor_report::RunInfo {
+        started: chrono::DateTime::from_timestamp_millis(now)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        device: args
+            .device_cmd
+            .clone()
+            .unwrap_or_else(|| "external (started by hand)".into()),
+        suite: match (&args.suite, args.cases.is_empty()) {
+            (Some(s), _) => format!("{s:?}"),
+            (None, true) => "all".into(),
+            (None, false) => args.cases.join(", "),
+        },
+    };
     let mut results = Vec::new();
     // The verdict lines are the results: on stdout, unless the JSON goes there.
     let lines_to_stdout = args.json.as_deref() != Some(Path::new("-"));
     for id in cases(args.suite, &args.cases)? {
         results.push(run_one(id, &opts, lines_to_stdout).await?);
     }
-    write_reports(&args, &results)?;
+    write_reports(&args, &results, &run)?;
     let failed = results
         .iter()
         .filter(|r| r.verdict.outcome == Outcome::Fail)
@@ -237,7 +253,11 @@ async fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_reports(args: &RunArgs, results: &[CaseResult]) -> Result<()> {
+fn write_reports(
+    args: &RunArgs,
+    results: &[CaseResult],
+    run: &advisor_report::RunInfo,
+) -> Result<()> {
     let write = |path: &Path, body: String| {
         std::fs::write(path, body).with_context(|| format!("writing {}", path.display()))
     };
@@ -253,7 +273,7 @@ fn write_reports(args: &RunArgs, results: &[CaseResult]) -> Result<()> {
     }
     if let Some(dir) = &args.report {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        write(&dir.join("index.html"), advisor_report::html(results))?;
+        write(&dir.join("index.html"), advisor_report::html(results, run))?;
     }
     Ok(())
 }

@@ -92,69 +92,136 @@ pub fn junit(results: &[CaseResult]) -> String {
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em}\
 table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}\
 .PASS{color:#17692b}.WARN{color:#8a5a00}.FAIL{color:#b00020}\
-pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:85%}";
+pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:85%}\
+.run{margin-bottom:1.5em}.meta{color:#444;font-size:90%}";
 
-/// The HTML page: a summary table, then each case with its reason, chart and timeline.
-pub fn html(results: &[CaseResult]) -> String {
+/// What the report's header says about the run.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// When the run started (UTC, ISO 8601).
+    pub started: String,
+    pub version: String,
+    /// The device: its command, or "external".
+    pub device: String,
+    /// The suite or the case ids asked for.
+    pub suite: String,
+}
+
+/// Where AWS describes Device Advisor's test cases.
+const CASES_DOC: &str =
+    "https://docs.aws.amazon.com/iot/latest/developerguide/device-advisor-tests.html";
+
+fn rank(o: Outcome) -> u8 {
+    match o {
+        Outcome::Fail => 0,
+        Outcome::Warn => 1,
+        _ => 2,
+    }
+}
+
+/// The HTML page: the run's header, a summary table (failures first), then each case with its
+/// reason, duration, parameters, chart and timeline.
+pub fn html(results: &[CaseResult], run: &RunInfo) -> String {
+    let mut order: Vec<&CaseResult> = results.iter().collect();
+    order.sort_by_key(|r| rank(r.verdict.outcome));
     let mut out = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>iotmock advisor</title><style>{STYLE}</style></head><body>\n<h1>iotmock advisor: {} cases, {} failed</h1>\n<table><tr><th>Case</th><th>Verdict</th><th>Reason</th></tr>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iotmock advisor</title><style>{STYLE}</style></head><body>\n<h1>iotmock advisor: {} cases, {} failed</h1>\n",
         results.len(),
         failures(results)
     );
-    for r in results {
+    let _ = writeln!(
+        out,
+        "<table class=\"run\"><tr><th>Started</th><td>{}</td></tr><tr><th>iotmock</th><td>{}</td></tr><tr><th>Device</th><td><code>{}</code></td></tr><tr><th>Cases</th><td>{}</td></tr></table>",
+        text(&run.started),
+        text(&run.version),
+        text(&run.device),
+        text(&run.suite)
+    );
+    out.push_str("<table><tr><th>Case</th><th>Verdict</th><th>Duration</th><th>Reason</th></tr>\n");
+    for r in &order {
         let v = r.verdict.outcome.name();
         let _ = writeln!(
             out,
-            "<tr><td><a href=\"#{id}\">{id}</a></td><td class=\"{v}\">{v}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"#{id}\">{id}</a></td><td class=\"{v}\">{v}</td><td>{:.1} s</td><td>{}</td></tr>",
+            r.duration.as_secs_f64(),
             text(&r.verdict.reason),
             id = attr(r.id)
         );
     }
     out.push_str("</table>\n");
-    for r in results {
-        let v = r.verdict.outcome.name();
-        let _ = writeln!(
-            out,
-            "<h2 id=\"{}\">{} <span class=\"{v}\">{v}</span></h2>\n<p>{}</p>",
-            attr(r.id),
-            text(r.id),
-            text(&r.verdict.reason)
-        );
-        if let Some((waits, kind)) = &r.backoff {
-            let _ = writeln!(out, "<p>Waits classified as <b>{kind:?}</b>.</p>");
-            out.push_str(&chart(waits));
-        }
-        let _ = writeln!(out, "<pre>{}</pre>", text(&r.evidence.join("\n")));
-        if !r.rules.is_empty() {
-            let _ = writeln!(
-                out,
-                "<h3>What the topic rules did</h3>\n<pre>{}</pre>",
-                text(&r.rules.join("\n"))
-            );
-        }
+    for r in order {
+        case_section(&mut out, r);
     }
     out.push_str("</body></html>\n");
     out
 }
 
-/// A bar per measured wait, scaled to the longest, labelled in ms.
+fn case_section(out: &mut String, r: &CaseResult) {
+    let v = r.verdict.outcome.name();
+    let _ = writeln!(
+        out,
+        "<h2 id=\"{}\">{} <span class=\"{v}\">{v}</span></h2>\n<p>{}</p>\n<p class=\"meta\">{:.1} s; <a href=\"{CASES_DOC}\">what the case checks</a></p>",
+        attr(r.id),
+        text(r.id),
+        text(&r.verdict.reason),
+        r.duration.as_secs_f64()
+    );
+    if !r.parameters.is_empty() {
+        let params: Vec<String> = r
+            .parameters
+            .iter()
+            .map(|(k, v)| format!("<code>{}={}</code>", text(k), text(v)))
+            .collect();
+        let _ = writeln!(out, "<p class=\"meta\">{}</p>", params.join(" "));
+    }
+    if let Some((waits, kind)) = &r.backoff {
+        let _ = writeln!(
+            out,
+            "<p>Waits between connection attempts, classified as <b>{kind:?}</b>. Device Advisor expects each wait longer than the one before (exponential backoff, jitter allowed).</p>"
+        );
+        out.push_str(&chart(waits));
+    }
+    let _ = writeln!(out, "<pre>{}</pre>", text(&r.evidence.join("\n")));
+    if !r.rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>What the topic rules did</h3>\n<pre>{}</pre>",
+            text(&r.rules.join("\n"))
+        );
+    }
+}
+
+/// A bar per measured wait, scaled to the longest, with a y axis in ms and the attempt
+/// number under each bar.
 fn chart(waits: &[f64]) -> String {
-    let (bar, gap, height) = (48.0, 12.0, 160.0);
+    let (bar, gap, height, left) = (48.0, 12.0, 160.0, 56.0);
     let max = waits.iter().copied().fold(1.0_f64, f64::max);
-    let width = waits.len() as f64 * (bar + gap) + gap;
+    let width = left + waits.len() as f64 * (bar + gap) + gap;
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\">",
-        height + 40.0
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"waits between attempts in milliseconds\">",
+        height + 56.0
+    );
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" y1=\"20\" x2=\"{left}\" y2=\"{y0}\" stroke=\"#333\"/><line x1=\"{left}\" y1=\"{y0}\" x2=\"{width}\" y2=\"{y0}\" stroke=\"#333\"/><text x=\"{}\" y=\"24\" font-size=\"11\" text-anchor=\"end\">{max:.0} ms</text><text x=\"{}\" y=\"{y0}\" font-size=\"11\" text-anchor=\"end\">0</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">attempt</text>",
+        left - 4.0,
+        left - 4.0,
+        left + (width - left) / 2.0,
+        height + 52.0,
+        y0 = height + 20.0
     );
     for (i, w) in waits.iter().enumerate() {
         let h = (w / max * height).max(1.0);
-        let x = gap + i as f64 * (bar + gap);
+        let x = left + gap + i as f64 * (bar + gap);
         let _ = write!(
             svg,
-            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"#4a78c2\"/><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{w:.0} ms</text>",
+            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"#4a78c2\"><title>{w:.0} ms</title></rect><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{w:.0} ms</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
             height - h + 20.0,
             x + bar / 2.0,
-            height + 34.0
+            height - h + 16.0,
+            x + bar / 2.0,
+            height + 34.0,
+            i + 2
         );
     }
     svg.push_str("</svg>\n");
@@ -209,10 +276,21 @@ mod tests {
         let read = quick_junit::Report::deserialize_from_str(&xml).expect("JUnit that reads back");
         let cases = &read.test_suites[0].test_cases;
         assert_eq!((read.tests, read.failures, cases.len()), (2, 1, 2));
-        let page = html(&results);
+        let page = html(&results, &RunInfo::default());
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"));
         assert!(page.contains("What the topic rules did") && page.contains("&lt;b&gt;"));
         assert_eq!(page.matches("<rect ").count(), 3);
+        assert!(page.contains(">attempt</text>") && page.contains("<td>1.5 s</td>"));
+        let (fail, warn) = (
+            page.find("class=\"FAIL\">FAIL").unwrap(),
+            page.find("class=\"WARN\">WARN").unwrap(),
+        );
+        assert!(fail < warn, "failures first");
+        let run = RunInfo {
+            device: "./fw --x <y>".into(),
+            ..RunInfo::default()
+        };
+        assert!(html(&results, &run).contains("./fw --x &lt;y&gt;"));
         assert!(page.contains("<b>Exponential</b>"));
         let doc = json(&results);
         assert_eq!(doc["cases"][0]["verdict"], "FAIL");
