@@ -258,7 +258,23 @@ async fn three_indexed_workers_merge_into_the_report_of_one_run() {
         "{merged}"
     );
     let html = std::fs::read_to_string(report_dir.join("report.html")).expect("html");
-    assert_eq!(html.matches("<polyline").count(), 2);
+    assert_eq!(html.matches("<polyline").count(), 4);
+    // Two runs side by side: the merged one against itself, no change anywhere.
+    let compared = dir.path().join("compared");
+    let args = strings(&[
+        "compare",
+        &report_arg,
+        &report_arg,
+        "--report",
+        &compared.to_string_lossy(),
+    ]);
+    let text = load_cli(args, vec![]).await;
+    assert!(
+        text.contains("p99 (ms)") && text.contains("+0.0 %"),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(compared.join("compare.html")).expect("compare.html");
+    assert_eq!(page.matches("<polyline").count(), 4, "two runs, two charts");
 }
 
 /// The served binary on its defaults (its own MQTT I/O thread, input coalescing on): a QoS 0

@@ -24,6 +24,20 @@ pub enum LoadCmd {
     /// Add up the workers' interval logs (`worker-N.hlog` + `worker-N.json` from `--out`)
     /// into one report: histograms added, never percentiles averaged.
     Merge(MergeArgs),
+    /// Two runs side by side (each a `--report` directory or a sharded run's logs): the
+    /// figures with B's change against A, and with `--report DIR` a page overlaying both.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The first run (the baseline).
+    a: PathBuf,
+    /// The second run.
+    b: PathBuf,
+    /// Write compare.html into this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -397,6 +411,7 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
             finish(report, cpu, t)?;
         }
         LoadCmd::Merge(a) => emit(&merge(&a.inputs)?, &a.output)?,
+        LoadCmd::Compare(c) => super::compare::run(&c.a, &c.b, c.report.as_ref())?,
     }
     Ok(())
 }

@@ -27,10 +27,23 @@ pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
     std::fs::write(dir.join("report.html"), page(report))
 }
 
+/// When the run started, as UTC `YYYY-MM-DD HH:MM:SS`.
+fn started(unix: f64) -> String {
+    let secs = unix as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = iotmock_model::civil_from_days(days);
+    let (h, min, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02} UTC")
+}
+
 /// The page.
 pub fn page(r: &Report) -> String {
+    let command: Vec<String> = std::env::args().collect();
     let mut rows = vec![
         ("scenario", r.scenario.clone()),
+        ("started", started(r.started_unix)),
+        ("iotmock", env!("CARGO_PKG_VERSION").to_string()),
+        ("command", command.join(" ")),
         ("ok", r.ok.to_string()),
         ("elapsed", format!("{:.2} s", r.elapsed.as_secs_f64())),
         ("rate", format!("{:.1}/s", r.rate())),
@@ -61,16 +74,40 @@ pub fn page(r: &Report) -> String {
          <style>body{{font:14px sans-serif;margin:2em}}th{{text-align:left;padding-right:1em}}\
          svg{{display:block;margin:1em 0}}text{{font:11px sans-serif}}</style></head><body>\
          <h1>{title}</h1><table>{table}</table>\
-         <h2>Latency distribution</h2>{latency}<h2>Rate over time</h2>{rate}</body></html>",
+         <h2>Latency distribution</h2>{latency}<h2>Rate over time</h2>{rate}\
+         <h2>Latency over time</h2>{over_time}</body></html>",
         title = encode_text(&r.scenario),
         latency = percentile_chart(r),
         rate = rate_chart(r),
+        over_time = latency_over_time(r),
     )
 }
 
 /// Latency (ms) against percentile, on the usual 1/(1-q) scale up to 99.99 %.
 fn percentile_chart(r: &Report) -> String {
-    let points: Vec<(f64, f64)> = (0..=40)
+    series_chart(
+        &[("", &percentile_points(r))],
+        &percentile_ticks(),
+        "percentile",
+        "ms",
+    )
+}
+
+/// The x axis of a percentile plot.
+pub(crate) fn percentile_ticks() -> [(f64, String); 5] {
+    [
+        (0.0, "0%"),
+        (1.0, "90%"),
+        (2.0, "99%"),
+        (3.0, "99.9%"),
+        (4.0, "99.99%"),
+    ]
+    .map(|(x, l)| (x, l.to_string()))
+}
+
+/// (position on the 1/(1-q) scale, latency in ms) up to 99.99 %.
+pub(crate) fn percentile_points(r: &Report) -> Vec<(f64, f64)> {
+    (0..=40)
         .map(|k| {
             let q = 1.0 - 10f64.powf(-f64::from(k) / 10.0);
             (
@@ -78,29 +115,67 @@ fn percentile_chart(r: &Report) -> String {
                 r.latency.value_at_quantile(q) as f64 / 1000.0,
             )
         })
-        .collect();
-    let ticks = [
-        (0.0, "0%"),
-        (1.0, "90%"),
-        (2.0, "99%"),
-        (3.0, "99.9%"),
-        (4.0, "99.99%"),
-    ]
-    .map(|(x, l)| (x, l.to_string()));
-    chart(&points, &ticks, "percentile", "ms")
+        .collect()
 }
 
-/// Operations per second, each wall-clock second of the run.
-fn rate_chart(r: &Report) -> String {
-    let per = r.intervals.per_second();
-    let first = per.first().map_or(0, |(s, _)| *s);
-    let points: Vec<(f64, f64)> = per
-        .iter()
-        .map(|(s, n)| ((s - first) as f64, *n as f64))
-        .collect();
+/// The part of wall-clock second `s` the run covered, in seconds.
+fn covered(r: &Report, s: u64) -> f64 {
+    let (start, end) = (r.started_unix, r.started_unix + r.elapsed.as_secs_f64());
+    let (from, to) = (start.max(s as f64), end.min(s as f64 + 1.0));
+    (to - from).clamp(0.0, 1.0)
+}
+
+/// The seconds of the run shown over time: those it covered for at least a quarter of a
+/// second (a run that starts or ends mid-second would otherwise show a drop that is not one).
+fn shown_seconds(r: &Report) -> Vec<(u64, f64)> {
+    let first = r.intervals.slots.keys().next().copied().unwrap_or(0);
+    r.intervals
+        .slots
+        .keys()
+        .map(|s| (*s, covered(r, *s)))
+        .filter(|(s, c)| *c >= 0.25 || r.elapsed.as_secs_f64() < 1.0 && *s == first)
+        .collect()
+}
+
+pub(crate) fn time_ticks(points: &[(f64, f64)]) -> [(f64, String); 3] {
     let last = points.last().map_or(1.0, |p| p.0.max(1.0));
-    let ticks = [0.0, last / 2.0, last].map(|x| (x, format!("{x:.0} s")));
-    chart(&points, &ticks, "time", "per second")
+    [0.0, last / 2.0, last].map(|x| (x, format!("{x:.0} s")))
+}
+
+/// Operations per second, each wall-clock second of the run (a partly covered second scaled
+/// to a full one).
+fn rate_chart(r: &Report) -> String {
+    let points = rate_points(r);
+    chart(&points, &time_ticks(&points), "time", "per second")
+}
+
+/// (seconds since the run's first second, operations that second).
+pub(crate) fn rate_points(r: &Report) -> Vec<(f64, f64)> {
+    let start = r.started_unix.floor();
+    shown_seconds(r)
+        .into_iter()
+        .map(|(s, c)| {
+            let n = r.intervals.slots.get(&s).map_or(0, |h| h.len()) as f64;
+            (s as f64 - start, n / c.max(1e-3))
+        })
+        .collect()
+}
+
+/// p50 and p99 latency (ms), each second of the run.
+fn latency_over_time(r: &Report) -> String {
+    let start = r.started_unix.floor();
+    let at = |q: f64| -> Vec<(f64, f64)> {
+        shown_seconds(r)
+            .into_iter()
+            .filter_map(|(s, _)| {
+                let h = r.intervals.slots.get(&s)?;
+                Some((s as f64 - start, h.value_at_quantile(q) as f64 / 1000.0))
+            })
+            .collect()
+    };
+    let (p50, p99) = (at(0.5), at(0.99));
+    let ticks = time_ticks(&p99);
+    series_chart(&[("p50", &p50), ("p99", &p99)], &ticks, "time", "ms")
 }
 
 /// A line chart of `points` as inline SVG, with `x_ticks` under the x axis.
@@ -110,8 +185,22 @@ pub fn chart(
     x_name: &str,
     y_name: &str,
 ) -> String {
+    series_chart(&[("", points)], x_ticks, x_name, y_name)
+}
+
+/// Colours of the series, in order.
+const COLOURS: [&str; 3] = ["#1f77b4", "#d62728", "#2ca02c"];
+
+/// A line chart of several named series (a legend when they are named).
+pub fn series_chart(
+    series: &[(&str, &[(f64, f64)])],
+    x_ticks: &[(f64, String)],
+    x_name: &str,
+    y_name: &str,
+) -> String {
     let x_max = x_ticks.iter().map(|t| t.0).fold(1e-9, f64::max);
-    let y_max = points.iter().map(|p| p.1).fold(1e-9, f64::max) * 1.1;
+    let all = series.iter().flat_map(|(_, p)| p.iter());
+    let y_max = all.map(|p| p.1).fold(1e-9, f64::max) * 1.1;
     let sx = |x: f64| LEFT + x / x_max * (W - LEFT - RIGHT);
     let sy = |y: f64| H - BOTTOM - y / y_max * (H - BOTTOM - TOP);
     let mut svg = format!("<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">");
@@ -139,16 +228,31 @@ pub fn chart(
             sy(y) + 4.0
         );
     }
-    let line: Vec<String> = points
-        .iter()
-        .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
-        .collect();
+    for (i, (name, points)) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let line: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
+            line.join(" ")
+        );
+        if !name.is_empty() {
+            let _ = write!(
+                svg,
+                "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{}</text>",
+                W - RIGHT - 60.0,
+                TOP + 12.0 * i as f64,
+                encode_text(name)
+            );
+        }
+    }
     let _ = write!(
         svg,
-        "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\
          <text x=\"4\" y=\"{}\">{}</text></svg>",
-        line.join(" "),
         (W + LEFT) / 2.0,
         H - 4.0,
         encode_text(x_name),
@@ -181,6 +285,11 @@ mod tests {
         let html = page(&r);
         assert!(html.contains("&lt;publish &amp; co&gt;") && !html.contains("<publish"));
         assert!(html.contains("TLS &lt;alert&gt;"));
-        assert_eq!(html.matches("<polyline").count(), 2);
+        assert_eq!(
+            html.matches("<polyline").count(),
+            4,
+            "rate, distribution, p50 and p99"
+        );
+        assert!(html.contains("<th>started</th>") && html.contains(">p99</text>"));
     }
 }

@@ -3,6 +3,7 @@
 //! Every run is bounded by count and by time and stops by itself.
 
 pub mod cli;
+pub mod compare;
 pub mod devices;
 pub mod handshake;
 pub mod html;
