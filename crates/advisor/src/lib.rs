@@ -22,7 +22,7 @@ pub use cases::{Case, FRAGMENTS_PAYLOAD};
 pub use catalog::{CaseId, all_cases, custom_auth_cases, qualification_cases};
 pub use long::SCENARIOS;
 pub use policies::judge_policies;
-pub use tls::{AWS_SUITES, ServerCert, TlsEnd, judge_suites};
+pub use tls::{AWS_SUITES, ServerCert, TlsEnd, judge_suites, suite_name};
 
 use serde::Serialize;
 

@@ -79,8 +79,8 @@ const OTHER_SUITES: [(u16, &str); 9] = [
     (0x0039, "DHE-RSA-AES256-SHA"),
 ];
 
-/// A suite's name, or its number.
-fn suite_name(suite: u16) -> String {
+/// A suite's name (OpenSSL's), or its number.
+pub fn suite_name(suite: u16) -> String {
     AWS_SUITES
         .iter()
         .chain(OTHER_SUITES.iter())

@@ -104,7 +104,10 @@ pub(crate) fn describe(t: &Timed, start: i64) -> String {
     match &t.event {
         Event::Accepted { conn } => format!("+{at}ms #{conn} accepted"),
         Event::Hello { conn, suites, sni } => {
-            let suites: Vec<String> = suites.iter().map(|s| format!("0x{s:04X}")).collect();
+            let suites: Vec<String> = suites
+                .iter()
+                .map(|s| iotmock_advisor::suite_name(*s))
+                .collect();
             let sni = sni.as_deref().unwrap_or("(none)");
             format!(
                 "+{at}ms #{conn} ClientHello sni={sni} suites={}",
