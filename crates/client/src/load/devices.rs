@@ -157,7 +157,9 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     }
     let mut out = Vec::with_capacity(n);
+    let bar = registration_bar(n);
     for _ in 0..n {
+        bar.inc(1);
         let (cert, key, arn) = register_one(api, key_type).await?;
         call(
             api,
@@ -168,5 +170,20 @@ pub async fn register(
         .await?;
         out.push(TlsOptions::new(root_pem).identity(cert, key));
     }
+    bar.finish_and_clear();
     Ok(out)
+}
+
+/// A bar with the devices registered so far and the time left, on a terminal only.
+fn registration_bar(n: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    let template = "{bar:30} {pos}/{len} devices registered, {per_sec}, ETA {eta}";
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
 }
