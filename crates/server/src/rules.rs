@@ -122,17 +122,14 @@ impl Outside for MockOutside {
     fn lambda(&self, function_arn: &str, input: &SqlValue) -> Result<SqlValue, String> {
         let body = input.to_json_text().into_bytes();
         let deadline = crate::actions::FUNCTION_DEADLINE;
-        let (tx, rx) = std::sync::mpsc::channel();
-        match (self.functions.get(function_arn), &self.lambda_url) {
-            (Some(f), _) => self.handle.spawn(async move {
-                let _ = tx.send(crate::custom_auth::call(f, body, deadline).await);
-            }),
+        let answer = match (self.functions.get(function_arn), &self.lambda_url) {
+            (Some(f), _) => self.wait(function_arn, crate::custom_auth::call(f, body, deadline))?,
             (None, Some(base)) => {
                 let name = crate::actions::function_name(function_arn);
                 let url = format!("{}/{name}", base.trim_end_matches('/'));
-                self.handle.spawn(async move {
-                    let _ = tx.send(crate::actions::post_json(&url, body).await);
-                })
+                self.wait(function_arn, async move {
+                    crate::actions::post_json(&url, body).await
+                })?
             }
             (None, None) => {
                 return Err(format!(
@@ -140,9 +137,6 @@ impl Outside for MockOutside {
                 ));
             }
         };
-        let answer = rx
-            .recv_timeout(deadline)
-            .map_err(|_| format!("{function_arn} did not answer within 2000 ms"))??;
         serde_json::from_slice(&answer)
             .map(|v| SqlValue::from_json(&v))
             .map_err(|e| format!("{function_arn} answered something that is not JSON: {e}"))

@@ -73,22 +73,10 @@ pub fn presign_get(
     let query: Vec<String> = instructions
         .params()
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", crate::doors::sigv4::encode(v)))
         .collect();
     let joiner = if target.contains('?') { '&' } else { '?' };
     Some(format!("{target}{joiner}{}", query.join("&")))
-}
-
-/// Percent-encodes a query value as SigV4 canonicalizes it (unreserved characters kept).
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 mod http;
 mod setup;
-mod sigv4;
+pub(crate) mod sigv4;
 mod wss;
 
 pub use setup::DoorAddrs;

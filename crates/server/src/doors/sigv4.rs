@@ -114,7 +114,7 @@ fn canonical_request(
 }
 
 /// RFC 3986 percent-encoding, as SigV4 wants it (unreserved: letters, digits, `-_.~`).
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
