@@ -15,6 +15,13 @@ pub type PresignFn = dyn Fn(&str, i64, i64) -> Option<String> + Send + Sync;
 #[derive(Clone)]
 pub struct Presigner(pub Arc<PresignFn>);
 
+/// The signer is not part of a job's value: any two compare equal.
+impl PartialEq for Presigner {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
 impl std::fmt::Debug for Presigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Presigner")

@@ -102,26 +102,40 @@ impl Jobs {
         notices
     }
 
-    /// The things to queue now, taken from the job's waiting list.
+    /// The things to queue now, taken from the job's waiting list. The job's record is
+    /// written only when its list or its pace changed.
     fn allowance(&mut self, region: &str, id: &str, now_ms: i64) -> Vec<String> {
-        let succeeded = self
-            .execs
-            .values()
-            .filter(|e| e.region == region && e.job_id == id)
-            .filter(|e| e.status == ExecStatus::Succeeded)
-            .count() as u64;
         let key = (region.to_string(), id.to_string());
+        let counts_successes = self.jobs.get(&key).is_some_and(|j| {
+            j.rollout
+                .as_ref()
+                .and_then(|r| r.exponential_rate.as_ref())
+                .is_some_and(|e| {
+                    e.rate_increase_criteria
+                        .number_of_succeeded_things
+                        .is_some()
+                })
+        });
+        let succeeded = match counts_successes {
+            true => self
+                .execs
+                .values()
+                .filter(|e| e.region == region && e.job_id == id)
+                .filter(|e| e.status == ExecStatus::Succeeded)
+                .count() as u64,
+            false => 0,
+        };
         let Some(job) = self.jobs.get_mut(&key) else {
             return Vec::new();
         };
         if job.waiting.is_empty() {
             return Vec::new();
         }
-        self.touched
-            .insert(crate::jobs::Touched::Job(key.0.clone(), key.1.clone()));
         let Some(rollout) = job.rollout.clone() else {
+            self.touched.insert(crate::jobs::Touched::Job(key.0, key.1));
             return std::mem::take(&mut job.waiting);
         };
+        let before = job.pace.clone();
         let pace = &mut job.pace;
         if pace.rate == 0.0 {
             pace.rate = rollout.initial_rate();
@@ -138,6 +152,9 @@ impl Jobs {
             .min(job.waiting.len());
         pace.in_window += u32::try_from(n).unwrap_or(u32::MAX);
         pace.notified += n as u64;
+        if n > 0 || *pace != before {
+            self.touched.insert(crate::jobs::Touched::Job(key.0, key.1));
+        }
         job.waiting.drain(..n).collect()
     }
 
