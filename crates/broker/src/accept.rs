@@ -29,7 +29,7 @@ pub(crate) struct LoopParts {
 }
 
 /// One running accept loop.
-pub(crate) enum Loop {
+pub enum Loop {
     /// On the caller's runtime.
     Task(JoinHandle<()>),
     /// On an I/O thread, which says when it is done.
@@ -39,7 +39,7 @@ pub(crate) enum Loop {
 impl Loop {
     /// Waits until the loop has stopped accepting and its connections have ended (or the drain
     /// time has passed).
-    pub(crate) async fn join(self) {
+    pub async fn join(self) {
         match self {
             Loop::Task(task) => {
                 let _ = task.await;
@@ -64,18 +64,27 @@ pub(crate) fn start(
             parts.clone(),
         )))]);
     }
-    let addr = listener.local_addr()?;
-    let first = listener.into_std()?;
-    socket2::SockRef::from(&first).set_reuse_port(true)?;
-    let mut listeners = vec![first];
-    for _ in 1..threads {
-        listeners.push(twin(addr)?);
-    }
-    listeners
+    reuse_port_group(listener, threads)?
         .into_iter()
         .enumerate()
         .map(|(i, l)| io_thread(i, l, parts.clone()))
         .collect()
+}
+
+/// `listener` and `n - 1` twins bound to its address in one SO_REUSEPORT group (at least
+/// `listener` itself), for `n` threads that each accept on their own socket.
+pub fn reuse_port_group(
+    listener: TcpListener,
+    n: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let addr = listener.local_addr()?;
+    let first = listener.into_std()?;
+    socket2::SockRef::from(&first).set_reuse_port(true)?;
+    let mut listeners = vec![first];
+    for _ in 1..n {
+        listeners.push(twin(addr)?);
+    }
+    Ok(listeners)
 }
 
 /// Another listening socket on `addr`, in the first one's SO_REUSEPORT group.
@@ -101,26 +110,42 @@ fn io_thread(i: usize, listener: std::net::TcpListener, parts: LoopParts) -> std
         .on_thread_park(move || coalescing.before_idle(&waits))
         .on_thread_unpark(move || coalescing.after_idle())
         .build()?;
+    let serve_it = move |listener| async move {
+        coalescing.tighten_timers();
+        serve(listener, parts).await;
+    };
+    spawn_io_thread(format!("mqtt-io-{i}"), listener, runtime, serve_it)
+}
+
+/// Runs `serve` on `listener` on a thread `name` of its own with `runtime` (single-threaded);
+/// returns once the thread serves it (or says why not).
+pub fn spawn_io_thread<F, Fut>(
+    name: String,
+    listener: std::net::TcpListener,
+    runtime: tokio::runtime::Runtime,
+    serve: F,
+) -> std::io::Result<Loop>
+where
+    F: FnOnce(TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
     let (done, finished) = oneshot::channel();
     let (ready, serving) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name(format!("mqtt-io-{i}"))
-        .spawn(move || {
-            coalescing.tighten_timers();
-            runtime.block_on(async move {
-                match TcpListener::from_std(listener) {
-                    Ok(listener) => {
-                        let _ = ready.send(Ok(()));
-                        serve(listener, parts).await;
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                    }
+    std::thread::Builder::new().name(name).spawn(move || {
+        runtime.block_on(async move {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    let _ = ready.send(Ok(()));
+                    serve(listener).await;
                 }
-            });
-            let _ = done.send(());
-        })?;
-    let gone = || std::io::Error::other("the MQTT I/O thread ended before serving");
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            }
+        });
+        let _ = done.send(());
+    })?;
+    let gone = || std::io::Error::other("an I/O thread ended before serving");
     serving.recv().map_err(|_| gone())??;
     Ok(Loop::Thread(finished))
 }

@@ -22,6 +22,7 @@ pub mod store;
 pub mod tls;
 mod watch;
 
+pub use accept::{Loop as IoLoop, reuse_port_group, spawn_io_thread};
 pub use coalesce::Coalescing;
 pub use door::{
     Authenticate, ConnectCredentials, Credential, Door, Grant, Granted, HttpPublish, PublishRefused,

@@ -4,7 +4,11 @@
 //! came. The hub only enqueues. Requests are bounded per service (`pending` counts them): a
 //! request beyond the bound gets the service's throttle answer at once, on the publishing
 //! connection's thread, and the connection never waits. Ticks, registry events and barriers
-//! are never refused: they are few, and losing one would lose data.
+//! are never refused: they are few, and losing one would lose data. A service that only
+//! hears (no reply, no hurry: the fleet index hearing lifecycle events) has its requests
+//! queued without waking its worker, which takes them, in order, before whatever wakes it
+//! next (a request, a tick, a barrier, or [`LAZY_BATCH`] of them waiting): a connection
+//! costs the I/O thread no wake-up of another thread.
 
 use crate::hub::Hub;
 use bytes::Bytes;
@@ -21,6 +25,9 @@ use std::time::Duration;
 pub const SERVICE_QUEUE_DEPTH: usize = 4096;
 /// Bytes of request payloads a service may have waiting before further ones are throttled.
 pub const SERVICE_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Requests of a lazily hearing service that wait before its worker is woken for them.
+pub const LAZY_BATCH: usize = 64;
 
 /// How long [`Workers::settle`] waits for a worker before it gives up (and logs).
 const SETTLE_WAIT: Duration = Duration::from_secs(30);
@@ -60,7 +67,12 @@ enum Work {
     Events(Arc<[RegistryEvent]>, i64),
     /// Answered once everything queued before it is done.
     Barrier(mpsc::SyncSender<()>),
+    /// Take the lazily queued requests.
+    Drain,
 }
+
+/// The requests of a lazily hearing service, queued without waking its worker.
+type Lazy = Arc<std::sync::Mutex<Vec<Request>>>;
 
 /// The hub as a service's outbox: routes what the service publishes as an iot-data publish
 /// (subscribers, then services), or hands it to one client. Holds the hub weakly, so a
@@ -110,6 +122,7 @@ pub(crate) struct Worker {
     /// Set at the first refusal, cleared when the queue has drained: a burst of throttles is
     /// logged once.
     throttling: Arc<AtomicBool>,
+    lazy: Option<Lazy>,
 }
 
 impl Worker {
@@ -119,12 +132,14 @@ impl Worker {
         let pending = Arc::new(AtomicUsize::new(0));
         let pending_bytes = Arc::new(AtomicUsize::new(0));
         let throttling = Arc::new(AtomicBool::new(false));
+        let lazy = service.hears_lazily().then(Lazy::default);
         let running = Running {
             service: service.clone(),
             link,
             pending: pending.clone(),
             pending_bytes: pending_bytes.clone(),
             throttling: throttling.clone(),
+            lazy: lazy.clone(),
         };
         let name = format!("svc-{}", service.name());
         let spawned = std::thread::Builder::new()
@@ -140,6 +155,7 @@ impl Worker {
             pending_bytes,
             bound,
             throttling,
+            lazy,
         }
     }
 
@@ -162,6 +178,17 @@ impl Worker {
                 );
             }
             return Err(Box::new(request));
+        }
+        if let Some(lazy) = &self.lazy {
+            let waiting = {
+                let mut queue = lazy.lock().unwrap_or_else(|p| p.into_inner());
+                queue.push(request);
+                queue.len()
+            };
+            if waiting >= LAZY_BATCH {
+                let _ = self.tx.send(Work::Drain);
+            }
+            return Ok(());
         }
         match self.tx.send(Work::Request(request)) {
             Ok(()) => Ok(()),
@@ -200,18 +227,31 @@ struct Running {
     pending: Arc<AtomicUsize>,
     pending_bytes: Arc<AtomicUsize>,
     throttling: Arc<AtomicBool>,
+    lazy: Option<Lazy>,
 }
 
 impl Running {
     fn run(self, rx: mpsc::Receiver<Work>) {
         for work in rx {
-            let outcome = catch_unwind(AssertUnwindSafe(|| self.work(work)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                self.drain();
+                self.work(work);
+            }));
             if outcome.is_err() {
                 tracing::error!(
                     service = self.service.name(),
                     "a service panicked on one item; the worker goes on with the next"
                 );
             }
+        }
+    }
+
+    /// Takes the lazily queued requests, in the order they came.
+    fn drain(&self) {
+        let Some(lazy) = &self.lazy else { return };
+        let queued = std::mem::take(&mut *lazy.lock().unwrap_or_else(|p| p.into_inner()));
+        for request in queued {
+            self.work(Work::Request(request));
         }
     }
 
@@ -231,6 +271,7 @@ impl Running {
             Work::Barrier(done) => {
                 let _ = done.send(());
             }
+            Work::Drain => {}
         }
     }
 }

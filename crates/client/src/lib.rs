@@ -152,7 +152,7 @@ async fn upgrade(
             .map_err(|e| ClientError::Config(format!("header value: {e}")))?;
         headers.insert(name, value);
     }
-    let handshake = tokio_tungstenite::client_async(request, tls);
+    let handshake = tokio_tungstenite::client_async_with_config(request, tls, Some(ws::config()));
     let (socket, response) = tokio::time::timeout(opts.timeout, handshake)
         .await
         .map_err(|_| ClientError::Timeout(opts.timeout))?

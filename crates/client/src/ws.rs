@@ -15,6 +15,18 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 /// The subprotocol MQTT over WebSocket names (and a server must echo).
 pub const SUBPROTOCOL: &str = "mqtt";
 
+/// Bytes read from the socket at a time (tungstenite zero-fills its read buffer to this size
+/// on every read; its 128 KiB default costs a connection more than its handshake's hashing).
+/// A larger frame still arrives whole: the buffer grows for it.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// The WebSocket settings of both sides: reads of [`READ_CHUNK`] (writes are held until
+/// [`WsIo`] flushes, as by default).
+pub fn config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_CHUNK)
+}
+
 /// A WebSocket carrying a byte stream.
 pub struct WsIo<S> {
     ws: WebSocketStream<S>,

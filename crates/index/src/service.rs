@@ -176,6 +176,12 @@ impl Service for IndexService {
         true
     }
 
+    /// Lifecycle events and shadow documents are only heard: a search first waits for the
+    /// index to take what it heard (a barrier), so no connection wakes the index's worker.
+    fn hears_lazily(&self) -> bool {
+        true
+    }
+
     fn registry_changed(&self, events: &[iotmock_registry::RegistryEvent], _now_ms: i64) {
         self.registry_events(events);
     }

@@ -102,9 +102,9 @@ pub struct ServeArgs {
     /// closes it. Default 127.0.0.1:8443 (a free port, with a warning, when that is taken).
     #[arg(help_heading = "Listeners", long, env = "IOTMOCK_HTTPS_ADDR", value_parser = door_addr)]
     https_addr: Option<DoorAddr>,
-    /// Threads serving MQTT connections, each with its own listener on the MQTT address
-    /// (0: half the CPU cores, at least one; the rest are left to the clients that usually
-    /// share the machine in tests and load runs).
+    /// Threads serving MQTT connections, each with its own listener on the MQTT address, and
+    /// as many for each door (port 443, 8443) (0: half the CPU cores, at least one; the rest
+    /// are left to the clients that usually share the machine in tests and load runs).
     #[arg(
         help_heading = "Broker tuning",
         long,

@@ -26,7 +26,7 @@ pub struct Builder {
     api_addr: SocketAddr,
     mqtt_addr: SocketAddr,
     mqtt_alpn_addr: Option<SocketAddr>,
-    broker: BrokerSettings,
+    pub(crate) broker: BrokerSettings,
     pub(crate) region: String,
     pub(crate) account_id: String,
     state_dir: Option<PathBuf>,

@@ -70,6 +70,13 @@ pub trait Service: Send + Sync {
     /// Takes the publisher the service uses for everything it publishes on its own; called
     /// once, when the service is registered.
     fn attach(&self, _outbox: Arc<dyn Outbox>) {}
+    /// Whether the service only hears its requests (it answers none and nobody waits on it,
+    /// e.g. the fleet index hearing lifecycle events): they are then queued without waking its
+    /// worker, which takes them before whatever wakes it next (a request, a tick each second,
+    /// a barrier, or a batch of them waiting).
+    fn hears_lazily(&self) -> bool {
+        false
+    }
     /// Answers one request (requests are also delivered to ordinary subscribers).
     fn handle(&self, request: &ServiceRequest<'_>) -> Vec<Reply>;
     /// The answer to a request refused because the service's queue is full (AWS's throttle).

@@ -13,6 +13,7 @@
 mod http;
 mod setup;
 pub(crate) mod sigv4;
+mod threads;
 mod wss;
 
 pub use setup::DoorAddrs;
@@ -26,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 /// How long a client has to finish the TLS handshake.
@@ -58,52 +58,74 @@ pub(crate) struct Doors {
     pub port_443: Option<SocketAddr>,
     pub https: Option<SocketAddr>,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    loops: Vec<iotmock_broker::IoLoop>,
 }
 
 impl Doors {
-    /// Serves each `(listener, TLS configuration, kind)` until [`Doors::shutdown`].
+    /// Serves each `(listener, TLS configuration, kind)` until [`Doors::shutdown`]: on the
+    /// caller's runtime when `io_threads` is 0, else on that many I/O threads per listener.
     pub(crate) fn start(
         listeners: Vec<(TcpListener, Arc<rustls::ServerConfig>, Kind)>,
+        io_threads: usize,
         make_parts: impl FnOnce(watch::Receiver<bool>) -> Parts,
     ) -> std::io::Result<Self> {
         let (stop, stopped) = watch::channel(false);
         let parts = Arc::new(make_parts(stopped));
-        let (mut port_443, mut https, mut tasks) = (None, None, Vec::new());
+        let (mut port_443, mut https, mut loops) = (None, None, Vec::new());
         for (listener, tls, kind) in listeners {
             let addr = listener.local_addr()?;
-            match kind {
-                Kind::Port443 => port_443 = Some(addr),
-                Kind::Https => https = Some(addr),
-            }
+            let name = match kind {
+                Kind::Port443 => {
+                    port_443 = Some(addr);
+                    "door-443"
+                }
+                Kind::Https => {
+                    https = Some(addr);
+                    "door-https"
+                }
+            };
             let acceptor = TlsAcceptor::from(tls);
-            tasks.push(tokio::spawn(accept_loop(
-                listener,
-                acceptor,
-                kind,
-                parts.clone(),
-            )));
+            let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+            let parts = parts.clone();
+            let serve = move |listener| {
+                accept_loop(
+                    listener,
+                    acceptor.clone(),
+                    kind,
+                    parts.clone(),
+                    slots.clone(),
+                )
+            };
+            loops.extend(threads::start(listener, io_threads, name, serve)?);
         }
         Ok(Self {
             port_443,
             https,
             stop,
-            tasks,
+            loops,
         })
     }
 
     /// Stops accepting and ends the connections (MQTT clients get the broker's goodbye).
     pub(crate) async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        for running in self.loops {
+            running.join().await;
         }
     }
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, kind: Kind, parts: Arc<Parts>) {
+/// Accepts until stopped, then waits (up to 5 s) for this loop's connections to end. `slots`
+/// bounds the door's connections across its loops.
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    kind: Kind,
+    parts: Arc<Parts>,
+    slots: Arc<tokio::sync::Semaphore>,
+) {
     let mut stopped = parts.stopped.clone();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mine = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (tcp, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -119,15 +141,18 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, kind: Kind, p
             tracing::warn!(peer = %addr, ?kind, max = MAX_CONNECTIONS, "connection refused: connection limit reached");
             continue;
         };
+        let Ok(held) = mine.clone().try_acquire_owned() else {
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let (acceptor, parts) = (acceptor.clone(), parts.clone());
         tokio::spawn(async move {
             serve(tcp, addr, acceptor, kind, parts).await;
-            drop(slot);
+            drop((slot, held));
         });
     }
     let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(Duration::from_secs(5), slots.acquire_many(all)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), mine.acquire_many(all)).await;
 }
 
 /// What the TLS handshake told about a connection.

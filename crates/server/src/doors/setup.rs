@@ -113,7 +113,7 @@ impl Builder {
             secrets: self.doors.secrets.clone(),
             stopped,
         };
-        Doors::start(listeners, parts).context("starting the doors")
+        Doors::start(listeners, self.broker.io_threads, parts).context("starting the doors")
     }
 }
 

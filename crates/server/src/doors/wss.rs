@@ -118,7 +118,12 @@ where
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
-                let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+                let ws = WebSocketStream::from_raw_socket(
+                    io,
+                    Role::Server,
+                    Some(iotmock_client::ws::config()),
+                )
+                .await;
                 then(WsIo::new(ws)).await;
             }
             Err(e) => {
