@@ -26,6 +26,9 @@ pub use iotmock_jobs::ExecStatus;
 /// The allow-all policy `MockIotCore::create_device` attaches unless given one.
 pub use iotmock_server::testing::ALLOW_ALL;
 
+/// The console on the API port (`Builder::console`): its settings and refusal log.
+pub use iotmock_server::console;
+
 /// Helpers for in-process tests: `MockIotCore::create_device`, `retained_message` and
 /// `watch_connections`.
 pub use iotmock_server::testing;

@@ -37,6 +37,7 @@ fn state() -> &'static ApiState {
             index: None,
             defender: None,
             events: None,
+            pages: None,
             rules_not_found: iotmock_model::ErrorCode::Unauthorized,
             limits: ApiLimits::default(),
         }

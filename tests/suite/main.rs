@@ -13,6 +13,7 @@ mod api_policies;
 mod api_tags;
 mod api_things;
 mod api_transfer;
+mod console;
 mod crash;
 mod custom_auth;
 mod defender;

@@ -71,6 +71,23 @@ pub enum PublishError {
     NotStored(String),
 }
 
+/// An answer that is served before it is finished (a page, a WebSocket upgrade).
+pub type PageFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>>
+            + Send,
+    >,
+>;
+
+/// Pages served beside the API on its port (the console): every request whose path they
+/// claim goes to them instead of the API's operations.
+pub trait Pages: Send + Sync {
+    /// Whether `path` is theirs.
+    fn claims(&self, path: &str) -> bool;
+    /// Answers `req` (upgrades allowed: the connection is served with upgrades).
+    fn answer(&self, req: hyper::Request<hyper::body::Incoming>) -> PageFuture;
+}
+
 /// The broker as the iot-data operations see it.
 pub trait DataPlane: Send + Sync {
     /// Publishes `message`: as the iot-data API (AWS credentials, no policy check) when

@@ -175,6 +175,9 @@ async fn handle(
     req: Request<Incoming>,
     caller: Option<Arc<crate::Caller>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Some(pages) = state.pages.as_ref().filter(|p| p.claims(req.uri().path())) {
+        return Ok(pages.answer(req).await);
+    }
     Ok(answer(state, req, caller).await)
 }
 

@@ -31,6 +31,8 @@ pub struct ApiState {
     pub defender: Option<Arc<iotmock_defender::DefenderService>>,
     /// Registry events of the default account.
     pub events: Option<Arc<iotmock_events::EventsService>>,
+    /// Pages served beside the API on its port (the console), when on.
+    pub pages: Option<Arc<dyn crate::Pages>>,
     /// What a topic rule operation on a rule that does not exist answers.
     pub rules_not_found: iotmock_model::ErrorCode,
     pub limits: ApiLimits,

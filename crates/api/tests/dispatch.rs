@@ -32,6 +32,7 @@ fn state() -> ApiState {
         index: None,
         defender: None,
         events: None,
+        pages: None,
         rules_not_found: iotmock_model::ErrorCode::Unauthorized,
         limits: ApiLimits::default(),
     }

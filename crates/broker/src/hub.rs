@@ -208,7 +208,7 @@ impl Hub {
         }
     }
 
-    fn subscriptions_of(&self, client_id: &str) -> Vec<(String, u8)> {
+    pub(crate) fn subscriptions_of(&self, client_id: &str) -> Vec<(String, u8)> {
         let subs = read(&self.subs);
         let of = subs.of(&client_id.to_string());
         of.map(|m| m.iter().map(|(f, q)| (f.clone(), *q)).collect())

@@ -300,6 +300,13 @@ impl BrokerCore {
         self.shared.hub.connected()
     }
 
+    /// The topic filters `client_id`'s session is subscribed to, with their QoS, sorted.
+    pub fn subscriptions_of(&self, client_id: &str) -> Vec<(String, u8)> {
+        let mut all = self.shared.hub.subscriptions_of(client_id);
+        all.sort();
+        all
+    }
+
     /// What waits for a connected client: `(bytes queued, deliveries discarded)` in the
     /// broker's queue for it; `None` when it is not connected.
     pub fn client_queue(&self, client_id: &str) -> Option<(usize, u64)> {

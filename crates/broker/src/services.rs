@@ -122,7 +122,7 @@ pub(crate) struct Worker {
     /// Set at the first refusal, cleared when the queue has drained: a burst of throttles is
     /// logged once.
     throttling: Arc<AtomicBool>,
-    lazy: Option<Lazy>,
+    lazy: Lazy,
 }
 
 impl Worker {
@@ -132,7 +132,7 @@ impl Worker {
         let pending = Arc::new(AtomicUsize::new(0));
         let pending_bytes = Arc::new(AtomicUsize::new(0));
         let throttling = Arc::new(AtomicBool::new(false));
-        let lazy = service.hears_lazily().then(Lazy::default);
+        let lazy = Lazy::default();
         let running = Running {
             service: service.clone(),
             link,
@@ -179,9 +179,9 @@ impl Worker {
             }
             return Err(Box::new(request));
         }
-        if let Some(lazy) = &self.lazy {
+        if self.service.hears_lazily() {
             let waiting = {
-                let mut queue = lazy.lock().unwrap_or_else(|p| p.into_inner());
+                let mut queue = self.lazy.lock().unwrap_or_else(|p| p.into_inner());
                 queue.push(request);
                 queue.len()
             };
@@ -227,7 +227,7 @@ struct Running {
     pending: Arc<AtomicUsize>,
     pending_bytes: Arc<AtomicUsize>,
     throttling: Arc<AtomicBool>,
-    lazy: Option<Lazy>,
+    lazy: Lazy,
 }
 
 impl Running {
@@ -248,8 +248,7 @@ impl Running {
 
     /// Takes the lazily queued requests, in the order they came.
     fn drain(&self) {
-        let Some(lazy) = &self.lazy else { return };
-        let queued = std::mem::take(&mut *lazy.lock().unwrap_or_else(|p| p.into_inner()));
+        let queued = std::mem::take(&mut *self.lazy.lock().unwrap_or_else(|p| p.into_inner()));
         for request in queued {
             self.work(Work::Request(request));
         }

@@ -7,6 +7,7 @@ use iotmock_broker::{BrokerSettings, Coalescing};
 use iotmock_registry::EndpointConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -76,6 +77,18 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:4580"
     )]
     api_addr: SocketAddr,
+    /// The console on the API port at /console (connections, refusals, an MQTT test client,
+    /// registry, shadows, jobs); `false` turns it off.
+    #[arg(long, env = "IOTMOCK_CONSOLE", default_value_t = true, action = clap::ArgAction::Set, help_heading = "Listeners")]
+    console: bool,
+    /// Entries each of the console's ring buffers keeps (recent disconnects, refusals).
+    #[arg(
+        long,
+        env = "IOTMOCK_CONSOLE_RING",
+        default_value_t = 1000,
+        help_heading = "Listeners"
+    )]
+    console_ring: usize,
     /// Log lines on stderr as `text` (colour only on a terminal) or `json` (one object a line).
     #[arg(long, env = "IOTMOCK_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], help_heading = "Logging")]
     log_format: String,
@@ -355,17 +368,24 @@ fn serve_logged(runtime: &tokio::runtime::Runtime, args: ServeArgs) -> Result<()
     use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let refusals = Arc::new(crate::console::RefusalLog::new(args.console_ring));
+    let tap = args
+        .console
+        .then(|| crate::console::refusals::RefusalTap(refusals.clone()));
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(tap);
     match args.log_format.as_str() {
-        "json" => logs.json().init(),
-        _ => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        "json" => registry.with(logs.json()).init(),
+        _ => registry
+            .with(logs.with_ansi(std::io::stderr().is_terminal()))
+            .init(),
     }
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, refusals))
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
+async fn serve(args: ServeArgs, refusals: Arc<crate::console::RefusalLog>) -> Result<()> {
     let threads = io_threads(args.io_threads);
     let mut builder = MockIotCore::builder()
         .api_addr(args.api_addr)
@@ -395,6 +415,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .delete_active_authorizers(args.delete_active_authorizers)
         .defender_report_id_key(&args.defender_report_id_key)
         .jitr_sni_only(args.jitr_sni_only)
+        .console(args.console.then(|| crate::console::ConsoleSettings {
+            ring: args.console_ring,
+            refusals,
+        }))
         .custom_auth_event_principal(match args.custom_auth_event_principal.as_str() {
             "principal" => iotmock_authorizer::EventPrincipal::Principal,
             _ => iotmock_authorizer::EventPrincipal::AuthorizerAndPrincipal,
@@ -424,6 +448,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let mock = builder.start().await?;
     println!("iotmock API:  http://{}", usable(mock.api_addr()));
+    if args.console {
+        println!("console:      http://{}/console", usable(mock.api_addr()));
+    }
     println!("MQTT (mTLS):  {}", usable(mock.mqtt_addr()));
     if let Some(addr) = mock.port_443_addr() {
         let addr = usable(addr);

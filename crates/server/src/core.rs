@@ -36,6 +36,8 @@ pub struct Builder {
     root_ca: Option<(String, String)>,
     api_limits: ApiLimits,
     pub(crate) other_accounts: Vec<String>,
+    /// The console on the API port (`None`: off).
+    pub(crate) console: Option<crate::console::ConsoleSettings>,
     pub(crate) rules_not_found: iotmock_model::ErrorCode,
     pub(crate) endpoints: crate::actions::Endpoints,
     pub(crate) doors: crate::doors::DoorAddrs,
@@ -72,6 +74,7 @@ impl Default for Builder {
             root_ca: None,
             api_limits: ApiLimits::default(),
             other_accounts: Vec::new(),
+            console: None,
             rules_not_found: iotmock_model::ErrorCode::Unauthorized,
             endpoints: crate::actions::Endpoints::default(),
             functions: Default::default(),
@@ -259,7 +262,7 @@ impl Builder {
         let listener = TcpListener::bind(self.api_addr).await.map_err(|e| {
             bind_error(e, self.api_addr, "the API", "--api-addr (IOTMOCK_API_ADDR)")
         })?;
-        let api_state = ApiState {
+        let mut api_state = ApiState {
             registry: registry.clone(),
             root_ca_pem: root_ca_pem.clone(),
             default_region: Arc::from(self.region.as_str()),
@@ -272,9 +275,11 @@ impl Builder {
             index: Some(index),
             defender: Some(defender),
             events: Some(events),
+            pages: None,
             rules_not_found: self.rules_not_found,
             limits: self.api_limits,
         };
+        api_state.pages = self.open_console(&core, &api_state);
         let brokers = self
             .start_brokers(&identity, &root_ca_pem, &core, &minter)
             .await?;

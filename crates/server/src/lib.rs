@@ -9,6 +9,7 @@ pub mod advisor;
 /// that only starts mocks need not compile clap, indicatif or the load client).
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod console;
 mod core;
 mod custom_auth;
 mod data_plane;

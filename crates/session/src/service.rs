@@ -73,7 +73,8 @@ pub trait Service: Send + Sync {
     /// Whether the service only hears its requests (it answers none and nobody waits on it,
     /// e.g. the fleet index hearing lifecycle events): they are then queued without waking its
     /// worker, which takes them before whatever wakes it next (a request, a tick each second,
-    /// a barrier, or a batch of them waiting).
+    /// a barrier, or a batch of them waiting). Asked for each request, so a service may hear
+    /// lazily only while nobody watches it.
     fn hears_lazily(&self) -> bool {
         false
     }

@@ -1,0 +1,135 @@
+//! One open console page's live feed: a WebSocket that hears connections, refusals and the
+//! messages its test client subscribed to, and asks to subscribe, unsubscribe and publish.
+
+use super::Console;
+use futures_util::{SinkExt, StreamExt};
+use iotmock_mqtt::PublishProperties;
+use iotmock_mqtt::topic::matches;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A message's MQTT 5 properties as the test client shows them.
+pub(super) fn properties(p: &PublishProperties) -> Value {
+    json!({
+        "contentType": p.content_type,
+        "responseTopic": p.response_topic,
+        "messageExpiryInterval": p.message_expiry_interval,
+        "payloadFormatIndicator": p.payload_format_indicator,
+        "userProperties": p.user_properties.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+    })
+}
+
+/// Serves one page until it closes. `watching` is false for another account than the
+/// default one: its devices never connect to this mock, so there is nothing live to show.
+pub(super) async fn serve<S>(console: Arc<Console>, mut ws: WebSocketStream<S>, watching: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if !watching {
+        let note = json!({"kind": "note", "message": "Devices connect to the default account only: nothing live to show for this account."});
+        let _ = ws.send(Message::text(note.to_string())).await;
+        while let Some(Ok(_)) = ws.next().await {}
+        return;
+    }
+    let page = console.open_page();
+    let mut live = console.live.subscribe();
+    let mut refusals = console.refusals.subscribe();
+    let (now, gone) = console.connections_now().await;
+    let hello = json!({
+        "kind": "snapshot",
+        "connections": now,
+        "gone": gone,
+        "refusals": console.refusals.recent(),
+    });
+    let mut open = ws.send(Message::text(hello.to_string())).await.is_ok();
+    while open {
+        let out = tokio::select! {
+            got = live.recv() => match got {
+                Ok(v) => wanted(&console, page, &v).then(|| v.to_string()),
+                Err(RecvError::Lagged(n)) => Some(json!({"kind": "lagged", "missed": n}).to_string()),
+                Err(RecvError::Closed) => None,
+            },
+            got = refusals.recv() => match got {
+                Ok(v) => Some(json!({"kind": "refusal", "refusal": &*v}).to_string()),
+                Err(RecvError::Lagged(n)) => Some(json!({"kind": "lagged", "missed": n}).to_string()),
+                Err(RecvError::Closed) => None,
+            },
+            asked = ws.next() => match asked {
+                Some(Ok(Message::Text(text))) => ask(&console, page, text.as_str()).map(|v| v.to_string()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => { open = false; None }
+                Some(Ok(_)) => None,
+            },
+        };
+        if let Some(text) = out {
+            open = open && ws.send(Message::text(text)).await.is_ok();
+        }
+    }
+    console.close_page(page);
+}
+
+/// Whether `page` hears `event` (a message only when one of its filters matches).
+fn wanted(console: &Console, page: u64, event: &Value) -> bool {
+    if event["kind"] != "message" {
+        return true;
+    }
+    let topic = event["topic"].as_str().unwrap_or_default();
+    console.filters_of(page).iter().any(|f| matches(f, topic))
+}
+
+/// What a page asks: `subscribe`, `unsubscribe` or `publish`; the answer it gets.
+fn ask(console: &Console, page: u64, text: &str) -> Option<Value> {
+    let Ok(asked) = serde_json::from_str::<Value>(text) else {
+        return Some(json!({"kind": "error", "message": "not JSON"}));
+    };
+    let op = asked["op"].as_str().unwrap_or_default();
+    let answer = match op {
+        "subscribe" | "unsubscribe" => subscribe(console, page, &asked, op == "subscribe"),
+        "publish" => publish(console, &asked),
+        _ => Err(format!("unknown op {op:?}")),
+    };
+    Some(match answer {
+        Ok(v) => v,
+        Err(message) => json!({"kind": "error", "op": op, "message": message}),
+    })
+}
+
+fn subscribe(console: &Console, page: u64, asked: &Value, on: bool) -> Result<Value, String> {
+    let filter = asked["filter"].as_str().unwrap_or_default();
+    iotmock_mqtt::topic::validate_filter(filter).map_err(|e| e.to_string())?;
+    console.set_filter(page, filter, on);
+    Ok(json!({"kind": if on { "subscribed-test" } else { "unsubscribed-test" }, "filter": filter}))
+}
+
+fn publish(console: &Console, asked: &Value) -> Result<Value, String> {
+    let topic = asked["topic"].as_str().unwrap_or_default().to_string();
+    iotmock_mqtt::topic::validate_topic(&topic).map_err(|e| e.to_string())?;
+    let payload = asked["payload"]
+        .as_str()
+        .unwrap_or_default()
+        .as_bytes()
+        .to_vec();
+    let qos = u8::try_from(asked["qos"].as_u64().unwrap_or(0))
+        .unwrap_or(0)
+        .min(1);
+    let retain = asked["retain"].as_bool().unwrap_or(false);
+    let data = console
+        .api
+        .data
+        .as_ref()
+        .ok_or_else(|| "no broker".to_string())?;
+    let message = iotmock_api::Message {
+        topic: topic.clone(),
+        payload,
+        qos,
+        retain,
+        properties: None,
+        region: console.region.clone(),
+    };
+    data.publish(None, message).map_err(|e| match e {
+        iotmock_api::PublishError::Forbidden(m) | iotmock_api::PublishError::NotStored(m) => m,
+    })?;
+    Ok(json!({"kind": "published", "topic": topic}))
+}
