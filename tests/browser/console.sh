@@ -18,6 +18,10 @@ MOCK=$!
 trap 'kill $MOCK 2>/dev/null; rm -rf "$WORK"' EXIT
 curl -sf --retry 50 --retry-delay 0 --retry-connrefused --max-time 30 \
   "http://127.0.0.1:$API_PORT/iotmock/health" -o /dev/null || { cat "$WORK/mock.log"; exit 1; }
+# A load report in the state dir's reports/ folder, for the Reports page.
+"$BIN" load handshake --endpoint-url "http://127.0.0.1:$API_PORT" --mqtt "127.0.0.1:$MQTT_PORT" \
+  --devices 2 --duration 1s --report "$WORK/state/reports/load" > "$WORK/load.log" 2>&1 \
+  || { cat "$WORK/load.log"; exit 1; }
 CHROMIUM="$(command -v chromium || command -v chromium-browser)" \
 CHROMEDRIVER="$(command -v chromedriver)" \
   timeout 300 "$PYTHON" "$(dirname "$0")/console_test.py" "http://127.0.0.1:$API_PORT" "$MQTT_PORT" "$ARTIFACTS" \

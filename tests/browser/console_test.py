@@ -182,6 +182,16 @@ def main():
             driver.find_element(By.CSS_SELECTOR, f"nav button[data-page={page}]").click()
             wait.until(lambda d, p=page: d.find_element(By.ID, f"page-{p}").is_displayed())
             shot(driver, page)
+        driver.find_element(By.CSS_SELECTOR, "nav button[data-page=reports]").click()
+        try:
+            wait.until(lambda d: "load/report.html" in text_of(d, "reports"))
+            href = driver.find_element(By.CSS_SELECTOR, "#reports a").get_attribute("href")
+            driver.get(href)
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+            shot(driver, "report")
+            check("the state dir's reports are listed and open", "load" in driver.title.lower() or bool(driver.title), driver.title)
+        except Exception as e:  # noqa: BLE001
+            check("the state dir's reports are listed and open", False, repr(e))
         errors = console_errors(driver)
         check("no console errors on any page", not errors, errors)
         device.loop_stop()

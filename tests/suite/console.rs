@@ -86,6 +86,15 @@ async fn the_snapshot_lists_who_is_connected_with_their_subscriptions() {
         conns[0]["subscriptions"],
         json!([{"filter": "lamp/cmd", "qos": 1}])
     );
+    assert_eq!(conns[0]["door"], "MQTT over TLS");
+    assert_eq!(conns[0]["mqttVersion"], "5");
+    assert!(
+        conns[0]["tlsVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLSv1_")
+    );
+    assert!(conns[0]["cipher"].is_string());
     assert_eq!(snap["defaultAccount"], "123456789012");
 
     c.disconnect().await.unwrap();
@@ -109,6 +118,7 @@ async fn a_page_hears_connections_and_the_messages_its_test_client_subscribed_to
     let c = fleet.client(&dev, "lamp", Version::V311).await;
     let connected = next_kind(&mut page, "connected").await;
     assert_eq!(connected["event"]["clientId"], "lamp");
+    assert_eq!(connected["event"]["mqttVersion"], "3.1.1");
 
     let ask = json!({"op": "subscribe", "filter": "console/+/x"}).to_string();
     page.send(Message::text(ask)).await.unwrap();

@@ -315,6 +315,7 @@ fn identify<S>(
         leaf,
         iam: None,
         custom: None,
+        transport: crate::Transport::of_tls("MQTT over TLS", session),
         addr,
         region,
         sni,

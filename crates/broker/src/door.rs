@@ -61,11 +61,46 @@ pub trait Authenticate: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct Door {
     pub addr: SocketAddr,
+    /// How the client came in (the console shows it).
+    pub transport: Transport,
     /// The region SNI (or the SigV4 scope) named.
     pub region: Option<String>,
     /// Whether the client sent SNI naming this endpoint.
     pub sni: bool,
     pub credential: Credential,
+}
+
+/// How a connection reached the broker, as the console shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// The door: `MQTT over TLS`, `MQTT over WebSocket`, `MQTT with a custom authorizer`.
+    pub door: &'static str,
+    /// The TLS version and cipher suite negotiated (rustls's names).
+    pub tls_version: Option<&'static str>,
+    pub cipher: Option<&'static str>,
+}
+
+impl Transport {
+    /// `door` over the TLS connection `tls`.
+    pub fn of_tls(door: &'static str, tls: &rustls::ServerConnection) -> Self {
+        Self {
+            door,
+            tls_version: tls.protocol_version().and_then(|v| v.as_str()),
+            cipher: tls
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str()),
+        }
+    }
+}
+
+/// What the broker knows of a connected client besides its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnDetails {
+    pub transport: Transport,
+    /// `3.1.1` or `5`.
+    pub mqtt_version: &'static str,
+    /// When it connected (the broker's clock, ms).
+    pub since_ms: i64,
 }
 
 /// A message published over HTTPS.
@@ -121,6 +156,7 @@ impl BrokerCore {
             leaf,
             iam,
             custom,
+            transport: door.transport,
             addr: door.addr,
             region: door.region,
             sni: door.sni,

@@ -58,6 +58,8 @@ pub(crate) struct Client {
     pub keep_ms: Option<i64>,
     pub expires_ms: i64,
     pub queue: VecDeque<Stored>,
+    /// How the live connection came in (`None` while offline).
+    pub details: Option<Arc<crate::ConnDetails>>,
 }
 
 /// What registering a connection found.
@@ -126,6 +128,7 @@ fn offline(s: SessionRecord, now: i64) -> Client {
         keep_ms: Some(s.keep_ms),
         expires_ms: s.expires_ms.unwrap_or(now.saturating_add(s.keep_ms)),
         queue: s.queue.into_iter().collect(),
+        details: None,
     }
 }
 
@@ -235,7 +238,7 @@ impl Hub {
         client_id: &str,
         tx: Mailbox,
         clean_start: bool,
-        keep_ms: Option<i64>,
+        (keep_ms, details): (Option<i64>, Arc<crate::ConnDetails>),
     ) -> Registered {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut clients = self.clients.lock(client_id);
@@ -268,6 +271,7 @@ impl Hub {
             keep_ms,
             expires_ms: 0,
             queue,
+            details: Some(details),
         };
         clients.insert(client_id.to_string(), client);
         drop(clients);
@@ -326,6 +330,7 @@ impl Hub {
             return;
         };
         client.tx = None;
+        client.details = None;
         client.keep_ms = Some(ms);
         client.expires_ms = now.saturating_add(ms);
         client.queue = kept.iter().cloned().collect();
@@ -334,6 +339,12 @@ impl Hub {
         self.save_session(client_id, ms, Some(expires));
         // What the connection held replaces what was written while it was live.
         self.stored("session queue", self.store.replace_queue(client_id, &kept));
+    }
+
+    /// How the live connection of `client_id` came in.
+    pub fn details_of(&self, client_id: &str) -> Option<Arc<crate::ConnDetails>> {
+        let clients = self.clients.lock(client_id);
+        clients.get(client_id)?.details.clone()
     }
 
     /// A live client's keep time when its session is persistent.

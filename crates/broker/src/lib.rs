@@ -25,7 +25,8 @@ mod watch;
 pub use accept::{Loop as IoLoop, reuse_port_group, spawn_io_thread};
 pub use coalesce::Coalescing;
 pub use door::{
-    Authenticate, ConnectCredentials, Credential, Door, Grant, Granted, HttpPublish, PublishRefused,
+    Authenticate, ConnDetails, ConnectCredentials, Credential, Door, Grant, Granted, HttpPublish,
+    PublishRefused, Transport,
 };
 pub use faults::{Answer, FaultPlan};
 pub use iotmock_session::{
@@ -298,6 +299,11 @@ impl BrokerCore {
     /// Clients connected now.
     pub fn connected(&self) -> usize {
         self.shared.hub.connected()
+    }
+
+    /// How `client_id`'s live connection came in (`None`: not connected).
+    pub fn connection_details(&self, client_id: &str) -> Option<Arc<ConnDetails>> {
+        self.shared.hub.details_of(client_id)
     }
 
     /// The topic filters `client_id`'s session is subscribed to, with their QoS, sorted.

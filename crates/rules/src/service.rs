@@ -170,6 +170,11 @@ impl RulesService {
             .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Whether evaluations are being kept.
+    pub fn tracing_evaluations(&self) -> bool {
+        self.tracing_on.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The evaluations kept since tracing was turned on (the newest 1,000).
     pub fn evaluations(&self) -> Vec<crate::log::Evaluation> {
         lock(&self.evaluations).entries()

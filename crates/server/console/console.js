@@ -76,12 +76,18 @@ function drawConnections() {
   body.replaceChildren();
   for (const c of [...conns.values()].sort((a, b) => String(a.clientId).localeCompare(String(b.clientId)))) {
     const subs = (c.subscriptions || []).map((s) => (typeof s === "string" ? s : s.filter)).join(", ");
-    body.appendChild(row([el("code", c.clientId), el("code", c.principalIdentifier), c.ipAddress, when(c.timestamp), c.sessionIdentifier, subs]));
+    const principal = /^[0-9a-f]{64}$/.test(c.principalIdentifier || "")
+      ? link(c.principalIdentifier, () => { show("registry"); certificate(c.principalIdentifier); })
+      : el("code", c.principalIdentifier);
+    const tls = [c.tlsVersion, c.cipher].filter(Boolean).join(" ");
+    const tr = row([el("code", c.clientId), principal, c.ipAddress, c.door || "", c.mqttVersion || "", tls, when(c.timestamp), subs]);
+    tr.title = `session ${c.sessionIdentifier || ""}`;
+    body.appendChild(tr);
   }
   $("connected-count").textContent = conns.size;
   const gbody = $("gone").tBodies[0];
   gbody.replaceChildren();
-  for (const g of gone.slice(0, 200)) {
+  for (const g of gone.slice(0, 100)) {
     gbody.appendChild(row([el("code", g.clientId), el("code", g.principalIdentifier), when(g.timestamp), g.disconnectReason, g.clientInitiatedDisconnect ? "yes" : "no"]));
   }
 }
@@ -89,7 +95,13 @@ function drawConnections() {
 function addRefusal(r) {
   const body = $("refusals").tBodies[0];
   const cert = r.certificate ? link(r.certificate, () => { show("registry"); certificate(r.certificate); }) : "";
-  const tr = row([when(r.at), r.what, r.client_id || r.client || r.peer || "", r.topic || r.filter || "", r.reason || r.message, cert]);
+  const why = el("span", r.reason || r.message);
+  const policy = /policy (\S+) version/.exec(r.reason || "");
+  if (policy) {
+    why.appendChild(document.createTextNode(" "));
+    why.appendChild(link(`(policy ${policy[1]})`, () => { show("registry"); policyVersions(policy[1]).catch((e) => setStatus(e.message, false)); }));
+  }
+  const tr = row([when(r.at), r.what, r.client_id || r.client || r.peer || "", r.topic || r.filter || "", why, cert]);
   tr.title = r.message || "";
   body.insertBefore(tr, body.firstChild);
   while (body.rows.length > 1000) body.deleteRow(-1);
@@ -212,7 +224,6 @@ loaders.registry = async () => {
     table("Thing groups", ["Name", "ARN"], (groups.thingGroups || []).map((g) => [el("code", g.groupName), g.groupArn])),
     table("Thing types", ["Name", "Deprecated"], (types.thingTypes || []).map((t) => [el("code", t.thingTypeName), t.thingTypeMetadata && t.thingTypeMetadata.deprecated ? "yes" : "no"])),
   );
-  box.appendChild(el("pre", "", { id: "policy-detail", "aria-live": "polite" }));
 };
 
 async function policyVersions(name) {
@@ -322,6 +333,7 @@ async function executions(id) {
 }
 
 loaders.rules = async () => {
+  await Promise.all([actionLog(""), evaluations("")]);
   const rules = await api("GET", "/rules?maxResults=250");
   $("rules").tBodies[0].replaceChildren(...(rules.rules || []).map((r) => row([link(r.ruleName, () => rule(r.ruleName)), r.topicPattern, r.ruleDisabled ? "no" : "yes", when(r.createdAt)])));
 };
@@ -329,7 +341,36 @@ loaders.rules = async () => {
 async function rule(name) {
   const r = await api("GET", `/rules/${encodeURIComponent(name)}`);
   $("rule-detail").textContent = JSON.stringify(r.rule || r, null, 2);
+  await actionLog(name);
 }
+
+async function actionLog(name) {
+  const r = await api("GET", `/iotmock/actions${name ? `?rule=${encodeURIComponent(name)}` : ""}`);
+  $("actions-of").textContent = name ? `(rule ${name})` : "(every rule)";
+  const newest = (r.actions || []).slice(-200).reverse();
+  $("actions").tBodies[0].replaceChildren(...newest.map((a) => row([
+    when(a.timestamp), a.ruleName, a.actionType, JSON.stringify(a.parameters || {}),
+    a.error ? `${a.outcome}: ${a.error}` : a.outcome,
+  ])));
+}
+
+async function evaluations(trace) {
+  const r = await (await fetch(`/console/api/evaluations${trace ? `?trace=${trace}` : ""}`, { method: trace ? "POST" : "GET" })).json();
+  $("trace-toggle").textContent = r.tracing ? "Stop tracing" : "Start tracing";
+  $("trace-toggle").dataset.on = r.tracing ? "1" : "";
+  $("evaluations").tBodies[0].replaceChildren(...(r.evaluations || []).slice(-200).reverse().map((e) => row([
+    when(e.at), e.rule, e.topic, e.matched ? "matched: actions ran" : `not matched: ${e.why || ""}`,
+  ])));
+}
+
+loaders.reports = async () => {
+  const r = await (await fetch("/console/api/reports")).json();
+  if (r.dir) $("reports-dir").textContent = r.dir;
+  $("reports").tBodies[0].replaceChildren(...(r.reports || []).map((x) => {
+    const a = el("a", x.name, { href: `/console/reports/${x.name.split("/").map(encodeURIComponent).join("/")}`, target: "_blank", rel: "noopener" });
+    return row([a, when(x.modified)]);
+  }));
+};
 
 // --- start ---
 async function start() {
@@ -353,6 +394,7 @@ async function start() {
   $("shadow-thing").addEventListener("change", () => shadowNames().catch((err) => setStatus(err.message, false)));
   $("shadow-load").addEventListener("click", () => loadShadow());
   $("desired-form").addEventListener("submit", (e) => updateDesired(e));
+  $("trace-toggle").addEventListener("click", () => evaluations($("trace-toggle").dataset.on ? "off" : "on").catch((err) => setStatus(err.message, false)));
   connectLive();
   show(currentPage());
 }

@@ -19,6 +19,10 @@ fn view(m: iotmock_broker::RetainedMessage) -> RetainedView {
 impl DataPlane for BrokerData {
     fn publish(&self, caller: Option<&Caller>, message: Message) -> Result<(), PublishError> {
         let door = caller.map(|c| Door {
+            transport: iotmock_broker::Transport {
+                door: "HTTPS",
+                ..Default::default()
+            },
             addr: c.addr,
             region: c.region.clone(),
             sni: c.sni,

@@ -30,6 +30,8 @@ pub(crate) struct Peer {
     pub iam: Option<Arc<iotmock_registry::Principal>>,
     /// A custom authorizer, which decides at CONNECT.
     pub custom: Option<Arc<dyn crate::Authenticate>>,
+    /// How it came in (the console shows it).
+    pub transport: crate::Transport,
     pub addr: SocketAddr,
     /// The region SNI named (`None`: no SNI, or a name without a region).
     pub region: Option<String>,
@@ -193,9 +195,20 @@ async fn start<S: AsyncRead + AsyncWrite>(
     let (tx, rx) = Mailbox::new(crate::hub::QUEUE_DEPTH, shared.hub.queued_total.clone());
     let client_id = admission.client_id.clone();
     let keep_ms = admission.keep_secs.map(millis);
-    let registered = shared
-        .hub
-        .register(&client_id, tx.clone(), clean_start, keep_ms);
+    let details = crate::ConnDetails {
+        transport: peer.transport.clone(),
+        mqtt_version: match version {
+            Version::V311 => "3.1.1",
+            Version::V5 => "5",
+        },
+        since_ms: now,
+    };
+    let registered = shared.hub.register(
+        &client_id,
+        tx.clone(),
+        clean_start,
+        (keep_ms, Arc::new(details)),
+    );
     let begin = Start {
         session_present: registered.session_present,
         subscriptions: registered.subscriptions,

@@ -14,6 +14,7 @@
 mod feed;
 mod pages;
 pub mod refusals;
+mod reports;
 
 use iotmock_broker::BrokerCore;
 use iotmock_session::{Outbox, Outlet, Reply, Service, ServiceRequest};
@@ -81,6 +82,8 @@ pub(crate) struct Console {
     pub core: BrokerCore,
     pub api: iotmock_api::ApiState,
     outlet: Outlet,
+    /// The state dir's `reports/` folder, when there is a state dir.
+    pub reports: Option<std::path::PathBuf>,
 }
 
 impl Console {
@@ -104,6 +107,7 @@ impl Console {
             core,
             api,
             outlet: Outlet::default(),
+            reports: None,
         })
     }
 
@@ -165,21 +169,28 @@ impl Console {
         let live: Vec<Value> = conns.live.values().cloned().collect();
         let gone: Vec<Value> = conns.gone.iter().rev().cloned().collect();
         drop(conns);
-        let with_subs = live
+        let detailed = live.into_iter().map(|c| self.detailed(c)).collect();
+        (detailed, gone)
+    }
+
+    /// A connected event with what the broker knows besides: its subscriptions, the door it
+    /// came through, TLS version and cipher, MQTT version.
+    fn detailed(&self, mut c: Value) -> Value {
+        let id = c["clientId"].as_str().unwrap_or_default().to_string();
+        let subs: Vec<Value> = self
+            .core
+            .subscriptions_of(&id)
             .into_iter()
-            .map(|mut c| {
-                let id = c["clientId"].as_str().unwrap_or_default().to_string();
-                let subs: Vec<Value> = self
-                    .core
-                    .subscriptions_of(&id)
-                    .into_iter()
-                    .map(|(f, q)| json!({"filter": f, "qos": q}))
-                    .collect();
-                c["subscriptions"] = Value::Array(subs);
-                c
-            })
+            .map(|(f, q)| json!({"filter": f, "qos": q}))
             .collect();
-        (with_subs, gone)
+        c["subscriptions"] = Value::Array(subs);
+        if let Some(d) = self.core.connection_details(&id) {
+            c["door"] = json!(d.transport.door);
+            c["tlsVersion"] = json!(d.transport.tls_version);
+            c["cipher"] = json!(d.transport.cipher);
+            c["mqttVersion"] = json!(d.mqtt_version);
+        }
+        c
     }
 
     /// A lifecycle event: the connection table changes, and open pages hear it.
@@ -218,6 +229,11 @@ impl Console {
         }
         drop(conns);
         if self.watched() {
+            let event = if kind == "connected" {
+                self.detailed(event)
+            } else {
+                event
+            };
             let _ = self
                 .live
                 .send(Arc::new(json!({"kind": kind, "event": event})));
@@ -322,7 +338,10 @@ impl crate::core::Builder {
         settings
             .refusals
             .set_clock(Box::new(move || clock.now_millis()));
-        let console = Console::new(settings, core.clone(), api.clone(), &self.region);
+        let mut console = Console::new(settings, core.clone(), api.clone(), &self.region);
+        if let Some(c) = Arc::get_mut(&mut console) {
+            c.reports = self.state_dir.as_ref().map(|d| d.join("reports"));
+        }
         core.register_service(Arc::new(Lifecycle(console.clone())));
         core.register_service(Arc::new(TestClient(console.clone())));
         Some(Arc::new(ConsolePages(console)))

@@ -24,16 +24,25 @@ pub(crate) struct ConsolePages(pub Arc<Console>);
 
 impl Pages for ConsolePages {
     fn claims(&self, path: &str) -> bool {
-        path == "/console" || path.starts_with("/console/")
+        path == "/console" || path.starts_with("/console/") || path == "/favicon.ico"
     }
 
     fn answer(&self, req: Request<Incoming>) -> PageFuture {
         let console = self.0.clone();
         Box::pin(async move {
-            if req.uri().path() == "/console/api/snapshot" {
-                return snapshot(&console, &req).await;
+            match req.uri().path() {
+                "/console/api/snapshot" => snapshot(&console, &req).await,
+                "/console/api/evaluations" => evaluations(&console, &req),
+                "/console/api/reports" => match &console.reports {
+                    Some(dir) => json_answer(&super::reports::list(dir)),
+                    None => json_answer(&json!({"dir": null, "reports": []})),
+                },
+                p if p.starts_with("/console/reports/") => match &console.reports {
+                    Some(dir) => super::reports::serve(dir, &p["/console/reports/".len()..]),
+                    None => plain(StatusCode::NOT_FOUND, "no state dir, so no reports"),
+                },
+                _ => route(console, req),
             }
-            route(console, req)
         })
     }
 }
@@ -49,6 +58,8 @@ fn route(console: Arc<Console>, req: Request<Incoming>) -> Response<Full<Bytes>>
         "/console" | "/console/" => page(INDEX, "text/html; charset=utf-8"),
         "/console/console.js" => page(SCRIPT, "text/javascript; charset=utf-8"),
         "/console/console.css" => page(STYLE, "text/css; charset=utf-8"),
+        // Reports opened from the console ask for it; the console has none.
+        "/favicon.ico" => plain(StatusCode::NO_CONTENT, ""),
         "/console/live" => live(console, req),
         _ => plain(StatusCode::NOT_FOUND, "no such console page"),
     }
@@ -87,6 +98,33 @@ fn other_account(console: &Console, req: &Request<Incoming>) -> Option<String> {
         .find(|(k, _)| k == "account")
         .map(|(_, v)| v.into_owned())
         .filter(|a| !a.is_empty() && *a != console.account)
+}
+
+/// The rules' evaluation trace: `GET` reads it, `POST ?trace=on|off` starts or stops keeping
+/// it (the newest 1,000 evaluations, matched or not).
+fn evaluations(console: &Console, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(rules) = &console.api.rules else {
+        return plain(StatusCode::NOT_FOUND, "no rules engine");
+    };
+    if req.method() == hyper::Method::POST {
+        let query = req.uri().query().unwrap_or("");
+        let on = form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "trace" && v == "on");
+        rules.trace_evaluations(on);
+    }
+    let list: Vec<serde_json::Value> = rules
+        .evaluations()
+        .into_iter()
+        .map(|e| {
+            json!({
+                "at": e.time_ms,
+                "rule": e.rule,
+                "topic": e.topic,
+                "matched": e.not_matched.is_none(),
+                "why": e.not_matched,
+            })
+        })
+        .collect();
+    json_answer(&json!({"tracing": rules.tracing_evaluations(), "evaluations": list}))
 }
 
 /// What the live feed starts with, as JSON.

@@ -167,6 +167,18 @@ pub(crate) struct Hello {
     /// The SNI name, as sent.
     pub server_name: Option<String>,
     pub kind: Kind,
+    /// The TLS version and cipher (the door is filled in by the route taken).
+    pub tls: iotmock_broker::Transport,
+}
+
+impl Hello {
+    /// How a connection through `door` came in.
+    pub(crate) fn transport(&self, door: &'static str) -> iotmock_broker::Transport {
+        iotmock_broker::Transport {
+            door,
+            ..self.tls.clone()
+        }
+    }
 }
 
 async fn serve(
@@ -199,6 +211,7 @@ async fn serve(
             sni: sni.is_some(),
             server_name: sni.map(str::to_string),
             kind,
+            tls: iotmock_broker::Transport::of_tls("", session),
         }
     };
     match (kind, hello.alpn.as_deref()) {
@@ -222,10 +235,17 @@ pub(super) async fn mqtt_with_custom_auth<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
+    let door_name = if http.is_some() {
+        "MQTT over WebSocket (custom authorizer)"
+    } else {
+        "MQTT with a custom authorizer (port 443)"
+    };
+    let transport = hello.transport(door_name);
     let Some(auth) = custom_auth(&hello, parts, http) else {
         return tracing::info!(peer = %hello.addr, "closed: custom authorizers are not available here");
     };
     let door = Door {
+        transport,
         addr: hello.addr,
         region: Some(auth.0.region.clone()),
         sni: hello.sni,
@@ -269,10 +289,12 @@ async fn mqtt_with_certificate<S>(tls: S, hello: Hello, parts: &Parts)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
+    let transport = hello.transport("MQTT over TLS (port 443)");
     let Some(leaf) = hello.leaf else {
         return tracing::info!(peer = %hello.addr, "closed: no client certificate (ALPN x-amzn-mqtt-ca)");
     };
     let door = Door {
+        transport,
         addr: hello.addr,
         region: hello.region,
         sni: hello.sni,

@@ -87,6 +87,7 @@ pub(super) fn upgrade(
     };
     tracing::debug!(peer = %hello.addr, access_key = %presigned.access_key, principal = %principal.cert_id, "MQTT over WebSocket: SigV4 caller");
     let door = Door {
+        transport: hello.transport("MQTT over WebSocket (SigV4)"),
         addr: hello.addr,
         region: Some(region),
         sni: hello.sni,
