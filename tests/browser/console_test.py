@@ -63,7 +63,8 @@ def setup():
     client.create_policy(policyName=f"console-deny-{RUN}", policyDocument=json.dumps(deny))
     cert, good = device_files(client, "good", f"console-allow-{RUN}")
     _, bad = device_files(client, "bad", f"console-deny-{RUN}")
-    client.create_thing(thingName=THING)
+    thing_arn = client.create_thing(thingName=THING)["thingArn"]
+    client.create_job(jobId=f"console-job-{RUN}", targets=[thing_arn], document='{"operation": "blink"}')
     client.attach_thing_principal(thingName=THING, principal=cert["certificateArn"])
     ca = os.path.join(WORK, "ca.pem")
     urllib.request.urlretrieve(f"{API}/iotmock/AmazonRootCA1.pem", ca)
@@ -178,10 +179,20 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "nav button[data-page=registry]").click()
         wait.until(lambda d: THING in text_of(d, "registry"))
         shot(driver, "registry")
-        for page in ("jobs", "rules"):
-            driver.find_element(By.CSS_SELECTOR, f"nav button[data-page={page}]").click()
-            wait.until(lambda d, p=page: d.find_element(By.ID, f"page-{p}").is_displayed())
-            shot(driver, page)
+        driver.find_element(By.CSS_SELECTOR, "nav button[data-page=jobs]").click()
+        try:
+            wait.until(lambda d: f"console-job-{RUN}" in text_of(d, "jobs"))
+            driver.find_element(By.LINK_TEXT, f"console-job-{RUN}").click()
+            wait.until(lambda d: THING in text_of(d, "executions"))
+            driver.find_element(By.CSS_SELECTOR, "#executions a").click()
+            wait.until(lambda d: "QUEUED" in text_of(d, "execution-history"))
+            check("a job's executions and their history show", True)
+        except Exception as e:  # noqa: BLE001
+            check("a job's executions and their history show", False, repr(e))
+        shot(driver, "jobs")
+        driver.find_element(By.CSS_SELECTOR, "nav button[data-page=rules]").click()
+        wait.until(lambda d: d.find_element(By.ID, "page-rules").is_displayed())
+        shot(driver, "rules")
         driver.find_element(By.CSS_SELECTOR, "nav button[data-page=reports]").click()
         try:
             wait.until(lambda d: "load/report.html" in text_of(d, "reports"))

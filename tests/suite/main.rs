@@ -42,6 +42,7 @@ mod rules_destinations;
 mod rules_lookups;
 mod services;
 mod shadow;
+mod shadow_throttle;
 mod soak;
 mod soak_report;
 mod soak_traffic;

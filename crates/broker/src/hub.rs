@@ -494,6 +494,17 @@ impl Hub {
     }
 
     /// Waits until the services `which` picks have done what was queued before this call.
+    /// Stalls the worker of the service `name` until the returned sender is dropped (requests
+    /// pile up meanwhile, as behind a slow service: fault injection for tests).
+    pub fn hold_service(&self, name: &str) -> Option<std::sync::mpsc::Sender<()>> {
+        read(&self.services)
+            .workers
+            .0
+            .iter()
+            .find(|w| w.service.name() == name)
+            .and_then(|w| w.hold())
+    }
+
     pub fn settle_services(&self, which: impl Fn(&dyn Service) -> bool) {
         let barriers = read(&self.services).workers.barriers(which);
         Workers::settle(barriers);

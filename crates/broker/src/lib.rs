@@ -391,6 +391,12 @@ impl BrokerCore {
 
     /// Waits until the service named `name` has done what was queued before this call: an
     /// HTTP read of a shadow sees every update a device had acknowledged before it.
+    /// Stalls the service `name` until the returned sender is dropped: its requests wait
+    /// meanwhile, as behind a slow service (fault injection for tests).
+    pub fn hold_service(&self, name: &str) -> Option<std::sync::mpsc::Sender<()>> {
+        self.shared.hub.hold_service(name)
+    }
+
     pub fn settle_service(&self, name: &str) {
         self.shared.hub.settle_services(|s| s.name() == name);
     }

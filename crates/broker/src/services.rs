@@ -69,6 +69,8 @@ enum Work {
     Barrier(mpsc::SyncSender<()>),
     /// Take the lazily queued requests.
     Drain,
+    /// Hold here until the sender is dropped ([`Hub::hold_service`]: a test's stalled service).
+    Hold(mpsc::Receiver<()>),
 }
 
 /// The requests of a lazily hearing service, queued without waking its worker.
@@ -123,6 +125,38 @@ pub(crate) struct Worker {
     /// logged once.
     throttling: Arc<AtomicBool>,
     lazy: Lazy,
+    /// Requests each client has waiting, for a service with a per-client bound.
+    in_flight: Option<InFlight>,
+}
+
+/// A per-client bound on waiting requests and the counts against it.
+#[derive(Clone)]
+struct InFlight {
+    limit: usize,
+    by_client: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl InFlight {
+    /// Counts `client` in; false when it already has `limit` waiting.
+    fn enter(&self, client: &str) -> bool {
+        let mut by = self.by_client.lock().unwrap_or_else(|p| p.into_inner());
+        let n = by.entry(client.to_string()).or_default();
+        if *n >= self.limit {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn leave(&self, client: &str) {
+        let mut by = self.by_client.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = by.get_mut(client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                by.remove(client);
+            }
+        }
+    }
 }
 
 impl Worker {
@@ -133,6 +167,10 @@ impl Worker {
         let pending_bytes = Arc::new(AtomicUsize::new(0));
         let throttling = Arc::new(AtomicBool::new(false));
         let lazy = Lazy::default();
+        let in_flight = service.in_flight_limit().map(|limit| InFlight {
+            limit,
+            by_client: Default::default(),
+        });
         let running = Running {
             service: service.clone(),
             link,
@@ -140,6 +178,7 @@ impl Worker {
             pending_bytes: pending_bytes.clone(),
             throttling: throttling.clone(),
             lazy: lazy.clone(),
+            in_flight: in_flight.clone(),
         };
         let name = format!("svc-{}", service.name());
         let spawned = std::thread::Builder::new()
@@ -156,12 +195,20 @@ impl Worker {
             bound,
             throttling,
             lazy,
+            in_flight,
         }
     }
 
     /// Queues a request; gives it back when the service's queue is full (the caller
     /// throttles it; the first refusal of a burst is logged here).
     pub fn offer(&self, request: Request) -> Result<(), Box<Request>> {
+        if let (Some(bound), Some(client)) = (&self.in_flight, request.client_id.as_deref())
+            && !bound.enter(client)
+        {
+            tracing::info!(service = self.service.name(), client, topic = %request.topic, limit = bound.limit,
+                "request refused: too many requests in flight on this connection");
+            return Err(Box::new(request));
+        }
         let size = request.payload.len();
         let bytes = self.pending_bytes.fetch_add(size, Ordering::AcqRel);
         let full = bytes > 0 && bytes.saturating_add(size) > SERVICE_QUEUE_BYTES;
@@ -177,6 +224,7 @@ impl Worker {
                     "service queue full: requests are throttled until it drains (logged once per burst)"
                 );
             }
+            self.left(&request);
             return Err(Box::new(request));
         }
         if self.service.hears_lazily() {
@@ -196,11 +244,27 @@ impl Worker {
                 self.pending.fetch_sub(1, Ordering::AcqRel);
                 self.pending_bytes.fetch_sub(size, Ordering::AcqRel);
                 match work {
-                    Work::Request(r) => Err(Box::new(r)),
+                    Work::Request(r) => {
+                        self.left(&r);
+                        Err(Box::new(r))
+                    }
                     _ => Ok(()),
                 }
             }
         }
+    }
+
+    /// `request` no longer waits (refused after it was counted in).
+    fn left(&self, request: &Request) {
+        if let (Some(bound), Some(client)) = (&self.in_flight, request.client_id.as_deref()) {
+            bound.leave(client);
+        }
+    }
+
+    /// Stalls the worker until the returned sender is dropped.
+    pub fn hold(&self) -> Option<mpsc::Sender<()>> {
+        let (release, held) = mpsc::channel();
+        self.tx.send(Work::Hold(held)).ok().map(|()| release)
     }
 
     pub fn tick(&self, now_ms: i64) {
@@ -228,6 +292,7 @@ struct Running {
     pending_bytes: Arc<AtomicUsize>,
     throttling: Arc<AtomicBool>,
     lazy: Lazy,
+    in_flight: Option<InFlight>,
 }
 
 impl Running {
@@ -257,6 +322,9 @@ impl Running {
     fn work(&self, work: Work) {
         match work {
             Work::Request(r) => {
+                if let (Some(bound), Some(client)) = (&self.in_flight, r.client_id.as_deref()) {
+                    bound.leave(client);
+                }
                 self.pending_bytes
                     .fetch_sub(r.payload.len(), Ordering::AcqRel);
                 if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -271,6 +339,9 @@ impl Running {
                 let _ = done.send(());
             }
             Work::Drain => {}
+            Work::Hold(held) => {
+                let _ = held.recv();
+            }
         }
     }
 }

@@ -167,6 +167,7 @@ function heard(msg) {
       break;
     }
     case "refusal": addRefusal(msg.refusal); break;
+    case "registry": registryChanged(); break;
     case "message": addMessage(msg); break;
     case "subscribed-test":
       if (!state.filters.includes(msg.filter)) state.filters.push(msg.filter);
@@ -178,6 +179,17 @@ function heard(msg) {
     case "error": setStatus(`${msg.op || ""} ${msg.message}`, false); break;
     default: break;
   }
+}
+
+// The registry changed: the page on screen that shows it is read again (at most every 500 ms).
+let rereading = null;
+function registryChanged() {
+  if (rereading) return;
+  rereading = setTimeout(() => {
+    rereading = null;
+    const page = currentPage();
+    if (["registry", "jobs", "rules"].includes(page) && loaders[page]) loaders[page]().catch((e) => setStatus(e.message, false));
+  }, 500);
 }
 
 function send(obj) {
@@ -328,8 +340,23 @@ async function executions(id) {
   $("job-id").textContent = id;
   $("executions").tBodies[0].replaceChildren(...(r.executionSummaries || []).map((s) => {
     const e = s.jobExecutionSummary || {};
-    return row([String(s.thingArn || "").split("/").pop(), e.status, `#${e.executionNumber}${e.retryAttempt ? ` (retry ${e.retryAttempt})` : ""}`, when(e.queuedAt), when(e.lastUpdatedAt)]);
+    const thing = String(s.thingArn || "").split("/").pop();
+    return row([link(thing, () => executionHistory(id, thing, e.executionNumber || 1)), e.status, `#${e.executionNumber}${e.retryAttempt ? ` (retry ${e.retryAttempt})` : ""}`, when(e.queuedAt), when(e.lastUpdatedAt)]);
   }));
+}
+
+// An execution's history: every attempt (executionNumber 1..n), each queued, started, last
+// updated with its status and details.
+async function executionHistory(job, thing, attempts) {
+  const lines = [];
+  for (let n = 1; n <= attempts; n += 1) {
+    const r = await api("GET", `/things/${encodeURIComponent(thing)}/jobs/${encodeURIComponent(job)}?executionNumber=${n}`);
+    const e = r.execution || {};
+    lines.push(`#${n}  queued ${when(e.queuedAt)}` + (e.startedAt ? `  started ${when(e.startedAt)}` : "")
+      + `  ${e.status} at ${when(e.lastUpdatedAt)} (version ${e.versionNumber})`
+      + (e.statusDetails && e.statusDetails.detailsMap ? `\n    details ${JSON.stringify(e.statusDetails.detailsMap)}` : ""));
+  }
+  $("execution-history").textContent = `${thing} / ${job}\n${lines.join("\n")}`;
 }
 
 loaders.rules = async () => {

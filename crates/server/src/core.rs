@@ -375,6 +375,13 @@ impl MockIotCore {
         self.core.wake_timed();
     }
 
+    /// Stalls the service `name` (`shadow`, `jobs`, ...) until the returned sender is dropped:
+    /// requests wait meanwhile, as behind a slow service (fault injection, e.g. for Device
+    /// Shadow's 429 with more than 10 requests in flight under `--throttle`).
+    pub fn hold_service(&self, name: &str) -> Option<std::sync::mpsc::Sender<()>> {
+        self.core.hold_service(name)
+    }
+
     /// Waits until every service has done what was queued before this call (its answers to
     /// requests already routed, ticks, registry events).
     pub fn settle(&self) {

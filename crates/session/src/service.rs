@@ -78,6 +78,11 @@ pub trait Service: Send + Sync {
     fn hears_lazily(&self) -> bool {
         false
     }
+    /// Requests one client may have waiting for this service (AWS's "in flight" bound, e.g.
+    /// 10 for Device Shadow); past it a request gets [`Service::throttled`]'s answer at once.
+    fn in_flight_limit(&self) -> Option<usize> {
+        None
+    }
     /// Answers one request (requests are also delivered to ordinary subscribers).
     fn handle(&self, request: &ServiceRequest<'_>) -> Vec<Reply>;
     /// The answer to a request refused because the service's queue is full (AWS's throttle).

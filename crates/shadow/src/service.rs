@@ -42,7 +42,13 @@ pub struct ShadowService {
     /// Where `update/accepted`, `update/delta`, `update/documents` and `delete/accepted` go,
     /// whoever asked (MQTT, HTTP, the in-process handle).
     outlet: Outlet,
+    /// AWS's throttles on (`ShadowSettings::throttle`): 20 requests a second per shadow, and
+    /// at most 10 in flight per connection.
+    throttle: bool,
 }
+
+/// Shadow requests one connection may have in flight under AWS's throttles.
+pub const IN_FLIGHT_LIMIT: usize = 10;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -63,6 +69,7 @@ impl ShadowService {
         settings: ShadowSettings,
         default_region: &str,
     ) -> Result<Self, StoreError> {
+        let throttle = settings.throttle;
         let mut shadows = Shadows::new(settings);
         let read = |r: &iotmock_store::Row| match r.kind.as_str() {
             KIND => serde_json::from_str::<Entry>(&r.value)
@@ -78,6 +85,7 @@ impl ShadowService {
             store: Mutex::new(store),
             default_region: default_region.to_string(),
             outlet: Outlet::default(),
+            throttle,
         })
     }
 
@@ -197,6 +205,12 @@ impl Service for ShadowService {
 
     fn attach(&self, outbox: std::sync::Arc<dyn Outbox>) {
         self.outlet.attach(outbox);
+    }
+
+    /// "More than 10 in-flight requests on a single connection" are answered 429, under
+    /// AWS's throttles.
+    fn in_flight_limit(&self) -> Option<usize> {
+        self.throttle.then_some(IN_FLIGHT_LIMIT)
     }
 
     fn filters(&self) -> Vec<String> {

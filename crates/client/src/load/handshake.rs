@@ -145,6 +145,7 @@ async fn worker(
             }
             Err(e) => {
                 shared.failed.fetch_add(1, Ordering::Relaxed);
+                shared.timeline.failed();
                 if let Ok(mut f) = shared.failures.lock() {
                     *f.entry(cause(&e)).or_default() += 1;
                 }

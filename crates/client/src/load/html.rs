@@ -75,11 +75,12 @@ pub fn page(r: &Report) -> String {
          svg{{display:block;margin:1em 0}}text{{font:11px sans-serif}}</style></head><body>\
          <h1>{title}</h1><table>{table}</table>\
          <h2>Latency distribution</h2>{latency}<h2>Rate over time</h2>{rate}\
-         <h2>Latency over time</h2>{over_time}</body></html>",
+         <h2>Latency over time</h2>{over_time}<h2>Failures over time</h2>{failures}</body></html>",
         title = encode_text(&r.scenario),
         latency = percentile_chart(r),
         rate = rate_chart(r),
         over_time = latency_over_time(r),
+        failures = failures_over_time(r),
     )
 }
 
@@ -159,6 +160,28 @@ pub(crate) fn rate_points(r: &Report) -> Vec<(f64, f64)> {
             (s as f64 - start, n / c.max(1e-3))
         })
         .collect()
+}
+
+/// Failed operations each second of the run (none: said in words, no empty chart).
+fn failures_over_time(r: &Report) -> String {
+    if r.failed_by_second.values().all(|n| *n == 0) {
+        return "<p>No operation failed.</p>".to_string();
+    }
+    let start = r.started_unix.floor();
+    // Seconds with operations, and seconds where everything failed.
+    let seconds: std::collections::BTreeSet<u64> = shown_seconds(r)
+        .into_iter()
+        .map(|(s, _)| s)
+        .chain(r.failed_by_second.keys().copied())
+        .collect();
+    let points: Vec<(f64, f64)> = seconds
+        .into_iter()
+        .map(|s| {
+            let n = r.failed_by_second.get(&s).copied().unwrap_or(0) as f64;
+            (s as f64 - start, n / covered(r, s).max(0.25))
+        })
+        .collect();
+    chart(&points, &time_ticks(&points), "time", "failures per second")
 }
 
 /// p50 and p99 latency (ms), each second of the run.
@@ -282,13 +305,16 @@ mod tests {
         );
         r.ok = 3;
         r.failures.insert("TLS <alert>".into(), 1);
+        assert!(page(&r).contains("No operation failed."));
+        timeline.failed();
+        r.failed_by_second = timeline.failures_by_second();
         let html = page(&r);
         assert!(html.contains("&lt;publish &amp; co&gt;") && !html.contains("<publish"));
         assert!(html.contains("TLS &lt;alert&gt;"));
         assert_eq!(
             html.matches("<polyline").count(),
-            4,
-            "rate, distribution, p50 and p99"
+            5,
+            "rate, distribution, p50, p99 and failures"
         );
         assert!(html.contains("<th>started</th>") && html.contains(">p99</text>"));
     }

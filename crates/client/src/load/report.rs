@@ -22,6 +22,8 @@ pub struct Report {
     /// Every interval added together.
     pub latency: Histogram<u64>,
     pub failures: BTreeMap<String, u64>,
+    /// Failed operations by Unix second (the report's failures-over-time chart).
+    pub failed_by_second: BTreeMap<u64, u64>,
     pub extra: BTreeMap<String, Value>,
     /// Seconds since the Unix epoch when the run started.
     pub started_unix: f64,
@@ -43,6 +45,7 @@ impl Report {
             elapsed,
             latency: intervals.total(),
             failures: BTreeMap::new(),
+            failed_by_second: timeline.failures_by_second(),
             extra: BTreeMap::new(),
             started_unix: timeline.start_unix(),
             intervals,
@@ -75,6 +78,7 @@ impl Report {
             "latency_ms": { "p50": self.ms(0.5), "p90": self.ms(0.9), "p99": self.ms(0.99), "max": self.latency.max() as f64 / 1000.0 },
             "samples": self.latency.len(),
             "failures": self.failures,
+            "failures_by_second": self.failed_by_second.iter().map(|(s, n)| (s.to_string(), *n)).collect::<BTreeMap<String, u64>>(),
             "client_cpu_s": self.client_cpu.map(|c| c.as_secs_f64()),
             "client_cpu_us_per_op": self.cpu_per_op_us(),
             "workers": self.workers,
@@ -93,6 +97,14 @@ impl Report {
                     .collect()
             })
             .unwrap_or_default();
+        let failed_by_second = summary["failures_by_second"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let extra = summary["extra"]
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -103,6 +115,7 @@ impl Report {
             elapsed: Duration::from_secs_f64(num("elapsed_s")?.max(0.0)),
             latency: intervals.total(),
             failures,
+            failed_by_second,
             extra,
             started_unix: num("started_unix_s")?,
             intervals,
@@ -123,6 +136,9 @@ impl Report {
         self.ok += other.ok;
         for (cause, n) in &other.failures {
             *self.failures.entry(cause.clone()).or_default() += n;
+        }
+        for (second, n) in &other.failed_by_second {
+            *self.failed_by_second.entry(*second).or_default() += n;
         }
         for (k, v) in &other.extra {
             let sum = self.extra.get(k).and_then(Value::as_u64).zip(v.as_u64());
@@ -202,6 +218,7 @@ mod tests {
     fn a_report_survives_json_and_absorbing_adds_counts() {
         let timeline = Timeline::new();
         timeline.recorder().record(1500);
+        timeline.failed();
         let mut r = Report::new("handshake".into(), &timeline, Duration::from_secs(2));
         r.ok = 1;
         r.failures.insert("timeout".into(), 2);
@@ -212,6 +229,11 @@ mod tests {
         both.absorb(&back);
         assert_eq!((both.ok, both.workers, both.latency.len()), (2, 2, 2));
         assert_eq!(both.failures["timeout"], 4);
+        assert_eq!(
+            both.failed_by_second.values().sum::<u64>(),
+            2,
+            "failures over time add up"
+        );
         assert_eq!(both.extra["lost"], 6);
     }
 }

@@ -28,6 +28,8 @@ pub struct Timeline {
     /// Seconds since the Unix epoch at `start`.
     start_unix: f64,
     slots: Mutex<BTreeMap<u64, Histogram<u64>>>,
+    /// Failed operations by Unix second.
+    failed: Mutex<BTreeMap<u64, u64>>,
 }
 
 impl Timeline {
@@ -42,6 +44,7 @@ impl Timeline {
             start: Instant::now(),
             start_unix,
             slots: Mutex::new(BTreeMap::new()),
+            failed: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -56,6 +59,19 @@ impl Timeline {
 
     fn slot_now(&self) -> u64 {
         (self.start_unix + self.start.elapsed().as_secs_f64()) as u64
+    }
+
+    /// Counts one failed operation, in the second it failed.
+    pub fn failed(&self) {
+        let slot = self.slot_now();
+        if let Ok(mut failed) = self.failed.lock() {
+            *failed.entry(slot).or_default() += 1;
+        }
+    }
+
+    /// Failed operations by Unix second, so far.
+    pub fn failures_by_second(&self) -> BTreeMap<u64, u64> {
+        self.failed.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// A recorder for one task.

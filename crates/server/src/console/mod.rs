@@ -294,6 +294,19 @@ impl Service for Lifecycle {
         self.0.heard(request.topic, request.payload);
         Vec::new()
     }
+
+    fn hears_registry(&self) -> bool {
+        true
+    }
+
+    /// Open pages hear that the registry changed (they read it again when it is on screen).
+    fn registry_changed(&self, events: &[iotmock_registry::RegistryEvent], _now_ms: i64) {
+        if self.0.watched() && !events.is_empty() {
+            let _ = self.0.live.send(Arc::new(
+                json!({"kind": "registry", "changes": events.len()}),
+            ));
+        }
+    }
 }
 
 /// The console's MQTT test client: what the open pages subscribed to.
