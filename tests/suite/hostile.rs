@@ -174,6 +174,42 @@ async fn throttling_applies_aws_limits_when_on() {
 }
 
 #[tokio::test]
+async fn under_the_throttles_an_account_takes_500_connects_a_second() {
+    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
+    let settings = BrokerSettings {
+        throttle: true,
+        ..BrokerSettings::default()
+    };
+    let mock = iotmock::MockIotCore::builder()
+        .clock(clock.clone())
+        .broker_settings(settings)
+        .start()
+        .await
+        .unwrap();
+    let mut fleet = Fleet::on(mock).await;
+    let dev = fleet.device("many", Some(ALLOW_ALL)).await;
+    for i in 0..500 {
+        let (c, _) = fleet
+            .connect(&dev, &format!("many-{i}"), Version::V311)
+            .await
+            .unwrap_or_else(|e| panic!("CONNECT {i} of the second: {e}"));
+        drop(c);
+    }
+    assert!(
+        matches!(
+            fleet.connect(&dev, "many-500", Version::V5).await,
+            Err(ClientError::Refused(0x97))
+        ),
+        "the 501st CONNECT of the second is refused as over the quota"
+    );
+    clock.advance(Duration::from_secs(1));
+    fleet
+        .connect(&dev, "many-501", Version::V5)
+        .await
+        .expect("the next second takes CONNECTs again");
+}
+
+#[tokio::test]
 async fn connect_attributes_can_be_required() {
     let settings = BrokerSettings {
         require_connect_attributes: true,

@@ -169,6 +169,11 @@ async fn a_subscriber_that_stops_reading_holds_bytes_not_messages_and_is_closed(
     stalled.subscribe(&[("feed", 0)]).await.expect("suback");
     let mut bystander = fleet.client(&dev, "bystander", Version::V311).await;
     bystander.subscribe(&[("feed", 0)]).await.expect("suback");
+    let mut watcher = fleet.client(&dev, "watcher", Version::V311).await;
+    watcher
+        .subscribe(&[("$aws/events/presence/disconnected/stalled", 0)])
+        .await
+        .expect("suback");
     // 40 MB at 128 KB a message: the stalled client reads none of it.
     let payload = bytes::Bytes::from(vec![b'p'; 128 * 1024]);
     let broker = fleet.mock.broker().clone();
@@ -209,6 +214,15 @@ async fn a_subscriber_that_stops_reading_holds_bytes_not_messages_and_is_closed(
         bystander.ping().await.expect("pingresp");
     }
     assert!(closed, "the stalled client was disconnected");
+    let event = watcher
+        .next_message()
+        .await
+        .expect("the disconnected event");
+    let event: serde_json::Value = serde_json::from_slice(&event.payload).unwrap();
+    assert_eq!(
+        event["disconnectReason"], "THROTTLED",
+        "over a throughput quota"
+    );
     drop(stalled);
 }
 

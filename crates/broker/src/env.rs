@@ -62,6 +62,10 @@ impl ConnectEnv for Env<'_> {
         self.shared.hub.connect_allowed(client_id)
     }
 
+    fn account_connect_allowed(&mut self) -> bool {
+        self.shared.hub.account_connect_allowed()
+    }
+
     fn principal(&mut self) -> Result<Option<Arc<Principal>>, RegistryUnavailable> {
         if let Some(iam) = self.iam {
             return Ok(Some(iam.clone()));

@@ -94,6 +94,8 @@ pub struct Hub {
     /// Per client id: the next lifecycle `versionNumber` and when it was last handed out.
     versions: Sharded<String, (u64, i64)>,
     last_connect: Sharded<String, i64>,
+    /// CONNECTs in the account's current second: (the second, how many).
+    account_connects: Mutex<(i64, u32)>,
     pub(crate) services: RwLock<Services>,
     /// What may wait for one connection, and for all.
     pub(crate) bound: Bound,
@@ -115,6 +117,9 @@ pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// AWS's CONNECT requests per second per account (under the throttles).
+pub const ACCOUNT_CONNECTS_PER_SECOND: u32 = 500;
 
 /// Entries a per-client-id map keeps per shard before it starts over (bounded memory under a
 /// churn of unique client ids).
@@ -182,6 +187,7 @@ impl Hub {
             retained: Mutex::default(),
             versions: Sharded::default(),
             last_connect: Sharded::default(),
+            account_connects: Mutex::new((0, 0)),
             services: RwLock::default(),
             next_id: AtomicU64::new(0),
         }
@@ -376,6 +382,17 @@ impl Hub {
     }
 
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
+    /// Counts a CONNECT in the account; false past [`ACCOUNT_CONNECTS_PER_SECOND`] in one second.
+    pub fn account_connect_allowed(&self) -> bool {
+        let second = self.now_ms().div_euclid(1000);
+        let mut window = lock(&self.account_connects);
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 = window.1.saturating_add(1);
+        window.1 <= ACCOUNT_CONNECTS_PER_SECOND
+    }
+
     pub fn connect_allowed(&self, client_id: &str) -> bool {
         let now = self.now_ms();
         let mut last = self.last_connect.lock(client_id);

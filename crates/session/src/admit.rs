@@ -22,6 +22,10 @@ pub trait ConnectEnv {
     fn just_in_time(&mut self) -> Option<JustInTime>;
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
     fn connect_allowed(&mut self, client_id: &str) -> bool;
+    /// Records a CONNECT in the account; false past AWS's 500 a second.
+    fn account_connect_allowed(&mut self) -> bool {
+        true
+    }
     /// The registered certificate in the region the connection addresses (`None`: unknown).
     fn principal(&mut self) -> Result<Option<Arc<Principal>>, RegistryUnavailable>;
     /// A fresh client id for a client that sent none.
@@ -242,6 +246,9 @@ fn decide(
     }
     if rules.throttle && !env.connect_allowed(&client_id) {
         return Err(Denial::Throttled);
+    }
+    if rules.throttle && !env.account_connect_allowed() {
+        return Err(Denial::AccountThrottled);
     }
     let principal = env.principal()?;
     if let Some(p) = &principal

@@ -36,6 +36,8 @@ pub enum Denial {
     PendingActivation(String),
     #[error("more than one CONNECT per second for this client id")]
     Throttled,
+    #[error("more than 500 CONNECTs per second in this account")]
+    AccountThrottled,
     #[error(transparent)]
     Registry(#[from] RegistryUnavailable),
     #[error("certificate {0} is SNI_ONLY and the client sent no SNI naming this endpoint")]
@@ -80,7 +82,7 @@ impl Denial {
             Denial::ClientId(_) => ConnectRefusal::ClientIdInvalid,
             Denial::WillQos2 => ConnectRefusal::QosNotSupported,
             Denial::WillTopic(_) => ConnectRefusal::TopicInvalid,
-            Denial::Throttled => ConnectRefusal::Throttled,
+            Denial::Throttled | Denial::AccountThrottled => ConnectRefusal::Throttled,
             _ => ConnectRefusal::NotAuthorized,
         }
     }

@@ -66,6 +66,9 @@ pub enum CloseReason {
     Administrative,
     /// A custom authorizer's `disconnectAfterInSeconds` passed.
     CustomAuthExpired,
+    /// Over a throttling limit: a client that stayed over its delivery queue bound (AWS's
+    /// throughput per connection) past the grace period.
+    Throttled,
 }
 
 /// The MQTT 5 DISCONNECT reason code sent before closing (3.1.1 just closes).
@@ -85,6 +88,7 @@ pub fn disconnect_code(reason: CloseReason) -> V5 {
         CloseReason::SubscriptionIdsNotSupported => V5::SubscriptionIdsNotSupported,
         CloseReason::Administrative => V5::AdministrativeAction,
         CloseReason::CustomAuthExpired => V5::MaximumConnectTime,
+        CloseReason::Throttled => V5::QuotaExceeded,
     }
 }
 
@@ -112,6 +116,7 @@ impl End {
             End::Closed(CloseReason::ShuttingDown) => "SERVER_INITIATED_DISCONNECT",
             End::Closed(CloseReason::Administrative) => "API_INITIATED_DISCONNECT",
             End::Closed(CloseReason::CustomAuthExpired) => "CUSTOMAUTH_TTL_EXPIRATION",
+            End::Closed(CloseReason::Throttled) => "THROTTLED",
             End::Closed(_) => "CLIENT_ERROR",
         }
     }

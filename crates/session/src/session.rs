@@ -276,6 +276,14 @@ impl Session {
         out
     }
 
+    /// The broker closes a client over a throttling limit (it stayed over its delivery queue
+    /// bound past the grace period): `disconnectReason` THROTTLED, the will as on any close.
+    pub fn throttled_close(&mut self, now_ms: i64) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.end(End::Closed(CloseReason::Throttled), now_ms, &mut out);
+        out
+    }
+
     /// Ends the session once: MQTT 5 DISCONNECT when the broker closes, the `disconnected`
     /// event, the will (re-checked against the rights of now), then `Close`.
     pub(crate) fn end(&mut self, end: End, now_ms: i64, out: &mut Vec<Action>) {

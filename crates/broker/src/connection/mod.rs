@@ -135,7 +135,7 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
         // connection waits on a socket it does not drain.
         None => tokio::select! {
             end = conn.run(rx, stopped) => Some(end),
-            () = control.killed() => None,
+            () = control.killed() => Some(conn.too_slow()),
         },
     };
     let end = match end {
@@ -338,6 +338,17 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             }
         }
         self.lost().await
+    }
+
+    /// Closed as over its queue bound past the grace period: the session ends THROTTLED
+    /// (nothing more is written to a socket the client does not drain).
+    fn too_slow(&mut self) -> End {
+        let now = self.now();
+        let actions = self.session.throttled_close(now);
+        for action in actions {
+            self.route(action);
+        }
+        End::Closed(iotmock_session::refusal::CloseReason::Throttled)
     }
 
     async fn lost(&mut self) -> End {
@@ -587,7 +598,11 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         self.shared
             .hub
             .unregister(self.session.client_id(), self.conn_id, keep_ms, kept);
-        if end != End::Lost {
+        let stuck = matches!(
+            end,
+            End::Lost | End::Closed(iotmock_session::refusal::CloseReason::Throttled)
+        );
+        if !stuck {
             let _ = self.link.flush().await;
         }
         let _ = self.link.wr.shutdown().await;
