@@ -175,17 +175,11 @@ async fn throttling_applies_aws_limits_when_on() {
 
 #[tokio::test]
 async fn under_the_throttles_an_account_takes_500_connects_a_second() {
-    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
     let settings = BrokerSettings {
         throttle: true,
         ..BrokerSettings::default()
     };
-    let mock = iotmock::MockIotCore::builder()
-        .clock(clock.clone())
-        .broker_settings(settings)
-        .start()
-        .await
-        .unwrap();
+    let (mock, clock) = crate::support::clocked_mock_with(settings).await;
     let mut fleet = Fleet::on(mock).await;
     let dev = fleet.device("many", Some(ALLOW_ALL)).await;
     for i in 0..500 {

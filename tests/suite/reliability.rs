@@ -151,18 +151,12 @@ async fn a_state_dir_from_the_previous_release_opens_whole() {
 async fn a_subscriber_that_stops_reading_holds_bytes_not_messages_and_is_closed() {
     use crate::mqtt::{ALLOW_ALL, Fleet};
     use iotmock_client::Version;
-    let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
     let settings = iotmock_broker::BrokerSettings {
         queue_bytes: 256 * 1024,
         slow_client_grace: std::time::Duration::from_secs(5),
         ..Default::default()
     };
-    let mock = MockIotCore::builder()
-        .clock(clock.clone())
-        .broker_settings(settings)
-        .start()
-        .await
-        .unwrap();
+    let (mock, clock) = crate::support::clocked_mock_with(settings).await;
     let mut fleet = Fleet::on(mock).await;
     let dev = fleet.device("reader", Some(ALLOW_ALL)).await;
     let mut stalled = fleet.client(&dev, "stalled", Version::V311).await;

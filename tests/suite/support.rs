@@ -244,9 +244,17 @@ impl Api {
 
 /// A mock on a manual clock the test advances.
 pub async fn clocked_mock() -> (MockIotCore, std::sync::Arc<iotmock::ManualClock>) {
+    clocked_mock_with(iotmock_broker::BrokerSettings::default()).await
+}
+
+/// A mock with `settings` on a manual clock the test advances.
+pub async fn clocked_mock_with(
+    settings: iotmock_broker::BrokerSettings,
+) -> (MockIotCore, std::sync::Arc<iotmock::ManualClock>) {
     let clock = std::sync::Arc::new(iotmock::ManualClock::starting_now());
     let mock = MockIotCore::builder()
         .clock(clock.clone())
+        .broker_settings(settings)
         .start()
         .await
         .expect("starts");
