@@ -326,3 +326,35 @@ fn json_means_one_thing_and_the_api_flag_is_endpoint_url() {
         .expect("help");
     assert!(String::from_utf8_lossy(&help.stdout).contains("--endpoint-url"));
 }
+
+#[tokio::test]
+async fn many_connections_are_opened_held_at_once_and_closed() {
+    let mock = MockIotCore::builder().start().await.expect("mock");
+    let (api, mqtt) = (mock.api_url(), mock.mqtt_addr().to_string());
+    let args = strings(&[
+        "connections",
+        "--endpoint-url",
+        &api,
+        "--mqtt",
+        &mqtt,
+        "--devices",
+        "2",
+        "--target",
+        "300",
+        "--rate",
+        "2000",
+        "--hold",
+        "1s",
+        "--keep-alive",
+        "2",
+        "--sources",
+        "3",
+        "--json",
+    ]);
+    let report = json(&load_cli(args, Vec::new()).await);
+    assert_eq!(report["ok"], 300, "{report}");
+    assert_eq!(report["failures"], serde_json::json!({}), "{report}");
+    assert_eq!(report["extra"]["peak_open"], 300, "all 300 open at once: {report}");
+    assert_eq!(report["extra"]["held"], 300, "{report}");
+    assert_eq!(report["extra"]["closed"], 300, "each closed with DISCONNECT: {report}");
+}

@@ -76,6 +76,9 @@ pub struct ConnectOptions {
     pub password: Option<String>,
     /// MQTT 5 Maximum Packet Size to ask for.
     pub max_packet_size: Option<u32>,
+    /// The local address to connect from (a load run spreads its connections over loopback
+    /// addresses 127.0.0.x to pass the ephemeral-port limit of one source address).
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl ConnectOptions {
@@ -95,6 +98,7 @@ impl ConnectOptions {
             username: None,
             password: None,
             max_packet_size: None,
+            bind: None,
         }
     }
 
@@ -174,13 +178,33 @@ async fn upgrade(
     Ok(ws::WsIo::new(socket))
 }
 
+/// A TCP connection to `addr`, from `bind` when given.
+async fn tcp_connect(addr: &str, bind: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(local) = bind else {
+        return TcpStream::connect(addr).await;
+    };
+    let mut last = None;
+    for remote in tokio::net::lookup_host(addr).await? {
+        let socket = match remote {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.bind(std::net::SocketAddr::new(local, 0))?;
+        match socket.connect(remote).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other(format!("{addr} resolves to no address"))))
+}
+
 impl DeviceClient {
     /// TLS handshake, CONNECT, and CONNACK.
     pub async fn connect(
         tls: Arc<rustls::ClientConfig>,
         opts: &ConnectOptions,
     ) -> Result<(Self, ConnAck), ClientError> {
-        let tcp = tokio::time::timeout(opts.timeout, TcpStream::connect(&opts.addr))
+        let tcp = tokio::time::timeout(opts.timeout, tcp_connect(&opts.addr, opts.bind))
             .await
             .map_err(|_| ClientError::Timeout(opts.timeout))?
             .map_err(|e| ClientError::Tcp(opts.addr.clone(), e))?;

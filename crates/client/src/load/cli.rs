@@ -21,6 +21,9 @@ pub enum LoadCmd {
     Handshake(HandshakeArgs),
     /// P publishers x S subscribers, end to end.
     Publish(PublishArgs),
+    /// Many connections at once: `--target N` opened at `--rate R` a second (over loopback
+    /// source addresses 127.0.0.x), held `--hold D` with keep-alive pings, then closed.
+    Connections(super::connections_cli::ConnectionsArgs),
     /// Add up the workers' interval logs (`worker-N.hlog` + `worker-N.json` from `--out`)
     /// into one report: histograms added, never percentiles averaged.
     Merge(MergeArgs),
@@ -55,11 +58,11 @@ pub struct OutputArgs {
     /// Machine-readable output: the summary as one JSON object, on stdout instead of the text
     /// (`--json`), or in a file besides the text (`--json FILE`).
     #[arg(long, num_args = 0..=1, default_missing_value = "-")]
-    json: Option<PathBuf>,
+    pub(super) json: Option<PathBuf>,
     /// Also write report.html (latency distribution and rate charts), report.json and
     /// latency.hlog into this directory.
     #[arg(long)]
-    report: Option<PathBuf>,
+    pub(super) report: Option<PathBuf>,
 }
 
 /// This worker's share of a run split across workers (a Kubernetes Indexed Job).
@@ -67,24 +70,24 @@ pub struct OutputArgs {
 pub struct ShardArgs {
     /// How many workers share the run.
     #[arg(long, env = "IOTMOCK_LOAD_SHARDS")]
-    shards: Option<u32>,
+    pub(super) shards: Option<u32>,
     /// This worker's index (0-based); an Indexed Job sets JOB_COMPLETION_INDEX.
     #[arg(long, env = "JOB_COMPLETION_INDEX")]
-    shard_index: Option<u32>,
+    pub(super) shard_index: Option<u32>,
     /// Write this worker's interval log and summary here (`worker-<index>.hlog`, `.json`),
     /// for `iotmock load merge`.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// Broker address.
     #[arg(long, default_value = "127.0.0.1:8883")]
-    mqtt: String,
+    pub(super) mqtt: String,
     /// TLS server name.
     #[arg(long, default_value = "localhost")]
-    server_name: String,
+    pub(super) server_name: String,
     /// The mock's API, to register devices and fetch its root CA (`--endpoint-url` of the aws
     /// CLI; `--api` is kept as an alias).
     #[arg(
@@ -93,31 +96,31 @@ pub struct TargetArgs {
         env = "IOTMOCK_ENDPOINT_URL",
         default_value = "http://127.0.0.1:4580"
     )]
-    api: String,
+    pub(super) api: String,
     /// Register this many devices through the API first.
     #[arg(long)]
-    devices: Option<usize>,
+    pub(super) devices: Option<usize>,
     #[arg(long, value_enum, default_value = "ec")]
-    key_type: KeyType,
+    pub(super) key_type: KeyType,
     /// Keep registered devices here and reuse them on later runs.
     #[arg(long)]
-    certs_dir: Option<std::path::PathBuf>,
+    pub(super) certs_dir: Option<std::path::PathBuf>,
     /// Or use these files (any MQTT-over-TLS broker): trust anchor, client certificate and key.
     #[arg(long)]
-    cafile: Option<String>,
+    pub(super) cafile: Option<String>,
     #[arg(long)]
-    cert: Option<String>,
+    pub(super) cert: Option<String>,
     #[arg(long)]
-    key: Option<String>,
+    pub(super) key: Option<String>,
     #[arg(short = 'V', long = "protocol-version", default_value = "mqttv311")]
-    protocol: String,
+    pub(super) protocol: String,
     /// TLS 1.2 only (default: 1.3 and 1.2).
     #[arg(long)]
     tls12: bool,
     #[command(flatten)]
-    output: OutputArgs,
+    pub(super) output: OutputArgs,
     #[command(flatten)]
-    shard: ShardArgs,
+    pub(super) shard: ShardArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -190,7 +193,7 @@ pub struct PublishArgs {
 }
 
 /// `--rate`: a positive number of operations per second.
-fn parse_rate(s: &str) -> Result<f64, String> {
+pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
         _ => Err(format!(
@@ -227,7 +230,7 @@ async fn registered(t: &TargetArgs, shard: Shard, n: usize) -> Result<Vec<TlsOpt
     Ok(ids)
 }
 
-async fn identities(
+pub(super) async fn identities(
     t: &TargetArgs,
     shard: Shard,
 ) -> Result<Vec<std::sync::Arc<rustls::ClientConfig>>, CliError> {
@@ -334,7 +337,7 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), CliError> {
 }
 
 /// A worker's report: printed, and its interval log and summary written to `--out`.
-fn finish(
+pub(super) fn finish(
     mut report: Report,
     cpu_before: Option<Duration>,
     t: &TargetArgs,
@@ -410,6 +413,7 @@ pub async fn run_load(cmd: LoadCmd) -> Result<(), CliError> {
             let report = publish::run(plan, configs, progress && t.output.json.is_none()).await?;
             finish(report, cpu, t)?;
         }
+        LoadCmd::Connections(a) => super::connections_cli::run(a, progress).await?,
         LoadCmd::Merge(a) => emit(&merge(&a.inputs)?, &a.output)?,
         LoadCmd::Compare(c) => super::compare::run(&c.a, &c.b, c.report.as_ref())?,
     }

@@ -1,9 +1,12 @@
-//! The load generator: `handshake` (full mutual-TLS handshakes plus CONNECT/CONNACK) and
-//! `publish` (P publishers x S subscribers, end-to-end latency, lost and duplicated counts).
+//! The load generator: `handshake` (full mutual-TLS handshakes plus CONNECT/CONNACK),
+//! `publish` (P publishers x S subscribers, end-to-end latency, lost and duplicated counts) and
+//! `connections` (many connections opened at a rate and held at once).
 //! Every run is bounded by count and by time and stops by itself.
 
 pub mod cli;
 pub mod compare;
+pub mod connections;
+mod connections_cli;
 pub mod devices;
 pub mod handshake;
 pub mod html;
