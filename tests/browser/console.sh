@@ -15,7 +15,7 @@ API_PORT="$(free_port)"; MQTT_PORT="$(free_port)"
 "$BIN" serve --api-addr "127.0.0.1:$API_PORT" --mqtt-addr "127.0.0.1:$MQTT_PORT" --state-dir "$WORK/state" \
   --port-443-addr off --https-addr off > "$WORK/mock.log" 2>&1 &
 MOCK=$!
-trap 'kill $MOCK 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $MOCK 2>/dev/null; wait $MOCK 2>/dev/null; rm -rf "$WORK" || true' EXIT
 curl -sf --retry 50 --retry-delay 0 --retry-connrefused --max-time 30 \
   "http://127.0.0.1:$API_PORT/iotmock/health" -o /dev/null || { cat "$WORK/mock.log"; exit 1; }
 # A load report in the state dir's reports/ folder, for the Reports page.

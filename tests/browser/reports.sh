@@ -25,7 +25,7 @@ MQTT_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 
 "$BIN" serve --api-addr "127.0.0.1:$API_PORT" --mqtt-addr "127.0.0.1:$MQTT_PORT" --state-dir "$WORK/state" \
   --port-443-addr off --https-addr off > "$WORK/mock.log" 2>&1 &
 MOCK=$!
-trap 'kill $MOCK 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $MOCK 2>/dev/null; wait $MOCK 2>/dev/null; rm -rf "$WORK" || true' EXIT
 "$BIN" health --endpoint-url "http://127.0.0.1:$API_PORT" > /dev/null 2>&1 \
   || for _ in $(seq 100); do "$BIN" health --endpoint-url "http://127.0.0.1:$API_PORT" > /dev/null 2>&1 && break; sleep 0.1; done
 "$BIN" load handshake --endpoint-url "http://127.0.0.1:$API_PORT" --mqtt "127.0.0.1:$MQTT_PORT" \
