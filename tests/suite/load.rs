@@ -354,7 +354,13 @@ async fn many_connections_are_opened_held_at_once_and_closed() {
     let report = json(&load_cli(args, Vec::new()).await);
     assert_eq!(report["ok"], 300, "{report}");
     assert_eq!(report["failures"], serde_json::json!({}), "{report}");
-    assert_eq!(report["extra"]["peak_open"], 300, "all 300 open at once: {report}");
+    assert_eq!(
+        report["extra"]["peak_open"], 300,
+        "all 300 open at once: {report}"
+    );
     assert_eq!(report["extra"]["held"], 300, "{report}");
-    assert_eq!(report["extra"]["closed"], 300, "each closed with DISCONNECT: {report}");
+    assert_eq!(
+        report["extra"]["closed"], 300,
+        "each closed with DISCONNECT: {report}"
+    );
 }

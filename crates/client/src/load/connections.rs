@@ -92,8 +92,8 @@ pub async fn run(
         opts.version = plan.version;
         opts.keep_alive = plan.keep_alive;
         opts.timeout = plan.timeout;
-        opts.bind = (!plan.sources.is_empty())
-            .then(|| plan.sources[(n as usize) % plan.sources.len()]);
+        opts.bind =
+            (!plan.sources.is_empty()).then(|| plan.sources[(n as usize) % plan.sources.len()]);
         let job = Job {
             counts: counts.clone(),
             timeline: timeline.clone(),
@@ -106,7 +106,10 @@ pub async fn run(
             bar.set_message(format!(
                 "open {}  failed {}",
                 counts.open_now.load(Ordering::Relaxed),
-                counts.failures.lock().map_or(0, |f| f.values().sum::<u64>())
+                counts
+                    .failures
+                    .lock()
+                    .map_or(0, |f| f.values().sum::<u64>())
             ));
             bar.tick();
         }
@@ -119,7 +122,10 @@ pub async fn run(
         }
     }
     let opening = start.elapsed();
-    bar.set_message(format!("holding {}", counts.open_now.load(Ordering::Relaxed)));
+    bar.set_message(format!(
+        "holding {}",
+        counts.open_now.load(Ordering::Relaxed)
+    ));
     tokio::time::sleep(plan.hold).await;
     counts
         .held
@@ -132,7 +138,12 @@ pub async fn run(
     report(&plan, &counts, &timeline, opening)
 }
 
-fn report(plan: &ConnectionsPlan, counts: &Counts, timeline: &Timeline, opening: Duration) -> Report {
+fn report(
+    plan: &ConnectionsPlan,
+    counts: &Counts,
+    timeline: &Timeline,
+    opening: Duration,
+) -> Report {
     let scenario = format!(
         "connections ({:?}, {} at {}/s, held {} s)",
         plan.version,
@@ -142,14 +153,20 @@ fn report(plan: &ConnectionsPlan, counts: &Counts, timeline: &Timeline, opening:
     );
     let mut report = Report::new(scenario, timeline, opening);
     report.ok = counts.closed.load(Ordering::Acquire);
-    report.failures = counts.failures.lock().map(|f| f.clone()).unwrap_or_default();
+    report.failures = counts
+        .failures
+        .lock()
+        .map(|f| f.clone())
+        .unwrap_or_default();
     for (k, v) in [
         ("opened", &counts.opened),
         ("peak_open", &counts.peak_open),
         ("held", &counts.held),
         ("closed", &counts.closed),
     ] {
-        report.extra.insert(k.into(), v.load(Ordering::Acquire).into());
+        report
+            .extra
+            .insert(k.into(), v.load(Ordering::Acquire).into());
     }
     report
 }
@@ -193,7 +210,9 @@ impl Job {
             Ok(()) => {
                 self.counts.closed.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => self.counts.fail(format!("DISCONNECT failed ({e})"), &self.timeline),
+            Err(e) => self
+                .counts
+                .fail(format!("DISCONNECT failed ({e})"), &self.timeline),
         }
     }
 
