@@ -32,6 +32,7 @@ mod mqtt_core;
 mod mqtt_pubsub;
 mod provisioning;
 mod provisioning_claim;
+mod quotas;
 mod registry_events;
 mod reliability;
 mod reset;

@@ -69,6 +69,8 @@ pub enum PublishError {
     Forbidden(String),
     /// A retained message that could not be stored (InternalFailureException, 500).
     NotStored(String),
+    /// Over a quota (ThrottlingException, 429).
+    Throttled(String),
 }
 
 /// An answer that is served before it is finished (a page, a WebSocket upgrade).

@@ -126,6 +126,9 @@ pub enum PublishRefused {
     /// A retained message that could not be stored.
     #[error("{0}")]
     NotStored(String),
+    /// Over a quota (the account's retained messages).
+    #[error("{0}")]
+    Throttled(String),
 }
 
 impl BrokerCore {
@@ -223,6 +226,16 @@ impl BrokerCore {
         message: HttpPublish,
         origin: Option<Origin<'_>>,
     ) -> Result<(), PublishRefused> {
+        let max = self.shared.settings.max_retained;
+        if message.retain
+            && !message.payload.is_empty()
+            && self.shared.hub.retained_full(&message.topic, max)
+        {
+            tracing::info!(topic = %message.topic, max_retained = max, "HTTPS publish refused: over the account's retained-message quota");
+            return Err(PublishRefused::Throttled(format!(
+                "Rate exceeded: the account holds {max} retained messages (its quota)"
+            )));
+        }
         let mut msg =
             iotmock_mqtt::Publish::new(message.topic, message.payload, message.qos, message.retain);
         msg.properties = message.properties;

@@ -96,6 +96,8 @@ pub struct Hub {
     last_connect: Sharded<String, i64>,
     /// CONNECTs in the account's current second: (the second, how many).
     account_connects: Mutex<(i64, u32)>,
+    /// Inbound PUBLISHes in the account's current second.
+    account_publishes: Mutex<(i64, u32)>,
     pub(crate) services: RwLock<Services>,
     /// What may wait for one connection, and for all.
     pub(crate) bound: Bound,
@@ -118,8 +120,21 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Counts one request in the current second's `window`; false past `limit` in that second.
+fn counted(window: &Mutex<(i64, u32)>, now_ms: i64, limit: u32) -> bool {
+    let second = now_ms.div_euclid(1000);
+    let mut window = lock(window);
+    if window.0 != second {
+        *window = (second, 0);
+    }
+    window.1 = window.1.saturating_add(1);
+    window.1 <= limit
+}
+
 /// AWS's CONNECT requests per second per account (under the throttles).
 pub const ACCOUNT_CONNECTS_PER_SECOND: u32 = 500;
+/// AWS's inbound publish requests per second per account (under the throttles).
+pub const ACCOUNT_PUBLISHES_PER_SECOND: u32 = 20_000;
 
 /// Entries a per-client-id map keeps per shard before it starts over (bounded memory under a
 /// churn of unique client ids).
@@ -188,6 +203,7 @@ impl Hub {
             versions: Sharded::default(),
             last_connect: Sharded::default(),
             account_connects: Mutex::new((0, 0)),
+            account_publishes: Mutex::new((0, 0)),
             services: RwLock::default(),
             next_id: AtomicU64::new(0),
         }
@@ -382,15 +398,22 @@ impl Hub {
     }
 
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
+    /// Counts an inbound PUBLISH in the account; false past [`ACCOUNT_PUBLISHES_PER_SECOND`]
+    /// in one second.
+    pub fn account_publish_allowed(&self) -> bool {
+        counted(&self.account_publishes, self.now_ms(), ACCOUNT_PUBLISHES_PER_SECOND)
+    }
+
+    /// Whether a retained message for `topic` would pass `max` retained messages (a topic
+    /// that holds one already only replaces it).
+    pub fn retained_full(&self, topic: &str, max: usize) -> bool {
+        let retained = lock(&self.retained);
+        retained.len() >= max && !retained.contains_key(topic)
+    }
+
     /// Counts a CONNECT in the account; false past [`ACCOUNT_CONNECTS_PER_SECOND`] in one second.
     pub fn account_connect_allowed(&self) -> bool {
-        let second = self.now_ms().div_euclid(1000);
-        let mut window = lock(&self.account_connects);
-        if window.0 != second {
-            *window = (second, 0);
-        }
-        window.1 = window.1.saturating_add(1);
-        window.1 <= ACCOUNT_CONNECTS_PER_SECOND
+        counted(&self.account_connects, self.now_ms(), ACCOUNT_CONNECTS_PER_SECOND)
     }
 
     pub fn connect_allowed(&self, client_id: &str) -> bool {

@@ -102,6 +102,10 @@ pub struct BrokerSettings {
     pub queue_bytes_total: usize,
     /// How long a client may stay over `queue_bytes` before it is disconnected.
     pub slow_client_grace: Duration,
+    /// Retained messages the account may hold (AWS: 500,000, a figure only third parties
+    /// publish); past it a retained publish with a payload, to a topic that holds none, gets
+    /// AWS's throttled answer (MQTT 5 PUBACK 0x97, HTTP 429) and goes nowhere.
+    pub max_retained: usize,
     /// A CONNECT a custom authorizer refused is answered with a not-authorized CONNACK
     /// before the close (true, the default) or just closed.
     pub custom_auth_connack: bool,
@@ -125,6 +129,7 @@ impl Default for BrokerSettings {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             queue_bytes_total: DEFAULT_QUEUE_BYTES_TOTAL,
             slow_client_grace: Duration::from_secs(30),
+            max_retained: 500_000,
             custom_auth_connack: true,
         }
     }

@@ -80,7 +80,7 @@ function drawConnections() {
       ? link(c.principalIdentifier, () => { show("registry"); certificate(c.principalIdentifier); })
       : el("code", c.principalIdentifier);
     const tls = [c.tlsVersion, c.cipher].filter(Boolean).join(" ");
-    const tr = row([el("code", c.clientId), principal, c.ipAddress, c.door || "", c.mqttVersion || "", tls, when(c.timestamp), subs]);
+    const tr = row([el("code", c.clientId), c.thingName || "", principal, c.ipAddress, c.door || "", c.mqttVersion || "", tls, when(c.timestamp), subs]);
     tr.title = `session ${c.sessionIdentifier || ""}`;
     body.appendChild(tr);
   }

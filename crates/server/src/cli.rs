@@ -151,6 +151,15 @@ pub struct ServeArgs {
     #[arg(help_heading = "Broker tuning", long, env = "IOTMOCK_QUEUE_BYTES_TOTAL", default_value_t = iotmock_broker::DEFAULT_QUEUE_BYTES_TOTAL as u64,
           value_parser = clap::value_parser!(u64).range(1024..))]
     queue_bytes_total: u64,
+    /// Retained messages the account may hold (AWS's figure, published only by third
+    /// parties); past it a retained publish with a payload to a new topic is throttled.
+    #[arg(
+        help_heading = "Broker tuning",
+        long,
+        env = "IOTMOCK_MAX_RETAINED",
+        default_value_t = 500_000
+    )]
+    max_retained: usize,
     /// Seconds a client may stay over --queue-bytes before it is disconnected.
     #[arg(
         help_heading = "Broker tuning",
@@ -398,6 +407,7 @@ async fn serve(args: ServeArgs, refusals: Arc<crate::console::RefusalLog>) -> Re
             io_threads: threads,
             queue_bytes: usize::try_from(args.queue_bytes).unwrap_or(usize::MAX),
             queue_bytes_total: usize::try_from(args.queue_bytes_total).unwrap_or(usize::MAX),
+            max_retained: args.max_retained,
             slow_client_grace: Duration::from_secs(args.slow_client_grace_secs),
             custom_auth_connack: args.custom_auth_refusal == "connack",
             coalescing: Coalescing {

@@ -44,6 +44,7 @@ impl DataPlane for BrokerData {
             .map_err(|e| match e {
                 PublishRefused::Denied(why) => PublishError::Forbidden(why.to_string()),
                 PublishRefused::NotStored(why) => PublishError::NotStored(why),
+                PublishRefused::Throttled(why) => PublishError::Throttled(why),
             })
     }
 

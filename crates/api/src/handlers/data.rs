@@ -58,6 +58,9 @@ pub fn publish(state: &ApiState, req: &ApiRequest, topic: &str) -> IotResult<Rep
             IotError::new(iotmock_model::ErrorCode::Forbidden, why)
         }
         crate::PublishError::NotStored(why) => IotError::internal(why),
+        crate::PublishError::Throttled(why) => {
+            IotError::new(iotmock_model::ErrorCode::DataThrottling, why)
+        }
     })?;
     Ok(Reply::Json(
         json!({ "message": "OK", "traceId": crate::handlers::request_id() }),

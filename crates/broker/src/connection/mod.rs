@@ -7,6 +7,7 @@ use crate::Shared;
 use crate::custom::AuthClock;
 
 mod grant;
+mod quota;
 use crate::env::Env;
 use crate::hub::{Origin, Outbound};
 use crate::link::Link;
@@ -458,7 +459,19 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     if let Some(t) = &self.link.tap {
                         t.record(Seen::In(PacketSeen::of(&packet)));
                     }
-                    self.session.handle_into(packet, now, &mut actions);
+                    let over = match &packet {
+                        Packet::Publish(p) => quota::refused(
+                            &self.shared,
+                            p,
+                            self.link.version,
+                            self.session.client_id(),
+                        ),
+                        _ => None,
+                    };
+                    match over {
+                        Some(answer) => actions.extend(answer.map(Action::Send)),
+                        None => self.session.handle_into(packet, now, &mut actions),
+                    }
                 }
                 Ok(None) => return None,
                 Err(e) => {

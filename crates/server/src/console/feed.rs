@@ -129,7 +129,9 @@ fn publish(console: &Console, asked: &Value) -> Result<Value, String> {
         region: console.region.clone(),
     };
     data.publish(None, message).map_err(|e| match e {
-        iotmock_api::PublishError::Forbidden(m) | iotmock_api::PublishError::NotStored(m) => m,
+        iotmock_api::PublishError::Forbidden(m)
+        | iotmock_api::PublishError::NotStored(m)
+        | iotmock_api::PublishError::Throttled(m) => m,
     })?;
     Ok(json!({"kind": "published", "topic": topic}))
 }
