@@ -78,6 +78,7 @@ async fn the_snapshot_lists_who_is_connected_with_their_subscriptions() {
     let dev = fleet.device("lamp", Some(ALLOW_ALL)).await;
     let mut c = fleet.client(&dev, "lamp", Version::V5).await;
     c.subscribe(&[("lamp/cmd", 1)]).await.unwrap();
+    c.publish("lamp/state", "on", 1, false).await.unwrap();
     let snap = fleet.api.get("/console/api/snapshot").await.ok();
     let conns = snap["connections"].as_array().unwrap();
     assert_eq!(conns.len(), 1, "{snap}");
@@ -95,6 +96,13 @@ async fn the_snapshot_lists_who_is_connected_with_their_subscriptions() {
             .starts_with("TLSv1_")
     );
     assert!(conns[0]["cipher"].is_string());
+    assert_eq!(
+        (
+            conns[0]["messagesIn"].clone(),
+            conns[0]["messagesOut"].clone()
+        ),
+        (json!(1), json!(0))
+    );
     assert_eq!(snap["defaultAccount"], "123456789012");
 
     c.disconnect().await.unwrap();

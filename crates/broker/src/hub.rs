@@ -401,7 +401,11 @@ impl Hub {
     /// Counts an inbound PUBLISH in the account; false past [`ACCOUNT_PUBLISHES_PER_SECOND`]
     /// in one second.
     pub fn account_publish_allowed(&self) -> bool {
-        counted(&self.account_publishes, self.now_ms(), ACCOUNT_PUBLISHES_PER_SECOND)
+        counted(
+            &self.account_publishes,
+            self.now_ms(),
+            ACCOUNT_PUBLISHES_PER_SECOND,
+        )
     }
 
     /// Whether a retained message for `topic` would pass `max` retained messages (a topic
@@ -413,7 +417,11 @@ impl Hub {
 
     /// Counts a CONNECT in the account; false past [`ACCOUNT_CONNECTS_PER_SECOND`] in one second.
     pub fn account_connect_allowed(&self) -> bool {
-        counted(&self.account_connects, self.now_ms(), ACCOUNT_CONNECTS_PER_SECOND)
+        counted(
+            &self.account_connects,
+            self.now_ms(),
+            ACCOUNT_CONNECTS_PER_SECOND,
+        )
     }
 
     pub fn connect_allowed(&self, client_id: &str) -> bool {

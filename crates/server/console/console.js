@@ -80,7 +80,8 @@ function drawConnections() {
       ? link(c.principalIdentifier, () => { show("registry"); certificate(c.principalIdentifier); })
       : el("code", c.principalIdentifier);
     const tls = [c.tlsVersion, c.cipher].filter(Boolean).join(" ");
-    const tr = row([el("code", c.clientId), c.thingName || "", principal, c.ipAddress, c.door || "", c.mqttVersion || "", tls, when(c.timestamp), subs]);
+    const counts = c.messagesIn === undefined ? "" : `${c.messagesIn} / ${c.messagesOut}`;
+    const tr = row([el("code", c.clientId), c.thingName || "", principal, c.ipAddress, c.door || "", c.mqttVersion || "", tls, counts, when(c.timestamp), subs]);
     tr.title = `session ${c.sessionIdentifier || ""}`;
     body.appendChild(tr);
   }
@@ -204,6 +205,14 @@ function connectLive() {
   ws.onopen = () => setStatus("live", true);
   ws.onmessage = (e) => { try { heard(JSON.parse(e.data)); } catch (err) { setStatus(err.message, false); } };
   ws.onclose = () => { setStatus("disconnected: retrying", false); setTimeout(connectLive, 1000); };
+}
+
+// The message counts as of now (the live feed carries connects and disconnects, not counts).
+async function refreshConnections() {
+  const snap = await (await fetch(`/console/api/snapshot?account=${encodeURIComponent(state.account)}`)).json();
+  conns.clear();
+  for (const c of snap.connections) conns.set(c.clientId, c);
+  drawConnections();
 }
 
 // --- registry ---
@@ -417,6 +426,7 @@ async function start() {
     send({ op: "publish", topic: $("pub-topic").value, payload: $("pub-payload").value, qos: Number($("pub-qos").value), retain: $("pub-retain").checked });
   });
   $("clear-messages").addEventListener("click", () => $("messages").replaceChildren());
+  $("refresh-connections").addEventListener("click", () => refreshConnections().catch((e) => setStatus(e.message, false)));
   $("authz-form").addEventListener("submit", (e) => testAuthorization(e).catch((err) => { $("authz-result").textContent = err.message; }));
   $("shadow-thing").addEventListener("change", () => shadowNames().catch((err) => setStatus(err.message, false)));
   $("shadow-load").addEventListener("click", () => loadShadow());

@@ -18,6 +18,7 @@ use iotmock_mqtt::{Connect, Packet, Version, decode, encode_delivery};
 use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -94,7 +95,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
         link.closed("NOT_ADMITTED");
         return None;
     };
-    let (session, actions, conn_id, (tx, rx)) = started;
+    let (session, actions, (conn_id, details), (tx, rx)) = started;
     let region = session.principal().region.clone();
     // A custom authorizer's grant is not in the registry: it is renewed on the clock instead.
     match &clock {
@@ -114,6 +115,7 @@ pub(crate) async fn admit_connection<S: AsyncRead + AsyncWrite + Send + 'static>
         acks: 0,
         pending_counted: 0,
         clock,
+        details,
     });
     Some(Admitted { conn, actions, rx })
 }
@@ -150,7 +152,7 @@ type Queue = (Mailbox, mpsc::Receiver<Outbound>);
 
 /// PUBACKs between two trims of a persistent session's messages kept on disk.
 const TRIM_EVERY: usize = 1024;
-type Started = (Session, Vec<Action>, u64, Queue);
+type Started = (Session, Vec<Action>, (u64, Arc<crate::ConnDetails>), Queue);
 
 /// Admission and the session's start; `None` when the connection must close.
 async fn start<S: AsyncRead + AsyncWrite>(
@@ -203,12 +205,15 @@ async fn start<S: AsyncRead + AsyncWrite>(
             Version::V5 => "5",
         },
         since_ms: now,
+        messages_in: Default::default(),
+        messages_out: Default::default(),
     };
+    let details = Arc::new(details);
     let registered = shared.hub.register(
         &client_id,
         tx.clone(),
         clean_start,
-        (keep_ms, Arc::new(details)),
+        (keep_ms, details.clone()),
     );
     let begin = Start {
         session_present: registered.session_present,
@@ -219,7 +224,7 @@ async fn start<S: AsyncRead + AsyncWrite>(
     };
     tracing::debug!(peer = %peer.addr, %client_id, certificate = %cert_id, ?version, session_present = begin.session_present, "connected");
     let (session, actions) = Session::start(admission, begin, &shared.rules, now);
-    Some((session, actions, registered.conn_id, (tx, rx)))
+    Some((session, actions, (registered.conn_id, details), (tx, rx)))
 }
 
 struct Conn<S> {
@@ -238,6 +243,8 @@ struct Conn<S> {
     pending_counted: usize,
     /// A custom authorizer's refresh and disconnect times.
     clock: Option<AuthClock>,
+    /// What the console shows of the connection (its message counts).
+    details: Arc<crate::ConnDetails>,
 }
 
 impl<S: AsyncRead + AsyncWrite> Conn<S> {
@@ -264,6 +271,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         for action in actions.drain(..) {
             match action {
                 Action::Deliver(d) => {
+                    self.details.messages_out.fetch_add(1, Ordering::Relaxed);
                     if let Some(t) = &self.link.tap {
                         let packet = Packet::Publish(d.packet());
                         t.record(Seen::Out {
@@ -451,6 +459,9 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             match decode(&mut self.link.buf, self.link.version) {
                 Ok(Some(packet)) => {
                     self.link.packets_in = self.link.packets_in.saturating_add(1);
+                    if matches!(packet, Packet::Publish(_)) {
+                        self.details.messages_in.fetch_add(1, Ordering::Relaxed);
+                    }
                     match &packet {
                         Packet::Publish(p) if p.qos == 0 => crate::coalesce::streamed(),
                         Packet::PubAck { .. } => self.acks += 1,

@@ -189,6 +189,10 @@ impl Console {
             c["tlsVersion"] = json!(d.transport.tls_version);
             c["cipher"] = json!(d.transport.cipher);
             c["mqttVersion"] = json!(d.mqtt_version);
+            let count =
+                |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+            c["messagesIn"] = json!(count(&d.messages_in));
+            c["messagesOut"] = json!(count(&d.messages_out));
         }
         c
     }
