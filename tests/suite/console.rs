@@ -162,6 +162,22 @@ async fn a_page_hears_connections_and_the_messages_its_test_client_subscribed_to
         "from the page"
     );
 
+    fleet
+        .api
+        .post(
+            "/topics/console%2Fkept?qos=1&retain=true",
+            json!({"kept": true}),
+        )
+        .await
+        .ok();
+    let exact = json!({"op": "subscribe", "filter": "console/kept"}).to_string();
+    page.send(Message::text(exact)).await.unwrap();
+    let kept = next_kind(&mut page, "message").await;
+    assert_eq!(
+        (kept["topic"].clone(), kept["retained"].clone()),
+        (json!("console/kept"), json!(true))
+    );
+
     let bad = json!({"op": "subscribe", "filter": "a/#/b"}).to_string();
     page.send(Message::text(bad)).await.unwrap();
     assert_eq!(next_kind(&mut page, "error").await["op"], "subscribe");

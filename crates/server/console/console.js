@@ -118,7 +118,7 @@ function addMessage(m) {
   const li = el("li");
   const head = el("div");
   head.appendChild(el("span", m.topic, { class: "topic" }));
-  head.appendChild(el("span", `  ${when(m.at)}${m.clientId ? "  from " + m.clientId : ""}`, { class: "muted" }));
+  head.appendChild(el("span", `  ${when(m.at)}${m.clientId ? "  from " + m.clientId : ""}${m.retained ? "  (retained)" : ""}`, { class: "muted" }));
   li.appendChild(head);
   li.appendChild(el("pre", m.payload !== null && m.payload !== undefined ? pretty(m.payload) : `(binary, base64) ${m.payloadBase64}`));
   if (m.properties) li.appendChild(el("pre", `properties: ${JSON.stringify(m.properties)}`, { class: "muted" }));

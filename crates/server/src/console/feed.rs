@@ -46,25 +46,26 @@ where
     });
     let mut open = ws.send(Message::text(hello.to_string())).await.is_ok();
     while open {
-        let out = tokio::select! {
+        let lagged = |n| vec![json!({"kind": "lagged", "missed": n})];
+        let out: Vec<Value> = tokio::select! {
             got = live.recv() => match got {
-                Ok(v) => wanted(&console, page, &v).then(|| v.to_string()),
-                Err(RecvError::Lagged(n)) => Some(json!({"kind": "lagged", "missed": n}).to_string()),
-                Err(RecvError::Closed) => None,
+                Ok(v) if wanted(&console, page, &v) => vec![(*v).clone()],
+                Ok(_) | Err(RecvError::Closed) => Vec::new(),
+                Err(RecvError::Lagged(n)) => lagged(n),
             },
             got = refusals.recv() => match got {
-                Ok(v) => Some(json!({"kind": "refusal", "refusal": &*v}).to_string()),
-                Err(RecvError::Lagged(n)) => Some(json!({"kind": "lagged", "missed": n}).to_string()),
-                Err(RecvError::Closed) => None,
+                Ok(v) => vec![json!({"kind": "refusal", "refusal": &*v})],
+                Err(RecvError::Lagged(n)) => lagged(n),
+                Err(RecvError::Closed) => Vec::new(),
             },
             asked = ws.next() => match asked {
-                Some(Ok(Message::Text(text))) => ask(&console, page, text.as_str()).map(|v| v.to_string()),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => { open = false; None }
-                Some(Ok(_)) => None,
+                Some(Ok(Message::Text(text))) => ask(&console, page, text.as_str()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => { open = false; Vec::new() }
+                Some(Ok(_)) => Vec::new(),
             },
         };
-        if let Some(text) = out {
-            open = open && ws.send(Message::text(text)).await.is_ok();
+        for v in out {
+            open = open && ws.send(Message::text(v.to_string())).await.is_ok();
         }
     }
     console.close_page(page);
@@ -79,28 +80,53 @@ fn wanted(console: &Console, page: u64, event: &Value) -> bool {
     console.filters_of(page).iter().any(|f| matches(f, topic))
 }
 
-/// What a page asks: `subscribe`, `unsubscribe` or `publish`; the answer it gets.
-fn ask(console: &Console, page: u64, text: &str) -> Option<Value> {
+/// What a page asks: `subscribe`, `unsubscribe` or `publish`; the answers it gets (one JSON
+/// object a line).
+fn ask(console: &Console, page: u64, text: &str) -> Vec<Value> {
     let Ok(asked) = serde_json::from_str::<Value>(text) else {
-        return Some(json!({"kind": "error", "message": "not JSON"}));
+        return vec![json!({"kind": "error", "message": "not JSON"})];
     };
     let op = asked["op"].as_str().unwrap_or_default();
     let answer = match op {
         "subscribe" | "unsubscribe" => subscribe(console, page, &asked, op == "subscribe"),
-        "publish" => publish(console, &asked),
+        "publish" => publish(console, &asked).map(|v| vec![v]),
         _ => Err(format!("unknown op {op:?}")),
     };
-    Some(match answer {
-        Ok(v) => v,
-        Err(message) => json!({"kind": "error", "op": op, "message": message}),
-    })
+    answer.unwrap_or_else(|message| vec![json!({"kind": "error", "op": op, "message": message})])
 }
 
-fn subscribe(console: &Console, page: u64, asked: &Value, on: bool) -> Result<Value, String> {
+/// Subscribes (or unsubscribes) the page's test client; a filter that names a topic with a
+/// retained message gets it, flagged retained, as an MQTT subscriber does.
+fn subscribe(console: &Console, page: u64, asked: &Value, on: bool) -> Result<Vec<Value>, String> {
     let filter = asked["filter"].as_str().unwrap_or_default();
     iotmock_mqtt::topic::validate_filter(filter).map_err(|e| e.to_string())?;
     console.set_filter(page, filter, on);
-    Ok(json!({"kind": if on { "subscribed-test" } else { "unsubscribed-test" }, "filter": filter}))
+    let mut out = vec![
+        json!({"kind": if on { "subscribed-test" } else { "unsubscribed-test" }, "filter": filter}),
+    ];
+    let exact = !filter.contains(['+', '#']) && !filter.starts_with("$share/");
+    let retained = console
+        .api
+        .data
+        .as_ref()
+        .filter(|_| on && exact)
+        .and_then(|d| d.retained(filter));
+    if let Some(r) = retained {
+        let text = String::from_utf8(r.payload.clone()).ok();
+        out.push(json!({
+            "kind": "message",
+            "topic": r.topic,
+            "at": r.last_modified_ms,
+            "retained": true,
+            "qos": r.qos,
+            "payloadBase64": text.is_none().then(|| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(&r.payload)
+            }),
+            "payload": text,
+        }));
+    }
+    Ok(out)
 }
 
 fn publish(console: &Console, asked: &Value) -> Result<Value, String> {
