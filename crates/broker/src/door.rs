@@ -99,8 +99,6 @@ pub struct ConnDetails {
     pub transport: Transport,
     /// `3.1.1` or `5`.
     pub mqtt_version: &'static str,
-    /// When it connected (the broker's clock, ms).
-    pub since_ms: i64,
     /// PUBLISHes received from the client, and messages delivered to it.
     pub messages_in: std::sync::atomic::AtomicU64,
     pub messages_out: std::sync::atomic::AtomicU64,

@@ -204,7 +204,6 @@ async fn start<S: AsyncRead + AsyncWrite>(
             Version::V311 => "3.1.1",
             Version::V5 => "5",
         },
-        since_ms: now,
         messages_in: Default::default(),
         messages_out: Default::default(),
     };

@@ -11,6 +11,21 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+/// A message as the test client shows it: its payload as text when it is UTF-8, else base64.
+pub(super) fn message(topic: &str, at_ms: i64, payload: &[u8]) -> Value {
+    let text = std::str::from_utf8(payload).ok();
+    json!({
+        "kind": "message",
+        "topic": topic,
+        "at": at_ms,
+        "payload": text,
+        "payloadBase64": text.is_none().then(|| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(payload)
+        }),
+    })
+}
+
 /// A message's MQTT 5 properties as the test client shows them.
 pub(super) fn properties(p: &PublishProperties) -> Value {
     json!({
@@ -112,19 +127,10 @@ fn subscribe(console: &Console, page: u64, asked: &Value, on: bool) -> Result<Ve
         .filter(|_| on && exact)
         .and_then(|d| d.retained(filter));
     if let Some(r) = retained {
-        let text = String::from_utf8(r.payload.clone()).ok();
-        out.push(json!({
-            "kind": "message",
-            "topic": r.topic,
-            "at": r.last_modified_ms,
-            "retained": true,
-            "qos": r.qos,
-            "payloadBase64": text.is_none().then(|| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(&r.payload)
-            }),
-            "payload": text,
-        }));
+        let mut kept = message(&r.topic, r.last_modified_ms, &r.payload);
+        kept["retained"] = json!(true);
+        kept["qos"] = json!(r.qos);
+        out.push(kept);
     }
     Ok(out)
 }

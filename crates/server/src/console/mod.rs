@@ -91,7 +91,7 @@ impl Console {
         settings: &ConsoleSettings,
         core: BrokerCore,
         api: iotmock_api::ApiState,
-        region: &str,
+        (region, reports): (&str, Option<std::path::PathBuf>),
     ) -> Arc<Self> {
         let account = api.accounts.default_id().to_string();
         Arc::new(Self {
@@ -107,7 +107,7 @@ impl Console {
             core,
             api,
             outlet: Outlet::default(),
-            reports: None,
+            reports,
         })
     }
 
@@ -246,20 +246,9 @@ impl Console {
 
     /// A message one of the open pages subscribed to.
     fn message(&self, request: &ServiceRequest<'_>) {
-        let payload = request.payload;
-        let text = std::str::from_utf8(payload).ok();
-        let json = json!({
-            "kind": "message",
-            "topic": request.topic,
-            "at": request.now_ms,
-            "clientId": request.client_id,
-            "payload": text,
-            "payloadBase64": text.is_none().then(|| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(payload)
-            }),
-            "properties": request.properties.map(feed::properties),
-        });
+        let mut json = feed::message(request.topic, request.now_ms, request.payload);
+        json["clientId"] = json!(request.client_id);
+        json["properties"] = json!(request.properties.map(feed::properties));
         let _ = self.live.send(Arc::new(json));
     }
 }
@@ -355,10 +344,8 @@ impl crate::core::Builder {
         settings
             .refusals
             .set_clock(Box::new(move || clock.now_millis()));
-        let mut console = Console::new(settings, core.clone(), api.clone(), &self.region);
-        if let Some(c) = Arc::get_mut(&mut console) {
-            c.reports = self.state_dir.as_ref().map(|d| d.join("reports"));
-        }
+        let reports = self.state_dir.as_ref().map(|d| d.join("reports"));
+        let console = Console::new(settings, core.clone(), api.clone(), (&self.region, reports));
         core.register_service(Arc::new(Lifecycle(console.clone())));
         core.register_service(Arc::new(TestClient(console.clone())));
         Some(Arc::new(ConsolePages(console)))

@@ -12,7 +12,6 @@ use iotmock_api::{PageFuture, Pages};
 use serde_json::json;
 use std::sync::Arc;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 const INDEX: &str = include_str!("../../console/index.html");
@@ -162,8 +161,8 @@ fn live(console: Arc<Console>, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let key = req
         .headers()
         .get("sec-websocket-key")
-        .map(|k| derive_accept_key(k.as_bytes()));
-    let Some(accept) = key else {
+        .map(|k| k.as_bytes().to_vec());
+    let Some(key) = key else {
         return plain(StatusCode::BAD_REQUEST, "the live feed is a WebSocket");
     };
     let watching = other_account(&console, &req).is_none();
@@ -181,11 +180,6 @@ fn live(console: Arc<Console>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             Err(e) => tracing::debug!(error = %e, "a console page's live feed did not open"),
         }
     });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(hyper::header::UPGRADE, "websocket")
-        .header(hyper::header::CONNECTION, "Upgrade")
-        .header("sec-websocket-accept", accept)
-        .body(Full::new(Bytes::new()))
+    crate::doors::wss::switching_protocols(&key, None)
         .unwrap_or_else(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }

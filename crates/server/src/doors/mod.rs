@@ -14,7 +14,7 @@ mod http;
 mod setup;
 pub(crate) mod sigv4;
 mod threads;
-mod wss;
+pub(crate) mod wss;
 
 pub use setup::DoorAddrs;
 pub use sigv4::Secrets;

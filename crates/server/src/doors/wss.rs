@@ -132,17 +132,24 @@ where
             }
         }
     });
+    switching_protocols(key, offered_mqtt.then_some(SUBPROTOCOL))
+        .unwrap_or_else(|e| refuse(hello, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// The 101 answer to a WebSocket upgrade with `key`, echoing `protocol` when given.
+pub(crate) fn switching_protocols(
+    key: &[u8],
+    protocol: Option<&str>,
+) -> Result<Response<Full<Bytes>>, hyper::http::Error> {
     let mut response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(hyper::header::UPGRADE, "websocket")
         .header(hyper::header::CONNECTION, "Upgrade")
         .header("sec-websocket-accept", derive_accept_key(key));
-    if offered_mqtt {
-        response = response.header("sec-websocket-protocol", SUBPROTOCOL);
+    if let Some(p) = protocol {
+        response = response.header("sec-websocket-protocol", p);
     }
-    response
-        .body(Full::new(Bytes::new()))
-        .unwrap_or_else(|e| refuse(hello, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    response.body(Full::new(Bytes::new()))
 }
 
 /// A WebSocket without a SigV4 query goes to custom auth when its headers or query carry
