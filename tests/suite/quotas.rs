@@ -54,3 +54,65 @@ async fn past_the_retained_quota_a_new_retained_topic_is_throttled() {
         .await;
     over.err(429, "ThrottlingException");
 }
+
+/// Messages `c` receives before one whose payload is `marker`.
+async fn received_before(c: &mut iotmock_client::DeviceClient, marker: &[u8]) -> usize {
+    let mut n = 0;
+    loop {
+        let m = c.next_message().await.expect("a message");
+        if &m.payload[..] == marker {
+            return n;
+        }
+        n += 1;
+    }
+}
+
+#[tokio::test]
+async fn the_accounts_publishes_per_second_bound_inbound_and_outbound_under_the_throttles() {
+    let settings = BrokerSettings {
+        throttle: true,
+        account_publishes_per_second: 3,
+        ..BrokerSettings::default()
+    };
+    let (mock, clock) = crate::support::clocked_mock_with(settings).await;
+    let mut fleet = Fleet::on(mock).await;
+    let mut subs = Vec::new();
+    for name in ["rate-a", "rate-b"] {
+        let dev = fleet.device(name, Some(ALLOW_ALL)).await;
+        let mut c = fleet.client(&dev, name, Version::V5).await;
+        c.subscribe(&[("rate/t", 1)]).await.expect("suback");
+        subs.push(c);
+    }
+    let dev = fleet.device("rate-pub", Some(ALLOW_ALL)).await;
+    let mut publisher = fleet.client(&dev, "rate-pub", Version::V5).await;
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        codes.push(
+            publisher
+                .publish("rate/t", format!("m{i}"), 1, false)
+                .await
+                .expect("puback"),
+        );
+    }
+    assert!(codes[..3].iter().all(|c| *c != Some(0x97)), "{codes:?}");
+    assert_eq!(
+        codes[3],
+        Some(0x97),
+        "the 4th inbound publish of the second"
+    );
+
+    clock.advance(std::time::Duration::from_secs(1));
+    let code = publisher
+        .publish("rate/t", "after", 1, false)
+        .await
+        .expect("puback");
+    assert_ne!(code, Some(0x97), "a new second");
+    let mut delivered = 0;
+    for c in &mut subs {
+        delivered += received_before(c, b"after").await;
+    }
+    assert_eq!(
+        delivered, 3,
+        "3 of the first second's 6 deliveries are made"
+    );
+}

@@ -98,6 +98,8 @@ pub struct Hub {
     account_connects: Mutex<(i64, u32)>,
     /// Inbound PUBLISHes in the account's current second.
     account_publishes: Mutex<(i64, u32)>,
+    /// Deliveries in the account's current second.
+    account_deliveries: Mutex<(i64, u32)>,
     pub(crate) services: RwLock<Services>,
     /// What may wait for one connection, and for all.
     pub(crate) bound: Bound,
@@ -122,18 +124,25 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 /// Counts one request in the current second's `window`; false past `limit` in that second.
 fn counted(window: &Mutex<(i64, u32)>, now_ms: i64, limit: u32) -> bool {
+    count(window, now_ms) <= limit
+}
+
+/// Counts one in `window`'s second (starting a new second when `now_ms` is past it): how many
+/// the second holds now.
+fn count(window: &Mutex<(i64, u32)>, now_ms: i64) -> u32 {
     let second = now_ms.div_euclid(1000);
     let mut window = lock(window);
     if window.0 != second {
         *window = (second, 0);
     }
     window.1 = window.1.saturating_add(1);
-    window.1 <= limit
+    window.1
 }
 
 /// AWS's CONNECT requests per second per account (under the throttles).
 pub const ACCOUNT_CONNECTS_PER_SECOND: u32 = 500;
-/// AWS's inbound publish requests per second per account (under the throttles).
+/// AWS's inbound (and, each, outbound) publish requests per second per account (under the
+/// throttles): the default of `BrokerSettings::account_publishes_per_second`.
 pub const ACCOUNT_PUBLISHES_PER_SECOND: u32 = 20_000;
 
 /// Entries a per-client-id map keeps per shard before it starts over (bounded memory under a
@@ -204,6 +213,7 @@ impl Hub {
             last_connect: Sharded::default(),
             account_connects: Mutex::new((0, 0)),
             account_publishes: Mutex::new((0, 0)),
+            account_deliveries: Mutex::new((0, 0)),
             services: RwLock::default(),
             next_id: AtomicU64::new(0),
         }
@@ -398,14 +408,28 @@ impl Hub {
     }
 
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
-    /// Counts an inbound PUBLISH in the account; false past [`ACCOUNT_PUBLISHES_PER_SECOND`]
-    /// in one second.
+    /// Counts an inbound PUBLISH in the account; false past the account's publishes per
+    /// second (under the throttles).
     pub fn account_publish_allowed(&self) -> bool {
-        counted(
-            &self.account_publishes,
-            self.now_ms(),
-            ACCOUNT_PUBLISHES_PER_SECOND,
-        )
+        self.bound
+            .account_rate
+            .is_none_or(|limit| counted(&self.account_publishes, self.now_ms(), limit))
+    }
+
+    /// Counts a delivery in the account; false past the account's outbound publishes per
+    /// second (under the throttles), logged once per second.
+    pub(crate) fn delivery_allowed(&self, now_ms: i64) -> bool {
+        let Some(limit) = self.bound.account_rate else {
+            return true;
+        };
+        let n = count(&self.account_deliveries, now_ms);
+        if n == limit.saturating_add(1) {
+            tracing::info!(
+                limit,
+                "delivery discarded: over the account's outbound publishes per second (logged once per second)"
+            );
+        }
+        n <= limit
     }
 
     /// Whether a retained message for `topic` would pass `max` retained messages (a topic

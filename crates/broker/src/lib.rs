@@ -106,6 +106,11 @@ pub struct BrokerSettings {
     /// publish); past it a retained publish with a payload, to a topic that holds none, gets
     /// AWS's throttled answer (MQTT 5 PUBACK 0x97, HTTP 429) and goes nowhere.
     pub max_retained: usize,
+    /// The account's publishes per second under `throttle`, inbound and outbound each (AWS:
+    /// 20,000, adjustable by a quota request). Past it in one second, an inbound PUBLISH is
+    /// discarded as the per-connection throttle discards it, and a delivery is not made
+    /// (counted per delivery, as AWS counts outbound publishes), logged once per second.
+    pub account_publishes_per_second: u32,
     /// A CONNECT a custom authorizer refused is answered with a not-authorized CONNACK
     /// before the close (true, the default) or just closed.
     pub custom_auth_connack: bool,
@@ -130,6 +135,7 @@ impl Default for BrokerSettings {
             queue_bytes_total: DEFAULT_QUEUE_BYTES_TOTAL,
             slow_client_grace: Duration::from_secs(30),
             max_retained: 500_000,
+            account_publishes_per_second: hub::ACCOUNT_PUBLISHES_PER_SECOND,
             custom_auth_connack: true,
         }
     }
@@ -153,6 +159,7 @@ impl BrokerSettings {
             bytes: self.queue_bytes,
             total: self.queue_bytes_total,
             grace_ms: i64::try_from(self.slow_client_grace.as_millis()).unwrap_or(i64::MAX),
+            account_rate: self.throttle.then_some(self.account_publishes_per_second),
         }
     }
 }

@@ -206,6 +206,7 @@ impl Hub {
                 continue;
             };
             match &c.tx {
+                Some(_) if !self.delivery_allowed(now) => {}
                 // Sending never runs the receiving task, so the client's lock may be held.
                 Some(tx) if tx.offer(Outbound::Deliver(msg.clone(), qos), self.bound, now, id) => {
                     queued += 1;

@@ -160,6 +160,15 @@ pub struct ServeArgs {
         default_value_t = 500_000
     )]
     max_retained: usize,
+    /// The account's publishes per second under --throttle, inbound and outbound each (AWS:
+    /// 20,000, raised by a quota request); past it a publish or delivery is discarded.
+    #[arg(
+        help_heading = "Broker tuning",
+        long,
+        env = "IOTMOCK_ACCOUNT_PUBLISHES_PER_SECOND",
+        default_value_t = 20_000
+    )]
+    account_publishes_per_second: u32,
     /// Seconds a client may stay over --queue-bytes before it is disconnected.
     #[arg(
         help_heading = "Broker tuning",
@@ -408,6 +417,7 @@ async fn serve(args: ServeArgs, refusals: Arc<crate::console::RefusalLog>) -> Re
             queue_bytes: usize::try_from(args.queue_bytes).unwrap_or(usize::MAX),
             queue_bytes_total: usize::try_from(args.queue_bytes_total).unwrap_or(usize::MAX),
             max_retained: args.max_retained,
+            account_publishes_per_second: args.account_publishes_per_second,
             slow_client_grace: Duration::from_secs(args.slow_client_grace_secs),
             custom_auth_connack: args.custom_auth_refusal == "connack",
             coalescing: Coalescing {
