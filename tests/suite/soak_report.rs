@@ -2,7 +2,7 @@
 //! `report.html` (inline SVG, as the load generator's report).
 
 use crate::soak_traffic::Misbehaviour;
-use iotmock_client::load::html::chart;
+use iotmock_client::load::chart::{XAxis, lines};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -208,7 +208,13 @@ fn page(elapsed: Duration, cycles: &[Cycle], verdict: &[String]) -> String {
     html.push_str("</table>");
     let samples: Vec<&Sample> = cycles.iter().flat_map(|c| &c.samples).collect();
     let end = samples.last().map_or(1.0, |s| s.at.max(1.0));
-    let ticks = [0.0, end / 2.0, end].map(|x| (x, format!("{x:.0} s")));
+    let seconds = |x: &f64| format!("{x:.0} s");
+    let time = |name| XAxis {
+        max: end,
+        labels: 6,
+        name,
+        label: &seconds,
+    };
     let rss: Vec<(f64, f64)> = samples
         .iter()
         .map(|s| (s.at, s.rss_kb as f64 / 1024.0))
@@ -217,23 +223,29 @@ fn page(elapsed: Duration, cycles: &[Cycle], verdict: &[String]) -> String {
     let _ = write!(
         html,
         "<h2>RSS (MB)</h2>{}",
-        chart(&rss, &ticks, "time", "MB")
+        lines(&[("", &rss)], &time("time"), "MB")
     );
     let _ = write!(
         html,
         "<h2>Open descriptors</h2>{}",
-        chart(&fds, &ticks, "time", "fds")
+        lines(&[("", &fds)], &time("time"), "fds")
     );
     let p99: Vec<(f64, f64)> = cycles
         .iter()
         .map(|c| (c.index as f64, c.p99() as f64))
         .collect();
     let last = cycles.len().saturating_sub(1).max(1) as f64;
-    let cycle_ticks = [0.0, last].map(|x| (x, format!("cycle {x:.0}")));
+    let cycle = |x: &f64| format!("{x:.0}");
+    let cycles_axis = XAxis {
+        max: last,
+        labels: cycles.len().clamp(2, 10),
+        name: "cycle",
+        label: &cycle,
+    };
     let _ = write!(
         html,
         "<h2>Bystander p99 per cycle (µs)</h2>{}",
-        chart(&p99, &cycle_ticks, "cycle", "µs")
+        lines(&[("", &p99)], &cycles_axis, "µs")
     );
     html
 }

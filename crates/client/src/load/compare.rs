@@ -2,7 +2,8 @@
 //! a sharded run) side by side: their summaries with B's change against A, and one page with
 //! both latency distributions and both rates over time.
 
-use super::html::{percentile_points, percentile_ticks, rate_points, series_chart, time_ticks};
+use super::chart;
+use super::html::{percentile_axis, percentile_points, rate_points, time_axis};
 use super::report::Report;
 use crate::cli::CliError;
 use html_escape::encode_text;
@@ -73,18 +74,12 @@ pub fn page(a: &Report, b: &Report, names: (&str, &str)) -> String {
         );
     }
     let (pa, pb) = (percentile_points(a), percentile_points(b));
-    let latency = series_chart(
-        &[(names.0, &pa), (names.1, &pb)],
-        &percentile_ticks(),
-        "percentile",
-        "ms",
-    );
+    let latency = chart::lines(&[(names.0, &pa), (names.1, &pb)], &percentile_axis(), "ms");
     let (ra, rb) = (rate_points(a), rate_points(b));
     let longer = if ra.len() >= rb.len() { &ra } else { &rb };
-    let rate = series_chart(
+    let rate = chart::lines(
         &[(names.0, &ra), (names.1, &rb)],
-        &time_ticks(longer),
-        "time",
+        &time_axis(longer),
         "per second",
     );
     format!(

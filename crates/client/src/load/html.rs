@@ -2,17 +2,11 @@
 //! fetched) beside its JSON and interval log: the latency distribution as a percentile plot and
 //! the rate over time.
 
+use super::chart::{self, XAxis};
 use super::report::Report;
 use html_escape::encode_text;
 use std::fmt::Write as _;
 use std::path::Path;
-
-const W: f64 = 640.0;
-const H: f64 = 240.0;
-const LEFT: f64 = 60.0;
-const BOTTOM: f64 = 36.0;
-const TOP: f64 = 24.0;
-const RIGHT: f64 = 16.0;
 
 /// Writes `report.html`, `report.json` and `latency.hlog` into `dir`.
 pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
@@ -86,24 +80,28 @@ pub fn page(r: &Report) -> String {
 
 /// Latency (ms) against percentile, on the usual 1/(1-q) scale up to 99.99 %.
 fn percentile_chart(r: &Report) -> String {
-    series_chart(
-        &[("", &percentile_points(r))],
-        &percentile_ticks(),
-        "percentile",
-        "ms",
-    )
+    chart::lines(&[("", &percentile_points(r))], &percentile_axis(), "ms")
 }
 
-/// The x axis of a percentile plot.
-pub(crate) fn percentile_ticks() -> [(f64, String); 5] {
-    [
-        (0.0, "0%"),
-        (1.0, "90%"),
-        (2.0, "99%"),
-        (3.0, "99.9%"),
-        (4.0, "99.99%"),
-    ]
-    .map(|(x, l)| (x, l.to_string()))
+/// The x axis of a percentile plot: 0 %, 90 %, 99 %, 99.9 %, 99.99 %.
+pub(crate) fn percentile_axis() -> XAxis<'static> {
+    XAxis {
+        max: 4.0,
+        labels: 5,
+        name: "percentile",
+        label: &percentile_label,
+    }
+}
+
+fn percentile_label(x: &f64) -> String {
+    let nines = x.round();
+    if (x - nines).abs() > 1e-6 {
+        return String::new();
+    }
+    let labels = ["0%", "90%", "99%", "99.9%", "99.99%"];
+    labels
+        .get(nines as usize)
+        .map_or_else(String::new, |l| l.to_string())
 }
 
 /// (position on the 1/(1-q) scale, latency in ms) up to 99.99 %.
@@ -138,16 +136,24 @@ fn shown_seconds(r: &Report) -> Vec<(u64, f64)> {
         .collect()
 }
 
-pub(crate) fn time_ticks(points: &[(f64, f64)]) -> [(f64, String); 3] {
-    let last = points.last().map_or(1.0, |p| p.0.max(1.0));
-    [0.0, last / 2.0, last].map(|x| (x, format!("{x:.0} s")))
+pub(crate) fn time_axis(points: &[(f64, f64)]) -> XAxis<'static> {
+    XAxis {
+        max: points.last().map_or(1.0, |p| p.0.max(1.0)),
+        labels: 6,
+        name: "time",
+        label: &time_label,
+    }
+}
+
+fn time_label(x: &f64) -> String {
+    format!("{x:.0} s")
 }
 
 /// Operations per second, each wall-clock second of the run (a partly covered second scaled
 /// to a full one).
 fn rate_chart(r: &Report) -> String {
     let points = rate_points(r);
-    chart(&points, &time_ticks(&points), "time", "per second")
+    chart::lines(&[("", &points)], &time_axis(&points), "per second")
 }
 
 /// (seconds since the run's first second, operations that second).
@@ -181,7 +187,7 @@ fn failures_over_time(r: &Report) -> String {
             (s as f64 - start, n / covered(r, s).max(0.25))
         })
         .collect();
-    chart(&points, &time_ticks(&points), "time", "failures per second")
+    chart::lines(&[("", &points)], &time_axis(&points), "failures per second")
 }
 
 /// p50 and p99 latency (ms), each second of the run.
@@ -197,92 +203,7 @@ fn latency_over_time(r: &Report) -> String {
             .collect()
     };
     let (p50, p99) = (at(0.5), at(0.99));
-    let ticks = time_ticks(&p99);
-    series_chart(&[("p50", &p50), ("p99", &p99)], &ticks, "time", "ms")
-}
-
-/// A line chart of `points` as inline SVG, with `x_ticks` under the x axis.
-pub fn chart(
-    points: &[(f64, f64)],
-    x_ticks: &[(f64, String)],
-    x_name: &str,
-    y_name: &str,
-) -> String {
-    series_chart(&[("", points)], x_ticks, x_name, y_name)
-}
-
-/// Colours of the series, in order.
-const COLOURS: [&str; 3] = ["#1f77b4", "#d62728", "#2ca02c"];
-
-/// A line chart of several named series (a legend when they are named).
-pub fn series_chart(
-    series: &[(&str, &[(f64, f64)])],
-    x_ticks: &[(f64, String)],
-    x_name: &str,
-    y_name: &str,
-) -> String {
-    let x_max = x_ticks.iter().map(|t| t.0).fold(1e-9, f64::max);
-    let all = series.iter().flat_map(|(_, p)| p.iter());
-    let y_max = all.map(|p| p.1).fold(1e-9, f64::max) * 1.1;
-    let sx = |x: f64| LEFT + x / x_max * (W - LEFT - RIGHT);
-    let sy = |y: f64| H - BOTTOM - y / y_max * (H - BOTTOM - TOP);
-    let mut svg = format!("<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">");
-    let (x0, y0) = (sx(0.0), sy(0.0));
-    let _ = write!(
-        svg,
-        "<line x1=\"{x0}\" y1=\"{y0}\" x2=\"{}\" y2=\"{y0}\" stroke=\"#888\"/>\
-         <line x1=\"{x0}\" y1=\"{y0}\" x2=\"{x0}\" y2=\"{TOP}\" stroke=\"#888\"/>",
-        W - RIGHT
-    );
-    for (x, label) in x_ticks {
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            sx(*x),
-            H - BOTTOM + 14.0,
-            encode_text(label)
-        );
-    }
-    for y in [0.0, y_max / 2.0, y_max] {
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{y:.1}</text>",
-            LEFT - 4.0,
-            sy(y) + 4.0
-        );
-    }
-    for (i, (name, points)) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        let line: Vec<String> = points
-            .iter()
-            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
-            .collect();
-        let _ = write!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
-            line.join(" ")
-        );
-        if !name.is_empty() {
-            let _ = write!(
-                svg,
-                "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{}</text>",
-                W - RIGHT - 60.0,
-                TOP + 12.0 * i as f64,
-                encode_text(name)
-            );
-        }
-    }
-    let _ = write!(
-        svg,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\
-         <text x=\"4\" y=\"{}\">{}</text></svg>",
-        (W + LEFT) / 2.0,
-        H - 4.0,
-        encode_text(x_name),
-        TOP - 8.0,
-        encode_text(y_name)
-    );
-    svg
+    chart::lines(&[("p50", &p50), ("p99", &p99)], &time_axis(&p99), "ms")
 }
 
 #[cfg(test)]
@@ -312,10 +233,13 @@ mod tests {
         assert!(html.contains("&lt;publish &amp; co&gt;") && !html.contains("<publish"));
         assert!(html.contains("TLS &lt;alert&gt;"));
         assert_eq!(
-            html.matches("<polyline").count(),
-            5,
-            "rate, distribution, p50, p99 and failures"
+            html.matches("<svg").count(),
+            4,
+            "distribution, rate, latency and failures over time"
         );
-        assert!(html.contains("<th>started</th>") && html.contains(">p99</text>"));
+        for label in ["99.99%", "p50", "p99", "failures per second"] {
+            assert!(html.contains(label), "{label}");
+        }
+        assert!(html.contains("<th>started</th>"));
     }
 }

@@ -3,6 +3,7 @@
 //! `connections` (many connections opened at a rate and held at once).
 //! Every run is bounded by count and by time and stops by itself.
 
+pub mod chart;
 pub mod cli;
 pub mod compare;
 pub mod connections;

@@ -191,41 +191,11 @@ fn case_section(out: &mut String, r: &CaseResult) {
     }
 }
 
-/// A bar per measured wait, scaled to the longest, with a y axis in ms and the attempt
-/// number under each bar.
+/// A bar per measured wait, with a y axis in ms and the attempt number under each bar.
 fn chart(waits: &[f64]) -> String {
-    let (bar, gap, height, left) = (48.0, 12.0, 160.0, 56.0);
-    let max = waits.iter().copied().fold(1.0_f64, f64::max);
-    let width = left + waits.len() as f64 * (bar + gap) + gap;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"waits between attempts in milliseconds\">",
-        height + 56.0
-    );
-    let _ = write!(
-        svg,
-        "<line x1=\"{left}\" y1=\"20\" x2=\"{left}\" y2=\"{y0}\" stroke=\"#333\"/><line x1=\"{left}\" y1=\"{y0}\" x2=\"{width}\" y2=\"{y0}\" stroke=\"#333\"/><text x=\"{}\" y=\"24\" font-size=\"11\" text-anchor=\"end\">{max:.0} ms</text><text x=\"{}\" y=\"{y0}\" font-size=\"11\" text-anchor=\"end\">0</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">attempt</text>",
-        left - 4.0,
-        left - 4.0,
-        left + (width - left) / 2.0,
-        height + 52.0,
-        y0 = height + 20.0
-    );
-    for (i, w) in waits.iter().enumerate() {
-        let h = (w / max * height).max(1.0);
-        let x = left + gap + i as f64 * (bar + gap);
-        let _ = write!(
-            svg,
-            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"#4a78c2\"><title>{w:.0} ms</title></rect><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{w:.0} ms</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
-            height - h + 20.0,
-            x + bar / 2.0,
-            height - h + 16.0,
-            x + bar / 2.0,
-            height + 34.0,
-            i + 2
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
+    let svg = iotmock_client::load::chart::bars(waits, 2, "attempt", "wait", "ms");
+    let label = "<svg role=\"img\" aria-label=\"waits between attempts in milliseconds\" ";
+    svg.replacen("<svg ", label, 1) + "\n"
 }
 
 #[cfg(test)]
@@ -279,8 +249,12 @@ mod tests {
         let page = html(&results, &RunInfo::default());
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"));
         assert!(page.contains("What the topic rules did") && page.contains("&lt;b&gt;"));
-        assert_eq!(page.matches("<rect ").count(), 3);
-        assert!(page.contains(">attempt</text>") && page.contains("<td>1.5 s</td>"));
+        assert_eq!(
+            page.matches("<svg role=\"img\"").count(),
+            1,
+            "one backoff chart"
+        );
+        assert!(page.contains("\nattempt\n</text>") && page.contains("<td>1.5 s</td>"));
         let (fail, warn) = (
             page.find("class=\"FAIL\">FAIL").unwrap(),
             page.find("class=\"WARN\">WARN").unwrap(),
