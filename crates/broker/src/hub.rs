@@ -89,7 +89,9 @@ pub struct Hub {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: Arc<dyn BrokerStore>,
     pub(crate) clients: Sharded<String, Client>,
-    pub(crate) subs: RwLock<Subscriptions<String>>,
+    /// Keyed by client id, shared: routing a message hands out its targets' ids without
+    /// copying them.
+    pub(crate) subs: RwLock<Subscriptions<Arc<str>>>,
     pub(crate) retained: Mutex<BTreeMap<String, Retained>>,
     /// Per client id: the next lifecycle `versionNumber` and when it was last handed out.
     versions: Sharded<String, (u64, i64)>,
@@ -176,7 +178,7 @@ impl Hub {
             let mut subs = write(&hub.subs);
             for s in &sessions {
                 for (filter, qos) in &s.subscriptions {
-                    subs.add(&s.client_id, filter, *qos);
+                    subs.add(&Arc::from(s.client_id.as_str()), filter, *qos);
                 }
             }
             let offline = sessions
@@ -245,7 +247,7 @@ impl Hub {
 
     pub(crate) fn subscriptions_of(&self, client_id: &str) -> Vec<(String, u8)> {
         let subs = read(&self.subs);
-        let of = subs.of(&client_id.to_string());
+        let of = subs.of(client_id);
         of.map(|m| m.iter().map(|(f, q)| (f.clone(), *q)).collect())
             .unwrap_or_default()
     }
@@ -291,7 +293,7 @@ impl Hub {
                 out.session_present = true;
                 out.stored = old.queue.into_iter().collect();
             } else {
-                write(&self.subs).remove_client(&client_id.to_string());
+                write(&self.subs).remove_client(client_id);
             }
         }
         let resumed = out.session_present;
@@ -355,7 +357,7 @@ impl Hub {
         let Some(ms) = keep_ms else {
             clients.remove(client_id);
             drop(clients);
-            write(&self.subs).remove_client(&client_id.to_string());
+            write(&self.subs).remove_client(client_id);
             if was_persistent {
                 self.stored("session", self.store.delete_session(client_id));
             }
@@ -393,14 +395,14 @@ impl Hub {
 
     /// Records a subscription (on disk first for a persistent session, before its SUBACK).
     pub fn subscribe(&self, client_id: &str, filter: &str, qos: u8) {
-        write(&self.subs).add(&client_id.to_string(), filter, qos);
+        write(&self.subs).add(&Arc::from(client_id), filter, qos);
         if let Some(ms) = self.keep_of(client_id) {
             self.save_session(client_id, ms, None);
         }
     }
 
     pub fn unsubscribe(&self, client_id: &str, filter: &str) -> bool {
-        let removed = write(&self.subs).remove(&client_id.to_string(), filter);
+        let removed = write(&self.subs).remove(client_id, filter);
         if let (true, Some(ms)) = (removed, self.keep_of(client_id)) {
             self.save_session(client_id, ms, None);
         }

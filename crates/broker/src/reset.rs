@@ -20,7 +20,7 @@ impl Hub {
             }
             let removed = self.clients.lock(&id).remove(&id);
             if removed.is_some_and(|c| c.tx.is_none()) {
-                write(&self.subs).remove_client(&id);
+                write(&self.subs).remove_client(id.as_str());
                 self.stored("session", self.store.delete_session(&id));
                 self.stored("session queue", self.store.clear_queue(&id));
             }

@@ -157,7 +157,7 @@ impl Hub {
         let qos = {
             let subs = read(&self.subs);
             let inner = |f: &str| shared(f).map_or(f.to_string(), |(_, i)| i.to_string());
-            let filters = subs.of(&client_id.to_string());
+            let filters = subs.of(client_id);
             let matching = filters
                 .into_iter()
                 .flatten()
@@ -173,7 +173,7 @@ impl Hub {
         read(&self.subs)
             .route(topic)
             .iter()
-            .any(|(k, _)| k == client_id)
+            .any(|(k, _)| &**k == client_id)
     }
 
     fn route(&self, msg: Arc<Publish>) -> usize {
@@ -196,13 +196,14 @@ impl Hub {
     /// Queues `msg` for each target: a live subscriber's queue takes it (a full queue
     /// discards it, as AWS discards excess), an offline persistent session keeps it at QoS 1
     /// (on disk), an expired session is removed. Returns how many live queues took it.
-    fn deliver(&self, msg: &Arc<Publish>, targets: &[(String, u8)]) -> usize {
+    fn deliver(&self, msg: &Arc<Publish>, targets: &[(Arc<str>, u8)]) -> usize {
         let now = self.now_ms();
         let (mut expired, mut kept, mut queued) = (Vec::new(), Vec::new(), 0);
         for (id, sub_qos) in targets {
             let qos = (*sub_qos).min(msg.qos);
-            let mut clients = self.clients.lock(id);
-            let Some(c) = clients.get_mut(id) else {
+            let key: &str = id;
+            let mut clients = self.clients.lock(key);
+            let Some(c) = clients.get_mut(key) else {
                 continue;
             };
             match &c.tx {
@@ -236,7 +237,7 @@ impl Hub {
                 None => {}
             }
             if c.tx.is_none() && c.expires_ms <= now {
-                clients.remove(id);
+                clients.remove(key);
             }
         }
         for (id, k) in kept {

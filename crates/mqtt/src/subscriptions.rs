@@ -4,6 +4,7 @@
 //! (`$share/<group>/<filter>`) deliver each message to one member of the group, in turn.
 
 use crate::topic::shared;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,8 +33,11 @@ impl<K: Clone + Eq> Slot<K> {
         }
     }
 
-    fn remove(&mut self, client: &K, group: Option<&str>) {
-        self.members(group).retain(|(k, _)| k != client);
+    fn remove<Q: Eq + ?Sized>(&mut self, client: &Q, group: Option<&str>)
+    where
+        K: Borrow<Q>,
+    {
+        self.members(group).retain(|(k, _)| k.borrow() != client);
         if let Some(g) = group
             && self.groups.get(g).is_some_and(Vec::is_empty)
         {
@@ -118,7 +122,10 @@ impl<K: Clone + Eq + Hash> Node<K> {
     }
 
     /// Removes `client` from the slot `levels` ends in, pruning emptied branches.
-    fn remove(&mut self, levels: &[&str], client: &K, group: Option<&str>) {
+    fn remove<Q: Eq + ?Sized>(&mut self, levels: &[&str], client: &Q, group: Option<&str>)
+    where
+        K: Borrow<Q>,
+    {
         match levels {
             [] => self.exact.remove(client, group),
             ["#"] => self.rest.remove(client, group),
@@ -204,7 +211,10 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
     }
 
     /// Removes one subscription; true when it existed.
-    pub fn remove(&mut self, client: &K, filter: &str) -> bool {
+    pub fn remove<Q: Hash + Eq + ?Sized>(&mut self, client: &Q, filter: &str) -> bool
+    where
+        K: Borrow<Q>,
+    {
         let existed = self
             .by_client
             .get_mut(client)
@@ -217,7 +227,10 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
     }
 
     /// Removes every subscription of `client`, returning them.
-    pub fn remove_client(&mut self, client: &K) -> HashMap<String, u8> {
+    pub fn remove_client<Q: Hash + Eq + ?Sized>(&mut self, client: &Q) -> HashMap<String, u8>
+    where
+        K: Borrow<Q>,
+    {
         let filters = self.by_client.remove(client).unwrap_or_default();
         for filter in filters.keys() {
             let (group, levels) = parts(filter);
@@ -226,11 +239,17 @@ impl<K: Clone + Eq + Hash> Subscriptions<K> {
         filters
     }
 
-    pub fn count(&self, client: &K) -> usize {
+    pub fn count<Q: Hash + Eq + ?Sized>(&self, client: &Q) -> usize
+    where
+        K: Borrow<Q>,
+    {
         self.by_client.get(client).map_or(0, HashMap::len)
     }
 
-    pub fn of(&self, client: &K) -> Option<&HashMap<String, u8>> {
+    pub fn of<Q: Hash + Eq + ?Sized>(&self, client: &Q) -> Option<&HashMap<String, u8>>
+    where
+        K: Borrow<Q>,
+    {
         self.by_client.get(client)
     }
 
