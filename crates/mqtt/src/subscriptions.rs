@@ -4,6 +4,7 @@
 //! (`$share/<group>/<filter>`) deliver each message to one member of the group, in turn.
 
 use crate::topic::shared;
+use foldhash::quality::RandomState as Fast;
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
@@ -68,7 +69,8 @@ impl<K: Clone + Eq> Slot<K> {
 
 /// Keeps one entry per client, with the highest QoS it was given.
 fn highest_per_client<K: Clone + Eq + Hash>(out: &mut Vec<(K, u8)>) {
-    let mut best: HashMap<K, u8> = HashMap::with_capacity(out.len());
+    let mut best: HashMap<K, u8, Fast> =
+        HashMap::with_capacity_and_hasher(out.len(), Fast::default());
     for (k, q) in out.drain(..) {
         let e = best.entry(k).or_insert(q);
         *e = (*e).max(q);
@@ -81,7 +83,8 @@ type Levels<'a> = std::str::Split<'a, char>;
 
 #[derive(Debug)]
 struct Node<K> {
-    children: HashMap<String, Node<K>>,
+    /// Hashed with foldhash: routing looks a level up here per topic level per message.
+    children: HashMap<String, Node<K>, Fast>,
     /// Filters ending at this level.
     exact: Slot<K>,
     /// Filters ending in `/#` below this level (one or more further levels, as AWS matches).
@@ -91,7 +94,7 @@ struct Node<K> {
 impl<K> Default for Node<K> {
     fn default() -> Self {
         Self {
-            children: HashMap::new(),
+            children: HashMap::default(),
             exact: Slot::default(),
             rest: Slot::default(),
         }
