@@ -52,8 +52,9 @@ pub struct Authz {
     pub principal: std::sync::Arc<Principal>,
     vars: HashMap<String, Vec<String>>,
     /// Decisions already made on this connection (policies and variables are fixed until the
-    /// registry changes, which builds a new `Authz`).
-    cache: [HashMap<String, Checked>; ACTIONS],
+    /// registry changes, which builds a new `Authz`). Hashed with foldhash: every delivery
+    /// looks its topic up here.
+    cache: [HashMap<String, Checked, foldhash::quality::RandomState>; ACTIONS],
 }
 
 /// Decisions remembered per connection before the cache starts over.
