@@ -36,12 +36,19 @@ BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 RESULTS="${RESULTS:-$(mktemp -d -t iotmock-netns.XXXXXX)}"
 mkdir -p "$RESULTS"
 RESULTS="$(cd "$RESULTS" && pwd)"
+# The merge reads every worker log in the directory: an earlier run's would be added in.
+if compgen -G "$RESULTS/worker-*" > /dev/null; then
+  echo "$RESULTS already holds worker results: give an empty or new --results directory" >&2; exit 2
+fi
 
 # The worker container's args and its shard count, read from the manifest.
 mapfile -t ARGS < <(awk '/^ *args:/{on=1; next} on && /^ *- /{sub(/^ *- */, ""); sub(/ +#.*/, ""); print; next} on{exit}' "$MANIFEST")
 SHARDS="$(awk '/name: IOTMOCK_LOAD_SHARDS/{getline; gsub(/[^0-9]/, ""); print; exit}' "$MANIFEST")"
 WORKERS="${WORKERS:-$SHARDS}"
 [ "${#ARGS[@]}" -gt 0 ] && [ -n "$WORKERS" ] || { echo "no worker args or shard count in $MANIFEST" >&2; exit 2; }
+# One address each in 10.77.0.10-209.
+[[ "$WORKERS" =~ ^[0-9]+$ ]] && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 200 ] \
+  || { echo "--workers must be 1 to 200, not $WORKERS" >&2; exit 2; }
 for s in "${SETS[@]}"; do
   flag="${s%%=*}" replaced=0
   for i in "${!ARGS[@]}"; do
@@ -56,14 +63,22 @@ done
 TAG="iotm$$"
 MOCK_NS="$TAG-mock"
 MOCK=""
+STATE="$(mktemp -d -t iotmock-netns-state.XXXXXX)"
+pids=()
 cleanup() {
-  [ -n "$MOCK" ] && kill "$MOCK" 2>/dev/null && wait "$MOCK" 2>/dev/null
+  for pid in "${pids[@]}" $MOCK; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$STATE"
   for ns in $(ip netns list | awk '{print $1}' | grep "^$TAG-"); do
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "/etc/netns/$ns"
   done
 }
 trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 ip netns add "$MOCK_NS"
 ip -n "$MOCK_NS" link set lo up
@@ -74,8 +89,8 @@ for i in $(seq 0 $((WORKERS - 1))); do
   ns="$TAG-w$i"
   ip netns add "$ns"
   ip -n "$ns" link set lo up
-  ip link add "${TAG}w${i}" netns "$ns" type veth peer name "p$i" netns "$MOCK_NS"
-  ip -n "$ns" link set "${TAG}w${i}" name eth0
+  ip link add "iotm$i" netns "$ns" type veth peer name "p$i" netns "$MOCK_NS"
+  ip -n "$ns" link set "iotm$i" name eth0
   ip -n "$ns" addr add "10.77.0.$((10 + i))/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$MOCK_NS" link set "p$i" master br0 up
@@ -86,7 +101,7 @@ done
 # The mock, as the `iotmock` Service's pod runs it.
 IOTMOCK_ENDPOINT_HOST=iotmock ip netns exec "$MOCK_NS" "$BIN" serve \
   --api-addr 10.77.0.1:4580 --mqtt-addr 10.77.0.1:8883 --port-443-addr off --https-addr off \
-  --state-dir "$RESULTS/state" \
+  --state-dir "$STATE" \
   > "$RESULTS/mock.log" 2>&1 &
 MOCK=$!
 ready=0
@@ -98,7 +113,6 @@ done
 [ $ready = 1 ] || { tail -n 20 "$RESULTS/mock.log"; echo "FAILED: the mock did not become healthy" >&2; exit 1; }
 
 echo "workers: $WORKERS, each: iotmock ${ARGS[*]}"
-pids=()
 for i in $(seq 0 $((WORKERS - 1))); do
   ip netns exec "$TAG-w$i" env JOB_COMPLETION_INDEX="$i" IOTMOCK_LOAD_SHARDS="$WORKERS" \
     "$BIN" "${ARGS[@]}" --json "$RESULTS/worker-$i.summary.json" > "$RESULTS/worker-$i.log" 2>&1 &

@@ -95,13 +95,13 @@ pub struct Hub {
     pub(crate) retained: Mutex<BTreeMap<String, Retained>>,
     /// Per client id: the next lifecycle `versionNumber` and when it was last handed out.
     versions: Sharded<String, (u64, i64)>,
-    last_connect: Sharded<String, i64>,
+    pub(crate) last_connect: Sharded<String, i64>,
     /// CONNECTs in the account's current second: (the second, how many).
-    account_connects: Mutex<(i64, u32)>,
+    pub(crate) account_connects: Mutex<(i64, u32)>,
     /// Inbound PUBLISHes in the account's current second.
-    account_publishes: Mutex<(i64, u32)>,
+    pub(crate) account_publishes: Mutex<(i64, u32)>,
     /// Deliveries in the account's current second.
-    account_deliveries: Mutex<(i64, u32)>,
+    pub(crate) account_deliveries: Mutex<(i64, u32)>,
     pub(crate) services: RwLock<Services>,
     /// What may wait for one connection, and for all.
     pub(crate) bound: Bound,
@@ -124,32 +124,9 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Counts one request in the current second's `window`; false past `limit` in that second.
-fn counted(window: &Mutex<(i64, u32)>, now_ms: i64, limit: u32) -> bool {
-    count(window, now_ms) <= limit
-}
-
-/// Counts one in `window`'s second (starting a new second when `now_ms` is past it): how many
-/// the second holds now.
-fn count(window: &Mutex<(i64, u32)>, now_ms: i64) -> u32 {
-    let second = now_ms.div_euclid(1000);
-    let mut window = lock(window);
-    if window.0 != second {
-        *window = (second, 0);
-    }
-    window.1 = window.1.saturating_add(1);
-    window.1
-}
-
-/// AWS's CONNECT requests per second per account (under the throttles).
-pub const ACCOUNT_CONNECTS_PER_SECOND: u32 = 500;
-/// AWS's inbound (and, each, outbound) publish requests per second per account (under the
-/// throttles): the default of `BrokerSettings::account_publishes_per_second`.
-pub const ACCOUNT_PUBLISHES_PER_SECOND: u32 = 20_000;
-
 /// Entries a per-client-id map keeps per shard before it starts over (bounded memory under a
 /// churn of unique client ids).
-const SHARD_LIMIT: usize = 4096;
+pub(crate) const SHARD_LIMIT: usize = 4096;
 
 fn offline(s: SessionRecord, now: i64) -> Client {
     Client {
@@ -409,55 +386,11 @@ impl Hub {
         removed
     }
 
-    /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
-    /// Counts an inbound PUBLISH in the account; false past the account's publishes per
-    /// second (under the throttles).
-    pub fn account_publish_allowed(&self) -> bool {
-        self.bound
-            .account_rate
-            .is_none_or(|limit| counted(&self.account_publishes, self.now_ms(), limit))
-    }
-
-    /// Counts a delivery in the account; false past the account's outbound publishes per
-    /// second (under the throttles), logged once per second.
-    pub(crate) fn delivery_allowed(&self, now_ms: i64) -> bool {
-        let Some(limit) = self.bound.account_rate else {
-            return true;
-        };
-        let n = count(&self.account_deliveries, now_ms);
-        if n == limit.saturating_add(1) {
-            tracing::info!(
-                limit,
-                "delivery discarded: over the account's outbound publishes per second (logged once per second)"
-            );
-        }
-        n <= limit
-    }
-
     /// Whether a retained message for `topic` would pass `max` retained messages (a topic
     /// that holds one already only replaces it).
     pub fn retained_full(&self, topic: &str, max: usize) -> bool {
         let retained = lock(&self.retained);
         retained.len() >= max && !retained.contains_key(topic)
-    }
-
-    /// Counts a CONNECT in the account; false past [`ACCOUNT_CONNECTS_PER_SECOND`] in one second.
-    pub fn account_connect_allowed(&self) -> bool {
-        counted(
-            &self.account_connects,
-            self.now_ms(),
-            ACCOUNT_CONNECTS_PER_SECOND,
-        )
-    }
-
-    pub fn connect_allowed(&self, client_id: &str) -> bool {
-        let now = self.now_ms();
-        let mut last = self.last_connect.lock(client_id);
-        if last.len() > SHARD_LIMIT {
-            last.retain(|_, t| now - *t < 1000);
-        }
-        let previous = last.insert(client_id.to_string(), now);
-        previous.is_none_or(|t| now - t >= 1000)
     }
 
     /// The lifecycle `versionNumber` of a new connection under `client_id`.
@@ -512,7 +445,7 @@ impl Hub {
             .get(client_id)
             .and_then(|c| c.tx.clone());
         let now = self.now_ms();
-        tx.is_some_and(|tx| tx.offer(Outbound::Deliver(msg, qos), self.bound, now, client_id))
+        tx.is_some_and(|tx| self.offer_counted(&tx, Outbound::Deliver(msg, qos), now, client_id))
     }
 
     /// Plugs a service in: it takes `link` as its outbox, gets a worker, and every routed

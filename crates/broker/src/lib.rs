@@ -14,6 +14,7 @@ mod hub;
 mod link;
 mod mailbox;
 mod observe;
+mod rates;
 mod reset;
 mod routing;
 mod services;
@@ -135,7 +136,7 @@ impl Default for BrokerSettings {
             queue_bytes_total: DEFAULT_QUEUE_BYTES_TOTAL,
             slow_client_grace: Duration::from_secs(30),
             max_retained: 500_000,
-            account_publishes_per_second: hub::ACCOUNT_PUBLISHES_PER_SECOND,
+            account_publishes_per_second: rates::ACCOUNT_PUBLISHES_PER_SECOND,
             custom_auth_connack: true,
         }
     }

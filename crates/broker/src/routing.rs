@@ -207,9 +207,10 @@ impl Hub {
                 continue;
             };
             match &c.tx {
-                Some(_) if !self.delivery_allowed(now) => {}
                 // Sending never runs the receiving task, so the client's lock may be held.
-                Some(tx) if tx.offer(Outbound::Deliver(msg.clone(), qos), self.bound, now, id) => {
+                Some(tx)
+                    if self.offer_counted(tx, Outbound::Deliver(msg.clone(), qos), now, key) =>
+                {
                     queued += 1;
                     // A live persistent session's QoS 1 message is on disk before the
                     // publisher's PUBACK, so a crash does not lose it (pkid 0: it was being

@@ -10,7 +10,8 @@ use std::sync::{Mutex, MutexGuard};
 const SHARDS: usize = 32;
 
 /// One shard's map. Keys (client ids, certificate ids) are hashed with foldhash, seeded per
-/// process: every delivery looks its receiver up here (SipHash took ~10 % of a QoS 0 fan-out).
+/// map and per process (minimally DoS-resistant, docs/performance.md): every delivery looks
+/// its receiver up here (SipHash took ~10 % of a QoS 0 fan-out).
 pub(crate) type Map<K, V> = HashMap<K, V, RandomState>;
 
 pub(crate) struct Sharded<K, V> {

@@ -166,7 +166,8 @@ pub struct ServeArgs {
         help_heading = "Broker tuning",
         long,
         env = "IOTMOCK_ACCOUNT_PUBLISHES_PER_SECOND",
-        default_value_t = 20_000
+        default_value_t = 20_000,
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     account_publishes_per_second: u32,
     /// Seconds a client may stay over --queue-bytes before it is disconnected.

@@ -1,9 +1,10 @@
 //! AWS's account-wide quotas on what devices publish, checked before the session sees a
-//! PUBLISH: the retained-message quota (`max_retained`: a retained publish with a payload to a
-//! topic that holds none, past it) always, and the account's inbound publishes a second
-//! (`account_publishes_per_second`, AWS's 20,000) under the throttles. A refused PUBLISH goes nowhere and gets the answer the
-//! per-connection throttle gives: MQTT 5 PUBACK 0x97 (quota exceeded) for QoS 1, nothing on
-//! 3.1.1 (AWS documents the excess as discarded). Logged with the quota that refused it.
+//! PUBLISH: the retained-message quota (`max_retained`: a retained publish with a payload to
+//! a topic that holds none, past it) always, and the account's inbound publishes a second
+//! (`account_publishes_per_second`, AWS's 20,000) under the throttles. A refused PUBLISH goes
+//! nowhere and gets the answer the per-connection throttle gives: MQTT 5 PUBACK 0x97 (quota
+//! exceeded) for QoS 1, nothing on 3.1.1 (AWS documents the excess as discarded). Logged with
+//! the quota that refused it.
 
 use crate::Shared;
 use iotmock_mqtt::reason::V5;

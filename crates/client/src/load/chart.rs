@@ -25,7 +25,7 @@ pub struct XAxis<'a> {
 /// A line chart of named series (a legend when they are named), y from 0, as inline SVG.
 pub fn lines(series: &[(&str, &[(f64, f64)])], x: &XAxis<'_>, y_name: &str) -> String {
     let all = series.iter().flat_map(|(_, p)| p.iter());
-    let y_max = all.map(|p| p.1).fold(1e-9, f64::max) * 1.1;
+    let y_max = finite_max(all.map(|p| p.1)) * 1.1;
     let mut svg = String::new();
     let drawn = draw_lines(&mut svg, series, x, y_name, y_max.max(1e-6));
     if let Err(e) = drawn {
@@ -36,6 +36,25 @@ pub fn lines(series: &[(&str, &[(f64, f64)])], x: &XAxis<'_>, y_name: &str) -> S
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
+/// The largest value a chart shows: plotters' tick search never ends on an infinite range,
+/// and its pixel arithmetic overflows far below `f64::MAX`.
+const CAP: f64 = 1e12;
+
+/// The largest finite value (at least a tiny positive one), at most [`CAP`].
+fn finite_max(values: impl Iterator<Item = f64>) -> f64 {
+    values
+        .filter(|v| v.is_finite())
+        .fold(1e-9, f64::max)
+        .min(CAP)
+}
+
+/// A point as shown on axes ending at `x_max` and `y_max`: finite ones within the x axis,
+/// at most `y_max` high (plotters' pixel arithmetic overflows on points far outside).
+fn shown((x, y): (f64, f64), x_max: f64, y_max: f64) -> Option<(f64, f64)> {
+    let inside = x.is_finite() && y.is_finite() && (0.0..=x_max).contains(&x);
+    inside.then(|| (x, y.clamp(0.0, y_max)))
+}
+
 fn draw_lines(
     svg: &mut String,
     series: &[(&str, &[(f64, f64)])],
@@ -43,6 +62,7 @@ fn draw_lines(
     y_name: &str,
     y_max: f64,
 ) -> Drawn {
+    let x_max = finite_max([x.max].into_iter());
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -50,7 +70,7 @@ fn draw_lines(
         .margin_right(32)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(0f64..x.max.max(1e-9), 0f64..y_max)?;
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
     chart
         .configure_mesh()
         .light_line_style(WHITE.mix(0.0))
@@ -63,7 +83,8 @@ fn draw_lines(
         .draw()?;
     for (i, (name, points)) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        let line = LineSeries::new(points.iter().copied(), colour.stroke_width(2));
+        let visible = points.iter().filter_map(|p| shown(*p, x_max, y_max));
+        let line = LineSeries::new(visible, colour.stroke_width(2));
         let drawn = chart.draw_series(line)?;
         if !name.is_empty() {
             drawn
@@ -101,7 +122,7 @@ fn draw_bars(
     (x_name, y_name, unit): (&str, &str, &str),
     width: u32,
 ) -> Drawn {
-    let max = values.iter().copied().fold(1.0_f64, f64::max) * 1.15;
+    let max = finite_max(values.iter().copied()).max(1.0) * 1.15;
     // A segmented range holds its end as a segment too.
     let n = u32::try_from(values.len()).unwrap_or(u32::MAX);
     let last = first.saturating_add(n.saturating_sub(1));
@@ -126,7 +147,10 @@ fn draw_bars(
         .y_desc(y_name)
         .draw()?;
     let bar = COLOURS[0].mix(0.85).filled();
-    let points = (first..).zip(values.iter().copied());
+    let values = values
+        .iter()
+        .map(|v| if v.is_finite() { v.min(CAP) } else { 0.0 });
+    let points = (first..).zip(values);
     chart.draw_series(
         Histogram::vertical(&chart)
             .style(bar)
@@ -193,5 +217,18 @@ mod tests {
     fn nothing_to_draw_is_still_a_chart() {
         assert!(lines(&[("", &[])], &time(0.0), "y").starts_with("<svg"));
         assert!(bars(&[], 2, "attempt", "wait", "ms").starts_with("<svg"));
+    }
+
+    #[test]
+    fn values_that_are_not_finite_neither_hang_nor_break_a_chart() {
+        let odd = [
+            (0.0, f64::INFINITY),
+            (1.0, f64::NAN),
+            (2.0, f64::MAX),
+            (3.0, 1.0),
+        ];
+        assert!(lines(&[("", &odd)], &time(f64::INFINITY), "ms").ends_with("</svg>\n"));
+        let svg = bars(&[f64::INFINITY, f64::NAN, 5.0], 2, "attempt", "wait", "ms");
+        assert!(svg.contains("5 ms"), "{svg}");
     }
 }

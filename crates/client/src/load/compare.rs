@@ -76,7 +76,8 @@ pub fn page(a: &Report, b: &Report, names: (&str, &str)) -> String {
     let (pa, pb) = (percentile_points(a), percentile_points(b));
     let latency = chart::lines(&[(names.0, &pa), (names.1, &pb)], &percentile_axis(), "ms");
     let (ra, rb) = (rate_points(a), rate_points(b));
-    let longer = if ra.len() >= rb.len() { &ra } else { &rb };
+    let end = |p: &[(f64, f64)]| p.last().map_or(0.0, |q| q.0);
+    let longer = if end(&ra) >= end(&rb) { &ra } else { &rb };
     let rate = chart::lines(
         &[(names.0, &ra), (names.1, &rb)],
         &time_axis(longer),
