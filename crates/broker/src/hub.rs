@@ -5,6 +5,7 @@
 //! needs, never across an await. Routing is in `routing.rs`.
 
 use crate::mailbox::{Bound, Mailbox};
+use crate::rates::Rates;
 use crate::services::{HubLink, SERVICE_QUEUE_DEPTH, Worker, Workers};
 use crate::sharded::Sharded;
 use crate::store::{BrokerStore, SessionRecord, StoreError};
@@ -95,13 +96,8 @@ pub struct Hub {
     pub(crate) retained: Mutex<BTreeMap<String, Retained>>,
     /// Per client id: the next lifecycle `versionNumber` and when it was last handed out.
     versions: Sharded<String, (u64, i64)>,
-    pub(crate) last_connect: Sharded<String, i64>,
-    /// CONNECTs in the account's current second: (the second, how many).
-    pub(crate) account_connects: Mutex<(i64, u32)>,
-    /// Inbound PUBLISHes in the account's current second.
-    pub(crate) account_publishes: Mutex<(i64, u32)>,
-    /// Deliveries in the account's current second.
-    pub(crate) account_deliveries: Mutex<(i64, u32)>,
+    /// AWS's rate quotas: what the throttles count.
+    pub(crate) rates: Rates,
     pub(crate) services: RwLock<Services>,
     /// What may wait for one connection, and for all.
     pub(crate) bound: Bound,
@@ -147,9 +143,10 @@ impl Hub {
         clock: Arc<dyn Clock>,
         store: Arc<dyn BrokerStore>,
         bound: Bound,
+        account_rate: Option<u32>,
     ) -> Result<Self, StoreError> {
         let (retained, sessions) = store.load()?;
-        let hub = Self::new(clock, store, bound);
+        let hub = Self::new(clock, store, bound, account_rate);
         let now = hub.now_ms();
         {
             let mut subs = write(&hub.subs);
@@ -177,8 +174,14 @@ impl Hub {
         Ok(hub)
     }
 
-    /// An empty hub writing to `store`.
-    pub fn new(clock: Arc<dyn Clock>, store: Arc<dyn BrokerStore>, bound: Bound) -> Self {
+    /// An empty hub writing to `store`, counting the account's publishes against
+    /// `account_rate` a second (none: not throttled).
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn BrokerStore>,
+        bound: Bound,
+        account_rate: Option<u32>,
+    ) -> Self {
         Self {
             bound,
             queued_total: Arc::default(),
@@ -189,10 +192,7 @@ impl Hub {
             subs: RwLock::default(),
             retained: Mutex::default(),
             versions: Sharded::default(),
-            last_connect: Sharded::default(),
-            account_connects: Mutex::new((0, 0)),
-            account_publishes: Mutex::new((0, 0)),
-            account_deliveries: Mutex::new((0, 0)),
+            rates: Rates::new(account_rate),
             services: RwLock::default(),
             next_id: AtomicU64::new(0),
         }

@@ -160,8 +160,12 @@ impl BrokerSettings {
             bytes: self.queue_bytes,
             total: self.queue_bytes_total,
             grace_ms: i64::try_from(self.slow_client_grace.as_millis()).unwrap_or(i64::MAX),
-            account_rate: self.throttle.then_some(self.account_publishes_per_second),
         }
+    }
+
+    /// The account's publishes per second the hub counts against (none: not throttled).
+    fn account_rate(&self) -> Option<u32> {
+        self.throttle.then_some(self.account_publishes_per_second)
     }
 }
 
@@ -247,6 +251,7 @@ impl BrokerCore {
             Arc::new(SystemClock),
             Arc::new(store::NoStore),
             settings.bound(),
+            settings.account_rate(),
         );
         Self::with_hub(registry, settings, hub)
     }
@@ -259,7 +264,7 @@ impl BrokerCore {
         clock: Arc<dyn Clock>,
         store: Arc<dyn store::BrokerStore>,
     ) -> Result<Self, store::StoreError> {
-        let hub = hub::Hub::open(clock, store, settings.bound())?;
+        let hub = hub::Hub::open(clock, store, settings.bound(), settings.account_rate())?;
         Ok(Self::with_hub(registry, settings, hub))
     }
 

@@ -22,8 +22,6 @@ pub(crate) struct Bound {
     pub total: usize,
     /// How long a connection may stay over it before it is closed as too slow.
     pub grace_ms: i64,
-    /// The account's inbound and (each) outbound publishes per second, when throttled.
-    pub account_rate: Option<u32>,
 }
 
 /// What waits in a connection's delivery queue, in bytes, and since when it is over its bound.
@@ -298,7 +296,6 @@ mod tests {
             bytes: 1024 * 1024,
             total: 100 * 1024,
             grace_ms: 1000,
-            account_rate: None,
         };
         let (slow, _slow_rx) = Mailbox::new(10_000, total.clone());
         let (quick, _quick_rx) = Mailbox::new(10_000, total.clone());

@@ -4,6 +4,7 @@
 
 use crate::hub::{Hub, Outbound, SHARD_LIMIT, lock};
 use crate::mailbox::Mailbox;
+use crate::sharded::Sharded;
 use std::sync::Mutex;
 
 /// AWS's CONNECT requests per second per account (under the throttles).
@@ -11,6 +12,32 @@ pub const ACCOUNT_CONNECTS_PER_SECOND: u32 = 500;
 /// AWS's inbound (and, each, outbound) publish requests per second per account (under the
 /// throttles): the default of `BrokerSettings::account_publishes_per_second`.
 pub const ACCOUNT_PUBLISHES_PER_SECOND: u32 = 20_000;
+
+/// What the hub counts for the quotas.
+pub(crate) struct Rates {
+    /// The account's inbound and (each) outbound publishes per second, when throttled.
+    account_rate: Option<u32>,
+    /// Per client id: when it last sent CONNECT.
+    last_connect: Sharded<String, i64>,
+    /// CONNECTs in the account's current second: (the second, how many).
+    account_connects: Mutex<(i64, u32)>,
+    /// Inbound PUBLISHes in the account's current second.
+    account_publishes: Mutex<(i64, u32)>,
+    /// Deliveries in the account's current second.
+    account_deliveries: Mutex<(i64, u32)>,
+}
+
+impl Rates {
+    pub(crate) fn new(account_rate: Option<u32>) -> Self {
+        Self {
+            account_rate,
+            last_connect: Sharded::default(),
+            account_connects: Mutex::new((0, 0)),
+            account_publishes: Mutex::new((0, 0)),
+            account_deliveries: Mutex::new((0, 0)),
+        }
+    }
+}
 
 /// Counts one request in the current second's `window`; false past `limit` in that second.
 fn counted(window: &Mutex<(i64, u32)>, now_ms: i64, limit: u32) -> bool {
@@ -41,9 +68,10 @@ impl Hub {
     /// Counts an inbound PUBLISH in the account; false past the account's publishes per
     /// second (under the throttles).
     pub fn account_publish_allowed(&self) -> bool {
-        self.bound
+        let rates = &self.rates;
+        rates
             .account_rate
-            .is_none_or(|limit| counted(&self.account_publishes, self.now_ms(), limit))
+            .is_none_or(|limit| counted(&rates.account_publishes, self.now_ms(), limit))
     }
 
     /// Offers a delivery to a live client's mailbox, counted against the account's outbound
@@ -56,10 +84,11 @@ impl Hub {
         now_ms: i64,
         client_id: &str,
     ) -> bool {
-        let Some(limit) = self.bound.account_rate else {
+        let Some(limit) = self.rates.account_rate else {
             return tx.offer(item, self.bound, now_ms, client_id);
         };
-        let n = count(&self.account_deliveries, now_ms);
+        let deliveries = &self.rates.account_deliveries;
+        let n = count(deliveries, now_ms);
         if n > limit {
             if n == limit.saturating_add(1) {
                 tracing::info!(
@@ -72,7 +101,7 @@ impl Hub {
         }
         let offered = tx.offer(item, self.bound, now_ms, client_id);
         if !offered {
-            uncount(&self.account_deliveries, now_ms);
+            uncount(deliveries, now_ms);
         }
         offered
     }
@@ -80,7 +109,7 @@ impl Hub {
     /// Counts a CONNECT in the account; false past [`ACCOUNT_CONNECTS_PER_SECOND`] in one second.
     pub fn account_connect_allowed(&self) -> bool {
         counted(
-            &self.account_connects,
+            &self.rates.account_connects,
             self.now_ms(),
             ACCOUNT_CONNECTS_PER_SECOND,
         )
@@ -89,7 +118,7 @@ impl Hub {
     /// Records a CONNECT for `client_id`; false when the previous one was under a second ago.
     pub fn connect_allowed(&self, client_id: &str) -> bool {
         let now = self.now_ms();
-        let mut last = self.last_connect.lock(client_id);
+        let mut last = self.rates.last_connect.lock(client_id);
         if last.len() > SHARD_LIMIT {
             last.retain(|_, t| now - *t < 1000);
         }

@@ -201,13 +201,19 @@ fn parts(filter: &str) -> (Option<&str>, Vec<&str>) {
 
 impl<K: Clone + Eq + Hash> Subscriptions<K> {
     /// Adds or replaces `client`'s subscription to `filter`; true when it is new.
+    /// A client's subscriptions share the key it was first added with (one allocation for a
+    /// shared key such as `Arc<str>`).
     pub fn add(&mut self, client: &K, filter: &str, qos: u8) -> bool {
+        let key = match self.by_client.get_key_value(client) {
+            Some((kept, _)) => kept.clone(),
+            None => client.clone(),
+        };
         let (group, levels) = parts(filter);
         let members = self.root.slot_mut(&levels).members(group);
-        members.retain(|(k, _)| k != client);
-        members.push((client.clone(), qos));
+        members.retain(|(k, _)| *k != key);
+        members.push((key.clone(), qos));
         self.by_client
-            .entry(client.clone())
+            .entry(key)
             .or_default()
             .insert(filter.to_string(), qos)
             .is_none()
@@ -297,6 +303,17 @@ mod tests {
         assert!(s.route("x/y").is_empty());
         assert_eq!(s.count(&"a"), 0);
         assert!(s.root.is_empty(), "emptied branches are pruned");
+    }
+
+    #[test]
+    fn a_clients_subscriptions_share_its_first_key() {
+        let mut s: Subscriptions<std::sync::Arc<str>> = Subscriptions::default();
+        let first: std::sync::Arc<str> = "a".into();
+        s.add(&first, "x/1", 0);
+        s.add(&"a".into(), "x/2", 1);
+        let routed = s.route("x/2");
+        assert!(std::sync::Arc::ptr_eq(&routed[0].0, &first), "{routed:?}");
+        assert_eq!(s.count("a"), 2);
     }
 
     #[test]
