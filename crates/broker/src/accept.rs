@@ -210,7 +210,7 @@ async fn accept_loop(listener: TcpListener, parts: &LoopParts, mine: &Arc<Semaph
 }
 
 type Incoming = (tokio::net::TcpStream, SocketAddr, Option<observe::Tap>);
-type Tls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+type Tls = crate::unbuffered::Tls;
 
 /// The TLS handshake and the checks on its outcome; the stream and peer to serve, or `None`
 /// (logged) when the connection ends here.
@@ -223,7 +223,7 @@ async fn handshake(
 ) -> Option<(Tls, connection::Peer)> {
     let handshake = tokio::time::timeout(
         shared.settings.handshake_timeout,
-        accept_tls(tcp, acceptor, tap.as_ref()),
+        Tls::accept(tcp, acceptor.config().clone(), tap.as_ref()),
     );
     let tls = tokio::select! {
         done = handshake => match done {
@@ -260,38 +260,15 @@ async fn handshake(
     Some((tls, peer))
 }
 
-/// The TLS handshake; when someone observes, the ClientHello is read first and recorded.
-async fn accept_tls(
-    tcp: tokio::net::TcpStream,
-    acceptor: TlsAcceptor,
-    tap: Option<&observe::Tap>,
-) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
-    let Some(t) = tap else {
-        return acceptor.accept(tcp).await;
-    };
-    let lazy = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
-    let start = lazy.await?;
-    let hello = start.client_hello();
-    t.record(Seen::Hello {
-        suites: hello
-            .cipher_suites()
-            .iter()
-            .map(|s| u16::from(*s))
-            .collect(),
-        sni: hello.server_name().map(str::to_string),
-    });
-    start.into_stream(acceptor.config().clone()).await
-}
-
 /// The client certificate, ALPN and SNI of a completed handshake; `None` (logged) when the
 /// connection must close.
-fn identify<S>(
-    tls: &tokio_rustls::server::TlsStream<S>,
+fn identify(
+    tls: &Tls,
     addr: SocketAddr,
     shared: &Shared,
     require_alpn: bool,
 ) -> Option<connection::Peer> {
-    let (_, session) = tls.get_ref();
+    let session = tls.state();
     let leaf = session
         .peer_certificates()
         .and_then(|c| c.first())
@@ -304,7 +281,7 @@ fn identify<S>(
         tracing::info!(peer = %addr, "closed: ALPN x-amzn-mqtt-ca is required on this listener");
         return None;
     }
-    let sni = session.server_name();
+    let sni = tls.server_name();
     if sni.is_none() && shared.settings.require_sni {
         tracing::info!(peer = %addr, "closed: the client sent no TLS SNI (require_sni is on)");
         return None;

@@ -82,7 +82,7 @@ pub struct Transport {
 
 impl Transport {
     /// `door` over the TLS connection `tls`.
-    pub fn of_tls(door: &'static str, tls: &rustls::ServerConnection) -> Self {
+    pub fn of_tls(door: &'static str, tls: &rustls::CommonState) -> Self {
         Self {
             door,
             tls_version: tls.protocol_version().and_then(|v| v.as_str()),

@@ -21,6 +21,7 @@ mod services;
 mod sharded;
 pub mod store;
 pub mod tls;
+mod unbuffered;
 mod watch;
 
 pub use accept::{Loop as IoLoop, reuse_port_group, spawn_io_thread};

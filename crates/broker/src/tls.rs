@@ -229,8 +229,36 @@ impl RegionalCerts {
     }
 }
 
+/// The SNI of a ClientHello being caught on this thread: `None` while no catch runs,
+/// `Some(None)` until the certificate resolver sees the hello.
+type Catch = Option<Option<Option<String>>>;
+
+thread_local! {
+    static CATCH: std::cell::RefCell<Catch> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`, which may process a ClientHello on this thread, and returns the SNI the
+/// certificate resolver saw in it (`Some(None)`: a hello without SNI). For connections driven
+/// with rustls's unbuffered API, which has no accessor for SNI.
+pub(crate) fn catching_sni<T>(f: impl FnOnce() -> T) -> (T, Option<Option<String>>) {
+    CATCH.with_borrow_mut(|c| *c = Some(None));
+    let out = f();
+    let caught = CATCH.with_borrow_mut(|c| c.take().flatten());
+    (out, caught)
+}
+
+/// Keeps the SNI of `hello` for the catch in progress on this thread, if any.
+fn catch(hello: &ClientHello<'_>) {
+    CATCH.with_borrow_mut(|c| {
+        if let Some(caught) = c {
+            *caught = Some(hello.server_name().map(str::to_string));
+        }
+    });
+}
+
 impl ResolvesServerCert for RegionalCerts {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        catch(&hello);
         let regional = hello
             .server_name()
             .and_then(region_of_sni)
