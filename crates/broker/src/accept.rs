@@ -223,7 +223,7 @@ async fn handshake(
 ) -> Option<(Tls, connection::Peer)> {
     let handshake = tokio::time::timeout(
         shared.settings.handshake_timeout,
-        Tls::accept(tcp, acceptor.config().clone(), tap.as_ref()),
+        Tls::accept_observed(tcp, acceptor.config().clone(), tap.as_ref()),
     );
     let tls = tokio::select! {
         done = handshake => match done {

@@ -14,6 +14,7 @@ mod hub;
 mod link;
 mod mailbox;
 mod observe;
+mod queue;
 mod rates;
 mod reset;
 mod routing;
@@ -36,6 +37,7 @@ pub use iotmock_session::{
 };
 pub use observe::{Observed, PacketSeen, Seen, TlsEnd};
 pub use services::SERVICE_QUEUE_DEPTH;
+pub use unbuffered::Tls as ServerTls;
 /// The packet id a stored message carries when it was written for a live connection: it was
 /// (or was about to be) in flight, and goes out again with DUP after a restart.
 pub(crate) const IN_FLIGHT: u16 = 0;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Who is on the other end of a TLS connection, and which endpoint it addressed.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub(crate) struct Peer {
 pub(crate) struct Admitted<S> {
     conn: Box<Conn<S>>,
     actions: Vec<Action>,
-    rx: mpsc::Receiver<Outbound>,
+    rx: crate::queue::Receiver<Outbound>,
 }
 
 /// Reads the CONNECT and admits it; `None` (logged) when the connection closes here.
@@ -128,7 +128,7 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
     let Admitted {
         mut conn,
         actions,
-        rx,
+        mut rx,
     } = admitted;
     let control = conn.tx.control.clone();
     let end = match conn.perform(actions).await {
@@ -137,7 +137,7 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
         // A client over its queue bound past the grace period is closed even while its
         // connection waits on a socket it does not drain.
         None => tokio::select! {
-            end = conn.run(rx, stopped) => Some(end),
+            end = conn.run(&mut rx, stopped) => Some(end),
             () = control.killed() => Some(conn.too_slow()),
         },
     };
@@ -145,10 +145,10 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
         Some(end) => end,
         None => conn.lost().await,
     };
-    conn.finish(end).await;
+    conn.finish(end, rx.close()).await;
 }
 
-type Queue = (Mailbox, mpsc::Receiver<Outbound>);
+type Queue = (Mailbox, crate::queue::Receiver<Outbound>);
 
 /// PUBACKs between two trims of a persistent session's messages kept on disk.
 const TRIM_EVERY: usize = 1024;
@@ -385,7 +385,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
 
     async fn run(
         &mut self,
-        mut rx: mpsc::Receiver<Outbound>,
+        rx: &mut crate::queue::Receiver<Outbound>,
         mut stopped: watch::Receiver<bool>,
     ) -> End {
         // One timer for the session's deadline, armed lazily: packets move the keep-alive
@@ -431,7 +431,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     }
                     Err(e) => { tracing::debug!(client_id = %self.session.client_id(), error = %e, "read failed"); return self.lost().await; }
                 },
-                Some(out) = rx.recv() => self.outbound(out, &mut rx),
+                out = rx.recv() => self.outbound(out, rx),
                 got = &mut notices => {
                     notices.set(control.next());
                     self.notices(got)
@@ -501,7 +501,11 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     }
 
     /// One queued item and whatever else is already waiting, as one batch of actions.
-    fn outbound(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> Vec<Action> {
+    fn outbound(
+        &mut self,
+        first: Outbound,
+        rx: &mut crate::queue::Receiver<Outbound>,
+    ) -> Vec<Action> {
         let mut actions = Vec::with_capacity(rx.len().min(255) + 1);
         let mut next = Some(first);
         let now = self.now();
@@ -517,7 +521,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             if actions.len() >= 256 {
                 break;
             }
-            next = rx.try_recv().ok();
+            next = rx.try_recv();
         }
         actions
     }
@@ -600,12 +604,17 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         actions
     }
 
-    /// Keeps or drops the session in the hub, then closes the socket.
-    async fn finish(&mut self, end: End) {
+    /// Keeps or drops the session in the hub, then closes the socket. `left` is what was
+    /// still in the mailbox: its bytes leave the bounds, and a persistent session keeps what
+    /// it would have received at QoS 1.
+    async fn finish(&mut self, end: End, left: Vec<Outbound>) {
         let counted = std::mem::take(&mut self.pending_counted);
         self.tx
             .total
             .fetch_sub(counted, std::sync::atomic::Ordering::AcqRel);
+        for item in &left {
+            self.tx.taken(crate::mailbox::size_of(item));
+        }
         self.link.closed(end.aws_reason());
         let principal = self.session.principal();
         match self.clock {
@@ -614,7 +623,9 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         }
         let keep_ms = self.session.keep_secs().map(millis);
         let kept = if keep_ms.is_some() {
-            self.session.take_stored()
+            let mut kept = self.session.take_stored();
+            kept.extend(left.into_iter().filter_map(kept_at_qos1));
+            kept
         } else {
             Vec::new()
         };
@@ -629,6 +640,21 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             let _ = self.link.flush().await;
         }
         let _ = self.link.wr.shutdown().await;
+    }
+}
+
+/// A delivery left in the mailbox as a persistent session keeps it: only at QoS 1 (the
+/// lesser of the message's and the subscription's), checked for iot:Receive when it goes out.
+fn kept_at_qos1(item: Outbound) -> Option<iotmock_session::Stored> {
+    match item {
+        Outbound::Deliver(message, granted) => {
+            (granted.min(message.qos) >= 1).then_some(iotmock_session::Stored {
+                message,
+                qos: 1,
+                pkid: None,
+            })
+        }
+        Outbound::Redeliver(kept) => Some(kept),
     }
 }
 

@@ -51,7 +51,7 @@ enum Progress {
 }
 
 /// A server-side TLS connection over `TcpStream`, driven with the unbuffered API.
-pub(crate) struct Tls {
+pub struct Tls {
     tcp: TcpStream,
     conn: UnbufferedServerConnection,
     /// Records received and not yet processed.
@@ -73,9 +73,14 @@ pub(crate) struct Tls {
 }
 
 impl Tls {
-    /// The TLS handshake on `tcp` with `config`; when `tap` observes, its ClientHello is
-    /// recorded. Errors are rustls's, wrapped as tokio-rustls wraps them.
-    pub(crate) async fn accept(
+    /// The TLS handshake on `tcp` with `config`. Errors are rustls's, wrapped as
+    /// tokio-rustls wraps them (`InvalidData` holding the `rustls::Error`).
+    pub async fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<Tls> {
+        Self::accept_observed(tcp, config, None).await
+    }
+
+    /// [`Tls::accept`]; when `tap` observes, the ClientHello is recorded.
+    pub(crate) async fn accept_observed(
         tcp: TcpStream,
         config: Arc<ServerConfig>,
         tap: Option<&Tap>,
@@ -101,12 +106,12 @@ impl Tls {
     }
 
     /// rustls's view of the established connection (certificates, ALPN, version, suite).
-    pub(crate) fn state(&self) -> &CommonState {
+    pub fn state(&self) -> &CommonState {
         &self.conn
     }
 
     /// The SNI host name the client sent, if any.
-    pub(crate) fn server_name(&self) -> Option<&str> {
+    pub fn server_name(&self) -> Option<&str> {
         self.sni.as_deref()
     }
 

@@ -79,7 +79,7 @@ async fn pair(
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.expect("accept");
-        Tls::accept(tcp, sc, None).await.expect("handshake")
+        Tls::accept(tcp, sc).await.expect("handshake")
     });
     let tcp = TcpStream::connect(addr).await.expect("connect");
     tcp.set_nodelay(true).expect("nodelay");

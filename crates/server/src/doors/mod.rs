@@ -188,7 +188,9 @@ async fn serve(
     kind: Kind,
     parts: Arc<Parts>,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+    let config = acceptor.config().clone();
+    let accepting = iotmock_broker::ServerTls::accept(tcp, config);
+    let tls = match tokio::time::timeout(HANDSHAKE, accepting).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             return tracing::info!(peer = %addr, ?kind, error = %e, "TLS handshake failed");
@@ -198,8 +200,8 @@ async fn serve(
         }
     };
     let hello = {
-        let (_, session) = tls.get_ref();
-        let sni = session.server_name();
+        let session = tls.state();
+        let sni = tls.server_name();
         Hello {
             addr,
             alpn: session.alpn_protocol().map(<[u8]>::to_vec),
