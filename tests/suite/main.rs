@@ -25,6 +25,7 @@ mod indexing;
 mod jobs;
 mod jobs_configs;
 mod load;
+mod mailbox;
 mod mqtt;
 mod mqtt_admission;
 mod mqtt_aws;

@@ -15,8 +15,12 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// Room made for each read from the socket.
-const READ_SIZE: usize = 16 * 1024 + 512;
+/// Room made for a read from the socket: the first after a wait, at most, and the least.
+const FIRST_ROOM: usize = 2 * 1024;
+const READ_SIZE: usize = 16 * 1024;
+const MIN_ROOM: usize = 512;
+/// A plaintext or send buffer up to this size is kept while the connection waits.
+const KEEP: usize = 1024;
 /// TLS input held unprocessed, at most: a handshake message may span records up to 64 KiB.
 const MAX_INCOMING: usize = 80 * 1024;
 /// Encrypted output waiting on the socket beyond which a write waits instead of taking more.
@@ -54,8 +58,12 @@ enum Progress {
 pub struct Tls {
     tcp: TcpStream,
     conn: UnbufferedServerConnection,
-    /// Records received and not yet processed.
+    /// Records received and not yet processed: `incoming[..filled]`. The rest of `incoming`
+    /// is room already initialised for the next read (zeroed once, when it grows).
     incoming: Vec<u8>,
+    filled: usize,
+    /// The last read filled its room.
+    read_full: bool,
     /// Application data decrypted and not yet read, from `plain_at`.
     plain: Vec<u8>,
     plain_at: usize,
@@ -90,6 +98,8 @@ impl Tls {
             tcp,
             conn,
             incoming: Vec::new(),
+            filled: 0,
+            read_full: false,
             plain: Vec::new(),
             plain_at: 0,
             outgoing: Vec::new(),
@@ -145,7 +155,7 @@ impl Tls {
                     if n == 0 {
                         return Poll::Ready(Err(eof("tls handshake eof")));
                     }
-                    let read = &self.incoming[self.incoming.len() - n..];
+                    let read = &self.incoming[self.filled - n..self.filled];
                     observe_hello(observer, read);
                 }
             }
@@ -156,8 +166,9 @@ impl Tls {
     /// wants sent go to `outgoing`.
     fn advance(&mut self) -> io::Result<Progress> {
         loop {
-            let UnbufferedStatus { discard, state } =
-                self.conn.process_tls_records(&mut self.incoming);
+            let UnbufferedStatus { discard, state } = self
+                .conn
+                .process_tls_records(&mut self.incoming[..self.filled]);
             let step = match state {
                 Ok(ConnectionState::ReadTraffic(mut r)) => {
                     drain_records!(r, self.plain)?;
@@ -186,11 +197,11 @@ impl Tls {
                 }
                 Ok(_) => Some(Progress::NeedInput),
                 Err(e) => {
-                    self.incoming.drain(..discard);
+                    self.discard(discard);
                     return Err(self.fatal(e));
                 }
             };
-            self.incoming.drain(..discard);
+            self.discard(discard);
             if let Some(step) = step {
                 return Ok(if self.peer_closed {
                     Progress::Closed
@@ -204,8 +215,9 @@ impl Tls {
     /// After a fatal error: queues the alert rustls prepared, for [`Tls::send_now`].
     fn fatal(&mut self, e: rustls::Error) -> io::Error {
         for _ in 0..8 {
-            let UnbufferedStatus { discard, state } =
-                self.conn.process_tls_records(&mut self.incoming);
+            let UnbufferedStatus { discard, state } = self
+                .conn
+                .process_tls_records(&mut self.incoming[..self.filled]);
             let more = match state {
                 Ok(ConnectionState::EncodeTlsData(e)) => encode(e, &mut self.outgoing).is_ok(),
                 Ok(ConnectionState::TransmitTlsData(t)) => {
@@ -214,7 +226,7 @@ impl Tls {
                 }
                 _ => false,
             };
-            self.incoming.drain(..discard);
+            self.discard(discard);
             if !more {
                 break;
             }
@@ -252,31 +264,49 @@ impl Tls {
         Poll::Ready(Ok(()))
     }
 
-    /// Reads from the socket into `incoming`; the number of bytes (0 at the end).
+    /// Drops the first `n` bytes received (processed by rustls).
+    fn discard(&mut self, n: usize) {
+        self.incoming.copy_within(n..self.filled, 0);
+        self.filled -= n;
+    }
+
+    /// Reads from the socket into `incoming`; the number of bytes (0 at the end). A short
+    /// read tells tokio the socket is drained, so the next wait costs no extra syscall.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.incoming.len() >= MAX_INCOMING {
+        if self.filled >= MAX_INCOMING {
             return Poll::Ready(Err(invalid("message buffer full")));
         }
-        self.incoming.reserve(READ_SIZE);
-        loop {
-            ready!(self.tcp.poll_read_ready(cx))?;
-            match self.tcp.try_read_buf(&mut self.incoming) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
+        // The room grows with what arrives: a connection woken by one small packet zeroes
+        // little of it, one that fills its room gets twice as much the next time.
+        let want = match (self.incoming.len(), self.read_full) {
+            (0, _) => FIRST_ROOM,
+            (len, true) => (len * 2).min(READ_SIZE),
+            (_, false) => MIN_ROOM,
+        };
+        if self.incoming.len() - self.filled < want {
+            self.incoming.resize(self.filled + want, 0);
         }
+        let mut room = ReadBuf::new(&mut self.incoming[self.filled..]);
+        ready!(Pin::new(&mut self.tcp).poll_read(cx, &mut room))?;
+        let n = room.filled().len();
+        self.read_full = room.remaining() == 0;
+        self.filled += n;
+        Poll::Ready(Ok(n))
     }
 
     /// Gives back every buffer that is empty: the stream now waits on the peer.
     fn release_idle(&mut self) {
-        if self.incoming.is_empty() {
+        if self.filled == 0 {
             self.incoming = Vec::new();
+            self.read_full = false;
         }
-        if self.plain_at == self.plain.len() {
+        // Small buffers stay: a connection woken for one small packet at a time would
+        // otherwise allocate and free them on every wake-up.
+        if self.plain_at == self.plain.len() && self.plain.capacity() > KEEP {
             self.plain = Vec::new();
             self.plain_at = 0;
         }
-        if self.unsent() == 0 {
+        if self.unsent() == 0 && self.outgoing.capacity() > KEEP {
             self.outgoing = Vec::new();
             self.sent = 0;
         }
@@ -312,8 +342,9 @@ impl Tls {
         mut write: impl FnMut(&mut WriteTraffic<'_, ServerConnectionData>, &mut [u8]) -> Written,
     ) -> io::Result<()> {
         for _ in 0..16 {
-            let UnbufferedStatus { discard, state } =
-                self.conn.process_tls_records(&mut self.incoming);
+            let UnbufferedStatus { discard, state } = self
+                .conn
+                .process_tls_records(&mut self.incoming[..self.filled]);
             let done = match state {
                 Ok(ConnectionState::WriteTraffic(mut w)) => {
                     Some(write_growing(&mut self.outgoing, guess, |out| {
@@ -337,7 +368,7 @@ impl Tls {
                 Ok(other) => Some(Err(invalid(format!("cannot write in TLS state {other:?}")))),
                 Err(e) => Some(Err(invalid(e))),
             };
-            self.incoming.drain(..discard);
+            self.discard(discard);
             if let Some(result) = done {
                 return result;
             }

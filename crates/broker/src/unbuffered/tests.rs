@@ -130,13 +130,16 @@ async fn data_crosses_both_ways_in_records_cut_anywhere() {
 }
 
 #[tokio::test]
-async fn an_idle_connection_keeps_no_buffers() {
+async fn an_idle_connection_keeps_no_receive_buffer_and_no_large_one() {
     let (mut server, mut client) = pair(&rustls::version::TLS13).await;
-    client.write_all(b"ping").await.expect("write");
+    client.write_all(&pattern(50_000)).await.expect("write");
     client.flush().await.expect("flush");
-    let mut got = [0u8; 4];
+    let mut got = vec![0u8; 50_000];
     server.read_exact(&mut got).await.expect("read");
-    server.write_all(b"pong").await.expect("write back");
+    server
+        .write_all(&pattern(60_000))
+        .await
+        .expect("write back");
     server.flush().await.expect("flush back");
     // Nothing more is coming: the read waits, and the stream gives its buffers back.
     let mut more = [0u8; 16];
@@ -147,11 +150,17 @@ async fn an_idle_connection_keeps_no_buffers() {
     .await;
     assert!(waited, "nothing to read");
     assert_eq!(server.incoming.capacity(), 0, "receive buffer kept");
-    assert_eq!(server.plain.capacity(), 0, "plaintext buffer kept");
-    assert_eq!(server.outgoing.capacity(), 0, "send buffer kept");
-    let mut pong = [0u8; 4];
-    client.read_exact(&mut pong).await.expect("pong");
-    assert_eq!(&pong, b"pong");
+    assert!(
+        server.plain.capacity() <= super::KEEP,
+        "plaintext buffer kept"
+    );
+    assert!(
+        server.outgoing.capacity() <= super::KEEP,
+        "send buffer kept"
+    );
+    let mut back = vec![0u8; 60_000];
+    client.read_exact(&mut back).await.expect("the answer");
+    assert_eq!(back, pattern(60_000));
 }
 
 #[tokio::test]
