@@ -25,7 +25,6 @@ mod indexing;
 mod jobs;
 mod jobs_configs;
 mod load;
-mod mailbox;
 mod mqtt;
 mod mqtt_admission;
 mod mqtt_aws;

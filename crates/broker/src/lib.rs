@@ -14,7 +14,6 @@ mod hub;
 mod link;
 mod mailbox;
 mod observe;
-mod queue;
 mod rates;
 mod reset;
 mod routing;

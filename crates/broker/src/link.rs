@@ -47,6 +47,15 @@ pub(crate) struct Link<S> {
 impl<S: AsyncRead + AsyncWrite> Link<S> {
     /// Queues `packet` for the next flush, unless the fault plan holds it back.
     pub(crate) async fn send(&mut self, packet: &Packet) -> std::io::Result<()> {
+        match self.queue(packet)? {
+            None => Ok(()),
+            Some(delay) => self.send_late(packet, delay).await,
+        }
+    }
+
+    /// [`Link::send`] without waiting: `Some(delay)` when the fault plan delays `packet`,
+    /// which is then not queued yet (for [`Link::send_late`]).
+    pub(crate) fn queue(&mut self, packet: &Packet) -> std::io::Result<Option<Duration>> {
         let verdict = self
             .plan
             .as_ref()
@@ -59,13 +68,22 @@ impl<S: AsyncRead + AsyncWrite> Link<S> {
             });
         }
         match verdict {
-            Verdict::Withhold => return Ok(()),
-            Verdict::Delay(d) => {
-                self.flush().await?;
-                tokio::time::sleep(d).await;
-            }
-            Verdict::Send => {}
+            Verdict::Withhold => Ok(None),
+            Verdict::Delay(d) => Ok(Some(d)),
+            Verdict::Send => encode(packet, self.version, &mut self.out)
+                .map(|_| None)
+                .map_err(std::io::Error::other),
         }
+    }
+
+    /// Writes what is queued, waits `delay`, then queues `packet` (a delayed answer).
+    pub(crate) async fn send_late(
+        &mut self,
+        packet: &Packet,
+        delay: Duration,
+    ) -> std::io::Result<()> {
+        self.flush().await?;
+        tokio::time::sleep(delay).await;
         encode(packet, self.version, &mut self.out).map_err(std::io::Error::other)
     }
 

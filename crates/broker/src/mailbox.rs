@@ -4,7 +4,6 @@
 //! flags themselves: a slow subscriber is still taken over, disconnected or re-checked at once.
 
 use crate::hub::Outbound;
-use crate::queue;
 use atomic_waker::AtomicWaker;
 use iotmock_session::queued_size;
 use std::future::Future;
@@ -12,6 +11,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use tokio::sync::mpsc;
 
 /// The bound on what waits for one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +193,7 @@ impl<T> Future for Wait<'_, T> {
 /// The sending side of a connection's mailbox.
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
-    pub tx: queue::Sender<Outbound>,
+    pub tx: mpsc::Sender<Outbound>,
     pub control: Arc<Control>,
     pub load: Arc<Load>,
     /// Bytes queued for all connections.
@@ -203,8 +203,8 @@ pub(crate) struct Mailbox {
 impl Mailbox {
     /// A mailbox whose delivery queue holds `depth` items, counting into `total`, and its
     /// receiving side.
-    pub fn new(depth: usize, total: Arc<AtomicUsize>) -> (Self, queue::Receiver<Outbound>) {
-        let (tx, rx) = queue::channel(depth);
+    pub fn new(depth: usize, total: Arc<AtomicUsize>) -> (Self, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(depth);
         let control = Arc::new(Control::default());
         let load = Arc::new(Load::default());
         (

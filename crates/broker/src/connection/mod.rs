@@ -6,6 +6,7 @@
 use crate::Shared;
 use crate::custom::AuthClock;
 
+mod act;
 mod grant;
 mod quota;
 use crate::env::Env;
@@ -14,14 +15,14 @@ use crate::link::Link;
 use crate::mailbox::{Mailbox, Notices};
 use crate::observe::{PacketSeen, Seen, Tap};
 use bytes::BytesMut;
-use iotmock_mqtt::{Connect, Packet, Version, decode, encode_delivery};
+use iotmock_mqtt::{Connect, Packet, Version, decode};
 use iotmock_session::{Action, ConnectInfo, End, Session, Start, admit};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Who is on the other end of a TLS connection, and which endpoint it addressed.
 #[derive(Debug, Clone)]
@@ -48,7 +49,7 @@ pub(crate) struct Peer {
 pub(crate) struct Admitted<S> {
     conn: Box<Conn<S>>,
     actions: Vec<Action>,
-    rx: crate::queue::Receiver<Outbound>,
+    rx: mpsc::Receiver<Outbound>,
 }
 
 /// Reads the CONNECT and admits it; `None` (logged) when the connection closes here.
@@ -128,7 +129,7 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
     let Admitted {
         mut conn,
         actions,
-        mut rx,
+        rx,
     } = admitted;
     let control = conn.tx.control.clone();
     let end = match conn.perform(actions).await {
@@ -137,7 +138,7 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
         // A client over its queue bound past the grace period is closed even while its
         // connection waits on a socket it does not drain.
         None => tokio::select! {
-            end = conn.run(&mut rx, stopped) => Some(end),
+            end = conn.run(rx, stopped) => Some(end),
             () = control.killed() => Some(conn.too_slow()),
         },
     };
@@ -145,10 +146,13 @@ pub(crate) async fn drive<S: AsyncRead + AsyncWrite + Send + 'static>(
         Some(end) => end,
         None => conn.lost().await,
     };
-    conn.finish(end, rx.close()).await;
+    conn.finish(end).await;
 }
 
-type Queue = (Mailbox, crate::queue::Receiver<Outbound>);
+type Queue = (Mailbox, mpsc::Receiver<Outbound>);
+
+/// How long a closing connection waits for its last answers and close_notify to go out.
+const GOODBYE: Duration = Duration::from_secs(2);
 
 /// PUBACKs between two trims of a persistent session's messages kept on disk.
 const TRIM_EVERY: usize = 1024;
@@ -260,52 +264,6 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         }
     }
 
-    /// Carries out the core's actions in order; `Some` when the connection ends.
-    async fn perform(&mut self, mut actions: Vec<Action>) -> Option<End> {
-        self.perform_all(&mut actions).await
-    }
-
-    /// Carries out and removes every action in `actions` (the buffer stays for reuse).
-    async fn perform_all(&mut self, actions: &mut Vec<Action>) -> Option<End> {
-        for action in actions.drain(..) {
-            match action {
-                Action::Deliver(d) => {
-                    self.details.messages_out.fetch_add(1, Ordering::Relaxed);
-                    if let Some(t) = &self.link.tap {
-                        let packet = Packet::Publish(d.packet());
-                        t.record(Seen::Out {
-                            packet: PacketSeen::of(&packet),
-                            withheld: false,
-                        });
-                    }
-                    if encode_delivery(&d, self.link.version, &mut self.link.out).is_err() {
-                        return Some(self.lost().await);
-                    }
-                    if let Some(end) = self.flush_if_full().await {
-                        return Some(end);
-                    }
-                }
-                Action::Send(packet) => {
-                    if self.link.send(&packet).await.is_err() {
-                        return Some(self.lost().await);
-                    }
-                    if let Some(end) = self.flush_if_full().await {
-                        return Some(end);
-                    }
-                }
-                a @ (Action::Route(_) | Action::Event(_) | Action::Will(_)) => self.route(a),
-                Action::Subscribe { filter, qos } => self.subscribed(&filter, qos),
-                Action::Unsubscribe { filter } => {
-                    self.shared
-                        .hub
-                        .unsubscribe(self.session.client_id(), &filter);
-                }
-                Action::Close(end) => return Some(end),
-            }
-        }
-        None
-    }
-
     /// Records a granted subscription and queues the retained message of an exact filter.
     fn subscribed(&self, filter: &str, qos: u8) {
         let hub = &self.shared.hub;
@@ -385,7 +343,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
 
     async fn run(
         &mut self,
-        rx: &mut crate::queue::Receiver<Outbound>,
+        mut rx: mpsc::Receiver<Outbound>,
         mut stopped: watch::Receiver<bool>,
     ) -> End {
         // One timer for the session's deadline, armed lazily: packets move the keep-alive
@@ -431,7 +389,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
                     }
                     Err(e) => { tracing::debug!(client_id = %self.session.client_id(), error = %e, "read failed"); return self.lost().await; }
                 },
-                out = rx.recv() => self.outbound(out, rx),
+                Some(out) = rx.recv() => self.outbound(out, &mut rx),
                 got = &mut notices => {
                     notices.set(control.next());
                     self.notices(got)
@@ -501,11 +459,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
     }
 
     /// One queued item and whatever else is already waiting, as one batch of actions.
-    fn outbound(
-        &mut self,
-        first: Outbound,
-        rx: &mut crate::queue::Receiver<Outbound>,
-    ) -> Vec<Action> {
+    fn outbound(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> Vec<Action> {
         let mut actions = Vec::with_capacity(rx.len().min(255) + 1);
         let mut next = Some(first);
         let now = self.now();
@@ -521,7 +475,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             if actions.len() >= 256 {
                 break;
             }
-            next = rx.try_recv();
+            next = rx.try_recv().ok();
         }
         actions
     }
@@ -604,17 +558,12 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         actions
     }
 
-    /// Keeps or drops the session in the hub, then closes the socket. `left` is what was
-    /// still in the mailbox: its bytes leave the bounds, and a persistent session keeps what
-    /// it would have received at QoS 1.
-    async fn finish(&mut self, end: End, left: Vec<Outbound>) {
+    /// Keeps or drops the session in the hub, then closes the socket.
+    async fn finish(&mut self, end: End) {
         let counted = std::mem::take(&mut self.pending_counted);
         self.tx
             .total
             .fetch_sub(counted, std::sync::atomic::Ordering::AcqRel);
-        for item in &left {
-            self.tx.taken(crate::mailbox::size_of(item));
-        }
         self.link.closed(end.aws_reason());
         let principal = self.session.principal();
         match self.clock {
@@ -623,9 +572,7 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
         }
         let keep_ms = self.session.keep_secs().map(millis);
         let kept = if keep_ms.is_some() {
-            let mut kept = self.session.take_stored();
-            kept.extend(left.into_iter().filter_map(kept_at_qos1));
-            kept
+            self.session.take_stored()
         } else {
             Vec::new()
         };
@@ -636,25 +583,15 @@ impl<S: AsyncRead + AsyncWrite> Conn<S> {
             end,
             End::Lost | End::Closed(iotmock_session::refusal::CloseReason::Throttled)
         );
-        if !stuck {
-            let _ = self.link.flush().await;
-        }
-        let _ = self.link.wr.shutdown().await;
-    }
-}
-
-/// A delivery left in the mailbox as a persistent session keeps it: only at QoS 1 (the
-/// lesser of the message's and the subscription's), checked for iot:Receive when it goes out.
-fn kept_at_qos1(item: Outbound) -> Option<iotmock_session::Stored> {
-    match item {
-        Outbound::Deliver(message, granted) => {
-            (granted.min(message.qos) >= 1).then_some(iotmock_session::Stored {
-                message,
-                qos: 1,
-                pkid: None,
-            })
-        }
-        Outbound::Redeliver(kept) => Some(kept),
+        let goodbye = async {
+            if !stuck {
+                let _ = self.link.flush().await;
+            }
+            let _ = self.link.wr.shutdown().await;
+        };
+        // A client that does not drain its socket gets this long to take the goodbye; then
+        // the socket is closed anyway (its task, buffers and descriptor go with it).
+        let _ = tokio::time::timeout(GOODBYE, goodbye).await;
     }
 }
 

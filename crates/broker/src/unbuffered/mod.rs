@@ -46,6 +46,13 @@ macro_rules! drain_records {
     }};
 }
 
+/// Why processing the received records stopped short.
+enum Stop {
+    /// rustls refused the peer's records (an alert is owed).
+    Tls(rustls::Error),
+    Io(io::Error),
+}
+
 /// What processing the received records came to.
 enum Progress {
     /// Everything received is processed: more must be read.
@@ -145,6 +152,9 @@ impl Tls {
                     self.send_now();
                     return Poll::Ready(Err(e));
                 }
+                // close_notify counts only after the client's Finished: the handshake is
+                // complete, and what came with it is read before the end.
+                Ok(Progress::Closed) if !self.conn.is_handshaking() => continue,
                 Ok(Progress::Closed) => return Poll::Ready(Err(eof("tls handshake eof"))),
                 // Handshake records to send first, or the handshake is complete.
                 Ok(Progress::NeedInput) if self.unsent() > 0 || !self.conn.is_handshaking() => {
@@ -170,44 +180,39 @@ impl Tls {
                 .conn
                 .process_tls_records(&mut self.incoming[..self.filled]);
             let step = match state {
-                Ok(ConnectionState::ReadTraffic(mut r)) => {
-                    drain_records!(r, self.plain)?;
-                    None
-                }
-                Ok(ConnectionState::ReadEarlyData(mut r)) => {
-                    drain_records!(r, self.plain)?;
-                    None
-                }
-                Ok(ConnectionState::EncodeTlsData(e)) => {
-                    encode(e, &mut self.outgoing)?;
-                    None
-                }
+                Ok(ConnectionState::ReadTraffic(mut r)) => drain_records!(r, self.plain)
+                    .map(|()| None)
+                    .map_err(Stop::Io),
+                Ok(ConnectionState::ReadEarlyData(mut r)) => drain_records!(r, self.plain)
+                    .map(|()| None)
+                    .map_err(Stop::Io),
+                Ok(ConnectionState::EncodeTlsData(e)) => encode(e, &mut self.outgoing)
+                    .map(|()| None)
+                    .map_err(Stop::Io),
                 Ok(ConnectionState::TransmitTlsData(t)) => {
                     // The records stay queued in `outgoing`, in order, and are sent once.
                     t.done();
-                    None
+                    Ok(None)
                 }
                 Ok(ConnectionState::PeerClosed) => {
                     self.peer_closed = true;
-                    None
+                    Ok(None)
                 }
                 Ok(ConnectionState::Closed) => {
                     self.peer_closed = true;
-                    Some(Progress::Closed)
+                    Ok(Some(Progress::Closed))
                 }
-                Ok(_) => Some(Progress::NeedInput),
-                Err(e) => {
-                    self.discard(discard);
-                    return Err(self.fatal(e));
-                }
+                Ok(_) => Ok(Some(Progress::NeedInput)),
+                Err(e) => Err(Stop::Tls(e)),
             };
+            // Discarded before anything else, as rustls requires, whatever the outcome.
             self.discard(discard);
-            if let Some(step) = step {
-                return Ok(if self.peer_closed {
-                    Progress::Closed
-                } else {
-                    step
-                });
+            match step {
+                Err(Stop::Tls(e)) => return Err(self.fatal(e)),
+                Err(Stop::Io(e)) => return Err(e),
+                Ok(None) => {}
+                Ok(Some(_)) if self.peer_closed => return Ok(Progress::Closed),
+                Ok(Some(step)) => return Ok(step),
             }
         }
     }
@@ -346,31 +351,37 @@ impl Tls {
                 .conn
                 .process_tls_records(&mut self.incoming[..self.filled]);
             let done = match state {
-                Ok(ConnectionState::WriteTraffic(mut w)) => {
-                    Some(write_growing(&mut self.outgoing, guess, |out| {
-                        write(&mut w, out)
-                    }))
-                }
-                Ok(ConnectionState::EncodeTlsData(e)) => {
-                    encode(e, &mut self.outgoing).err().map(Err)
-                }
+                Ok(ConnectionState::WriteTraffic(mut w)) => Some(
+                    write_growing(&mut self.outgoing, guess, |out| write(&mut w, out))
+                        .map_err(Stop::Io),
+                ),
+                Ok(ConnectionState::EncodeTlsData(e)) => encode(e, &mut self.outgoing)
+                    .err()
+                    .map(|e| Err(Stop::Io(e))),
                 Ok(ConnectionState::TransmitTlsData(t)) => {
                     t.done();
                     None
                 }
-                Ok(ConnectionState::ReadTraffic(mut r)) => {
-                    drain_records!(r, self.plain).err().map(Err)
-                }
+                // Reading always processes every whole record it has, so a write finds none;
+                // were one there, its data would wait in `plain` for the next read.
+                Ok(ConnectionState::ReadTraffic(mut r)) => drain_records!(r, self.plain)
+                    .err()
+                    .map(|e| Err(Stop::Io(e))),
                 Ok(ConnectionState::PeerClosed) => {
                     self.peer_closed = true;
                     None
                 }
-                Ok(other) => Some(Err(invalid(format!("cannot write in TLS state {other:?}")))),
-                Err(e) => Some(Err(invalid(e))),
+                Ok(other) => Some(Err(Stop::Io(invalid(format!(
+                    "cannot write in TLS state {other:?}"
+                ))))),
+                Err(e) => Some(Err(Stop::Tls(e))),
             };
             self.discard(discard);
-            if let Some(result) = done {
-                return result;
+            match done {
+                None => {}
+                Some(Ok(())) => return Ok(()),
+                Some(Err(Stop::Io(e))) => return Err(e),
+                Some(Err(Stop::Tls(e))) => return Err(self.fatal(e)),
             }
         }
         Err(invalid("the TLS connection did not become writable"))
@@ -399,8 +410,8 @@ impl AsyncRead for Tls {
                 Ok(Progress::NeedInput) if this.plain_at < this.plain.len() => continue,
                 Ok(Progress::NeedInput) => {}
             }
-            // What the records asked for (a key update, an alert) goes out with the next
-            // write, or now if the socket takes it.
+            // What the records asked for (an alert) goes out now if the socket takes it, or
+            // with the next write (a key update's answer always goes with the next write).
             this.send_now();
             match this.poll_fill(cx) {
                 Poll::Pending => {
@@ -450,7 +461,11 @@ impl AsyncWrite for Tls {
             this.write_with(64, |w, out| w.queue_close_notify(out))?;
         }
         ready!(this.poll_send(cx))?;
-        Pin::new(&mut this.tcp).poll_shutdown(cx)
+        // A peer that is already gone has nothing left to be told (as tokio-rustls treats it).
+        match ready!(Pin::new(&mut this.tcp).poll_shutdown(cx)) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            done => Poll::Ready(done),
+        }
     }
 }
 

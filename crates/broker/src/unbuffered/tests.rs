@@ -172,3 +172,28 @@ async fn a_peer_that_closes_without_close_notify_is_an_unexpected_end() {
     let err = server.read(&mut buf).await.expect_err("no close_notify");
     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
 }
+
+#[tokio::test]
+async fn data_and_close_notify_read_with_the_clients_finished_are_not_lost() {
+    // The test runtime has one thread: the client's Finished, its data and close_notify are
+    // all on the socket before the server's task reads them, in one read.
+    let (sc, cc) = configs(&rustls::version::TLS13);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut tls = Tls::accept(tcp, sc).await.expect("handshake completes");
+        let mut got = Vec::new();
+        tls.read_to_end(&mut got).await.expect("data, then the end");
+        got
+    });
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from(HOST).expect("name");
+    let mut client = tokio_rustls::TlsConnector::from(cc)
+        .connect(name, tcp)
+        .await
+        .expect("client handshake");
+    client.write_all(b"CONNECT").await.expect("write");
+    client.shutdown().await.expect("close_notify");
+    assert_eq!(server.await.expect("server task"), b"CONNECT");
+}
