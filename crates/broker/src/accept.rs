@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch as signal};
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 /// How long a stopping loop waits for its connections to say goodbye.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -20,7 +19,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// What every accept loop of one listener shares.
 #[derive(Clone)]
 pub(crate) struct LoopParts {
-    pub acceptor: TlsAcceptor,
+    pub config: Arc<rustls::ServerConfig>,
     pub shared: Arc<Shared>,
     pub stopped: signal::Receiver<bool>,
     /// The broker's connection limit, across every loop.
@@ -183,7 +182,7 @@ async fn accept_loop(listener: TcpListener, parts: &LoopParts, mine: &Arc<Semaph
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, shared) = (parts.acceptor.clone(), parts.shared.clone());
+        let (config, shared) = (parts.config.clone(), parts.shared.clone());
         let (stopped, require_alpn) = (stopped.clone(), parts.require_alpn);
         let tap = shared.observers.tap(&shared.hub.clock);
         if let Some(t) = &tap {
@@ -191,7 +190,7 @@ async fn accept_loop(listener: TcpListener, parts: &LoopParts, mine: &Arc<Semaph
         }
         tokio::spawn(async move {
             let incoming = (tcp, peer, tap);
-            let handshake = handshake(incoming, acceptor, &shared, require_alpn, stopped.clone());
+            let handshake = handshake(incoming, config, &shared, require_alpn, stopped.clone());
             let Some((tls, peer)) = handshake.await else {
                 return;
             };
@@ -216,14 +215,14 @@ type Tls = crate::unbuffered::Tls;
 /// (logged) when the connection ends here.
 async fn handshake(
     (tcp, addr, tap): Incoming,
-    acceptor: TlsAcceptor,
+    config: Arc<rustls::ServerConfig>,
     shared: &Shared,
     require_alpn: bool,
     mut stopped: signal::Receiver<bool>,
 ) -> Option<(Tls, connection::Peer)> {
     let handshake = tokio::time::timeout(
         shared.settings.handshake_timeout,
-        Tls::accept_observed(tcp, acceptor.config().clone(), tap.as_ref()),
+        Tls::accept_observed(tcp, config, tap.as_ref()),
     );
     let tls = tokio::select! {
         done = handshake => match done {

@@ -56,7 +56,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch as signal};
-use tokio_rustls::TlsAcceptor;
 
 /// Broker behaviour that AWS does not pin down, and the guards of this process.
 #[derive(Debug, Clone)]
@@ -306,7 +305,7 @@ impl BrokerCore {
         let addr = listener.local_addr()?;
         let (stop, stopped) = signal::channel(false);
         let parts = accept::LoopParts {
-            acceptor: TlsAcceptor::from(tls),
+            config: tls,
             shared: self.shared.clone(),
             stopped,
             limit: Arc::new(Semaphore::new(self.shared.settings.max_connections)),

@@ -1,7 +1,8 @@
-//! TLS over a TCP stream with rustls's unbuffered API. The connection owns its buffers and
-//! gives each back once it is empty and the stream waits on the peer, so an idle connection
-//! holds no receive, plaintext or send buffer (rustls's buffered connection keeps a 4 KiB
-//! receive buffer for its whole life). Records are encrypted straight into the send buffer.
+//! TLS over a TCP stream with rustls's unbuffered API. The connection owns its buffers: when
+//! the stream waits on the peer it gives back its receive buffer and any plaintext or send
+//! buffer over [`KEEP`] bytes, so an idle connection holds no receive buffer (rustls's
+//! buffered connection keeps 4 KiB for its whole life). Records are encrypted straight into
+//! the send buffer.
 
 use crate::observe::Tap;
 use crate::tls;

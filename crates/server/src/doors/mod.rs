@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -84,17 +83,10 @@ impl Doors {
                     "door-https"
                 }
             };
-            let acceptor = TlsAcceptor::from(tls);
             let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
             let parts = parts.clone();
             let serve = move |listener| {
-                accept_loop(
-                    listener,
-                    acceptor.clone(),
-                    kind,
-                    parts.clone(),
-                    slots.clone(),
-                )
+                accept_loop(listener, tls.clone(), kind, parts.clone(), slots.clone())
             };
             loops.extend(threads::start(listener, io_threads, name, serve)?);
         }
@@ -119,7 +111,7 @@ impl Doors {
 /// bounds the door's connections across its loops.
 async fn accept_loop(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    config: Arc<rustls::ServerConfig>,
     kind: Kind,
     parts: Arc<Parts>,
     slots: Arc<tokio::sync::Semaphore>,
@@ -145,9 +137,9 @@ async fn accept_loop(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, parts) = (acceptor.clone(), parts.clone());
+        let (config, parts) = (config.clone(), parts.clone());
         tokio::spawn(async move {
-            serve(tcp, addr, acceptor, kind, parts).await;
+            serve(tcp, addr, config, kind, parts).await;
             drop((slot, held));
         });
     }
@@ -184,11 +176,10 @@ impl Hello {
 async fn serve(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
-    acceptor: TlsAcceptor,
+    config: Arc<rustls::ServerConfig>,
     kind: Kind,
     parts: Arc<Parts>,
 ) {
-    let config = acceptor.config().clone();
     let accepting = iotmock_broker::ServerTls::accept(tcp, config);
     let tls = match tokio::time::timeout(HANDSHAKE, accepting).await {
         Ok(Ok(tls)) => tls,
